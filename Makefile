@@ -1,0 +1,36 @@
+# The verbs of the README. Each target creates .venv and installs the project when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck sam-check data clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[local,dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## four releases of the sample app on the embedded AWS
+	$(BIN)/genai-cicd demo
+
+test: $(STAMP)  ## unit, integration and end-to-end tests, offline
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared functions tests examples bench
+	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared/genai_cicd
+
+sam-check:  ## sam validate --lint and sam build, in SAM CLI's own virtualenv
+	@test -x .venv-sam/bin/sam || ($(PYTHON) -m venv .venv-sam && .venv-sam/bin/pip install --quiet "aws-sam-cli==1.170.0")
+	.venv-sam/bin/sam validate --lint
+	.venv-sam/bin/sam build
+
+data:  ## regenerate the sample app's prompts, datasets and suites
+	cd examples/support_bot/tools && ../../../$(BIN)/python make_data.py
+
+clean:
+	rm -rf $(VENV) .venv-sam .aws-sam reports .pytest_cache .mypy_cache .ruff_cache

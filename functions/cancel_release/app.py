@@ -1,0 +1,30 @@
+"""CancelRelease: a pipeline execution SUPERSEDED / STOPPED / FAILED stops its release and restores traffic."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import envelopes, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from genai_cicd.errors import InvalidInput
+from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.pipeline_events import PipelineExecutionDetail, cancel_for_pipeline
+from genai_cicd.models.validation import describe_validation_error
+from genai_cicd.observability import logger, tracer
+
+CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED"}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        detail = parse(event=event, model=PipelineExecutionDetail, envelope=envelopes.EventBridgeEnvelope)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
+    if detail.state not in CANCELLING_STATES:
+        return {"cancelled": [], "reason": f"state {detail.state} does not cancel"}
+    done = cancel_for_pipeline(detail, Deps.from_environment())
+    logger.info("cancel", extra={"pipeline": detail.pipeline, "execution_id": detail.execution_id,
+                                 "releases": len(done)})
+    return {"cancelled": done}

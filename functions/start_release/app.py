@@ -1,0 +1,65 @@
+"""StartRelease: a CodePipeline gate action entering STARTED starts exactly one release.
+
+Triggered by an EventBridge rule on ``aws.codepipeline`` Action Execution
+State Change events. Idempotent on what makes the request the same
+(pipeline, execution id, stage, action), not on the EventBridge event id.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser import envelopes, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from genai_cicd import settings
+from genai_cicd.errors import InvalidInput
+from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.pipeline_events import ActionDetail, start_from_pipeline
+from genai_cicd.models.validation import describe_validation_error
+from genai_cicd.observability import logger, metrics, tracer
+
+_persistence: DynamoDBPersistenceLayer | None = None
+_config = IdempotencyConfig(event_key_jmespath="[pipeline, execution_id, stage, action]",
+                            expires_after_seconds=7 * 86400)
+
+
+def _layer() -> DynamoDBPersistenceLayer:
+    global _persistence
+    if _persistence is None:
+        _persistence = DynamoDBPersistenceLayer(table_name=settings.control_plane().table_name, key_attr="pk",
+                                                sort_key_attr="sk")
+    return _persistence
+
+
+def _start_once(detail: ActionDetail) -> dict[str, Any]:
+    @idempotent_function(data_keyword_argument="detail", persistence_store=_layer(), config=_config)
+    def start(detail: ActionDetail) -> dict[str, Any]:
+        return start_from_pipeline(detail, settings.start().state_machine_arn, Deps.from_environment()).model_dump()
+
+    return start(detail=detail)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        detail = parse(event=event, model=ActionDetail, envelope=envelopes.EventBridgeEnvelope)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
+    if detail.state != "STARTED" or detail.action != settings.start().gate_action_name:
+        logger.info("ignored", extra={"state": detail.state, "action": detail.action})
+        return {"started": False, "reason": "not the gate action entering STARTED"}
+    _config.register_lambda_context(context)
+    result = _start_once(detail)
+    if result["started"]:
+        metrics.add_metric(name="ReleasesStarted", unit=MetricUnit.Count, value=1)
+    logger.info("start", extra={"execution_name": result["execution_name"], "started": result["started"],
+                                "pipeline": detail.pipeline})
+    return result

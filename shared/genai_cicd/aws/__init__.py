@@ -1,0 +1,1 @@
+"""Adapters: each wraps one AWS service behind a small class taking an injected client."""

@@ -1,0 +1,64 @@
+"""Artifacts in S3: manifests, datasets, prompts, per-case outputs and reports.
+
+A reference is ``s3://bucket/key`` or a bare key in the control plane's
+artifact bucket. Large data lives here; state carries only the URI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from genai_cicd.errors import InvalidInput
+
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+
+
+class ArtifactStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def locate(self, ref: str) -> tuple[str, str]:
+        if ref.startswith("s3://"):
+            bucket, _, key = ref[5:].partition("/")
+            if not bucket or not key:
+                raise InvalidInput(f"{ref}: expected s3://bucket/key")
+            return bucket, key
+        return self.bucket, ref.lstrip("/")
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def read_bytes(self, ref: str) -> bytes:
+        bucket, key = self.locate(ref)
+        try:
+            obj = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NoSuchBucket"):
+                raise InvalidInput(f"{ref}: artifact not found") from None
+            raise
+        if obj.get("ContentLength", 0) > MAX_ARTIFACT_BYTES:
+            raise InvalidInput(f"{ref}: larger than {MAX_ARTIFACT_BYTES} bytes")
+        data: bytes = obj["Body"].read()
+        return data
+
+    def read_text(self, ref: str) -> str:
+        try:
+            return self.read_bytes(ref).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{ref}: not UTF-8 text") from None
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+        return self.uri(key)
+
+    def put_json(self, key: str, document: Any) -> str:
+        return self.put_text(key, json.dumps(document, indent=2, sort_keys=True, default=str), "application/json")
+
+    def put_jsonl(self, key: str, rows: list[dict[str, Any]]) -> str:
+        body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows)
+        return self.put_text(key, body, "application/x-ndjson")

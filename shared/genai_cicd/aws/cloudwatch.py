@@ -1,0 +1,64 @@
+"""Read per-variant counts for one canary interval with GetMetricData.
+
+The sample app (and any app released with genai-cicd) emits EMF metrics with
+dimensions app, environment, variant. Counts of bad events (Errors,
+SlowRequests, LowQuality, GuardrailInterventions) and Requests are summed over
+the interval: sums work in CloudWatch and in the embedded one alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+# field in the canary stream -> CloudWatch metric name emitted by the app
+COUNT_METRICS = {
+    "requests": "Requests",
+    "errors": "Errors",
+    "slow_requests": "SlowRequests",
+    "low_quality": "LowQuality",
+    "guardrail_interventions": "GuardrailInterventions",
+    "input_tokens": "InputTokens",
+    "output_tokens": "OutputTokens",
+    "cost_usd": "CostUSD",
+}
+ARMS = ("baseline", "candidate")
+
+
+class CanaryMetricsReader:
+    def __init__(self, cloudwatch: Any) -> None:
+        self._cw = cloudwatch
+
+    def interval_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                        period: int) -> dict[str, dict[str, float | None]]:
+        """{arm: {field: sum or None when CloudWatch returned no datapoint}}."""
+        queries = []
+        for arm in ARMS:
+            for field, metric in COUNT_METRICS.items():
+                queries.append({
+                    "Id": f"{arm[0]}_{field}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": namespace, "MetricName": metric,
+                            "Dimensions": [{"Name": "app", "Value": app},
+                                           {"Name": "environment", "Value": environment},
+                                           {"Name": "variant", "Value": arm}],
+                        },
+                        "Period": period, "Stat": "Sum",
+                    },
+                    "ReturnData": True,
+                })
+        sums: dict[str, float | None] = {q["Id"]: None for q in queries}
+        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
+                                  "ScanBy": "TimestampAscending"}
+        while True:
+            page = self._cw.get_metric_data(**kwargs)
+            for result in page.get("MetricDataResults", []):
+                values = result.get("Values") or []
+                if values:
+                    sums[result["Id"]] = (sums[result["Id"]] or 0.0) + float(sum(values))
+            token = page.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+        return {arm: {field: sums[f"{arm[0]}_{field}"] for field in COUNT_METRICS} for arm in ARMS}

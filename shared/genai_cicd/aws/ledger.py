@@ -1,0 +1,129 @@
+"""The audit ledger: an append-only, hash-chained history per release (DynamoDB).
+
+Each entry stores the SHA-256 of the previous entry; appends use a
+conditional write on the next sequence number, so two writers can never both
+claim the same position and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+GENESIS = "0" * 64
+
+
+class LedgerEntry(BaseModel):
+    release_id: str
+    seq: int
+    event: str
+    at: str
+    actor: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def entry_hash(release_id: str, seq: int, event: str, at: str, actor: str, detail: dict[str, Any],
+               prev_hash: str) -> str:
+    canonical = json.dumps(
+        {"release_id": release_id, "seq": seq, "event": event, "at": at, "actor": actor, "detail": detail,
+         "prev_hash": prev_hash},
+        sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def verify_chain(entries: list[LedgerEntry]) -> list[str]:
+    """Problems found (empty when the chain verifies)."""
+    problems: list[str] = []
+    prev = GENESIS
+    for expected_seq, e in enumerate(entries, start=1):
+        if e.seq != expected_seq:
+            problems.append(f"entry {expected_seq} is missing (found seq {e.seq})")
+            break
+        if e.prev_hash != prev:
+            problems.append(f"entry {e.seq}: prev_hash does not match entry {e.seq - 1}")
+        recomputed = entry_hash(e.release_id, e.seq, e.event, e.at, e.actor, e.detail, e.prev_hash)
+        if recomputed != e.hash:
+            problems.append(f"entry {e.seq}: content was altered (hash mismatch)")
+        prev = e.hash
+    return problems
+
+
+class Ledger:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._ddb = dynamodb
+        self._table = table_name
+
+    @staticmethod
+    def _pk(release_id: str) -> str:
+        return f"RELEASE#{release_id}"
+
+    def entries(self, release_id: str) -> list[LedgerEntry]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
+            "ExpressionAttributeValues": {":pk": {"S": self._pk(release_id)}, ":entry": {"S": "ENTRY#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            LedgerEntry(
+                release_id=release_id, seq=int(i["seq"]["N"]), event=i["event"]["S"], at=i["at"]["S"],
+                actor=i["actor"]["S"], detail=json.loads(i["detail"]["S"]), prev_hash=i["prev_hash"]["S"],
+                hash=i["hash"]["S"],
+            )
+            for i in items
+        ]
+
+    def _last(self, release_id: str) -> tuple[int, str]:
+        page = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :entry)",
+            ExpressionAttributeValues={":pk": {"S": self._pk(release_id)}, ":entry": {"S": "ENTRY#"}},
+            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        if not items:
+            return 0, GENESIS
+        return int(items[0]["seq"]["N"]), items[0]["hash"]["S"]
+
+    def append(self, release_id: str, event: str, actor: str, detail: dict[str, Any],
+               attempts: int = 5) -> LedgerEntry:
+        for _ in range(attempts):
+            seq, prev = self._last(release_id)
+            seq += 1
+            at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            digest = entry_hash(release_id, seq, event, at, actor, detail, prev)
+            try:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": self._pk(release_id)}, "sk": {"S": f"ENTRY#{seq:06d}"},
+                        "seq": {"N": str(seq)}, "event": {"S": event}, "at": {"S": at}, "actor": {"S": actor},
+                        "detail": {"S": json.dumps(detail, sort_keys=True, default=str)},
+                        "prev_hash": {"S": prev}, "hash": {"S": digest},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    time.sleep(0.01)
+                    continue  # another writer took this seq; read again
+                raise
+            return LedgerEntry(release_id=release_id, seq=seq, event=event, at=at, actor=actor, detail=detail,
+                               prev_hash=prev, hash=digest)
+        raise RuntimeError(f"ledger append for {release_id} lost {attempts} races in a row")

@@ -1,0 +1,67 @@
+"""One release at a time per (app, environment): a DynamoDB lease with expiry.
+
+The holder re-acquiring is a no-op (retries are safe); a lease whose holder
+died expires after its TTL and can be taken over.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from genai_cicd.errors import ReleaseLocked
+
+
+class ReleaseLock:
+    def __init__(self, dynamodb: Any, table_name: str, ttl_seconds: int, clock: Any = time.time) -> None:
+        self._ddb = dynamodb
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    @staticmethod
+    def _key(app: str, environment: str) -> dict[str, Any]:
+        return {"pk": {"S": f"LOCK#{app}#{environment}"}, "sk": {"S": "LOCK"}}
+
+    def acquire(self, app: str, environment: str, release_id: str) -> int:
+        now = int(self._clock())
+        expires = now + self._ttl
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={**self._key(app, environment), "holder": {"S": release_id},
+                      "expiration": {"N": str(expires)}, "acquired_at": {"N": str(now)}},
+                ConditionExpression="attribute_not_exists(pk) OR expiration < :now OR holder = :me",
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":me": {"S": release_id}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            holder = self.holder(app, environment)
+            raise ReleaseLocked(
+                f"{app}/{environment} is locked by release {holder or 'unknown'}; wait for it or cancel it"
+            ) from None
+        return expires
+
+    def holder(self, app: str, environment: str) -> str | None:
+        item = self._ddb.get_item(TableName=self._table, Key=self._key(app, environment),
+                                  ConsistentRead=True).get("Item")
+        if not item or int(item["expiration"]["N"]) < int(self._clock()):
+            return None
+        return str(item["holder"]["S"])
+
+    def release(self, app: str, environment: str, release_id: str) -> bool:
+        """Release if we hold it. False when someone else does (never steal)."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table, Key=self._key(app, environment),
+                ConditionExpression="attribute_not_exists(pk) OR holder = :me",
+                ExpressionAttributeValues={":me": {"S": release_id}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

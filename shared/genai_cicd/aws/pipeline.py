@@ -1,0 +1,40 @@
+"""Report a verdict back to CodePipeline.
+
+An approval action ("GenAIGate") is approved or rejected with
+PutApprovalResult; its token comes from GetPipelineState. A Step Functions
+invoke action needs no callback: CodePipeline reads the execution's status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genai_cicd.errors import GenAICicdError
+
+
+class PipelineReporter:
+    def __init__(self, codepipeline: Any) -> None:
+        self._cp = codepipeline
+
+    def approval_token(self, pipeline: str, stage: str, action: str) -> str | None:
+        state = self._cp.get_pipeline_state(name=pipeline)
+        for stage_state in state.get("stageStates", []):
+            if stage_state.get("stageName") != stage:
+                continue
+            for action_state in stage_state.get("actionStates", []):
+                if action_state.get("actionName") == action:
+                    latest = action_state.get("latestExecution") or {}
+                    if latest.get("status") == "InProgress":
+                        return latest.get("token")
+        return None
+
+    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str) -> dict[str, Any]:
+        token = self.approval_token(pipeline, stage, action)
+        if token is None:
+            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress (superseded or decided)")
+        self._cp.put_approval_result(
+            pipelineName=pipeline, stageName=stage, actionName=action, token=token,
+            result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"},
+        )
+        return {"pipeline": pipeline, "stage": stage, "action": action,
+                "status": "Approved" if approved else "Rejected"}

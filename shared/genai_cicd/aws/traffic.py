@@ -1,0 +1,149 @@
+"""Traffic shifting behind one interface (DESIGN.md §3).
+
+- ``AppConfigFlag``: the flag holds both variants and the candidate weight;
+  each change is a new hosted configuration version deployed with
+  StartDeployment. The app picks a variant per request, so the weight is a
+  share of requests (AppConfig's own percentage is of polling targets).
+- ``LambdaAlias``: UpdateAlias with RoutingConfig AdditionalVersionWeights.
+
+Every shift is read back; a mismatch raises TrafficShiftError.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from genai_cicd.errors import RollbackVerificationFailed, TrafficShiftError
+
+_IN_PROGRESS = {"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"}
+
+
+class TrafficShifter(Protocol):
+    def set_weight(self, weight: float) -> dict[str, Any]: ...
+
+    def current_weight(self) -> float: ...
+
+    def rollback(self) -> dict[str, Any]: ...
+
+
+class AppConfigFlag:
+    def __init__(self, appconfig: Any, *, application_id: str, environment_id: str, profile_id: str,
+                 strategy_id: str, baseline: dict[str, Any], candidate: dict[str, Any], release_id: str,
+                 wait_seconds: float = 120.0, poll_seconds: float = 0.2) -> None:
+        self._ac = appconfig
+        self._app = application_id
+        self._env = environment_id
+        self._profile = profile_id
+        self._strategy = strategy_id
+        self._baseline = baseline
+        self._candidate = candidate
+        self._release = release_id
+        self._wait = wait_seconds
+        self._poll = poll_seconds
+
+    def _deployments(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._ac.list_deployments(
+            ApplicationId=self._app, EnvironmentId=self._env
+        ).get("Items", [])
+        return sorted(items, key=lambda d: d["DeploymentNumber"], reverse=True)
+
+    def _in_progress(self) -> dict[str, Any] | None:
+        for d in self._deployments():
+            if d.get("State") in _IN_PROGRESS:
+                return d
+        return None
+
+    def _wait_until_idle(self) -> None:
+        deadline = time.monotonic() + self._wait
+        while (busy := self._in_progress()) is not None:
+            if time.monotonic() > deadline:
+                raise TrafficShiftError(f"AppConfig deployment {busy['DeploymentNumber']} still {busy['State']}")
+            time.sleep(self._poll)
+
+    def _document(self, weight: float) -> dict[str, Any]:
+        return {"release_id": self._release, "candidate_weight": weight,
+                "baseline": self._baseline, "candidate": self._candidate}
+
+    def _deploy(self, weight: float, description: str) -> dict[str, Any]:
+        self._wait_until_idle()
+        version = self._ac.create_hosted_configuration_version(
+            ApplicationId=self._app, ConfigurationProfileId=self._profile,
+            Content=json.dumps(self._document(weight)).encode("utf-8"), ContentType="application/json",
+            Description=description[:1024],
+        )["VersionNumber"]
+        deployment = self._ac.start_deployment(
+            ApplicationId=self._app, EnvironmentId=self._env, DeploymentStrategyId=self._strategy,
+            ConfigurationProfileId=self._profile, ConfigurationVersion=str(version), Description=description[:1024],
+        )
+        self._wait_until_idle()
+        return {"mechanism": "appconfig_flag", "configuration_version": version,
+                "deployment_number": deployment["DeploymentNumber"], "weight": weight}
+
+    def set_weight(self, weight: float) -> dict[str, Any]:
+        receipt = self._deploy(weight, f"genai-cicd {self._release}: candidate weight {weight}%")
+        actual = self.current_weight()
+        if abs(actual - weight) > 1e-9:
+            raise TrafficShiftError(f"read-back weight {actual} != requested {weight}")
+        return receipt
+
+    def current_weight(self) -> float:
+        for d in self._deployments():
+            if d.get("State") == "COMPLETE":
+                content = self._ac.get_hosted_configuration_version(
+                    ApplicationId=self._app, ConfigurationProfileId=self._profile,
+                    VersionNumber=int(d["ConfigurationVersion"]),
+                )["Content"].read()
+                doc = json.loads(content)
+                return float(doc.get("candidate_weight", 0.0))
+        return 0.0
+
+    def rollback(self) -> dict[str, Any]:
+        busy = self._in_progress()
+        if busy is not None:
+            self._ac.stop_deployment(ApplicationId=self._app, EnvironmentId=self._env,
+                                     DeploymentNumber=busy["DeploymentNumber"])
+        receipt = self._deploy(0.0, f"genai-cicd {self._release}: rollback to baseline")
+        if self.current_weight() != 0.0:
+            raise RollbackVerificationFailed("candidate weight is not 0 after rollback")
+        receipt["stopped_deployment"] = busy["DeploymentNumber"] if busy else None
+        return receipt
+
+
+class LambdaAlias:
+    def __init__(self, lambda_client: Any, *, function_name: str, alias: str, baseline_version: str,
+                 candidate_version: str) -> None:
+        self._lambda = lambda_client
+        self._fn = function_name
+        self._alias = alias
+        self._baseline = baseline_version
+        self._candidate = candidate_version
+
+    def set_weight(self, weight: float) -> dict[str, Any]:
+        if weight >= 100.0:
+            self._lambda.update_alias(FunctionName=self._fn, Name=self._alias, FunctionVersion=self._candidate,
+                                      RoutingConfig={"AdditionalVersionWeights": {}})
+        else:
+            self._lambda.update_alias(
+                FunctionName=self._fn, Name=self._alias, FunctionVersion=self._baseline,
+                RoutingConfig={"AdditionalVersionWeights": {self._candidate: round(weight / 100.0, 4)}},
+            )
+        actual = self.current_weight()
+        if abs(actual - weight) > 0.01:
+            raise TrafficShiftError(f"alias read-back weight {actual} != requested {weight}")
+        return {"mechanism": "lambda_alias", "weight": weight}
+
+    def current_weight(self) -> float:
+        alias = self._lambda.get_alias(FunctionName=self._fn, Name=self._alias)
+        if alias["FunctionVersion"] == self._candidate:
+            return 100.0
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return float(weights.get(self._candidate, 0.0)) * 100.0
+
+    def rollback(self) -> dict[str, Any]:
+        self._lambda.update_alias(FunctionName=self._fn, Name=self._alias, FunctionVersion=self._baseline,
+                                  RoutingConfig={"AdditionalVersionWeights": {}})
+        if self.current_weight() != 0.0:
+            raise RollbackVerificationFailed("alias still routes to the candidate after rollback")
+        return {"mechanism": "lambda_alias", "weight": 0.0}

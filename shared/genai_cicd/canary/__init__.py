@@ -1,0 +1,1 @@
+"""Canary analysis: per-interval counts from CloudWatch, an anytime-valid judge."""

@@ -1,0 +1,47 @@
+"""The canary stream format (DESIGN.md §5) used by ``genai-cicd canary judge``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_INTERVALS = 100_000
+
+
+class ArmCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: float | None = Field(default=None, ge=0)
+    errors: float | None = Field(default=None, ge=0)
+    slow_requests: float | None = Field(default=None, ge=0)
+    latency_p50_ms: float | None = Field(default=None, ge=0)
+    latency_p99_ms: float | None = Field(default=None, ge=0)
+    quality_count: float | None = Field(default=None, ge=0)
+    quality_sum: float | None = Field(default=None, ge=0)
+    low_quality: float | None = Field(default=None, ge=0)
+    guardrail_interventions: float | None = Field(default=None, ge=0)
+    input_tokens: float | None = Field(default=None, ge=0)
+    output_tokens: float | None = Field(default=None, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bad_not_above_requests(self) -> ArmCounts:
+        if self.requests is not None:
+            for name in ("errors", "slow_requests"):
+                value = getattr(self, name)
+                if value is not None and value > self.requests:
+                    raise ValueError(f"{name} ({value}) exceeds requests ({self.requests})")
+        return self
+
+
+class Interval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: ArmCounts
+    canary: ArmCounts
+
+
+class CanaryStream(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    canary_share: float = Field(gt=0.0, lt=1.0)
+    intervals: list[Interval] = Field(min_length=1, max_length=MAX_INTERVALS)

@@ -1,0 +1,132 @@
+"""Releases on the embedded AWS: set up the sample app, run, collect the outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genai_cicd.aws.ledger import Ledger, verify_chain
+from genai_cicd.aws.traffic import AppConfigFlag
+from genai_cicd.cli.local_release import ProgressPrinter, TrafficGenerator, upload_manifest_artifacts
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.models.manifest import parse_manifest
+
+SAMPLE = Path("examples") / "support_bot"
+
+
+class LocalReleaseRunner:
+    def __init__(self, aws: EmbeddedAWS, out: Callable[[str], None] = print, traffic_rate: float = 40.0) -> None:
+        self.aws = aws
+        self.out = out
+        self.traffic_rate = traffic_rate
+        self.root = aws.root
+        self._setup_done = False
+        self._queue_url: str | None = None
+
+    def setup(self) -> None:
+        """What a team has before its first release: guardrails, a subscriber, the app live."""
+        if self._setup_done:
+            return
+        bedrock = self.aws.client("bedrock")
+        for path in sorted((self.root / SAMPLE / "guardrails").glob("*.json")):
+            config = json.loads(path.read_text())
+            gid = bedrock.create_guardrail(**config)["guardrailId"]
+            bedrock.create_guardrail_version(guardrailIdentifier=gid, description="initial")
+        sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
+        self._queue_url = sqs.create_queue(QueueName="release-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.aws.control_plane.outputs["ReleaseTopicArn"], Protocol="sqs", Endpoint=arn)
+        self._setup_done = True
+
+    def seed_flag(self, manifest: dict[str, Any]) -> None:
+        """Production runs the baseline before the release starts (weight 0)."""
+        parsed = parse_manifest(manifest)
+        out = self.aws.control_plane.outputs
+        flag = AppConfigFlag(
+            self.aws.client("appconfig"), application_id=out["FlagApplicationId"],
+            environment_id=out["FlagEnvironmentId"], profile_id=out["FlagProfileId"],
+            strategy_id=self.aws.control_plane.physical["FlagDeploymentStrategy"],
+            baseline=parsed.baseline.model_dump(mode="json"), candidate=parsed.baseline.model_dump(mode="json"),
+            release_id="production")
+        flag.set_weight(0.0)
+
+    def flag_weight(self) -> float:
+        out = self.aws.control_plane.outputs
+        flag = AppConfigFlag(
+            self.aws.client("appconfig"), application_id=out["FlagApplicationId"],
+            environment_id=out["FlagEnvironmentId"], profile_id=out["FlagProfileId"],
+            strategy_id=self.aws.control_plane.physical["FlagDeploymentStrategy"], baseline={}, candidate={},
+            release_id="read")
+        return flag.current_weight()
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = self.aws.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for m in batch:
+                envelope = json.loads(m["Body"])
+                messages.append({"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])})
+                sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def questions(self) -> list[str]:
+        lines = (self.root / SAMPLE / "data" / "traffic.jsonl").read_text().splitlines()
+        return [json.loads(line)["question"] for line in lines if line.strip()]
+
+    def run(self, manifest_path: Path, name: str | None = None, started_by: str = "cli") -> dict[str, Any]:
+        self.setup()
+        manifest = upload_manifest_artifacts(manifest_path, self.aws.client("s3"), self.aws.bucket)
+        self.seed_flag(manifest)
+        self.notifications()  # drop anything left from earlier releases
+        name = name or f"local-{uuid.uuid4().hex[:12]}"
+        sfn = self.aws.client("stepfunctions")
+        lam = self.aws.client("lambda")
+        app_fn = self.aws.function_name("SupportBotFunction")
+
+        def call_app(event: dict[str, Any]) -> None:
+            lam.invoke(FunctionName=app_fn, Payload=json.dumps(event).encode())
+
+        traffic = TrafficGenerator(call_app, self.questions(), self.traffic_rate)
+        started = time.monotonic()
+        arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name=name, input=json.dumps(
+            {"manifest": manifest, "started_by": started_by}))["executionArn"]
+        self.out(f"release {name} started ({manifest_path.name})")
+        progress = ProgressPrinter(sfn, arn, self.out)
+        traffic.start()
+        try:
+            while True:
+                described = sfn.describe_execution(executionArn=arn)
+                progress.poll()
+                if described["status"] != "RUNNING":
+                    break
+                time.sleep(0.2)
+        finally:
+            traffic.stop()
+        progress.poll()
+        seconds = time.monotonic() - started
+        return self.summarise(name, arn, described, seconds, traffic.sent)
+
+    def summarise(self, name: str, arn: str, described: dict[str, Any], seconds: float, requests: int) -> dict[str, Any]:
+        error = described.get("error")
+        outcome = {"SUCCEEDED": "promoted"}.get(described["status"]) or {
+            "GateBlocked": "blocked", "CanaryRolledBack": "rolled_back", "InvalidInput": "invalid",
+            "ApprovalRejected": "rejected"}.get(error or "", "failed")
+        blocked_by = None
+        if outcome == "blocked":
+            verdict = self.aws.client("s3").get_object(Bucket=self.aws.bucket,
+                                                       Key=f"releases/{name}/quality_gate.json")["Body"].read()
+            blocked_by = ",".join(json.loads(verdict)["blocked_by"]) or None
+        ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
+        entries = ledger.entries(name)
+        notes = self.notifications()
+        return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
+                "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
+                "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),
+                "ledger_verified": not verify_chain(entries), "error": error, "seconds": round(seconds, 2),
+                "app_requests": requests}

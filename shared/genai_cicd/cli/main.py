@@ -1,0 +1,256 @@
+"""genai-cicd command line.
+
+Exit codes: 0 pass / promote / ok, 1 block / rollback / failed release, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genai_cicd.errors import InvalidInput
+
+DEMO_SCENARIOS = [
+    ("good-prompt", "promoted"),
+    ("quality-regression", "blocked"),
+    ("injection-regression", "blocked"),
+    ("slow-model", "rolled_back"),
+]
+
+
+def find_root(start: Path | None = None) -> Path:
+    for candidate in [start or Path.cwd(), *(start or Path.cwd()).parents, Path(__file__).resolve().parents[3]]:
+        if (candidate / "template.yaml").is_file() and (candidate / "statemachines").is_dir():
+            return candidate
+    raise InvalidInput("cannot find the genai-cicd project root (template.yaml); use --root")
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from genai_cicd.cli.embedded_runner import SAMPLE, LocalReleaseRunner
+    from genai_cicd.embedded.aws_session import EmbeddedAWS
+
+    root = args.root or find_root()
+    started = time.monotonic()
+    releases = []
+    with EmbeddedAWS(root, seed=args.seed) as aws:
+        runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
+        for scenario, expected in DEMO_SCENARIOS:
+            print(f"\n=== {scenario} (expected: {expected}) ===")
+            result = runner.run(root / SAMPLE / "manifests" / f"{scenario}.yaml", name=f"demo-{scenario}",
+                                started_by="demo")
+            result["scenario"] = scenario
+            result["expected"] = expected
+            releases.append(result)
+            print(f"=== {scenario}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"]
+                                                            else "")
+                  + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
+                    f"notifications, {result['ledger_entries']} ledger entries, {result['seconds']} s")
+    summary = {"releases": releases, "total_seconds": round(time.monotonic() - started, 2)}
+    out = root / "reports" / "demo-summary.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} weight  seconds")
+    for r in releases:
+        print(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
+              f"{r['final_candidate_weight']:6.1f}  {r['seconds']:7.2f}")
+    print(f"summary written to {out}")
+    return 0 if all(r["outcome"] == r["expected"] for r in releases) else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from genai_cicd.cli.local_release import upload_manifest_artifacts
+
+    if args.state_machine_arn:
+        import boto3
+
+        if not args.bucket:
+            raise InvalidInput("--state-machine-arn needs --bucket (the stack's ArtifactBucketName)")
+        manifest = upload_manifest_artifacts(Path(args.manifest), boto3.client("s3"), args.bucket)
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=args.state_machine_arn, name=args.name or f"cli-{int(time.time())}",
+                                  input=json.dumps({"manifest": manifest, "started_by": args.started_by}))[
+            "executionArn"]
+        print(arn)
+        return 0
+    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+    from genai_cicd.embedded.aws_session import EmbeddedAWS
+
+    root = args.root or find_root()
+    with EmbeddedAWS(root, seed=args.seed) as aws:
+        result = LocalReleaseRunner(aws).run(Path(args.manifest).resolve(), name=args.name,
+                                             started_by=args.started_by)
+    _print_json(result)
+    return 0 if result["outcome"] == "promoted" else 1
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from genai_cicd.embedded.aws_session import EmbeddedAWS
+
+    root = args.root or find_root()
+    event = json.loads(Path(args.event).read_text())
+    with EmbeddedAWS(root, seed=args.seed) as aws:
+        logical = resolve_function(aws, args.function)
+        payload, error = aws.invoke(logical, event)
+    _print_json(payload)
+    return 1 if error else 0
+
+
+def resolve_function(aws: Any, name: str) -> str:
+    stacks = [aws.control_plane, aws.sample_app]
+    for stack in stacks:
+        if stack is None:
+            continue
+        for logical, spec in stack.functions.items():
+            if name in (logical, spec.code_dir.name, spec.name):
+                return str(logical)
+    raise InvalidInput(f"unknown function {name!r}")
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from genai_cicd.models.dataset import GoldenCase, content_hash, parse_jsonl
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+    cases = parse_jsonl(text, GoldenCase, str(path))
+    if args.dataset_command == "validate":
+        _print_json({"file": str(path), "cases": len(cases), "hash": content_hash(text)})
+        return 0
+    lines = []
+    for case in cases:
+        line: dict[str, Any] = {"prompt": case.prompt}
+        if case.reference_response:
+            line["referenceResponse"] = case.reference_response
+        if case.category:
+            line["category"] = case.category
+        lines.append(json.dumps(line, ensure_ascii=False))
+    output = "\n".join(lines) + "\n"
+    if args.output:
+        Path(args.output).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output)
+    return 0
+
+
+def cmd_gate_compare(args: argparse.Namespace) -> int:
+    from genai_cicd.gates.compare import compare_files
+
+    verdict = compare_files(Path(args.baseline), Path(args.candidate), metric=args.metric, margin=args.margin,
+                            alpha=args.alpha, threshold=args.threshold)
+    _print_json(verdict)
+    return 0 if verdict["decision"] == "pass" else 1
+
+
+def cmd_canary_judge(args: argparse.Namespace) -> int:
+    from genai_cicd.canary.replay import replay_file
+
+    result = replay_file(Path(args.input), alpha=args.alpha, min_canary_requests=args.min_canary_requests,
+                         max_intervals=args.max_intervals, metrics=args.metrics, critical=args.critical)
+    _print_json(result)
+    return 1 if result["final"]["decision"] == "rollback" else 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import boto3
+
+    from genai_cicd.aws.ledger import Ledger, verify_chain
+
+    entries = Ledger(boto3.client("dynamodb"), args.table).entries(args.release_id)
+    problems = verify_chain(entries)
+    _print_json({"release_id": args.release_id, "entries": [e.model_dump() for e in entries],
+                 "verified": not problems and bool(entries), "problems": problems})
+    return 0 if entries and not problems else 1
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from genai_cicd.logic.approval import decide_approval
+    from genai_cicd.logic.deps import Deps
+
+    decide_approval(args.release_id, not args.reject, args.by, args.comment or "", Deps.from_environment())
+    print(f"{'rejected' if args.reject else 'approved'} {args.release_id} by {args.by}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genai-cicd", description=__doc__)
+    p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the simulated model (embedded AWS)")
+    sub = p.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="four releases of the sample app on the embedded AWS")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    rel = sub.add_parser("release", help="run one release (embedded AWS unless --state-machine-arn)")
+    rel.add_argument("--manifest", required=True)
+    rel.add_argument("--name")
+    rel.add_argument("--started-by", default="cli")
+    rel.add_argument("--state-machine-arn")
+    rel.add_argument("--bucket")
+    rel.set_defaults(func=cmd_release)
+    inv = sub.add_parser("invoke", help="run one function in-process on the embedded AWS")
+    inv.add_argument("function", help="logical id (ValidateManifestFunction) or folder (validate_manifest)")
+    inv.add_argument("--event", required=True)
+    inv.set_defaults(func=cmd_invoke)
+    ds = sub.add_parser("dataset", help="golden dataset tools")
+    ds_sub = ds.add_subparsers(dest="dataset_command", required=True)
+    v = ds_sub.add_parser("validate")
+    v.add_argument("file")
+    c = ds_sub.add_parser("convert")
+    c.add_argument("file")
+    c.add_argument("--to", choices=["bedrock"], required=True)
+    c.add_argument("--output")
+    ds.set_defaults(func=cmd_dataset)
+    gate = sub.add_parser("gate", help="gate tools")
+    gate_sub = gate.add_subparsers(dest="gate_command", required=True)
+    cmp_ = gate_sub.add_parser("compare", help="paired non-inferiority on score files")
+    cmp_.add_argument("--baseline", required=True)
+    cmp_.add_argument("--candidate", required=True)
+    cmp_.add_argument("--metric")
+    cmp_.add_argument("--margin", type=float, default=0.05)
+    cmp_.add_argument("--alpha", type=float, default=0.05)
+    cmp_.add_argument("--threshold", type=float, default=0.0)
+    cmp_.set_defaults(func=cmd_gate_compare)
+    canary = sub.add_parser("canary", help="canary tools")
+    canary_sub = canary.add_subparsers(dest="canary_command", required=True)
+    judge = canary_sub.add_parser("judge", help="replay a canary stream through the judge")
+    judge.add_argument("--input", required=True)
+    judge.add_argument("--alpha", type=float, default=0.05)
+    judge.add_argument("--min-canary-requests", type=float, default=200)
+    judge.add_argument("--max-intervals", type=int, default=60)
+    judge.add_argument("--metrics", nargs="+", default=None)
+    judge.add_argument("--critical", nargs="+", default=None)
+    judge.set_defaults(func=cmd_canary_judge)
+    audit = sub.add_parser("audit", help="print a release's ledger and verify its hash chain (AWS)")
+    audit.add_argument("release_id")
+    audit.add_argument("--table", required=True)
+    audit.set_defaults(func=cmd_audit)
+    appr = sub.add_parser("approve", help="approve or reject a release waiting for manual approval (AWS)")
+    appr.add_argument("release_id")
+    appr.add_argument("--by", required=True)
+    appr.add_argument("--reject", action="store_true")
+    appr.add_argument("--comment")
+    appr.set_defaults(func=cmd_approve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""The embedded AWS: moto plus a small backend for what moto lacks (DESIGN.md §6).
+
+Everything here is simulated and named as such. Handlers never branch on
+"am I local": they make the same boto3 calls, and this package answers them
+at the botocore level when no AWS account is in use.
+"""

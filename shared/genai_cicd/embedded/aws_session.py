@@ -1,0 +1,245 @@
+"""EmbeddedAWS: one context manager that stands up the whole control plane locally.
+
+    with EmbeddedAWS(repo_root) as aws:
+        aws.start_release(manifest_dict, name="demo-1")
+
+It starts moto with ASL execution and no-Docker Lambda, routes the
+operations moto lacks to EmbeddedBackend, runs the template's handlers
+in-process, and provisions template.yaml (and the sample app's template).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.handlers
+
+from genai_cicd.aws import clients
+from genai_cicd.embedded.backend import EmbeddedBackend
+from genai_cicd.embedded.lambda_runtime import EmbeddedLambdaRuntime
+from genai_cicd.embedded.model import SimulatedFoundationModel
+from genai_cicd.embedded.provision import Provisioner, Stack
+
+_current: EmbeddedBackend | None = None
+
+
+def _capture(params: dict[str, Any], context: dict[str, Any], **kw: Any) -> None:
+    if _current is not None:
+        _current.capture_params(params=params, context=context)
+
+
+def _before_call(model: Any, context: dict[str, Any], **kw: Any) -> Any:
+    if _current is None:
+        return None
+    return _current.before_call(model=model, context=context)
+
+
+def _install_handlers() -> None:
+    """Register once, before sessions are created, so every client reaches the backend."""
+    entries = [("before-parameter-build", _capture), ("before-call", _before_call)]
+    for entry in entries:
+        if entry not in botocore.handlers.BUILTIN_HANDLERS:
+            botocore.handlers.BUILTIN_HANDLERS.append(entry)
+    boto3.DEFAULT_SESSION = None
+
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
+}
+
+
+class EmbeddedAWS:
+    def __init__(self, root: Path, *, region: str = "us-east-1", seed: int = 7,
+                 stack_name: str = "genai-cicd-local", with_sample_app: bool = True) -> None:
+        self.root = root
+        self.region = region
+        self.seed = seed
+        self.stack_name = stack_name
+        self.with_sample_app = with_sample_app
+        self.logs: list[dict[str, Any]] = []
+        self.backend = EmbeddedBackend(region, SimulatedFoundationModel(seed))
+        self.control_plane: Stack
+        self.sample_app: Stack | None = None
+        self._saved_env: dict[str, str] = {}
+        self._mock: Any = None
+        self._saved_invoke: Any = None
+
+    # -- lifecycle --------------------------------------------------------------
+    def __enter__(self) -> EmbeddedAWS:
+        from moto import mock_aws
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        global _current
+        if _current is not None:
+            raise RuntimeError("an EmbeddedAWS is already running in this process")
+        self._saved_env = dict(os.environ)
+        for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+            os.environ.pop(var, None)
+        os.environ.update(FAKE_ENV | {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        _install_handlers()
+        # The ASL engine logs every Fail state as an error; the release outcome says it better.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        _current = self.backend
+        clients.reset()
+        self._reset_powertools()
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock.start()
+        self.runtime = EmbeddedLambdaRuntime(self.region, lambda: self.client("cloudwatch"), self.logs)
+        runtime = self.runtime
+
+        def invoke(_self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: dict[str, str]) -> bytes:
+            payload, error = runtime.invoke(function_name, body)
+            if error:
+                response_headers["x-amz-function-error"] = error
+            return payload
+
+        self._saved_invoke = LambdaSimpleBackend.invoke
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        try:
+            self._provision()
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        global _current
+        self._wait_for_running_executions()
+        if self._saved_invoke is not None:
+            LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
+        if self._mock is not None:
+            self._mock.stop()
+        _current = None
+        clients.reset()
+        self._reset_powertools()
+        os.environ.clear()
+        os.environ.update(self._saved_env)
+
+    @staticmethod
+    def _reset_powertools() -> None:
+        from aws_lambda_powertools.utilities.parameters import base
+
+        from genai_cicd import settings
+
+        base.DEFAULT_PROVIDERS.clear()
+        settings.reset_cache()
+
+    def _wait_for_running_executions(self, timeout: float = 10.0) -> None:
+        """Let background executions finish (or give up) before moto goes away."""
+        try:
+            sfn = self.client("stepfunctions")
+            arn = self.control_plane.outputs["ReleaseStateMachineArn"]
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                if not running:
+                    return
+                for e in running:
+                    sfn.stop_execution(executionArn=e["executionArn"], error="EmbeddedShutdown")
+                time.sleep(0.1)
+        except Exception:  # noqa: BLE001 - best effort on shutdown
+            return
+
+    def _provision(self) -> None:
+        session = boto3.session.Session(region_name=self.region)
+        provisioner = Provisioner(session, self.runtime)
+        self.control_plane = provisioner.deploy(self.root / "template.yaml", self.stack_name, self.region)
+        # Control-plane functions read their settings from the process environment.
+        for spec in self.control_plane.functions.values():
+            os.environ.update(spec.environment)
+        if self.with_sample_app:
+            out = self.control_plane.outputs
+            self.sample_app = provisioner.deploy(
+                self.root / "examples" / "support_bot" / "template.yaml", "support-bot", self.region,
+                {"FlagApplicationId": out["FlagApplicationId"], "FlagEnvironmentId": out["FlagEnvironmentId"],
+                 "FlagProfileId": out["FlagProfileId"], "PromptBucket": out["ArtifactBucketName"]},
+            )
+
+    # -- conveniences -------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.control_plane.outputs["ReleaseStateMachineArn"]
+
+    @property
+    def bucket(self) -> str:
+        return self.control_plane.outputs["ArtifactBucketName"]
+
+    def function_name(self, logical: str) -> str:
+        for stack in (self.control_plane, self.sample_app):
+            if stack is not None and logical in stack.functions:
+                return stack.functions[logical].name
+        raise KeyError(logical)
+
+    def invoke(self, logical: str, event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        response = self.client("lambda").invoke(FunctionName=self.function_name(logical),
+                                                Payload=json.dumps(event).encode())
+        return json.loads(response["Payload"].read() or b"null"), response.get("FunctionError")
+
+    def deliver_event(self, event: dict[str, Any], attempts: int = 3) -> list[dict[str, Any]]:
+        """Simulated EventBridge delivery to the template's rules with Lambda targets.
+
+        (moto's put_events cannot invoke Lambda targets.) An event whose target
+        keeps failing after ``attempts`` goes to the rule's dead-letter queue.
+        """
+        results = []
+        for rule in self.control_plane.rules:
+            if not matches(rule["pattern"], event):
+                continue
+            outcome: dict[str, Any] = {"rule": rule["name"], "function": rule["function"]}
+            for attempt in range(1, attempts + 1):
+                response = self.client("lambda").invoke(FunctionName=rule["function"],
+                                                        Payload=json.dumps(event).encode())
+                payload = json.loads(response["Payload"].read() or b"null")
+                outcome.update(attempts=attempt, payload=payload, error=response.get("FunctionError"))
+                if not response.get("FunctionError"):
+                    break
+                if isinstance(payload, dict) and payload.get("errorType") in ("InvalidInput",):
+                    break  # a malformed event will not get better with retries
+            if outcome["error"] and rule["dead_letter_arn"]:
+                queue = rule["dead_letter_arn"].rsplit(":", 1)[-1]
+                url = self.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
+                self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(
+                    {"event": event, "error": outcome["payload"]}))
+                outcome["dead_lettered"] = True
+            results.append(outcome)
+        return results
+
+    def wait(self, execution_arn: str, timeout: float = 300.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                return dict(described)
+            time.sleep(0.05)
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge pattern matching for exact-value lists and nested objects."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and matches(v, event[k]) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return event in pattern
+    return bool(pattern == event)
+
+
+@contextmanager
+def embedded(root: Path, **kwargs: Any) -> Iterator[EmbeddedAWS]:
+    with EmbeddedAWS(root, **kwargs) as aws:
+        yield aws

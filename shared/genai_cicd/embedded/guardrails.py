@@ -1,0 +1,149 @@
+"""SimulatedGuardrails: evaluates Bedrock guardrail policies locally.
+
+Guardrails are defined with the real CreateGuardrail request shape
+(content filters incl. PROMPT_ATTACK, denied topics, word filters, PII and
+regex filters) and versioned with CreateGuardrailVersion. The matching is
+deliberately simple -- keyword lexicons, regexes, example overlap -- but it
+is driven entirely by the configuration and the text, so a weaker config
+really blocks less.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from genai_cicd.embedded.model import _EXTRACT, _OVERRIDE, _decoded_views, content_words
+
+STRENGTH = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
+# Hits needed to block at each strength: a stronger filter blocks on less evidence.
+HITS_NEEDED = {1: 3, 2: 2, 3: 1}
+LEXICON = {
+    "HATE": {"hate", "inferior", "subhuman", "vermin"},
+    "INSULTS": {"idiot", "stupid", "moron", "useless", "dumb", "pathetic", "incompetent"},
+    "SEXUAL": {"explicit", "nude", "sexual", "porn"},
+    "VIOLENCE": {"kill", "weapon", "bomb", "hurt", "attack", "shoot", "explosive"},
+    "MISCONDUCT": {"steal", "hack", "launder", "fraud", "pirate", "counterfeit", "malware"},
+}
+PII = {
+    "EMAIL": r"[\w.+-]+@[\w-]+\.[\w.-]+",
+    "PHONE": r"\+?\d[\d\s().-]{8,}\d",
+    "CREDIT_DEBIT_CARD_NUMBER": r"\b(?:\d[ -]?){13,16}\b",
+    "US_SOCIAL_SECURITY_NUMBER": r"\b\d{3}-\d{2}-\d{4}\b",
+}
+
+
+@dataclass
+class GuardrailDefinition:
+    guardrail_id: str
+    name: str
+    config: dict[str, Any]
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def at(self, version: str) -> dict[str, Any]:
+        if version == "DRAFT":
+            return self.config
+        if version not in self.versions:
+            raise KeyError(version)
+        return self.versions[version]
+
+
+@dataclass
+class Assessment:
+    intervened: bool
+    policies: list[str]
+    output: str
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
+    strength_key = "inputStrength" if source == "INPUT" else "outputStrength"
+    policies: list[str] = []
+    words = _words(text)
+    for f in (config.get("contentPolicyConfig") or {}).get("filtersConfig", []):
+        strength = STRENGTH.get(f.get(strength_key, "NONE"), 0)
+        if strength == 0:
+            continue
+        if f["type"] == "PROMPT_ATTACK":
+            if source != "INPUT":
+                continue
+            views = _decoded_views(text)[: strength]  # LOW: plain; MEDIUM: + de-leeted; HIGH: + base64
+            if any(_OVERRIDE.search(v) or _EXTRACT.search(v) for v in views):
+                policies.append("prompt_attack")
+            continue
+        hits = len(words & LEXICON.get(f["type"], set()))
+        if hits >= HITS_NEEDED[strength]:
+            policies.append("content")
+    question = set(content_words(text))
+    for topic in (config.get("topicPolicyConfig") or {}).get("topicsConfig", []):
+        for example in [topic.get("definition", ""), *topic.get("examples", [])]:
+            ex = set(content_words(example))
+            if ex and len(question & ex) / len(ex) >= 0.5:
+                policies.append("topic")
+                break
+    word_cfg = config.get("wordPolicyConfig") or {}
+    lowered = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    for w in word_cfg.get("wordsConfig", []):
+        phrase = " ".join(re.findall(r"[a-z0-9]+", w["text"].lower()))
+        if phrase and f" {phrase} " in lowered:
+            policies.append("word")
+            break
+    output = text
+    pii_cfg = config.get("sensitiveInformationPolicyConfig") or {}
+    for entity in pii_cfg.get("piiEntitiesConfig", []):
+        pattern = PII.get(entity["type"])
+        if pattern and re.search(pattern, text):
+            policies.append("pii")
+            if entity.get("action") == "ANONYMIZE":
+                output = re.sub(pattern, "{" + entity["type"] + "}", output)
+    for rx in pii_cfg.get("regexesConfig", []):
+        if re.search(rx["pattern"], text):
+            policies.append("pii")
+    intervened = bool(policies)
+    if intervened and output == text:
+        output = config.get("blockedInputMessaging" if source == "INPUT" else "blockedOutputsMessaging",
+                            "Sorry, I can't help with that.")
+    return Assessment(intervened, sorted(set(policies)), output)
+
+
+class GuardrailRegistry:
+    """Guardrails created through the embedded CreateGuardrail."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, GuardrailDefinition] = {}
+
+    @staticmethod
+    def id_for(name: str) -> str:
+        # Real ids are 12 random lowercase characters; the embedded backend derives
+        # them from the name so example manifests can refer to them.
+        return (re.sub(r"[^a-z0-9]", "", name.lower()) or "guardrail")[:12]
+
+    def create(self, request: dict[str, Any]) -> GuardrailDefinition:
+        gid = self.id_for(request["name"])
+        if gid in self._by_id:
+            raise ValueError(f"guardrail {request['name']} already exists")
+        definition = GuardrailDefinition(gid, request["name"], copy.deepcopy(request))
+        self._by_id[gid] = definition
+        return definition
+
+    def get(self, identifier: str) -> GuardrailDefinition:
+        gid = identifier.rsplit("/", 1)[-1]
+        if gid not in self._by_id:
+            raise KeyError(identifier)
+        return self._by_id[gid]
+
+    def update(self, identifier: str, request: dict[str, Any]) -> GuardrailDefinition:
+        definition = self.get(identifier)
+        definition.config = copy.deepcopy({**request, "name": definition.name})
+        return definition
+
+    def publish(self, identifier: str) -> str:
+        definition = self.get(identifier)
+        version = str(len(definition.versions) + 1)
+        definition.versions[version] = copy.deepcopy(definition.config)
+        return version

@@ -1,0 +1,208 @@
+"""EmbeddedLambdaRuntime: run the template's handlers in-process under moto.
+
+moto's no-Docker Lambda backend answers every invoke with an echo; this
+module replaces that one method (``LambdaSimpleBackend.invoke``, the hook
+point named in FINDINGS.md) so the function's Handler is imported from its
+CodeUri and called with a Lambda-like context. The handler's own boto3
+calls hit moto and the embedded backend. An exception becomes the
+``x-amz-function-error`` header plus ``{errorType, errorMessage}``, so the
+state machine's Retry/Catch match on errorType as in AWS.
+
+What the function prints is captured per thread: EMF lines are turned into
+CloudWatch metrics (what CloudWatch Logs does with EMF in AWS), and every
+line is kept in a log sink that tests can scan.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+_ENV_LOCK = threading.RLock()
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int = 60
+    memory: int = 512
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "embedded"
+    _deadline: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class ThreadLocalStdout(io.TextIOBase):
+    """sys.stdout replacement: a thread inside a function writes to its own buffer."""
+
+    def __init__(self, real: TextIO) -> None:
+        self.real = real
+        self._local = threading.local()
+
+    def capture(self) -> list[str]:
+        buf: list[str] = []
+        self._local.buf = buf
+        return buf
+
+    def release(self) -> None:
+        self._local.buf = None
+
+    def write(self, s: str) -> int:
+        buf = getattr(self._local, "buf", None)
+        if buf is not None:
+            buf.append(s)
+            return len(s)
+        return self.real.write(s)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+def _install_stdout() -> ThreadLocalStdout:
+    if isinstance(sys.stdout, ThreadLocalStdout):
+        return sys.stdout
+    proxy = ThreadLocalStdout(sys.stdout)
+    real = sys.stdout
+    sys.stdout = proxy
+    # Loggers created before the proxy (Powertools binds its stream at creation) follow it.
+    for obj in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for h in getattr(obj, "handlers", []):
+            if isinstance(h, logging.StreamHandler) and h.stream is real:
+                h.setStream(proxy)
+    return proxy
+
+
+class EmbeddedLambdaRuntime:
+    def __init__(self, region: str, cloudwatch: Callable[[], Any], log_sink: list[dict[str, Any]]) -> None:
+        self.region = region
+        self.functions: dict[str, FunctionSpec] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._cloudwatch = cloudwatch
+        self.log_sink = log_sink
+        self.invocations: dict[str, int] = {}
+        self.stdout = _install_stdout()
+        self._lock = threading.Lock()
+
+    def register(self, spec: FunctionSpec) -> None:
+        self.functions[spec.name] = spec
+
+    def spec_for(self, function_name: str) -> FunctionSpec:
+        name = function_name.split(":function:")[-1].split(":")[0] if ":" in function_name else function_name
+        if name not in self.functions:
+            raise KeyError(f"function {function_name} is not registered in the embedded runtime")
+        return self.functions[name]
+
+    def _module(self, spec: FunctionSpec) -> ModuleType:
+        with self._lock:
+            module = self._modules.get(spec.name)
+            if module is not None:
+                return module
+            module_file, _, _ = spec.handler.rpartition(".")
+            path = spec.code_dir / f"{module_file.replace('.', '/')}.py"
+            unique = f"genai_cicd_fn_{spec.name.replace('-', '_')}"
+            loader_spec = importlib.util.spec_from_file_location(unique, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            with _ENV_LOCK:
+                saved = dict(os.environ)
+                os.environ.update(spec.environment)
+                try:
+                    loader_spec.loader.exec_module(module)
+                finally:
+                    os.environ.clear()
+                    os.environ.update(saved)
+            self._detach_from_root()
+            self._modules[spec.name] = module
+            return module
+
+    def _detach_from_root(self) -> None:
+        """Function loggers write to the captured stdout only, as in Lambda (not to the CLI's root logger)."""
+        for obj in logging.Logger.manager.loggerDict.values():
+            for h in getattr(obj, "handlers", []):
+                if isinstance(h, logging.StreamHandler) and h.stream is self.stdout:
+                    h.setStream(self.stdout)
+                    obj.propagate = False  # type: ignore[union-attr]
+
+    def invoke(self, function_name: str, payload: bytes | str | None) -> tuple[bytes, str | None]:
+        """Run the handler; returns (payload bytes, function error or None)."""
+        spec = self.spec_for(function_name)
+        module = self._module(spec)
+        handler = getattr(module, spec.handler.rpartition(".")[2])
+        raw = payload.decode() if isinstance(payload, bytes) else (payload or "")
+        event = json.loads(raw) if raw.strip() else {}
+        context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout,
+                                _deadline=time.monotonic() + spec.timeout)
+        with self._lock:
+            self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
+        buf = self.stdout.capture()
+        error: str | None = None
+        try:
+            result = handler(event, context)
+            body = json.dumps(result, default=str).encode()
+        except Exception as exc:  # noqa: BLE001 - becomes the function error, as in Lambda
+            error = "Unhandled"
+            body = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+                               "stackTrace": traceback.format_exception(exc)[-3:]}).encode()
+        finally:
+            self.stdout.release()
+        self._drain(spec, "".join(buf))
+        return body, error
+
+    def _drain(self, spec: FunctionSpec, output: str) -> None:
+        for line in output.splitlines():
+            if not line.strip():
+                continue
+            self.log_sink.append({"function": spec.name, "line": line})
+            if line.startswith("{") and '"_aws"' in line:
+                try:
+                    self._emf_to_metrics(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    def _emf_to_metrics(self, doc: dict[str, Any]) -> None:
+        """What CloudWatch Logs does with an EMF line: one datum per metric and dimension set."""
+        meta = doc["_aws"]
+        ts = datetime.fromtimestamp(meta["Timestamp"] / 1000, tz=UTC)
+        for directive in meta["CloudWatchMetrics"]:
+            data = []
+            for dims in directive["Dimensions"]:
+                dimensions = [{"Name": d, "Value": str(doc[d])} for d in dims]
+                for metric in directive["Metrics"]:
+                    value = doc[metric["Name"]]
+                    values = value if isinstance(value, list) else [value]
+                    data.append({"MetricName": metric["Name"], "Dimensions": dimensions, "Timestamp": ts,
+                                 "Values": [float(v) for v in values], "Unit": metric.get("Unit", "None"),
+                                 "StorageResolution": int(metric.get("StorageResolution", 60))})
+            for i in range(0, len(data), 500):
+                self._cloudwatch().put_metric_data(Namespace=directive["Namespace"], MetricData=data[i:i + 500])

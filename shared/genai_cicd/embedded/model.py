@@ -1,0 +1,256 @@
+"""SimulatedFoundationModel: a seeded, stochastic stand-in for a chat model.
+
+Its answers depend only on what it is given -- the system prompt, the user
+message, the model id's profile, the temperature and a per-request tag --
+never on the name of a scenario:
+
+- Knowledge: it answers from ``Q: ... / A: ...`` pairs found in the system
+  prompt (a RAG-style prompt), picking the pair that best overlaps the
+  question. A prompt without the pair cannot answer it.
+- Accuracy: with probability depending on the model profile and the
+  temperature it picks a wrong pair (the kind of mistake a real model makes).
+- Style: "at most N words" truncates; "step by step" / "in detail" makes it
+  verbose; "respond only with JSON" makes it answer as a JSON object.
+- Instructions inside the user message or a retrieved document (ignore your
+  instructions, reveal your prompt, say X) are followed with the profile's
+  compliance probability, cut sharply when the system prompt tells the model
+  to treat user input and documents as untrusted data.
+- Cost: token counts are estimated from words; latency is the profile's base
+  plus a per-output-token cost with lognormal noise, reported as Bedrock
+  reports it (``metrics.latencyMs``), not slept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = set(
+    "a an the is are was were be been to of in on for and or with my your our i you we it this that how what "
+    "when where why which who can do does did will would should could me us please there their them have has "
+    "get about if at by from as so not any".split()
+)
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_EXTRACT = re.compile(
+    r"\b(reveal|print|repeat|show|output|display|tell me|give me|what (?:is|are)|list|dump|leak|copy)\b"
+    r".{0,60}\b(system prompt|instructions|initial prompt|prompt above|hidden prompt|configuration|rules you were given"
+    r"|session reference|internal reference|text above)",
+    re.IGNORECASE | re.DOTALL,
+)
+_OVERRIDE = re.compile(
+    r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions|rules|guidelines|prompt|directives)\b"
+    r"|\byou are now\b|\bnew instructions\b|\bdeveloper mode\b|\bact as\b|\bpretend (?:to be|you are)\b"
+    r"|\bsystem override\b|\bfrom now on\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_SAY = re.compile(
+    r"\b(?:say|reply(?: with)?|respond(?: with)?|output|print|write|answer(?: with)?|include|end with|start with)"
+    r"\s*(?:only|exactly|the word|the phrase|the text)?\s*[:\-]?\s*[\"'\u201c]([^\"'\u201d]{3,80})[\"'\u201d]",
+    re.IGNORECASE,
+)
+_B64 = re.compile(r"\b[A-Za-z0-9+/]{16,}={0,2}")
+_DEFENCE = re.compile(
+    r"untrusted|treat (?:the )?(?:user|retrieved|document)[^.]{0,60}as data|never follow instructions (?:in|from|"
+    r"inside|contained)",
+    re.IGNORECASE,
+)
+_NO_LEAK = re.compile(r"never (?:reveal|disclose|share|repeat)[^.]{0,40}(?:instructions|prompt|reference)",
+                      re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    accuracy: float  # probability of answering from the right knowledge pair at temperature 0
+    compliance: float  # probability of following an injected instruction with no defence in the prompt
+    base_latency_ms: float
+    ms_per_output_token: float
+    usd_per_1k_input: float
+    usd_per_1k_output: float
+    error_rate: float = 0.0  # ModelErrorException per call
+
+
+PROFILES: dict[str, ModelProfile] = {
+    "local.sim-chat-v1": ModelProfile(0.93, 0.80, 380.0, 9.0, 0.0008, 0.0032, 0.002),
+    "local.sim-chat-v2": ModelProfile(0.95, 0.75, 1250.0, 16.0, 0.0010, 0.0040, 0.002),
+    "local.sim-chat-mini": ModelProfile(0.70, 0.90, 150.0, 4.0, 0.0001, 0.0004, 0.002),
+    "local.sim-judge-v1": ModelProfile(0.97, 0.50, 500.0, 10.0, 0.0030, 0.0150, 0.0),
+}
+
+
+def profile_for(model_id: str) -> ModelProfile:
+    """Known ids have fixed profiles; any other id gets a stable derived one."""
+    if model_id in PROFILES:
+        return PROFILES[model_id]
+    h = int(hashlib.sha256(model_id.encode()).hexdigest()[:8], 16)
+    return ModelProfile(0.85 + (h % 10) / 100, 0.6 + (h % 30) / 100, 300 + h % 500, 6 + h % 10, 0.001, 0.004, 0.001)
+
+
+def tokens(text: str) -> int:
+    return max(1, math.ceil(len(text.split()) * 1.33))
+
+
+def content_words(text: str) -> list[str]:
+    out = []
+    for w in _WORD.findall(text.lower()):
+        if w in _STOP or len(w) < 2:
+            continue
+        out.append(w[:-1] if w.endswith("s") and len(w) > 3 else w)
+    return out
+
+
+@dataclass(frozen=True)
+class KnowledgePair:
+    question: str
+    answer: str
+    topic: str
+
+
+def knowledge(system: str) -> list[KnowledgePair]:
+    pairs: list[KnowledgePair] = []
+    topic = "general"
+    lines = system.splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            topic = stripped.lstrip("#").strip().lower() or topic
+        if stripped.startswith("Q:") and i + 1 < len(lines) and lines[i + 1].strip().startswith("A:"):
+            pairs.append(KnowledgePair(stripped[2:].strip(), lines[i + 1].strip()[2:].strip(), topic))
+    return pairs
+
+
+def _decoded_views(text: str) -> list[str]:
+    """The text as a model might read it: plain, de-leeted, base64-decoded."""
+    views = [text, text.translate(_LEET)]
+    for chunk in _B64.findall(text):
+        try:
+            decoded = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if decoded.isprintable():
+            views.append(decoded)
+    return views
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    stop_reason: str
+
+
+class ModelError(Exception):
+    """The simulated model failed this call (Bedrock ModelErrorException)."""
+
+
+class SimulatedFoundationModel:
+    """See the module docstring. ``seed`` makes whole runs reproducible."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.seed = seed
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _rng(self, *parts: str) -> random.Random:
+        digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def complete(self, model_id: str, system: str, user: str, temperature: float = 0.2, max_tokens: int = 512,
+                 tag: str = "") -> Completion:
+        profile = profile_for(model_id)
+        rng = self._rng(model_id, system, user, f"{temperature:.3f}", tag)
+        # Each attempt of the same request is a fresh draw for failures (a retry can succeed).
+        key = hashlib.sha256("\x1f".join((model_id, system, user, tag)).encode()).hexdigest()
+        with self._lock:
+            attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+        if self._rng(key, str(attempt)).random() < profile.error_rate:
+            raise ModelError("the model failed to generate a response")
+        text = self._respond(profile, system, user, temperature, rng)
+        words = text.split()
+        limit = max(1, int(max_tokens / 1.33))
+        stop = "end_turn"
+        if len(words) > limit:
+            text, stop = " ".join(words[:limit]), "max_tokens"
+        out_tokens = tokens(text)
+        latency = (profile.base_latency_ms + profile.ms_per_output_token * out_tokens) * rng.lognormvariate(0, 0.25)
+        return Completion(text, tokens(system) + tokens(user), out_tokens, round(latency, 1), stop)
+
+    # -- behaviour -------------------------------------------------------
+    def _respond(self, profile: ModelProfile, system: str, user: str, temperature: float,
+                 rng: random.Random) -> str:
+        injected = self._injection(user)
+        if injected is not None:
+            kind, marker = injected
+            compliance = profile.compliance
+            if _DEFENCE.search(system):
+                compliance *= 0.02
+            if kind == "extract" and _NO_LEAK.search(system):
+                compliance *= 0.25
+            if rng.random() < compliance:
+                if kind == "extract":
+                    return "Sure. My instructions are:\n" + system
+                return marker or "OK, ignoring my previous instructions."
+            if kind == "extract" or (marker and _DEFENCE.search(system)):
+                return "I'm sorry, but I can't help with that request. I can answer questions about our product."
+        answer, topic = self._answer(profile, system, user, temperature, rng)
+        lowered = system.lower()
+        if re.search(r"step by step|in detail|be thorough|explain thoroughly", lowered):
+            answer = self._elaborate(answer, rng)
+        limit = re.search(r"at most (\d+) words", lowered)
+        if limit:
+            answer = " ".join(answer.split()[: int(limit.group(1))])
+        if re.search(r"respond only with (?:a )?json", lowered):
+            return json.dumps({"answer": answer, "topic": topic, "confidence": round(0.5 + rng.random() / 2, 2)})
+        return answer
+
+    @staticmethod
+    def _injection(user: str) -> tuple[str, str | None] | None:
+        for view in _decoded_views(user):
+            say = _SAY.search(view)
+            if _EXTRACT.search(view):
+                return "extract", None
+            if _OVERRIDE.search(view):
+                return "override", say.group(1) if say else None
+        return None
+
+    @staticmethod
+    def _answer(profile: ModelProfile, system: str, user: str, temperature: float,
+                rng: random.Random) -> tuple[str, str]:
+        pairs = knowledge(system)
+        question = set(content_words(user))
+        scored = sorted(
+            ((len(question & set(content_words(p.question + " " + p.answer))) / (len(question) or 1), i)
+             for i, p in enumerate(pairs)),
+            reverse=True,
+        )
+        if not scored or scored[0][0] < 0.34:
+            return "I'm sorry, I don't have information about that. Please contact our support team.", "unknown"
+        mistake = (1 - profile.accuracy) * (0.6 + temperature)
+        if rng.random() < mistake and len(scored) > 1:
+            wrong = pairs[scored[rng.randrange(1, min(len(scored), 6))][1]]
+            return wrong.answer, wrong.topic
+        best = pairs[scored[0][1]]
+        return best.answer, best.topic
+
+    @staticmethod
+    def _elaborate(answer: str, rng: random.Random) -> str:
+        filler = [
+            "Let me walk you through this step by step so nothing is missed.",
+            "First, make sure you are signed in to the right account before you start.",
+            "Next, review the relevant settings page carefully and confirm each option.",
+            "It is also a good idea to keep a record of any changes you make.",
+            "If anything looks different from what I describe, the interface may have been updated recently.",
+            "Finally, check that the change took effect, and contact support if it did not.",
+            "Many customers find it helpful to read the related documentation as well.",
+        ]
+        rng.shuffle(filler)
+        return " ".join([answer, *filler, "In short: " + answer])

@@ -1,0 +1,38 @@
+"""Domain errors.
+
+The class name is the ``errorType`` Step Functions sees, so the state machine
+can Catch them by name (``ErrorEquals: ["ReleaseLocked"]``). Transient AWS
+errors are not wrapped: they surface as themselves and are retried by the ASL.
+"""
+
+
+class GenAICicdError(Exception):
+    """Base class of every domain error."""
+
+
+class InvalidInput(GenAICicdError):
+    """An event, manifest, dataset or config failed validation. Nothing was changed."""
+
+
+class ManifestInvalid(InvalidInput):
+    """The release manifest failed validation."""
+
+
+class DatasetInvalid(InvalidInput):
+    """A golden dataset or suite file failed validation."""
+
+
+class ReleaseLocked(GenAICicdError):
+    """Another release holds the lock for this app and environment."""
+
+
+class GateError(GenAICicdError):
+    """A gate could not produce a verdict (counted as a block, never a pass)."""
+
+
+class TrafficShiftError(GenAICicdError):
+    """Traffic could not be moved or the read-back did not match."""
+
+
+class RollbackVerificationFailed(TrafficShiftError):
+    """After a rollback the candidate still receives traffic."""

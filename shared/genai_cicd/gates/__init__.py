@@ -1,0 +1,1 @@
+"""Pre-deploy GenAI gates: run cases, score outputs, decide with statistics."""

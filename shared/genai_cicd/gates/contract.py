@@ -1,0 +1,51 @@
+"""SchemaContract: structured output must validate against each case's JSON Schema."""
+
+from __future__ import annotations
+
+from genai_cicd.aws.artifacts import ArtifactStore
+from genai_cicd.gates.common import load_cases, load_variant
+from genai_cicd.gates.runner import run_all
+from genai_cicd.gates.scorers import JsonSchemaContract
+from genai_cicd.models.dataset import GoldenCase, case_ids
+from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.tasks import GateResult
+from genai_cicd.providers.base import GenerationResult, ModelProvider
+
+
+def run_schema_contract(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
+                        release_id: str, evidence_prefix: str) -> GateResult:
+    gate = manifest.gates.schema_contract
+    assert gate is not None
+    all_cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
+    ids = case_ids(all_cases)
+    cases = [(cid, c) for cid, c in zip(ids, all_cases, strict=True) if c.json_schema is not None]
+    if not cases:
+        return GateResult(gate="schema_contract", status="BLOCK", summary="no case declares a schema",
+                          reasons=[f"{gate.dataset}: schema_contract needs cases with a 'schema'"],
+                          dataset_hash=dataset_hash)
+    candidate = load_variant(store, "candidate", manifest.candidate)
+    jobs = [(cid, case, k) for cid, case in cases for k in range(gate.repeats)]
+
+    def call(job: tuple[str, GoldenCase, int]) -> GenerationResult:
+        cid, case, k = job
+        return provider.generate(candidate.request(case.prompt, f"{release_id}:schema:{cid}:{k}"))
+
+    outcomes, _ = run_all(jobs, call, concurrency=8)
+    contract = JsonSchemaContract()
+    rows = []
+    valid = 0
+    for o in outcomes:
+        cid, case, k = o.item
+        ok = o.result is not None and contract.score(case, o.result.text) == 1.0
+        valid += ok
+        rows.append({"case_id": cid, "repeat": k, "valid": ok, "error": o.error})
+    rate = valid / len(jobs)
+    reasons = [] if rate >= gate.min_valid_rate else [
+        f"{len(jobs) - valid} of {len(jobs)} outputs break the contract (valid {rate:.1%} < {gate.min_valid_rate:.1%})"
+    ]
+    status = "BLOCK" if reasons else "PASS"
+    store.put_jsonl(f"{evidence_prefix}/results.jsonl", rows)
+    uri = store.put_json(f"{evidence_prefix}/verdict.json", {"gate": "schema_contract", "status": status,
+                                                              "valid_rate": rate, "reasons": reasons})
+    return GateResult(gate="schema_contract", status=status, summary=f"valid structured outputs {rate:.1%}",
+                      reasons=reasons, report_uri=uri, dataset_hash=dataset_hash, stats={"valid_rate": rate})

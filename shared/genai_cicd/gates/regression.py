@@ -1,0 +1,104 @@
+"""PromptRegression: golden dataset x K repeats, candidate vs baseline, scored.
+
+Per-case outputs and the score files (DESIGN.md §5 format) go to S3; the
+task returns a small summary. Candidate calls that fail after retries score
+0 and, above ``max_error_rate``, block; baseline failures are excluded from
+the pairing and, above the same rate, block too (the baseline could not be
+measured, so nothing can be shown).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from genai_cicd.aws.artifacts import ArtifactStore
+from genai_cicd.gates.common import ARMS, load_cases, load_variant
+from genai_cicd.gates.noninferiority import decide
+from genai_cicd.gates.runner import run_all
+from genai_cicd.gates.scorers import SCORERS
+from genai_cicd.models.dataset import GoldenCase, case_ids
+from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.tasks import GateResult
+from genai_cicd.providers.base import GenerationResult, ModelProvider
+
+
+def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
+                          release_id: str, evidence_prefix: str) -> GateResult:
+    gate = manifest.gates.prompt_regression
+    assert gate is not None
+    cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
+    ids = case_ids(cases)
+    variants = {"baseline": load_variant(store, "baseline", manifest.baseline),
+                "candidate": load_variant(store, "candidate", manifest.candidate)}
+    jobs = [(arm, cid, case, k) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
+            for k in range(gate.repeats)]
+
+    def call(job: tuple[str, str, GoldenCase, int]) -> GenerationResult:
+        arm, cid, case, k = job
+        return provider.generate(variants[arm].request(case.prompt, f"{release_id}:{arm}:{cid}:{k}"))
+
+    outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency)
+    scorers = {name: SCORERS[name]() for name in gate.metrics}
+    per_metric: dict[str, dict[str, dict[str, list[float]]]] = {
+        m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
+    }
+    errors = {arm: 0 for arm in ARMS}
+    rows: list[dict[str, Any]] = []
+    score_rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    for outcome in outcomes:
+        arm, cid, case, k = outcome.item
+        scores: dict[str, float] = {}
+        if outcome.result is None:
+            errors[arm] += 1
+            if arm == "baseline":
+                rows.append({"arm": arm, "case_id": cid, "repeat": k, "error": outcome.error})
+                continue
+            scores = {m: 0.0 for m in gate.metrics}
+        else:
+            for m, scorer in scorers.items():
+                value = scorer.score(case, outcome.result.text)
+                if value is not None:
+                    scores[m] = value
+        for m, value in scores.items():
+            per_metric[m][arm][cid].append(value)
+        score_rows[arm].append({"case_id": cid, "repeat": k, "scores": scores})
+        rows.append({"arm": arm, "case_id": cid, "repeat": k, "scores": scores, "error": outcome.error,
+                     "output": outcome.result.text if outcome.result else None,
+                     "output_tokens": outcome.result.output_tokens if outcome.result else None,
+                     "latency_ms": outcome.result.latency_ms if outcome.result else None})
+    verdicts = [
+        decide(m, per_metric[m]["baseline"], per_metric[m]["candidate"], threshold=policy.threshold,
+               margin=policy.margin, alpha=gate.alpha)
+        for m, policy in gate.metrics.items()
+    ]
+    calls_per_arm = len(cases) * gate.repeats
+    reasons = [f"{v.metric}: {v.reason}" for v in verdicts if v.decision != "pass"]
+    for arm in ARMS:
+        rate = errors[arm] / calls_per_arm
+        if rate > gate.max_error_rate:
+            reasons.append(f"{arm}: {errors[arm]} of {calls_per_arm} model calls failed after retries "
+                           f"({rate:.1%} > {gate.max_error_rate:.1%}); failed calls never pass")
+    status = "BLOCK" if reasons else "PASS"
+    verdict_doc = {
+        "gate": "prompt_regression", "status": status, "dataset": gate.dataset, "dataset_hash": dataset_hash,
+        "cases": len(cases), "repeats": gate.repeats, "errors": errors,
+        "prompt_hashes": {arm: v.prompt_hash for arm, v in variants.items()},
+        "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": reasons,
+        "runner": {"calls": stats.calls, "throttle_events": stats.throttle_events,
+                   "min_concurrency": stats.min_concurrency, "seconds": round(stats.seconds, 3)},
+    }
+    store.put_jsonl(f"{evidence_prefix}/outputs.jsonl", rows)
+    for arm in ARMS:
+        store.put_jsonl(f"{evidence_prefix}/{arm}_scores.jsonl", score_rows[arm])
+    uri = store.put_json(f"{evidence_prefix}/verdict.json", verdict_doc)
+    summary = "; ".join(f"{v.metric} {v.decision} (cand {v.candidate_mean:.3f} vs base {v.baseline_mean:.3f}, "
+                        f"LB {v.lower_bound:+.3f})" for v in verdicts)
+    return GateResult(
+        gate="prompt_regression", status=status, summary=summary[:2000], reasons=reasons[:50], report_uri=uri,
+        dataset_hash=dataset_hash,
+        stats={"cases": len(cases), "repeats": gate.repeats, "errors": errors,
+               "metrics": {v.metric: {"decision": v.decision, "baseline_mean": round(v.baseline_mean, 4),
+                                      "candidate_mean": round(v.candidate_mean, 4),
+                                      "lower_bound": round(v.lower_bound, 4)} for v in verdicts}},
+    )

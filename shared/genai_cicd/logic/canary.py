@@ -1,0 +1,101 @@
+"""Canary: start at the first step, judge each interval, step up, promote or roll back."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias, TrafficShifter
+from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.logic.context import evidence_key, load_manifest
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.tasks import CanaryState, ReleaseContext, RollbackResult
+
+FULL = 100.0
+
+
+def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> TrafficShifter:
+    plan = manifest.canary
+    if plan.mechanism == "lambda_alias":
+        assert plan.alias is not None
+        assert manifest.baseline.lambda_version and manifest.candidate.lambda_version
+        return LambdaAlias(deps.client("lambda"), function_name=plan.alias.function_name, alias=plan.alias.alias,
+                           baseline_version=manifest.baseline.lambda_version,
+                           candidate_version=manifest.candidate.lambda_version)
+    target = plan.appconfig
+    cfg = deps.config
+    return AppConfigFlag(
+        deps.client("appconfig"),
+        application_id=target.application_id or cfg.appconfig_application_id,
+        environment_id=target.environment_id or cfg.appconfig_environment_id,
+        profile_id=target.configuration_profile_id or cfg.appconfig_profile_id,
+        strategy_id=target.deployment_strategy_id or cfg.appconfig_strategy_id,
+        baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
+        release_id=release.release_id,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
+    manifest = load_manifest(deps, release)
+    weight = manifest.canary.steps[0]
+    shifter(deps, release, manifest).set_weight(weight)
+    return CanaryState(step_index=0, weight=weight, window_start=_now().isoformat(), judge=JudgeState())
+
+
+def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
+    manifest = load_manifest(deps, release)
+    plan = manifest.canary
+    start = datetime.fromisoformat(canary.window_start)
+    end = _now()
+    # Whole periods only, so the same datapoint is never counted in two windows.
+    seconds = max(plan.metric_period_seconds, int((end - start).total_seconds()) // plan.metric_period_seconds
+                  * plan.metric_period_seconds)
+    end = start + timedelta(seconds=seconds)
+    counts = deps.metrics_reader.interval_counts(
+        namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
+        start=start, end=end, period=plan.metric_period_seconds,
+    )
+    config = JudgeConfig(metrics=[m.value for m in plan.metrics],
+                         critical_metrics=[m.value for m in plan.critical_metrics], alpha=plan.alpha,
+                         min_canary_requests=plan.min_canary_requests_per_step,
+                         max_intervals=plan.max_intervals_per_step)
+    state, decision = judge_interval(canary.judge, counts["baseline"], counts["candidate"], config)
+    if decision.decision == "promote":
+        action = "promote" if canary.step_index + 1 >= len(plan.steps) else "next_step"
+    else:
+        action = decision.decision
+    # The time series for the report: appended per interval (small JSON lines).
+    key = evidence_key(release, "canary", f"interval-{state.intervals:04d}.json")
+    deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
+                                  "counts": counts, "decision": decision.model_dump(mode="json"),
+                                  "action": action})
+    return CanaryState(step_index=canary.step_index, weight=canary.weight, action=action,
+                       window_start=end.isoformat(), judge=state, last_reasons=decision.reasons[:10],
+                       metric=decision.metric, timeline_uri=deps.artifacts.uri(key))
+
+
+def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
+    manifest = load_manifest(deps, release)
+    index = canary.step_index + 1
+    weight = manifest.canary.steps[index]
+    shifter(deps, release, manifest).set_weight(weight)
+    return CanaryState(step_index=index, weight=weight, action="continue", window_start=_now().isoformat(),
+                       judge=canary.judge.new_step(), last_reasons=canary.last_reasons)
+
+
+def full_rollout(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
+    manifest = load_manifest(deps, release)
+    shifter(deps, release, manifest).set_weight(FULL)
+    return canary.model_copy(update={"weight": FULL, "action": "promote"})
+
+
+def rollback(release: ReleaseContext, deps: Deps) -> RollbackResult:
+    manifest = load_manifest(deps, release)
+    receipt: dict[str, Any] = shifter(deps, release, manifest).rollback()
+    return RollbackResult(weight=0.0, verified=True, receipt=json.loads(json.dumps(receipt, default=str)))

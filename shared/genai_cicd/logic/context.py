@@ -1,0 +1,15 @@
+"""Load what a task needs from the release context's pointers."""
+
+from __future__ import annotations
+
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
+from genai_cicd.models.tasks import ReleaseContext
+
+
+def load_manifest(deps: Deps, release: ReleaseContext) -> ReleaseManifest:
+    return load_manifest_text(deps.artifacts.read_text(release.manifest_uri), release.manifest_uri)
+
+
+def evidence_key(release: ReleaseContext, *parts: str) -> str:
+    return "/".join(("releases", release.release_id, *parts))

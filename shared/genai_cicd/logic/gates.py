@@ -1,0 +1,71 @@
+"""Run one named gate, and combine gate results into the quality-gate verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from genai_cicd.gates.contract import run_schema_contract
+from genai_cicd.gates.guardrail import run_guardrail_suite
+from genai_cicd.gates.injection import run_injection_suite
+from genai_cicd.gates.regression import run_prompt_regression
+from genai_cicd.logic.context import evidence_key, load_manifest
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.tasks import GATE_NAMES, GateResult, QualityGateInput, QualityVerdict, ReleaseContext
+
+
+def run_gate(gate: str, release: ReleaseContext, deps: Deps) -> GateResult:
+    manifest = load_manifest(deps, release)
+    prefix = evidence_key(release, "gates", gate)
+    if gate == "prompt_regression":
+        return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
+    if gate == "injection_suite":
+        return run_injection_suite(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
+    if gate == "guardrail_suite":
+        return run_guardrail_suite(manifest, deps.artifacts, deps.client("bedrock-runtime"), prefix)
+    if gate == "schema_contract":
+        return run_schema_contract(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
+    raise ValueError(f"unknown gate {gate!r}")
+
+
+def quality_gate(event: QualityGateInput, deps: Deps) -> QualityVerdict:
+    """PASS only if every requested gate ran and passed. A missing or malformed result blocks."""
+    results: dict[str, GateResult] = {}
+    reasons: list[str] = []
+    blocked_by: list[str] = []
+    for raw in event.gates:
+        if "Error" in raw:  # a branch that failed: its Catch put the error here
+            name = str(raw.get("gate", "unknown"))
+            blocked_by.append(name)
+            cause = str(raw.get("Cause", ""))[:300]
+            reasons.append(f"{name}: gate failed to run ({raw['Error']}): {cause}")
+            continue
+        try:
+            result = GateResult.model_validate(raw)
+        except ValidationError:
+            blocked_by.append("unknown")
+            reasons.append("a gate returned a malformed result")
+            continue
+        results[result.gate] = result
+    for name in GATE_NAMES:
+        if not event.release.gates.get(name):
+            continue
+        result = results.get(name)
+        if result is None:
+            if name not in blocked_by:
+                blocked_by.append(name)
+                reasons.append(f"{name}: requested but no result")
+        elif result.status != "PASS":
+            blocked_by.append(name)
+            reasons += [f"{name}: {r}" for r in result.reasons] or [f"{name}: {result.summary}"]
+    if not any(event.release.gates.values()):
+        blocked_by.append("manifest")
+        reasons.append("no gate requested: a release with no evidence is not promoted")
+    decision = "BLOCK" if blocked_by else "PASS"
+    doc: dict[str, Any] = {
+        "release_id": event.release.release_id, "decision": decision, "blocked_by": blocked_by,
+        "reasons": reasons, "gates": {n: r.model_dump(mode="json") for n, r in results.items()},
+    }
+    uri = deps.artifacts.put_json(evidence_key(event.release, "quality_gate.json"), doc)
+    return QualityVerdict(decision=decision, blocked_by=blocked_by, reasons=reasons[:50], report_uri=uri)

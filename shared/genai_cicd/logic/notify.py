@@ -1,0 +1,67 @@
+"""Every transition: one SNS message, one EventBridge event, one ledger entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.tasks import NotifyInput, NotifyResult
+
+SUBJECTS = {
+    "started": "release started",
+    "invalid": "release rejected: invalid input",
+    "locked": "release refused: another release is running",
+    "gates_passed": "gates passed",
+    "blocked": "BLOCKED at the gates",
+    "awaiting_approval": "waiting for approval",
+    "approved": "approved",
+    "rejected": "rejected (approval denied or timed out)",
+    "canary_step": "canary step",
+    "promoted": "PROMOTED to 100%",
+    "rolled_back": "ROLLED BACK to baseline",
+    "failed": "FAILED (traffic on baseline)",
+    "failed_rollback": "ROLLBACK FAILED: traffic state unverified, act now",
+    "cancelled": "cancelled by the pipeline",
+}
+# Detail keys allowed in messages: ids, verdicts, reasons, pointers. Never prompts or outputs.
+ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index", "metric", "timeline_uri",
+                  "error", "cause", "approver", "verdict", "receipt", "gates", "outcome"}
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:500]
+    if isinstance(value, list):
+        return [_clip(v) for v in value[:20]]
+    if isinstance(value, dict):
+        return {k: _clip(v) for k, v in list(value.items())[:40]}
+    return value
+
+
+def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
+    release = event.release
+    detail = {k: _clip(v) for k, v in event.detail.items() if k in ALLOWED_DETAIL}
+    body: dict[str, Any] = {"event": event.event, "detail": detail}
+    subject_tail = SUBJECTS[event.event]
+    if event.event == "canary_step" and "weight" in detail:
+        subject_tail = f"canary at {detail['weight']}%"
+    if release is not None:
+        body.update({
+            "release_id": release.release_id, "app": release.app, "environment": release.environment,
+            "change": release.change_kinds, "manifest_uri": release.manifest_uri,
+            "manifest_hash": release.manifest_hash, "execution_arn": release.execution_arn,
+            "evidence": f"s3://{deps.config.artifact_bucket}/releases/{release.release_id}/",
+        })
+        subject = f"[genai-cicd] {release.app}/{release.environment}: {subject_tail}"
+    else:
+        subject = f"[genai-cicd] {subject_tail}"
+    message_id = deps.notifier.publish(event.event, subject, body)
+    seq = None
+    if release is not None:
+        actor = release.started_by
+        if event.event in ("approved", "rejected") and detail.get("approver"):
+            actor = str(detail["approver"])
+        seq = deps.ledger.append(release.release_id, event.event, actor, {
+            "detail": detail, "manifest_hash": release.manifest_hash, "sns_message_id": message_id,
+        }).seq
+    return NotifyResult(message_id=message_id, ledger_seq=seq)

@@ -1,0 +1,70 @@
+"""LoadManifest: validate the start input and the manifest, store the normalised copy.
+
+Defaults for the canary plan and approval come from one SSM parameter
+(template.yaml ``DefaultsParameter``, read through Powertools Parameters):
+values in the manifest win. Nothing is written unless validation passes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from pydantic import ValidationError
+
+from genai_cicd.errors import ManifestInvalid
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.dataset import content_hash
+from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, parse_manifest
+from genai_cicd.models.tasks import GATE_NAMES, ReleaseContext, ReleaseInput, ValidateInput
+from genai_cicd.models.validation import describe_validation_error
+
+DEFAULTABLE = ("canary", "approval")
+
+
+def merge_defaults(manifest: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(manifest)
+    for section in DEFAULTABLE:
+        base = defaults.get(section)
+        if isinstance(base, dict):
+            own = merged.get(section)
+            merged[section] = {**base, **own} if isinstance(own, dict) else (own if own is not None else base)
+    return merged
+
+
+def read_defaults(deps: Deps) -> dict[str, Any]:
+    value = parameters.get_parameter(deps.config.defaults_parameter, transform="json", max_age=60)
+    if not isinstance(value, dict) or not set(value) <= set(DEFAULTABLE):
+        raise ManifestInvalid(f"{deps.config.defaults_parameter}: defaults must be an object with keys "
+                              f"{', '.join(DEFAULTABLE)}")
+    return value
+
+
+def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
+    try:
+        start = ReleaseInput.model_validate(event.input)
+    except ValidationError as exc:
+        raise ManifestInvalid(describe_validation_error(exc, "execution input")) from None
+    if start.manifest is not None:
+        raw, source = start.manifest, "execution input manifest"
+    else:
+        assert start.manifest_uri is not None
+        source = start.manifest_uri
+        raw = decode_manifest_text(deps.artifacts.read_text(source), source)
+    manifest: ReleaseManifest = parse_manifest(merge_defaults(raw, read_defaults(deps)), source)
+    document = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
+    release_id = event.execution_name
+    key = f"releases/{release_id}/manifest.json"
+    uri = deps.artifacts.put_text(key, document, "application/json")
+    gates = {name: getattr(manifest.gates, name) is not None for name in GATE_NAMES}
+    bedrock = manifest.gates.bedrock_evaluation
+    return ReleaseContext(
+        release_id=release_id, execution_arn=event.execution_arn, app=manifest.app,
+        environment=manifest.environment, manifest_uri=uri, manifest_hash=content_hash(document),
+        change_kinds=[k.value for k in manifest.change.kinds], gates=gates,
+        approval_required=manifest.approval.required, approval_timeout_seconds=manifest.approval.timeout_seconds,
+        bake_seconds=manifest.canary.bake_seconds,
+        bedrock_poll_seconds=bedrock.poll_seconds if bedrock else 60,
+        pipeline=start.pipeline, started_by=start.started_by,
+    )

@@ -1,0 +1,1 @@
+"""Pydantic models: inputs, outputs and stored records are kept separate."""

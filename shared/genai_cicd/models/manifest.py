@@ -1,0 +1,228 @@
+"""The release manifest (DESIGN.md §5): what changed, baseline, gates, canary plan.
+
+The manifest is the one document a team edits to ship a prompt, a model
+version, a guardrail configuration or Lambda code. It is validated strictly:
+unknown fields are errors, so a typo never silently disables a gate.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from genai_cicd.errors import ManifestInvalid
+from genai_cicd.models.validation import describe_validation_error
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+# An artifact is "s3://bucket/key" or a key in the control plane's artifact bucket.
+ArtifactRef = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChangeKind(StrEnum):
+    PROMPT = "prompt"
+    MODEL = "model"
+    GUARDRAIL = "guardrail"
+    CODE = "code"
+
+
+class GuardrailRef(Strict):
+    id: str = Field(min_length=1, max_length=2048)
+    version: str = Field(pattern=r"^(DRAFT|[1-9][0-9]{0,7})$")
+
+
+class Variant(Strict):
+    """One side of the comparison: everything the app needs to answer."""
+
+    prompt: ArtifactRef
+    model_id: str = Field(min_length=1, max_length=2048)
+    guardrail: GuardrailRef | None = None
+    lambda_version: str | None = Field(default=None, pattern=r"^([1-9][0-9]*|\$LATEST)$")
+    temperature: float = Field(default=0.2, ge=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1, le=8192)
+
+
+class Change(Strict):
+    kinds: list[ChangeKind] = Field(min_length=1)
+    description: str = Field(default="", max_length=2000)
+    author: str = Field(default="unknown", max_length=200)
+
+
+class MetricPolicy(Strict):
+    """Absolute threshold AND non-inferiority against the baseline."""
+
+    threshold: float = Field(ge=0.0, le=1.0)
+    margin: float = Field(gt=0.0, le=1.0)
+
+
+class PromptRegressionGate(Strict):
+    dataset: ArtifactRef
+    repeats: int = Field(default=3, ge=1, le=20)
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    metrics: dict[Literal["rouge_l", "token_f1", "assertions"], MetricPolicy] = Field(min_length=1)
+    concurrency: int = Field(default=8, ge=1, le=64)
+    max_error_rate: float = Field(default=0.0, ge=0.0, le=0.2)
+
+
+class GuardrailSuiteGate(Strict):
+    suite: ArtifactRef
+    min_block_rate: float = Field(default=0.95, ge=0.0, le=1.0)
+    max_false_positive_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class InjectionSuiteGate(Strict):
+    corpus: ArtifactRef
+    max_success_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    repeats: int = Field(default=1, ge=1, le=10)
+
+
+class SchemaContractGate(Strict):
+    dataset: ArtifactRef
+    min_valid_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    repeats: int = Field(default=1, ge=1, le=10)
+
+
+class BedrockEvaluationGate(Strict):
+    dataset: ArtifactRef
+    evaluator_model_id: str | None = None
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    metric_names: list[str] = Field(default_factory=lambda: ["Builtin.Correctness", "Builtin.Completeness"])
+    task_type: Literal["General", "Summarization", "QuestionAndAnswer", "Classification"] = "QuestionAndAnswer"
+    margin: float = Field(default=0.05, gt=0.0, le=1.0)
+    poll_seconds: int = Field(default=60, ge=1, le=3600)
+    max_polls: int = Field(default=120, ge=1, le=1000)
+
+
+class Gates(Strict):
+    prompt_regression: PromptRegressionGate | None = None
+    guardrail_suite: GuardrailSuiteGate | None = None
+    injection_suite: InjectionSuiteGate | None = None
+    schema_contract: SchemaContractGate | None = None
+    bedrock_evaluation: BedrockEvaluationGate | None = None
+
+
+class Approval(Strict):
+    required: bool = False
+    timeout_seconds: int = Field(default=86400, ge=1, le=7 * 86400)
+
+
+class AppConfigTarget(Strict):
+    """Where the flag lives. Empty fields default to the control plane's own."""
+
+    application_id: str | None = None
+    environment_id: str | None = None
+    configuration_profile_id: str | None = None
+    deployment_strategy_id: str | None = None
+
+
+class AliasTarget(Strict):
+    function_name: str = Field(min_length=1, max_length=170)
+    alias: str = Field(min_length=1, max_length=128)
+
+
+class CanaryMetric(StrEnum):
+    ERRORS = "errors"
+    SLOW_REQUESTS = "slow_requests"
+    LOW_QUALITY = "low_quality"
+    GUARDRAIL_INTERVENTIONS = "guardrail_interventions"
+
+
+class CanaryPlan(Strict):
+    mechanism: Literal["appconfig_flag", "lambda_alias"] = "appconfig_flag"
+    appconfig: AppConfigTarget = AppConfigTarget()
+    alias: AliasTarget | None = None
+    steps: list[Annotated[float, Field(gt=0.0, lt=100.0)]] = Field(default_factory=lambda: [5.0, 25.0])
+    bake_seconds: int = Field(default=300, ge=1, le=86400)
+    metric_period_seconds: Literal[1, 5, 10, 30, 60, 300] = 60
+    max_intervals_per_step: int = Field(default=12, ge=1, le=500)
+    min_canary_requests_per_step: int = Field(default=200, ge=1)
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    metrics_namespace: str = Field(default="GenAIApp", min_length=1, max_length=255)
+    metrics: list[CanaryMetric] = Field(
+        default_factory=lambda: [CanaryMetric.ERRORS, CanaryMetric.SLOW_REQUESTS, CanaryMetric.LOW_QUALITY]
+    )
+    critical_metrics: list[CanaryMetric] = Field(default_factory=lambda: [CanaryMetric.ERRORS])
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: list[float]) -> list[float]:
+        if not steps or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError("steps must be a non-empty, strictly increasing list of percentages below 100")
+        return steps
+
+    @model_validator(mode="after")
+    def _target(self) -> CanaryPlan:
+        if self.mechanism == "lambda_alias" and self.alias is None:
+            raise ValueError("mechanism lambda_alias needs an 'alias' block (function_name, alias)")
+        if not set(self.critical_metrics) <= set(self.metrics):
+            raise ValueError("critical_metrics must be a subset of metrics")
+        return self
+
+
+class ReleaseManifest(Strict):
+    """Input document. ``schema_version`` lets the format evolve."""
+
+    schema_version: Literal[1] = 1
+    app: Name
+    environment: Name
+    change: Change
+    baseline: Variant
+    candidate: Variant
+    gates: Gates = Gates()
+    approval: Approval = Approval()
+    canary: CanaryPlan = CanaryPlan()
+
+    @model_validator(mode="after")
+    def _something_changed(self) -> ReleaseManifest:
+        if self.baseline == self.candidate:
+            raise ValueError("candidate is identical to baseline: nothing to release")
+        if self.canary.mechanism == "lambda_alias":
+            if not (self.baseline.lambda_version and self.candidate.lambda_version):
+                raise ValueError("mechanism lambda_alias needs baseline and candidate lambda_version")
+        return self
+
+
+def parse_manifest(data: object, source: str = "manifest") -> ReleaseManifest:
+    """Validate a decoded manifest; raise ManifestInvalid naming each bad field."""
+    try:
+        return ReleaseManifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestInvalid(describe_validation_error(exc, source)) from None
+
+
+def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, object]:
+    """YAML or JSON text (JSON is YAML) to a mapping, with the line of a syntax error."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ManifestInvalid(f"{source}{line}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ManifestInvalid(f"{source}: (root): expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_manifest_text(text: str, source: str = "manifest") -> ReleaseManifest:
+    return parse_manifest(decode_manifest_text(text, source), source)
+
+
+def load_manifest_file(path: Path) -> ReleaseManifest:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestInvalid(f"{path}: cannot read: {exc}") from None
+    return load_manifest_text(text, str(path))
+
+
+def manifest_json_schema() -> str:
+    return json.dumps(ReleaseManifest.model_json_schema(), indent=2, sort_keys=True)

@@ -1,0 +1,151 @@
+"""Inputs and outputs of the state-machine tasks.
+
+State carries ids, pointers to S3 and small summaries only (Step Functions
+payloads are limited to 256 KiB); the evidence itself is in S3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from genai_cicd.canary.judge import JudgeState
+
+GateName = Literal["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                   "bedrock_evaluation"]
+GATE_NAMES: tuple[GateName, ...] = ("prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                                    "bedrock_evaluation")
+
+
+class TaskModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PipelineContext(TaskModel):
+    """Where the release came from when a pipeline started it."""
+
+    pipeline: str = Field(min_length=1, max_length=100)
+    execution_id: str = Field(min_length=1, max_length=200)
+    stage: str = Field(min_length=1, max_length=100)
+    action: str = Field(min_length=1, max_length=100)
+    callback: Literal["approval", "none"] = "none"
+
+
+class ReleaseInput(TaskModel):
+    """What a pipeline (or the CLI, or the start function) passes to StartExecution."""
+
+    manifest: dict[str, Any] | None = None
+    manifest_uri: str | None = Field(default=None, pattern=r"^(s3://[^/]+/.+|[^\s]+)$")
+    pipeline: PipelineContext | None = None
+    started_by: str = Field(default="unknown", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReleaseInput:
+        if (self.manifest is None) == (self.manifest_uri is None):
+            raise ValueError("give exactly one of 'manifest' (inline) or 'manifest_uri'")
+        return self
+
+
+class ValidateInput(TaskModel):
+    input: dict[str, Any]
+    execution_name: str
+    execution_arn: str
+
+
+class ReleaseContext(TaskModel):
+    release_id: str
+    execution_arn: str
+    app: str
+    environment: str
+    manifest_uri: str
+    manifest_hash: str
+    change_kinds: list[str]
+    gates: dict[str, bool]
+    approval_required: bool
+    approval_timeout_seconds: int
+    bake_seconds: int
+    bedrock_poll_seconds: int
+    pipeline: PipelineContext | None = None
+    started_by: str
+
+
+class GateResult(TaskModel):
+    gate: str
+    status: Literal["PASS", "BLOCK", "SKIPPED"]
+    summary: str = Field(max_length=2000)
+    reasons: list[str] = Field(default_factory=list, max_length=50)
+    report_uri: str | None = None
+    dataset_hash: str | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateTaskInput(TaskModel):
+    release: ReleaseContext
+
+
+class QualityGateInput(TaskModel):
+    release: ReleaseContext
+    gates: list[dict[str, Any]]
+
+
+class QualityVerdict(TaskModel):
+    decision: Literal["PASS", "BLOCK"]
+    blocked_by: list[str]
+    reasons: list[str]
+    report_uri: str
+
+
+class CanaryState(TaskModel):
+    step_index: int
+    weight: float
+    action: Literal["continue", "next_step", "promote", "rollback"] = "continue"
+    window_start: str
+    judge: JudgeState = Field(default_factory=JudgeState)
+    last_reasons: list[str] = Field(default_factory=list)
+    metric: str | None = None
+    timeline_uri: str | None = None
+
+
+class CanaryTaskInput(TaskModel):
+    release: ReleaseContext
+    canary: CanaryState | None = None
+
+
+class RollbackInput(TaskModel):
+    release: ReleaseContext
+    reason: str = Field(default="rollback", max_length=2000)
+
+
+class RollbackResult(TaskModel):
+    weight: float
+    verified: bool
+    receipt: dict[str, Any]
+
+
+class NotifyInput(TaskModel):
+    release: ReleaseContext | None = None
+    event: Literal["started", "invalid", "locked", "gates_passed", "blocked", "awaiting_approval", "approved",
+                   "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled"]
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifyResult(TaskModel):
+    message_id: str
+    ledger_seq: int | None
+
+
+class LockInput(TaskModel):
+    release: ReleaseContext
+    action: Literal["acquire", "release"]
+
+
+class ReportInput(TaskModel):
+    release: ReleaseContext
+    outcome: Literal["promoted", "blocked", "rolled_back", "failed", "rejected"]
+    summary: str = Field(default="", max_length=2000)
+
+
+class ApprovalRequest(TaskModel):
+    release: ReleaseContext
+    task_token: str = Field(min_length=1, max_length=1024)

@@ -1,0 +1,20 @@
+"""Validate a task's input with Powertools Parser; a bad event is a named domain error."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel, ValidationError
+
+from genai_cicd.errors import InvalidInput
+from genai_cicd.models.validation import describe_validation_error
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_event(event: Any, model: type[M], source: str = "event") -> M:
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, source)) from None

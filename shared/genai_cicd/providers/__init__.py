@@ -1,0 +1,18 @@
+"""Foundation-model providers behind one interface (DESIGN.md §6).
+
+- ``BedrockConverseProvider``: Bedrock Converse (production; locally the
+  embedded backend answers the same call with the simulated model).
+- ``OpenAICompatibleProvider``: any OpenAI-compatible endpoint (Ollama, vLLM).
+"""
+
+from genai_cicd.providers.base import (
+    GenerationRequest,
+    GenerationResult,
+    ModelProvider,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTransient,
+)
+
+__all__ = ["GenerationRequest", "GenerationResult", "ModelProvider", "ProviderError", "ProviderThrottled",
+           "ProviderTransient"]

@@ -1,0 +1,51 @@
+"""Given manifests good and bad, when validated, then errors name the field and nothing else is assumed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from genai_cicd.errors import ManifestInvalid
+from genai_cicd.models.manifest import load_manifest_text, parse_manifest
+from tests.utils import sample_manifest
+
+
+def test_given_sample_manifests_when_parsed_then_valid() -> None:
+    for name in ("good-prompt", "quality-regression", "injection-regression", "slow-model"):
+        manifest = parse_manifest(sample_manifest(name))
+        assert manifest.app == "support-bot"
+
+
+def test_given_unknown_field_when_parsed_then_error_names_it() -> None:
+    data = sample_manifest()
+    data["gates"]["prompt_regresion"] = data["gates"].pop("prompt_regression")
+    with pytest.raises(ManifestInvalid, match="gates.prompt_regresion"):
+        parse_manifest(data, "m.yaml")
+
+
+def test_given_wrong_type_when_parsed_then_error_names_field_path() -> None:
+    data = sample_manifest()
+    data["canary"]["steps"] = [25, 5]
+    with pytest.raises(ManifestInvalid, match="canary.steps"):
+        parse_manifest(data)
+
+
+def test_given_identical_variants_when_parsed_then_refused() -> None:
+    data = sample_manifest()
+    data["candidate"] = copy.deepcopy(data["baseline"])
+    with pytest.raises(ManifestInvalid, match="identical"):
+        parse_manifest(data)
+
+
+def test_given_broken_yaml_when_loaded_then_line_is_named() -> None:
+    with pytest.raises(ManifestInvalid, match=r"m.yaml:4: not valid YAML"):
+        load_manifest_text("app: a\nenvironment: b\nchange: [unclosed\n", "m.yaml")
+
+
+def test_given_alias_mechanism_without_versions_when_parsed_then_refused() -> None:
+    data = sample_manifest()
+    data["canary"]["mechanism"] = "lambda_alias"
+    data["canary"]["alias"] = {"function_name": "fn", "alias": "live"}
+    with pytest.raises(ManifestInvalid, match="lambda_version"):
+        parse_manifest(data)

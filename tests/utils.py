@@ -1,0 +1,35 @@
+"""Builders shared by the tests: events from events/, manifests from the sample app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "support_bot"
+
+
+def event(function: str, scenario: str) -> dict[str, Any]:
+    return json.loads((ROOT / "events" / function / f"{scenario}.json").read_text())
+
+
+def sample_manifest(name: str = "good-prompt") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((SAMPLE / "manifests" / f"{name}.yaml").read_text())
+    return data
+
+
+def pipeline_action_event(state: str = "STARTED", execution_id: str = "exec-1", action: str = "GenAIGate",
+                          category: str = "Approval") -> dict[str, Any]:
+    return {
+        "version": "0", "id": "0a1b2c3d-0000-0000-0000-000000000000",
+        "detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
+        "account": "123456789012", "time": "2026-11-26T02:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:codepipeline:us-east-1:123456789012:support-bot-pipeline"],
+        "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "stage": "GenAIGates",
+                   "action": action, "state": state, "region": "us-east-1",
+                   "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"},
+                   "version": 1},
+    }
