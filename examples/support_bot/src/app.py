@@ -63,10 +63,16 @@ _rng = random.SystemRandom()
 _UNANSWERED = re.compile(r"don't have information|i don't know|can't help with", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8)
+def client(service: str) -> Any:
+    """Created on first use, reused across invocations of a warm function."""
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
 @lru_cache(maxsize=64)
 def prompt_text(ref: str) -> str:
     bucket, key = (ref[5:].split("/", 1) if ref.startswith("s3://") else (SETTINGS.prompt_bucket, ref))
-    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    body: bytes = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return body.decode("utf-8")
 
 
@@ -81,7 +87,7 @@ def answer(request: ChatRequest) -> dict[str, Any]:
                                      application=SETTINGS.flag_application, transform="json",
                                      max_age=SETTINGS.flag_max_age)
     arm, variant = pick_variant(flag)
-    provider = BedrockConverseProvider(boto3.client("bedrock-runtime"))
+    provider = BedrockConverseProvider(client("bedrock-runtime"))
     guardrail = variant.guardrail
     resolution = MetricResolution.High if SETTINGS.metric_resolution == 1 else MetricResolution.Standard
     metrics.add_dimension(name="variant", value=arm)

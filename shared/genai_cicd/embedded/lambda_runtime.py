@@ -108,6 +108,7 @@ class EmbeddedLambdaRuntime:
         self.functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
         self._cloudwatch = cloudwatch
+        self._cw_client: Any = None
         self.log_sink = log_sink
         self.invocations: dict[str, int] = {}
         self.stdout = _install_stdout()
@@ -190,6 +191,11 @@ class EmbeddedLambdaRuntime:
                 except (ValueError, KeyError, TypeError):
                     continue
 
+    def _metrics_client(self) -> Any:
+        if self._cw_client is None:
+            self._cw_client = self._cloudwatch()
+        return self._cw_client
+
     def _emf_to_metrics(self, doc: dict[str, Any]) -> None:
         """What CloudWatch Logs does with an EMF line: one datum per metric and dimension set."""
         meta = doc["_aws"]
@@ -205,4 +211,4 @@ class EmbeddedLambdaRuntime:
                                  "Values": [float(v) for v in values], "Unit": metric.get("Unit", "None"),
                                  "StorageResolution": int(metric.get("StorageResolution", 60))})
             for i in range(0, len(data), 500):
-                self._cloudwatch().put_metric_data(Namespace=directive["Namespace"], MetricData=data[i:i + 500])
+                self._metrics_client().put_metric_data(Namespace=directive["Namespace"], MetricData=data[i:i + 500])
