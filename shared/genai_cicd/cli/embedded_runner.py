@@ -42,6 +42,28 @@ class LocalReleaseRunner:
         sns.subscribe(TopicArn=self.aws.control_plane.outputs["ReleaseTopicArn"], Protocol="sqs", Endpoint=arn)
         self._setup_done = True
 
+    def seed_event_fixtures(self) -> None:
+        """What the files in events/ point at: sample artifacts and two stored release manifests."""
+        self.setup()
+        s3 = self.aws.client("s3")
+        sample = self.root / SAMPLE
+        for folder in ("prompts", "data"):
+            for path in sorted((sample / folder).glob("*")):
+                s3.put_object(Bucket=self.aws.bucket, Key=f"examples/support_bot/{folder}/{path.name}",
+                              Body=path.read_bytes())
+        good = json.loads((self.root / "events" / "validate_manifest" / "inline-manifest.json").read_text())
+        manifest = parse_manifest(good["input"]["manifest"])
+        contract = manifest.model_copy(update={
+            "candidate": manifest.candidate.model_copy(update={"prompt": "examples/support_bot/prompts/classifier-v1.txt"}),
+            "gates": parse_manifest({**good["input"]["manifest"], "gates": {
+                "schema_contract": {"dataset": "examples/support_bot/data/contracts.jsonl"}}}).gates,
+        })
+        for release_id, m in (("evt-release", manifest), ("evt-contract", contract)):
+            s3.put_object(Bucket=self.aws.bucket, Key=f"releases/{release_id}/manifest.json",
+                          Body=json.dumps(m.model_dump(mode="json")).encode())
+        self.seed_flag(manifest.model_dump(mode="json"))
+        self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-1")
+
     def seed_flag(self, manifest: dict[str, Any]) -> None:
         """Production runs the baseline before the release starts (weight 0)."""
         parsed = parse_manifest(manifest)

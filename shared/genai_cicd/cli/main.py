@@ -67,7 +67,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_release(args: argparse.Namespace) -> int:
     from genai_cicd.cli.local_release import upload_manifest_artifacts
+    from genai_cicd.models.manifest import load_manifest_file
 
+    load_manifest_file(Path(args.manifest))  # bad input fails here, before any AWS client exists
     if args.state_machine_arn:
         import boto3
 
@@ -96,8 +98,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     root = args.root or find_root()
     event = json.loads(Path(args.event).read_text())
+    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+
     with EmbeddedAWS(root, seed=args.seed) as aws:
         logical = resolve_function(aws, args.function)
+        LocalReleaseRunner(aws, out=lambda _: None).seed_event_fixtures()
         payload, error = aws.invoke(logical, event)
     _print_json(payload)
     return 1 if error else 0

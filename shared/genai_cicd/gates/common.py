@@ -19,10 +19,10 @@ class LoadedVariant:
     system_prompt: str
     prompt_hash: str
 
-    def request(self, user: str, tag: str, system_suffix: str = "", context: str | None = None) -> GenerationRequest:
+    def request(self, user: str, tag: str, system_prefix: str = "", context: str | None = None) -> GenerationRequest:
         guardrail = self.variant.guardrail
         return GenerationRequest(
-            model_id=self.variant.model_id, system=self.system_prompt + system_suffix, user=user,
+            model_id=self.variant.model_id, system=system_prefix + self.system_prompt, user=user,
             temperature=self.variant.temperature, max_tokens=self.variant.max_tokens,
             guardrail_id=guardrail.id if guardrail else None,
             guardrail_version=guardrail.version if guardrail else None, request_tag=tag,

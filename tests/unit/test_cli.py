@@ -1,0 +1,64 @@
+"""CLI contracts: exit 0 ok, 1 block/rollback, 2 bad input, errors naming file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genai_cicd.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dataset_validate_ok_and_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dataset", "validate", str(ROOT / "examples/support_bot/data/golden.jsonl")]) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"prompt": ""}\nnot json\n')
+    assert main(["dataset", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:2: prompt" in err and "bad.jsonl:3: not valid JSON" in err
+
+
+def test_dataset_convert_accepts_nested_text_and_writes_bedrock_lines(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"prompt": {"text": "q"}, "referenceResponse": "a", "category": "c", "tags": ["x"]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["dataset", "convert", str(src), "--to", "bedrock", "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"prompt": "q", "referenceResponse": "a", "category": "c"}
+
+
+def write_scores(path: Path, values: dict[str, list[float]]) -> None:
+    path.write_text("".join(json.dumps({"case_id": c, "repeat": r, "scores": {"acc": v}}) + "\n"
+                            for c, vs in values.items() for r, v in enumerate(vs)))
+
+
+def test_gate_compare_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, same, worse = tmp_path / "b.jsonl", tmp_path / "s.jsonl", tmp_path / "w.jsonl"
+    write_scores(base, {f"c{i}": [0.8, 0.82] for i in range(50)})
+    write_scores(same, {f"c{i}": [0.8, 0.81] for i in range(50)})
+    write_scores(worse, {f"c{i}": [0.5, 0.52] for i in range(50)})
+    assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(same)]) == 0
+    assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(worse)]) == 1
+    (tmp_path / "dup.jsonl").write_text(base.read_text() + base.read_text().splitlines()[0] + "\n")
+    assert main(["gate", "compare", "--baseline", str(tmp_path / "dup.jsonl"), "--candidate", str(same)]) == 2
+
+
+def test_canary_judge_exit_codes(tmp_path: Path) -> None:
+    healthy = {"canary_share": 0.05, "intervals": [
+        {"baseline": {"requests": 1000, "errors": 10}, "canary": {"requests": 60, "errors": 0}}] * 5}
+    bad = {"canary_share": 0.05, "intervals": [
+        {"baseline": {"requests": 1000, "errors": 10}, "canary": {"requests": 60, "errors": 12}}] * 5}
+    (tmp_path / "h.json").write_text(json.dumps(healthy))
+    (tmp_path / "b.json").write_text(json.dumps(bad))
+    (tmp_path / "x.json").write_text(json.dumps({"canary_share": 2, "intervals": []}))
+    assert main(["canary", "judge", "--input", str(tmp_path / "h.json"), "--min-canary-requests", "200"]) == 0
+    assert main(["canary", "judge", "--input", str(tmp_path / "b.json")]) == 1
+    assert main(["canary", "judge", "--input", str(tmp_path / "x.json")]) == 2
+
+
+def test_release_with_invalid_manifest_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "m.yaml"
+    bad.write_text("app: Not_A_Valid_Name\n")
+    assert main(["release", "--manifest", str(bad), "--state-machine-arn", "arn:aws:states:x", "--bucket", "b"]) == 2

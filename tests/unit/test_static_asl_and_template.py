@@ -1,0 +1,116 @@
+"""Static checks: the ASL lints, waits have timeouts, templates lint, every function has events."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genai_cicd.embedded.provision import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = ROOT / "statemachines" / "release.asl.json"
+TEMPLATE = load_template(ROOT / "template.yaml")
+MACHINE = TEMPLATE["Resources"]["ReleaseStateMachine"]["Properties"]
+
+
+def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            found.update(all_states(branch["States"]))
+        if "ItemProcessor" in state:
+            found.update(all_states(state["ItemProcessor"]["States"]))
+    return found
+
+
+DEFINITION = json.loads(ASL.read_text())
+STATES = all_states(DEFINITION["States"])
+
+
+def substituted() -> str:
+    text = ASL.read_text()
+    for key in MACHINE["DefinitionSubstitutions"]:
+        text = text.replace("${" + key + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{key}")
+    return text
+
+
+def test_every_substitution_in_the_asl_is_provided_by_the_template() -> None:
+    used = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+    assert used == set(MACHINE["DefinitionSubstitutions"])
+
+
+def test_substituted_asl_passes_statelint(tmp_path: Path) -> None:
+    exe = shutil.which("statelint", path=str(Path(sys.executable).parent))
+    assert exe, "statelint is a dev dependency"
+    target = tmp_path / "release.json"
+    target.write_text(substituted())
+    result = subprocess.run([exe, str(target)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_statelint_catches_a_broken_definition(tmp_path: Path) -> None:
+    exe = shutil.which("statelint", path=str(Path(sys.executable).parent))
+    assert exe
+    broken = json.loads(substituted())
+    broken["States"]["AcquireLock"]["Next"] = "NoSuchState"
+    target = tmp_path / "broken.json"
+    target.write_text(json.dumps(broken))
+    assert subprocess.run([exe, str(target)], capture_output=True, check=False).returncode != 0
+
+
+def test_jsonpath_only() -> None:
+    text = ASL.read_text()
+    assert "JSONata" not in text and '"Assign"' not in text
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Task"])
+def test_every_task_has_a_timeout_and_retries_only_transient_errors(name: str) -> None:
+    state = STATES[name]
+    assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state
+    for retrier in state.get("Retry", []):
+        if name in ("Rollback", "SafetyRollback"):
+            continue  # rollback must complete: it retries everything, then escalates
+        assert not {"States.ALL", "States.TaskFailed"} & set(retrier["ErrorEquals"]), name
+
+
+def test_after_traffic_moved_every_task_catches_to_a_rollback() -> None:
+    for name in ("StartCanary", "AnalyzeCanary", "ShiftTraffic", "FullRollout"):
+        targets = {c["Next"] for c in STATES[name]["Catch"] if "States.ALL" in c["ErrorEquals"]}
+        assert targets == {"SafetyRollback"}, name
+
+
+def test_every_wait_loop_is_bounded() -> None:
+    # Bake loops end by the judge's max_intervals_per_step; the evaluation poll by max_polls;
+    # the whole execution by the machine timeout.
+    assert DEFINITION["TimeoutSeconds"] <= 7 * 86400
+
+
+@pytest.mark.parametrize("template", ["template.yaml", "examples/support_bot/template.yaml"])
+def test_cfn_lint_is_clean(template: str) -> None:
+    exe = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+    assert exe
+    result = subprocess.run([exe, str(ROOT / template)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_function_has_code_and_at_least_one_event_file() -> None:
+    for logical, resource in TEMPLATE["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        folder = ROOT / resource["Properties"]["CodeUri"]
+        assert (folder / "app.py").is_file(), logical
+        assert list((ROOT / "events" / folder.name).glob("*.json")), f"no events/{folder.name}/*.json"
+
+
+def test_star_resources_are_justified_in_a_comment() -> None:
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if re.search(r'Resource:\s*"\*"', line):
+            assert "#" in line, f"template.yaml:{number}: '*' resource without a reason"
