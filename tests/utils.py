@@ -33,3 +33,23 @@ def pipeline_action_event(state: str = "STARTED", execution_id: str = "exec-1", 
                    "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"},
                    "version": 1},
     }
+
+
+def manifest_file(tmp: Path, name: str = "good-prompt", **sections: Any) -> Path:
+    """A sample manifest with absolute artifact paths and some sections replaced or merged."""
+    data = sample_manifest(name)
+    base = SAMPLE / "manifests"
+    for arm in ("baseline", "candidate"):
+        data[arm]["prompt"] = str((base / data[arm]["prompt"]).resolve())
+    for gate in data.get("gates", {}).values():
+        for key in ("dataset", "suite", "corpus"):
+            if key in gate:
+                gate[key] = str((base / gate[key]).resolve())
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    path = tmp / f"{name}-{len(list(tmp.glob('*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -58,7 +58,11 @@ class LocalReleaseRunner:
             "gates": parse_manifest({**good["input"]["manifest"], "gates": {
                 "schema_contract": {"dataset": "examples/support_bot/data/contracts.jsonl"}}}).gates,
         })
-        for release_id, m in (("evt-release", manifest), ("evt-contract", contract)):
+        evaluation = manifest.model_copy(update={"gates": parse_manifest({**good["input"]["manifest"], "gates": {
+            "bedrock_evaluation": {"dataset": "examples/support_bot/data/golden.jsonl", "poll_seconds": 1,
+                                   "role_arn": "arn:aws:iam::123456789012:role/BedrockEvaluationRole",
+                                   "evaluator_model_id": "local.sim-judge-v1"}}}).gates})
+        for release_id, m in (("evt-release", manifest), ("evt-contract", contract), ("evt-eval", evaluation)):
             s3.put_object(Bucket=self.aws.bucket, Key=f"releases/{release_id}/manifest.json",
                           Body=json.dumps(m.model_dump(mode="json")).encode())
         self.seed_flag(manifest.model_dump(mode="json"))

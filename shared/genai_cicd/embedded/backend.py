@@ -102,6 +102,8 @@ class EmbeddedBackend:
             ("bedrock", "CreateGuardrail"): self.create_guardrail,
             ("bedrock", "CreateGuardrailVersion"): self.create_guardrail_version,
             ("bedrock", "GetGuardrail"): self.get_guardrail,
+            ("bedrock", "CreateEvaluationJob"): self.create_evaluation_job,
+            ("bedrock", "GetEvaluationJob"): self.get_evaluation_job,
             ("bedrock-runtime", "Converse"): self.converse,
             ("bedrock-runtime", "ApplyGuardrail"): self.apply_guardrail,
         }
@@ -324,6 +326,67 @@ class EmbeddedBackend:
         return {"name": g.name, "guardrailId": g.guardrail_id, "version": p.get("guardrailVersion", "DRAFT"),
                 "status": "READY", "blockedInputMessaging": config.get("blockedInputMessaging", ""),
                 "blockedOutputsMessaging": config.get("blockedOutputsMessaging", "")}
+
+    # A simulated evaluation job: InProgress on the first GetEvaluationJob, then
+    # Completed with per-record scores written in Bedrock's output layout by a
+    # simulated judge (token overlap with the reference), so the gate's own
+    # S3 parsing runs unchanged.
+    def create_evaluation_job(self, p: dict[str, Any]) -> dict[str, Any]:
+        token = p.get("clientRequestToken")
+        for job in self.evaluation_jobs.values():
+            if token and job["_token"] == token:
+                return {"jobArn": job["jobArn"]}
+        if any(j["jobName"] == p["jobName"] for j in self.evaluation_jobs.values()):
+            raise BackendError("ConflictException", f"evaluation job {p['jobName']} already exists")
+        job_id = uuid.uuid4().hex[:12]
+        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:evaluation-job/{job_id}"
+        self.evaluation_jobs[arn] = {
+            "jobName": p["jobName"], "jobArn": arn, "status": "InProgress", "roleArn": p["roleArn"],
+            "jobType": "Automated", "applicationType": p.get("applicationType", "ModelEvaluation"),
+            "evaluationConfig": p["evaluationConfig"], "inferenceConfig": p["inferenceConfig"],
+            "outputDataConfig": p["outputDataConfig"], "creationTime": datetime.now(UTC), "_token": token,
+            "_id": job_id, "_polls": 0}
+        return {"jobArn": arn}
+
+    def get_evaluation_job(self, p: dict[str, Any]) -> dict[str, Any]:
+        job = self.evaluation_jobs.get(p["jobIdentifier"])
+        if job is None:
+            raise BackendError("ResourceNotFoundException", "evaluation job not found", 404)
+        job["_polls"] += 1
+        if job["status"] == "InProgress" and job["_polls"] >= 2:
+            self._complete_evaluation(job)
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def _complete_evaluation(self, job: dict[str, Any]) -> None:
+        import boto3
+
+        from genai_cicd.embedded.model import content_words
+
+        s3 = boto3.client("s3", region_name=self.region)
+        out_bucket, _, out_prefix = job["outputDataConfig"]["s3Uri"][5:].partition("/")
+        for config in job["evaluationConfig"]["automated"]["datasetMetricConfigs"]:
+            src_bucket, _, src_key = config["dataset"]["datasetLocation"]["s3Uri"][5:].partition("/")
+            lines = s3.get_object(Bucket=src_bucket, Key=src_key)["Body"].read().decode().splitlines()
+            out = []
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                response = record["modelResponses"][0]["response"]
+                ref, got = set(content_words(record.get("referenceResponse", ""))), set(content_words(response))
+                recall = len(ref & got) / len(ref) if ref else 0.0
+                precision = len(ref & got) / len(got) if got else 0.0
+                scores = []
+                for metric in config["metricNames"]:
+                    value = recall if metric.endswith("Completeness") else (
+                        2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+                    scores.append({"metricName": metric, "result": round(value, 3)})
+                out.append(json.dumps({**record, "automatedEvaluationResult": {"scores": scores}}))
+            model = job["inferenceConfig"]["models"][0]["precomputedInferenceSource"]["inferenceSourceIdentifier"]
+            key = (f"{out_prefix}{job['jobName']}/{job['_id']}/models/{model}/taskTypes/{config['taskType']}/"
+                   f"datasets/{config['dataset']['name']}/{uuid.uuid4().hex[:8]}_output.jsonl")
+            s3.put_object(Bucket=out_bucket, Key=key, Body=("\n".join(out) + "\n").encode())
+        job["status"] = "Completed"
 
     def _guardrail_config(self, identifier: str, version: str) -> dict[str, Any]:
         try:

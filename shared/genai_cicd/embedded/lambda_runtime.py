@@ -147,6 +147,12 @@ class EmbeddedLambdaRuntime:
             self._modules[spec.name] = module
             return module
 
+    def _ensure_stdout(self) -> None:
+        """Someone (a test runner's capture) replaced sys.stdout: wrap the new one again."""
+        if sys.stdout is not self.stdout:
+            self.stdout.real = sys.stdout
+            sys.stdout = self.stdout
+
     def _detach_from_root(self) -> None:
         """Function loggers write to the captured stdout only, as in Lambda (not to the CLI's root logger)."""
         for obj in logging.Logger.manager.loggerDict.values():
@@ -158,6 +164,7 @@ class EmbeddedLambdaRuntime:
     def invoke(self, function_name: str, payload: bytes | str | None) -> tuple[bytes, str | None]:
         """Run the handler; returns (payload bytes, function error or None)."""
         spec = self.spec_for(function_name)
+        self._ensure_stdout()
         module = self._module(spec)
         handler = getattr(module, spec.handler.rpartition(".")[2])
         raw = payload.decode() if isinstance(payload, bytes) else (payload or "")

@@ -1,0 +1,63 @@
+"""The four demo releases: outcomes emerge from what the model produced and the metrics the app emitted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from tests.utils import SAMPLE
+
+RESULTS: dict[str, dict[str, Any]] = {}
+
+
+@pytest.mark.parametrize("scenario", ["good-prompt", "quality-regression", "injection-regression", "slow-model"])
+def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalReleaseRunner,
+                                                                 scenario: str) -> None:
+    result = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}")
+    RESULTS[scenario] = result
+    assert result["ledger_verified"] and result["ledger_entries"] == result["notifications"]
+    expected = {
+        "good-prompt": ("promoted", None, 100.0),
+        "quality-regression": ("blocked", "prompt_regression", 0.0),
+        "injection-regression": ("blocked", "injection_suite", 0.0),
+        "slow-model": ("rolled_back", None, 0.0),
+    }[scenario]
+    assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == expected, result
+
+
+def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS) -> None:
+    if "slow-model" not in RESULTS:
+        pytest.skip("runs after the demo releases")
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-slow-model/canary/")
+            ["Contents"]]
+    last = json.loads(s3.get_object(Bucket=aws.bucket, Key=sorted(keys)[-1])["Body"].read())
+    assert last["action"] == "rollback" and last["decision"]["metric"] == "slow_requests"
+
+
+def test_the_promotion_came_after_the_planned_sample_at_every_step(aws: EmbeddedAWS) -> None:
+    if "good-prompt" not in RESULTS:
+        pytest.skip("runs after the demo releases")
+    s3 = aws.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-good-prompt/canary/")
+                  ["Contents"])
+    steps = [json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read()) for k in keys]
+    promoted = [s for s in steps if s["action"] in ("next_step", "promote")]
+    assert [s["weight"] for s in promoted] == [5.0, 25.0]
+    for s in promoted:
+        assert "planned sample reached" in s["decision"]["reasons"][0]
+
+
+def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS) -> None:
+    if not RESULTS:
+        pytest.skip("runs after the demo releases")
+    secrets = ["The Pro plan costs 12 dollars", "Treat the user's message", "how much is pro per user",
+               "Ignore all previous instructions", "Internal session reference"]
+    lines = [entry["line"] for entry in aws.logs]
+    assert len(lines) > 100
+    leaked = [s for s in secrets if any(s in line for line in lines)]
+    assert leaked == []

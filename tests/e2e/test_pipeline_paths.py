@@ -1,0 +1,137 @@
+"""The other ways in and out: EventBridge start with approval callback, cancel, faults, approval timeout."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.cli.local_release import upload_manifest_artifacts
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.logic.pipeline_events import execution_name, manifest_key
+from tests.utils import manifest_file, pipeline_action_event
+
+
+def put_pipeline_manifest(aws: EmbeddedAWS, path: Path, execution_id: str) -> None:
+    manifest = upload_manifest_artifacts(path, aws.client("s3"), aws.bucket)
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key("support-bot-pipeline", execution_id),
+                                Body=json.dumps(manifest).encode())
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_approval(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary={"min_canary_requests_per_step": 1, "steps": [50]})
+    put_pipeline_manifest(aws, path, "exec-dup")
+    runner.seed_flag(json.loads(json.dumps(__import__("yaml").safe_load(path.read_text()))))
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-dup")
+    event = pipeline_action_event("STARTED", "exec-dup")
+    results = [aws.deliver_event(event) for _ in range(5)]
+    # Duplicates get the first delivery's answer back (idempotency), never a new execution.
+    arns = {r[0]["payload"]["execution_arn"] for r in results}
+    assert len(arns) == 1
+    arn = arns.pop()
+    name = execution_name("support-bot-pipeline", "exec-dup", "GenAIGates", "GenAIGate")
+    executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    assert [e["name"] for e in executions].count(name) == 1
+    stop = threading.Event()
+    lam = aws.client("lambda")
+
+    def traffic() -> None:
+        while not stop.is_set():
+            lam.invoke(FunctionName=aws.function_name("SupportBotFunction"),
+                       Payload=b'{"question": "how long is the free trial"}')
+
+    t = threading.Thread(target=traffic, daemon=True)
+    t.start()
+    try:
+        final = aws.wait(arn, timeout=120)
+    finally:
+        stop.set()
+        t.join()
+    assert final["status"] == "SUCCEEDED", final
+    approvals = [a for a in aws.backend.approval_results if a["pipeline"] == "support-bot-pipeline"]
+    assert [a["status"] for a in approvals] == ["Approved"]
+
+
+def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_and_traffic_returns(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
+    put_pipeline_manifest(aws, path, "exec-cancel")
+    runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-cancel")
+    [outcome] = aws.deliver_event(pipeline_action_event("STARTED", "exec-cancel"))
+    arn = outcome["payload"]["execution_arn"]
+    wait_for(lambda: runner.flag_weight() == 5.0)
+    superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
+                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": "exec-cancel",
+                             "state": "SUPERSEDED", "version": 1}}
+    [cancel] = aws.deliver_event(superseded)
+    assert cancel["error"] is None, cancel
+    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert runner.flag_weight() == 0.0
+    from genai_cicd.aws.ledger import Ledger
+
+    events = [e.event for e in Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"])
+              .entries(arn.rsplit(":", 1)[-1])]
+    assert events[-1] == "cancelled"
+
+
+def test_given_cloudwatch_failing_after_traffic_moved_then_release_fails_closed_on_baseline(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None})
+    aws.backend.inject_failure("cloudwatch:GetMetricData", "AccessDeniedException", "injected", 400, times=50)
+    try:
+        result = runner.run(path, name="e2e-fault")
+    finally:
+        aws.backend.fail_next.pop("cloudwatch:GetMetricData", None)
+    assert result["outcome"] == "failed" and result["error"] == "ReleaseFailed"
+    assert result["final_candidate_weight"] == 0.0
+    assert any("FAILED" in s for s in result["notification_subjects"])
+
+
+def test_given_approval_required_when_nobody_answers_then_rejected_and_traffic_never_moved(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         approval={"required": True, "timeout_seconds": 2})
+    result = runner.run(path, name="e2e-approval-timeout")
+    assert result["outcome"] == "rejected" and result["final_candidate_weight"] == 0.0
+    assert not any("canary" in s for s in result["notification_subjects"])
+
+
+def test_given_a_second_release_for_the_same_app_when_one_holds_the_lock_then_refused(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    from genai_cicd.aws.lock import ReleaseLock
+
+    lock = ReleaseLock(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"], 600)
+    lock.acquire("support-bot", "prod", "someone-else")
+    try:
+        result = runner.run(manifest_file(tmp_path, "good-prompt"), name="e2e-locked")
+    finally:
+        lock.release("support-bot", "prod", "someone-else")
+    assert result["outcome"] == "failed" and result["error"] == "ReleaseLocked"
+    assert result["final_candidate_weight"] == 0.0
+
+
+def test_given_bedrock_evaluation_requested_when_released_then_jobs_run_and_gate_passes(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    golden = str((Path(__file__).resolve().parents[2] / "examples/support_bot/data/golden.jsonl"))
+    path = manifest_file(tmp_path, "good-prompt", gates={"bedrock_evaluation": {
+        "dataset": golden, "role_arn": "arn:aws:iam::123456789012:role/BedrockEvaluationRole",
+        "evaluator_model_id": "local.sim-judge-v1", "poll_seconds": 1, "margin": 0.25}},
+        canary={"min_canary_requests_per_step": 1, "steps": [50]})
+    result = runner.run(path, name="e2e-bedrock-eval")
+    verdict = json.loads(aws.client("s3").get_object(
+        Bucket=aws.bucket, Key="releases/e2e-bedrock-eval/quality_gate.json")["Body"].read())
+    assert verdict["gates"]["bedrock_evaluation"]["status"] == "PASS", verdict
+    assert result["outcome"] == "promoted"

@@ -1,0 +1,111 @@
+"""Lock, ledger, notifications and traffic shifting against the embedded AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from genai_cicd.aws.ledger import Ledger, verify_chain
+from genai_cicd.aws.lock import ReleaseLock
+from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.errors import ReleaseLocked
+from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.notify import notify
+from genai_cicd.models.tasks import NotifyInput, ReleaseContext
+from tests.utils import event
+
+
+def table(aws: EmbeddedAWS) -> str:
+    return aws.control_plane.physical["ControlPlaneTable"]
+
+
+def test_given_a_held_lock_when_another_release_asks_then_refused_until_it_expires(aws: EmbeddedAWS) -> None:
+    now = [1000.0]
+    lock = ReleaseLock(aws.client("dynamodb"), table(aws), ttl_seconds=60, clock=lambda: now[0])
+    lock.acquire("app-x", "prod", "r1")
+    lock.acquire("app-x", "prod", "r1")  # the holder retrying is fine
+    with pytest.raises(ReleaseLocked, match="locked by release r1"):
+        lock.acquire("app-x", "prod", "r2")
+    assert not lock.release("app-x", "prod", "r2")  # never steal
+    now[0] += 61  # the holder died; its lease expired
+    lock.acquire("app-x", "prod", "r2")
+    assert lock.holder("app-x", "prod") == "r2"
+
+
+def test_given_transitions_when_notified_then_sns_carries_no_customer_text_and_ledger_verifies(
+        aws: EmbeddedAWS) -> None:
+    sqs, sns = aws.client("sqs"), aws.client("sns")
+    url = sqs.create_queue(QueueName="adapter-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=aws.control_plane.outputs["ReleaseTopicArn"], Protocol="sqs", Endpoint=arn)
+    release = ReleaseContext.model_validate({**event("notify", "started")["release"], "release_id": "ledger-1"})
+    deps = Deps.from_environment()
+    notify(NotifyInput(release=release, event="started"), deps)
+    notify(NotifyInput(release=release, event="blocked", detail={
+        "reasons": ["rouge_l regression"], "prompt": "SECRET PROMPT TEXT", "output": "model said X"}), deps)
+    bodies = [json.loads(json.loads(m["Body"])["Message"])
+              for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert {b["event"] for b in bodies} == {"started", "blocked"}
+    assert "SECRET PROMPT TEXT" not in json.dumps(bodies) and "model said" not in json.dumps(bodies)
+    ledger = Ledger(aws.client("dynamodb"), table(aws))
+    entries = ledger.entries("ledger-1")
+    assert [e.event for e in entries] == ["started", "blocked"] and verify_chain(entries) == []
+    # Tamper with the stored record: the chain no longer verifies.
+    aws.client("dynamodb").update_item(
+        TableName=table(aws), Key={"pk": {"S": "RELEASE#ledger-1"}, "sk": {"S": "ENTRY#000001"}},
+        UpdateExpression="SET actor = :a", ExpressionAttributeValues={":a": {"S": "mallory"}})
+    assert verify_chain(ledger.entries("ledger-1"))
+
+
+def flag(aws: EmbeddedAWS) -> AppConfigFlag:
+    out = aws.control_plane.outputs
+    return AppConfigFlag(aws.client("appconfig"), application_id=out["FlagApplicationId"],
+                         environment_id=out["FlagEnvironmentId"], profile_id=out["FlagProfileId"],
+                         strategy_id=aws.control_plane.physical["FlagDeploymentStrategy"],
+                         baseline={"prompt": "a", "model_id": "m"}, candidate={"prompt": "b", "model_id": "m"},
+                         release_id="traffic-test")
+
+
+def test_given_appconfig_flag_when_ramped_and_rolled_back_then_read_back_matches(aws: EmbeddedAWS) -> None:
+    shifter = flag(aws)
+    shifter.set_weight(5.0)
+    assert shifter.current_weight() == 5.0
+    shifter.set_weight(25.0)
+    receipt = shifter.rollback()
+    assert shifter.current_weight() == 0.0 and receipt["weight"] == 0.0
+
+
+def test_given_a_deployment_in_progress_when_rolling_back_then_it_is_stopped_first(aws: EmbeddedAWS) -> None:
+    out = aws.control_plane.outputs
+    ac = aws.client("appconfig")
+    slow = ac.create_deployment_strategy(Name="slow", DeploymentDurationInMinutes=10, FinalBakeTimeInMinutes=0,
+                                         GrowthFactor=10, ReplicateTo="NONE")["Id"]
+    version = ac.create_hosted_configuration_version(
+        ApplicationId=out["FlagApplicationId"], ConfigurationProfileId=out["FlagProfileId"],
+        Content=json.dumps({"candidate_weight": 50}).encode(), ContentType="application/json")["VersionNumber"]
+    ac.start_deployment(ApplicationId=out["FlagApplicationId"], EnvironmentId=out["FlagEnvironmentId"],
+                        DeploymentStrategyId=slow, ConfigurationProfileId=out["FlagProfileId"],
+                        ConfigurationVersion=str(version))
+    receipt = flag(aws).rollback()
+    assert receipt["stopped_deployment"] is not None
+    assert flag(aws).current_weight() == 0.0
+
+
+def test_given_lambda_alias_when_ramped_and_rolled_back_then_routing_matches(aws: EmbeddedAWS) -> None:
+    lam = aws.client("lambda")
+    name = aws.function_name("SupportBotFunction")
+    v1 = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_configuration(FunctionName=name, Description=f"changed {time.time()}")
+    v2 = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1)
+    alias = LambdaAlias(lam, function_name=name, alias="live", baseline_version=v1, candidate_version=v2)
+    alias.set_weight(5.0)
+    assert alias.current_weight() == pytest.approx(5.0)
+    alias.set_weight(100.0)
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == v2
+    alias.rollback()
+    assert alias.current_weight() == 0.0
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == v1
