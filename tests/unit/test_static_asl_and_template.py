@@ -114,3 +114,11 @@ def test_star_resources_are_justified_in_a_comment() -> None:
     for number, line in enumerate(lines, start=1):
         if re.search(r'Resource:\s*"\*"', line):
             assert "#" in line, f"template.yaml:{number}: '*' resource without a reason"
+
+
+def test_published_json_schemas_match_the_models() -> None:
+    from genai_cicd.cli.main import schema_models
+
+    for name, model in schema_models().items():
+        published = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())
+        assert published == model.model_json_schema(by_alias=True), f"regenerate docs/schemas/{name}"

@@ -186,6 +186,22 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def schema_models() -> dict[str, Any]:
+    from genai_cicd.canary.stream import CanaryStream
+    from genai_cicd.gates.compare import ScoreLine
+    from genai_cicd.models.dataset import GoldenCase, GuardrailCase, InjectionCase
+    from genai_cicd.models.manifest import ReleaseManifest
+
+    return {"manifest": ReleaseManifest, "golden-case": GoldenCase, "guardrail-case": GuardrailCase,
+            "injection-case": InjectionCase, "score-line": ScoreLine, "canary-stream": CanaryStream}
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    model = schema_models()[args.name]
+    _print_json(model.model_json_schema(by_alias=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-cicd", description=__doc__)
     p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
@@ -234,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--metrics", nargs="+", default=None)
     judge.add_argument("--critical", nargs="+", default=None)
     judge.set_defaults(func=cmd_canary_judge)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a user-facing format")
+    schema.add_argument("name", choices=sorted(schema_models()))
+    schema.set_defaults(func=cmd_schema)
     audit = sub.add_parser("audit", help="print a release's ledger and verify its hash chain (AWS)")
     audit.add_argument("release_id")
     audit.add_argument("--table", required=True)
