@@ -14,11 +14,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## four releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-test: $(STAMP)  ## unit, integration and end-to-end tests, offline
+test: $(STAMP) lint typecheck  ## lint, types, then unit, integration and end-to-end tests, offline
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions tests examples bench
+	$(BIN)/ruff check shared functions tests examples
 	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml
 
 typecheck: $(STAMP)

@@ -2,9 +2,8 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.canary import analyze_canary

@@ -125,7 +125,7 @@ def test_given_a_second_release_for_the_same_app_when_one_holds_the_lock_then_re
 
 def test_given_bedrock_evaluation_requested_when_released_then_jobs_run_and_gate_passes(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    golden = str((Path(__file__).resolve().parents[2] / "examples/support_bot/data/golden.jsonl"))
+    golden = str(Path(__file__).resolve().parents[2] / "examples/support_bot/data/golden.jsonl")
     path = manifest_file(tmp_path, "good-prompt", gates={"bedrock_evaluation": {
         "dataset": golden, "role_arn": "arn:aws:iam::123456789012:role/BedrockEvaluationRole",
         "evaluator_model_id": "local.sim-judge-v1", "poll_seconds": 1, "margin": 0.25}},

@@ -23,7 +23,8 @@ def test_dataset_validate_ok_and_bad_line(tmp_path: Path, capsys: pytest.Capture
 
 def test_dataset_convert_accepts_nested_text_and_writes_bedrock_lines(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"prompt": {"text": "q"}, "referenceResponse": "a", "category": "c", "tags": ["x"]}) + "\n")
+    line = {"prompt": {"text": "q"}, "referenceResponse": "a", "category": "c", "tags": ["x"]}
+    src.write_text(json.dumps(line) + "\n")
     out = tmp_path / "out.jsonl"
     assert main(["dataset", "convert", str(src), "--to", "bedrock", "--output", str(out)]) == 0
     assert json.loads(out.read_text()) == {"prompt": "q", "referenceResponse": "a", "category": "c"}

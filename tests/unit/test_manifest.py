@@ -49,3 +49,18 @@ def test_given_alias_mechanism_without_versions_when_parsed_then_refused() -> No
     data["canary"]["alias"] = {"function_name": "fn", "alias": "live"}
     with pytest.raises(ManifestInvalid, match="lambda_version"):
         parse_manifest(data)
+
+
+def test_given_stack_defaults_when_merged_then_manifest_wins_and_no_gate_is_switched_on() -> None:
+    from genai_cicd.logic.validate import merge_defaults
+
+    data = sample_manifest("quality-regression")
+    defaults = {"canary": {"bake_seconds": 300, "alpha": 0.01}, "approval": {"timeout_seconds": 60},
+                "gates": {"injection_suite": {"max_success_rate": 0.01, "repeats": 2},
+                          "guardrail_suite": {"min_block_rate": 0.99}}}
+    merged = parse_manifest(merge_defaults(data, defaults))
+    assert merged.canary.bake_seconds == 1 and merged.canary.alpha == 0.01
+    assert merged.approval.timeout_seconds == 60
+    assert merged.gates.injection_suite is not None
+    assert merged.gates.injection_suite.max_success_rate == 0.05 and merged.gates.injection_suite.repeats == 2
+    assert merged.gates.guardrail_suite is None

@@ -122,3 +122,12 @@ def test_published_json_schemas_match_the_models() -> None:
     for name, model in schema_models().items():
         published = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())
         assert published == model.model_json_schema(by_alias=True), f"regenerate docs/schemas/{name}"
+
+
+def test_layer_requirements_match_the_runtime_dependencies() -> None:
+    import tomllib
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    layer = {line.strip() for line in (ROOT / "shared" / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")}
+    assert layer == declared

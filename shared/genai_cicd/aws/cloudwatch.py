@@ -32,7 +32,7 @@ class CanaryMetricsReader:
     def interval_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                         period: int) -> dict[str, dict[str, float | None]]:
         """{arm: {field: sum or None when CloudWatch returned no datapoint}}."""
-        queries = []
+        queries: list[dict[str, Any]] = []
         for arm in ARMS:
             for field, metric in COUNT_METRICS.items():
                 queries.append({
@@ -48,7 +48,7 @@ class CanaryMetricsReader:
                     },
                     "ReturnData": True,
                 })
-        sums: dict[str, float | None] = {q["Id"]: None for q in queries}
+        sums: dict[str, float | None] = {str(q["Id"]): None for q in queries}
         kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
                                   "ScanBy": "TimestampAscending"}
         while True:

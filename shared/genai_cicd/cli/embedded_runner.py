@@ -54,7 +54,8 @@ class LocalReleaseRunner:
         good = json.loads((self.root / "events" / "validate_manifest" / "inline-manifest.json").read_text())
         manifest = parse_manifest(good["input"]["manifest"])
         contract = manifest.model_copy(update={
-            "candidate": manifest.candidate.model_copy(update={"prompt": "examples/support_bot/prompts/classifier-v1.txt"}),
+            "candidate": manifest.candidate.model_copy(
+                update={"prompt": "examples/support_bot/prompts/classifier-v1.txt"}),
             "gates": parse_manifest({**good["input"]["manifest"], "gates": {
                 "schema_contract": {"dataset": "examples/support_bot/data/contracts.jsonl"}}}).gates,
         })
@@ -124,21 +125,31 @@ class LocalReleaseRunner:
             {"manifest": manifest, "started_by": started_by}))["executionArn"]
         self.out(f"release {name} started ({manifest_path.name})")
         progress = ProgressPrinter(sfn, arn, self.out)
+        notes: list[dict[str, Any]] = []
+
+        def announce() -> None:
+            for note in self.notifications():
+                notes.append(note)
+                self.out(f"     [SNS] {note['subject']}")
+
         traffic.start()
         try:
             while True:
                 described = sfn.describe_execution(executionArn=arn)
                 progress.poll()
+                announce()
                 if described["status"] != "RUNNING":
                     break
                 time.sleep(0.2)
         finally:
             traffic.stop()
         progress.poll()
+        announce()
         seconds = time.monotonic() - started
-        return self.summarise(name, arn, described, seconds, traffic.sent)
+        return self.summarise(name, arn, described, seconds, traffic.sent, notes)
 
-    def summarise(self, name: str, arn: str, described: dict[str, Any], seconds: float, requests: int) -> dict[str, Any]:
+    def summarise(self, name: str, arn: str, described: dict[str, Any], seconds: float,
+                  requests: int, notes: list[dict[str, Any]]) -> dict[str, Any]:
         error = described.get("error")
         outcome = {"SUCCEEDED": "promoted"}.get(described["status"]) or {
             "GateBlocked": "blocked", "CanaryRolledBack": "rolled_back", "InvalidInput": "invalid",
@@ -150,7 +161,6 @@ class LocalReleaseRunner:
             blocked_by = ",".join(json.loads(verdict)["blocked_by"]) or None
         ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
         entries = ledger.entries(name)
-        notes = self.notifications()
         return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
                 "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
                 "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),

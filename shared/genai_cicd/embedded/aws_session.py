@@ -44,7 +44,7 @@ def _before_call(model: Any, context: dict[str, Any], **kw: Any) -> Any:
 
 def _install_handlers() -> None:
     """Register once, before sessions are created, so every client reaches the backend."""
-    entries = [("before-parameter-build", _capture), ("before-call", _before_call)]
+    entries: list[tuple[str, Any]] = [("before-parameter-build", _capture), ("before-call", _before_call)]
     for entry in entries:
         if entry not in botocore.handlers.BUILTIN_HANDLERS:
             botocore.handlers.BUILTIN_HANDLERS.append(entry)
@@ -92,7 +92,7 @@ class EmbeddedAWS:
         _current = self.backend
         clients.reset()
         self._reset_powertools()
-        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         self.runtime = EmbeddedLambdaRuntime(self.region, lambda: self.client("cloudwatch"), self.logs)
         runtime = self.runtime
@@ -105,7 +105,7 @@ class EmbeddedAWS:
             return payload
 
         self._saved_invoke = LambdaSimpleBackend.invoke
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         try:
             self._provision()
         except Exception:

@@ -33,11 +33,13 @@ import threading
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = set(
-    "a an the is are was were be been to of in on for and or with my your our i you we it this that how what "
-    "when where why which who can do does did will would should could me us please there their them have has "
-    "get about if at by from as so not any".split()
-)
+_STOP = {
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "to", "of", "in", "on", "for", "and",
+    "or", "with", "my", "your", "our", "i", "you", "we", "it", "this", "that", "how", "what", "when",
+    "where", "why", "which", "who", "can", "do", "does", "did", "will", "would", "should", "could", "me",
+    "us", "please", "there", "their", "them", "have", "has", "get", "about", "if", "at", "by", "from",
+    "as", "so", "not", "any",
+}
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _EXTRACT = re.compile(
     r"\b(reveal|print|repeat|show|output|display|tell me|give me|what (?:is|are)|list|dump|leak|copy)\b"

@@ -75,7 +75,8 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
             clientRequestToken=hashlib.sha256(f"{release_id}:{arm}".encode()).hexdigest()[:64],
             applicationType="ModelEvaluation",
             evaluationConfig={"automated": {"datasetMetricConfigs": [{
-                "taskType": gate.task_type, "dataset": {"name": f"{arm}-cases", "datasetLocation": {"s3Uri": dataset_uri}},
+                "taskType": gate.task_type,
+                "dataset": {"name": f"{arm}-cases", "datasetLocation": {"s3Uri": dataset_uri}},
                 "metricNames": gate.metric_names}], **evaluator}},
             inferenceConfig={"models": [{"precomputedInferenceSource": {
                 "inferenceSourceIdentifier": source_id(manifest, arm)}}]},

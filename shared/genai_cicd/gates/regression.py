@@ -40,7 +40,7 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
 
     outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency)
     scorers = {name: SCORERS[name]() for name in gate.metrics}
-    per_metric: dict[str, dict[str, dict[str, list[float]]]] = {
+    per_metric: dict[str, dict[str, defaultdict[str, list[float]]]] = {
         m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
     }
     errors = {arm: 0 for arm in ARMS}
@@ -60,8 +60,8 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
                 value = scorer.score(case, outcome.result.text)
                 if value is not None:
                     scores[m] = value
-        for m, value in scores.items():
-            per_metric[m][arm][cid].append(value)
+        for metric_name, value in scores.items():
+            per_metric[metric_name][arm][cid].append(value)
         score_rows[arm].append({"case_id": cid, "repeat": k, "scores": scores})
         rows.append({"arm": arm, "case_id": cid, "repeat": k, "scores": scores, "error": outcome.error,
                      "output": outcome.result.text if outcome.result else None,

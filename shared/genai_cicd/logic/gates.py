@@ -51,14 +51,14 @@ def quality_gate(event: QualityGateInput, deps: Deps) -> QualityVerdict:
     for name in GATE_NAMES:
         if not event.release.gates.get(name):
             continue
-        result = results.get(name)
-        if result is None:
+        found = results.get(name)
+        if found is None:
             if name not in blocked_by:
                 blocked_by.append(name)
                 reasons.append(f"{name}: requested but no result")
-        elif result.status != "PASS":
+        elif found.status != "PASS":
             blocked_by.append(name)
-            reasons += [f"{name}: {r}" for r in result.reasons] or [f"{name}: {result.summary}"]
+            reasons += [f"{name}: {r}" for r in found.reasons] or [f"{name}: {found.summary}"]
     if not any(event.release.gates.values()):
         blocked_by.append("manifest")
         reasons.append("no gate requested: a release with no evidence is not promoted")

@@ -20,16 +20,25 @@ from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, pa
 from genai_cicd.models.tasks import GATE_NAMES, ReleaseContext, ReleaseInput, ValidateInput
 from genai_cicd.models.validation import describe_validation_error
 
-DEFAULTABLE = ("canary", "approval")
+DEFAULTABLE = ("canary", "approval", "gates")
 
 
 def merge_defaults(manifest: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Defaults fill what the manifest leaves out; gate defaults never switch a gate on."""
     merged = dict(manifest)
-    for section in DEFAULTABLE:
+    for section in ("canary", "approval"):
         base = defaults.get(section)
         if isinstance(base, dict):
             own = merged.get(section)
             merged[section] = {**base, **own} if isinstance(own, dict) else (own if own is not None else base)
+    gate_defaults = defaults.get("gates")
+    own_gates = merged.get("gates")
+    if isinstance(gate_defaults, dict) and isinstance(own_gates, dict):
+        merged["gates"] = {
+            name: ({**gate_defaults[name], **cfg} if isinstance(cfg, dict) and isinstance(gate_defaults.get(name), dict)
+                   else cfg)
+            for name, cfg in own_gates.items()
+        }
     return merged
 
 

@@ -185,9 +185,9 @@ class ReleaseManifest(Strict):
     def _something_changed(self) -> ReleaseManifest:
         if self.baseline == self.candidate:
             raise ValueError("candidate is identical to baseline: nothing to release")
-        if self.canary.mechanism == "lambda_alias":
-            if not (self.baseline.lambda_version and self.candidate.lambda_version):
-                raise ValueError("mechanism lambda_alias needs baseline and candidate lambda_version")
+        if self.canary.mechanism == "lambda_alias" and not (
+                self.baseline.lambda_version and self.candidate.lambda_version):
+            raise ValueError("mechanism lambda_alias needs baseline and candidate lambda_version")
         return self
 
 
