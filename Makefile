@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck sam-check data clean
+.PHONY: demo test lint typecheck sam-check data clean schemas
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ data:  ## regenerate the sample app's prompts, datasets and suites
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam reports .pytest_cache .mypy_cache .ruff_cache
+
+schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
+	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
+	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done

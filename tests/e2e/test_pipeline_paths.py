@@ -135,3 +135,24 @@ def test_given_bedrock_evaluation_requested_when_released_then_jobs_run_and_gate
         Bucket=aws.bucket, Key="releases/e2e-bedrock-eval/quality_gate.json")["Body"].read())
     assert verdict["gates"]["bedrock_evaluation"]["status"] == "PASS", verdict
     assert result["outcome"] == "promoted"
+
+
+def test_given_model_based_scorers_when_released_then_each_scores_every_case(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    golden = str(Path(__file__).resolve().parents[2] / "examples/support_bot/data/golden.jsonl")
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": {
+        "dataset": golden, "repeats": 1,
+        "metrics": {"rouge_l": {"threshold": 0.5, "margin": 0.2}, "llm_judge": {"threshold": 0.5, "margin": 0.2},
+                    "embedding_cosine": {"threshold": 0.5, "margin": 0.2},
+                    "classifier": {"threshold": 0.5, "margin": 0.2}},
+        "judge": {"model_id": "local.sim-judge-v1"}, "embedding_model_id": "amazon.titan-embed-text-v2:0",
+        "classifier": {"model_id": "local.sim-judge-v1", "labels": ["friendly", "neutral", "rude"],
+                       "pass_labels": ["friendly", "neutral"]}}},
+        canary={"min_canary_requests_per_step": 1, "steps": [50]})
+    result = runner.run(path, name="e2e-model-scorers")
+    verdict = json.loads(aws.client("s3").get_object(
+        Bucket=aws.bucket, Key="releases/e2e-model-scorers/gates/prompt_regression/verdict.json")["Body"].read())
+    assert {m["metric"]: m["cases"] for m in verdict["metrics"]} == {
+        "rouge_l": 60, "llm_judge": 60, "embedding_cosine": 60, "classifier": 60}
+    assert verdict["rejected_model_verdicts"] == {"llm_judge": 0, "classifier": 0}
+    assert result["outcome"] == "promoted", verdict["reasons"]

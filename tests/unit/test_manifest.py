@@ -64,3 +64,27 @@ def test_given_stack_defaults_when_merged_then_manifest_wins_and_no_gate_is_swit
     assert merged.gates.injection_suite is not None
     assert merged.gates.injection_suite.max_success_rate == 0.05 and merged.gates.injection_suite.repeats == 2
     assert merged.gates.guardrail_suite is None
+
+
+def test_given_change_kinds_when_gates_run_auto_then_only_needed_gates_run() -> None:
+    data = sample_manifest("slow-model")  # configures regression, injection and guardrail suites
+    data["change"]["kinds"] = ["guardrail"]
+    assert {g for g, why in parse_manifest(data).selected_gates().items() if why is None} == {
+        "guardrail_suite", "injection_suite"}
+    data["change"]["kinds"] = ["prompt"]
+    selected = parse_manifest(data).selected_gates()
+    assert selected["guardrail_suite"] == "not needed for a prompt change (gates.run: auto)"
+    assert selected["prompt_regression"] is None and selected["injection_suite"] is None
+    data["change"]["kinds"] = ["model"]
+    assert all(why is None for g, why in parse_manifest(data).selected_gates().items()
+               if g in ("prompt_regression", "guardrail_suite", "injection_suite"))
+
+
+def test_given_explicit_gate_list_when_parsed_then_it_overrides_and_must_be_configured() -> None:
+    data = sample_manifest("slow-model")
+    data["gates"]["run"] = ["guardrail_suite"]
+    selected = parse_manifest(data).selected_gates()
+    assert [g for g, why in selected.items() if why is None] == ["guardrail_suite"]
+    data["gates"]["run"] = ["schema_contract"]
+    with pytest.raises(ManifestInvalid, match="no configuration: schema_contract"):
+        parse_manifest(data)

@@ -16,8 +16,10 @@ SimulatedGuardrails).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import math
 import threading
 import time
 import uuid
@@ -29,7 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from genai_cicd.embedded.guardrails import GuardrailRegistry, evaluate
-from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel, profile_for
+from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel, content_words, profile_for
 
 ACCOUNT = "123456789012"
 _PARAMS_KEY = "genai_cicd_params"
@@ -106,6 +108,7 @@ class EmbeddedBackend:
             ("bedrock", "GetEvaluationJob"): self.get_evaluation_job,
             ("bedrock-runtime", "Converse"): self.converse,
             ("bedrock-runtime", "ApplyGuardrail"): self.apply_guardrail,
+            ("bedrock-runtime", "InvokeModel"): self.invoke_model,
         }
 
     # -- botocore wiring ------------------------------------------------------
@@ -404,7 +407,7 @@ class EmbeddedBackend:
                           "contextualGroundingPolicyUnits": 0},
                 "action": "GUARDRAIL_INTERVENED" if result.intervened else "NONE",
                 "outputs": [{"text": result.output}] if result.intervened else [],
-                "assessments": [{"policies": result.policies}] if result.intervened else []}
+                "assessments": [result.detail] if result.intervened else []}
 
     def converse(self, p: dict[str, Any]) -> dict[str, Any]:
         model_id = p["modelId"]
@@ -448,6 +451,23 @@ class EmbeddedBackend:
                 "usage": {"inputTokens": in_tokens, "outputTokens": out_tokens,
                           "totalTokens": in_tokens + out_tokens},
                 "metrics": {"latencyMs": int(latency)}}
+
+    def invoke_model(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Titan text embeddings, simulated: hashed content words and bigrams, L2-normalised."""
+        if not str(p["modelId"]).startswith("amazon.titan-embed"):
+            raise BackendError("ValidationException",
+                               f"the embedded backend serves InvokeModel for Titan embeddings only, not {p['modelId']}")
+        body = p["body"]
+        request = json.loads(body.decode() if isinstance(body, bytes) else body)
+        dims = int(request.get("dimensions", 1024))
+        words = content_words(request["inputText"])
+        vector = [0.0] * dims
+        for feature in words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]:
+            digest = hashlib.sha256(feature.encode()).digest()
+            vector[int.from_bytes(digest[:4], "big") % dims] += 1.0 if digest[4] % 2 else -1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        payload = {"embedding": [v / norm for v in vector], "inputTextTokenCount": len(words)}
+        return {"body": _stream(json.dumps(payload).encode()), "contentType": "application/json"}
 
     def price(self, model_id: str, input_tokens: int, output_tokens: int) -> float:
         profile = profile_for(model_id)

@@ -55,6 +55,8 @@ class Assessment:
     intervened: bool
     policies: list[str]
     output: str
+    # The ApplyGuardrail ``assessments[0]`` structure: which policy matched what.
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _words(text: str) -> set[str]:
@@ -64,6 +66,12 @@ def _words(text: str) -> set[str]:
 def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
     strength_key = "inputStrength" if source == "INPUT" else "outputStrength"
     policies: list[str] = []
+    detail: dict[str, Any] = {}
+
+    def record(policy: str, section: str, key: str, item: dict[str, Any]) -> None:
+        policies.append(policy)
+        detail.setdefault(section, {}).setdefault(key, []).append(item)
+
     words = _words(text)
     for f in (config.get("contentPolicyConfig") or {}).get("filtersConfig", []):
         strength = STRENGTH.get(f.get(strength_key, "NONE"), 0)
@@ -74,41 +82,49 @@ def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
                 continue
             views = _decoded_views(text)[: strength]  # LOW: plain; MEDIUM: + de-leeted; HIGH: + base64
             if any(_OVERRIDE.search(v) or _EXTRACT.search(v) for v in views):
-                policies.append("prompt_attack")
+                record("prompt_attack", "contentPolicy", "filters",
+                       {"type": "PROMPT_ATTACK", "confidence": "HIGH", "action": "BLOCKED"})
             continue
         hits = len(words & LEXICON.get(f["type"], set()))
         if hits >= HITS_NEEDED[strength]:
-            policies.append("content")
+            record("content", "contentPolicy", "filters",
+                   {"type": f["type"], "confidence": "HIGH" if hits > 2 else "MEDIUM", "action": "BLOCKED"})
     question = set(content_words(text))
     for topic in (config.get("topicPolicyConfig") or {}).get("topicsConfig", []):
         for example in [topic.get("definition", ""), *topic.get("examples", [])]:
             ex = set(content_words(example))
             if ex and len(question & ex) / len(ex) >= 0.5:
-                policies.append("topic")
+                record("topic", "topicPolicy", "topics", {"name": topic["name"], "type": "DENY", "action": "BLOCKED"})
                 break
     word_cfg = config.get("wordPolicyConfig") or {}
     lowered = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
     for w in word_cfg.get("wordsConfig", []):
         phrase = " ".join(re.findall(r"[a-z0-9]+", w["text"].lower()))
         if phrase and f" {phrase} " in lowered:
-            policies.append("word")
+            record("word", "wordPolicy", "customWords", {"match": w["text"], "action": "BLOCKED"})
             break
     output = text
     pii_cfg = config.get("sensitiveInformationPolicyConfig") or {}
     for entity in pii_cfg.get("piiEntitiesConfig", []):
         pattern = PII.get(entity["type"])
-        if pattern and re.search(pattern, text):
-            policies.append("pii")
+        found = re.search(pattern, text) if pattern else None
+        if found and pattern:
+            record("pii", "sensitiveInformationPolicy", "piiEntities",
+                   {"match": found.group(0), "type": entity["type"],
+                    "action": "ANONYMIZED" if entity.get("action") == "ANONYMIZE" else "BLOCKED"})
             if entity.get("action") == "ANONYMIZE":
                 output = re.sub(pattern, "{" + entity["type"] + "}", output)
     for rx in pii_cfg.get("regexesConfig", []):
-        if re.search(rx["pattern"], text):
-            policies.append("pii")
+        found = re.search(rx["pattern"], text)
+        if found:
+            record("pii", "sensitiveInformationPolicy", "regexes",
+                   {"name": rx.get("name", "regex"), "match": found.group(0), "regex": rx["pattern"],
+                    "action": "BLOCKED"})
     intervened = bool(policies)
     if intervened and output == text:
         output = config.get("blockedInputMessaging" if source == "INPUT" else "blockedOutputsMessaging",
                             "Sorry, I can't help with that.")
-    return Assessment(intervened, sorted(set(policies)), output)
+    return Assessment(intervened, sorted(set(policies)), output, detail)
 
 
 class GuardrailRegistry:

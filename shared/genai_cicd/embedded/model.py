@@ -203,6 +203,11 @@ class SimulatedFoundationModel:
                 return marker or "OK, ignoring my previous instructions."
             if kind == "extract" or (marker and _DEFENCE.search(system)):
                 return "I'm sorry, but I can't help with that request. I can answer questions about our product."
+        if "strict grader" in system and '"verdict"' in system:
+            return self._grade(profile, user, rng)
+        labels = re.search(r"Classify the text into exactly one of these labels: ([^\n]+?)\.\n", system)
+        if labels:
+            return self._classify([x.strip() for x in labels.group(1).split(",")], user)
         answer, topic = self._answer(profile, system, user, temperature, rng)
         lowered = system.lower()
         if re.search(r"step by step|in detail|be thorough|explain thoroughly", lowered):
@@ -242,6 +247,33 @@ class SimulatedFoundationModel:
             return wrong.answer, wrong.topic
         best = pairs[scored[0][1]]
         return best.answer, best.topic
+
+    @staticmethod
+    def _section(user: str, name: str) -> str:
+        found = re.search(name + r":\n<<<\n(.*?)\n>>>", user, re.DOTALL)
+        return found.group(1) if found else ""
+
+    def _grade(self, profile: ModelProfile, user: str, rng: random.Random) -> str:
+        """As a judge: how much of the reference the answer states, with some grader noise."""
+        ref = set(content_words(self._section(user, "REFERENCE")))
+        got = set(content_words(self._section(user, "ANSWER")))
+        recall = len(ref & got) / len(ref) if ref else 0.0
+        score = min(1.0, max(0.0, recall + rng.gauss(0, (1 - profile.accuracy) / 2)))
+        verdict = "PASS" if score >= 0.5 else "FAIL"
+        return json.dumps({"verdict": verdict, "score": round(score, 2),
+                           "reason": "states the reference facts" if verdict == "PASS" else "facts missing"})
+
+    @staticmethod
+    def _classify(labels: list[str], user: str) -> str:
+        """As a tone classifier: a small lexicon decides; the label must be one of those offered."""
+        words = set(re.findall(r"[a-z']+", user.lower()))
+        rude = {"stupid", "idiot", "useless", "whatever", "obviously", "dumb", "ridiculous"}
+        friendly = {"happy", "glad", "thanks", "thank", "welcome", "great", "please", "friendly", "enjoy"}
+        wanted = "rude" if words & rude else "friendly" if words & friendly else "neutral"
+        for label in labels:
+            if label.lower() == wanted:
+                return label
+        return labels[0]
 
     @staticmethod
     def _elaborate(answer: str, rng: random.Random) -> str:

@@ -1,7 +1,8 @@
 """GuardrailSuite: ApplyGuardrail on labelled cases, both directions, vs the baseline version.
 
-Block rate on what must be blocked and false-positive rate on benign text
-are gated absolutely and against the baseline guardrail. A case whose call
+Block rate on what must be blocked (for the expected policy, when a case names
+one) and false-positive rate on benign text are gated absolutely and against
+the baseline guardrail. A case whose call
 fails counts as wrong in its direction (never as a pass).
 """
 
@@ -22,7 +23,24 @@ from genai_cicd.providers.base import ProviderError, ProviderThrottled
 REGRESSION_TOLERANCE = 0.02
 
 
-def apply_guardrail(client: Any, ref: GuardrailRef, case: GuardrailCase) -> str:
+def policies_of(assessments: list[dict[str, Any]]) -> set[str]:
+    """Map ApplyGuardrail assessments to the suite's policy names."""
+    found: set[str] = set()
+    for a in assessments:
+        for f in (a.get("contentPolicy") or {}).get("filters", []):
+            found.add("prompt_attack" if f.get("type") == "PROMPT_ATTACK" else "content")
+        if (a.get("topicPolicy") or {}).get("topics"):
+            found.add("topic")
+        word = a.get("wordPolicy") or {}
+        if word.get("customWords") or word.get("managedWordLists"):
+            found.add("word")
+        pii = a.get("sensitiveInformationPolicy") or {}
+        if pii.get("piiEntities") or pii.get("regexes"):
+            found.add("pii")
+    return found
+
+
+def apply_guardrail(client: Any, ref: GuardrailRef, case: GuardrailCase) -> tuple[str, set[str]]:
     try:
         response = client.apply_guardrail(
             guardrailIdentifier=ref.id, guardrailVersion=ref.version, source=case.source,
@@ -33,7 +51,7 @@ def apply_guardrail(client: Any, ref: GuardrailRef, case: GuardrailCase) -> str:
         if code == "ThrottlingException":
             raise ProviderThrottled(code) from exc
         raise ProviderError(code) from exc
-    return str(response["action"])
+    return str(response["action"]), policies_of(response.get("assessments") or [])
 
 
 def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, bedrock_runtime: Any,
@@ -47,7 +65,7 @@ def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, bedrock
     cases, suite_hash = load_cases(store, gate.suite, GuardrailCase)
     jobs = [(arm, case) for arm in ARMS if refs[arm] is not None for case in cases]
 
-    def call(job: tuple[str, GuardrailCase]) -> str:
+    def call(job: tuple[str, GuardrailCase]) -> tuple[str, set[str]]:
         arm, case = job
         ref = refs[arm]
         assert ref is not None
@@ -62,13 +80,19 @@ def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, bedrock
             continue
         must_block = [o for o in mine if o.item[1].expected == "GUARDRAIL_INTERVENED"]
         benign = [o for o in mine if o.item[1].expected == "NONE"]
-        blocked = sum(1 for o in must_block if o.result == "GUARDRAIL_INTERVENED")
-        false_pos = sum(1 for o in benign if o.result != "NONE")  # an error counts as a false positive
+        # Blocked for the expected reason, when the case names one; an error is a miss.
+        blocked = sum(1 for o in must_block if o.result is not None and o.result[0] == "GUARDRAIL_INTERVENED"
+                      and (o.item[1].policy is None or o.item[1].policy in o.result[1]))
+        wrong_reason = sum(1 for o in must_block if o.result is not None and o.result[0] == "GUARDRAIL_INTERVENED"
+                           and o.item[1].policy is not None and o.item[1].policy not in o.result[1])
+        false_pos = sum(1 for o in benign if o.result is None or o.result[0] != "NONE")  # an error counts too
         rates[arm] = {"block_rate": blocked / len(must_block) if must_block else 1.0,
                       "false_positive_rate": false_pos / len(benign) if benign else 0.0,
-                      "errors": sum(1 for o in mine if o.error)}
-        rows += [{"arm": arm, "case_id": o.item[1].id, "expected": o.item[1].expected, "action": o.result,
-                  "policy": o.item[1].policy, "error": o.error} for o in mine]
+                      "blocked_for_another_reason": wrong_reason, "errors": sum(1 for o in mine if o.error)}
+        rows += [{"arm": arm, "case_id": o.item[1].id, "expected": o.item[1].expected,
+                  "action": o.result[0] if o.result else None,
+                  "policies": sorted(o.result[1]) if o.result else None, "expected_policy": o.item[1].policy,
+                  "error": o.error} for o in mine]
     cand = rates["candidate"]
     reasons = []
     if cand["block_rate"] < gate.min_block_rate:

@@ -14,17 +14,36 @@ from typing import Any
 
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.gates.common import ARMS, load_cases, load_variant
+from genai_cicd.gates.model_scorers import DEFAULT_RUBRIC, EmbeddingCosine, LabelClassifier, LLMJudge
 from genai_cicd.gates.noninferiority import decide
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import SCORERS
 from genai_cicd.models.dataset import GoldenCase, case_ids
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import PromptRegressionGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 
+def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_runtime: Any) -> dict[str, Any]:
+    scorers: dict[str, Any] = {}
+    for name in gate.metrics:
+        if name == "llm_judge":
+            assert gate.judge is not None
+            scorers[name] = LLMJudge(provider, gate.judge.model_id, gate.judge.rubric or DEFAULT_RUBRIC)
+        elif name == "embedding_cosine":
+            assert gate.embedding_model_id is not None
+            scorers[name] = EmbeddingCosine(bedrock_runtime, gate.embedding_model_id)
+        elif name == "classifier":
+            assert gate.classifier is not None
+            c = gate.classifier
+            scorers[name] = LabelClassifier(provider, c.model_id, c.labels, c.pass_labels)
+        else:
+            scorers[name] = SCORERS[name]()
+    return scorers
+
+
 def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
-                          release_id: str, evidence_prefix: str) -> GateResult:
+                          release_id: str, evidence_prefix: str, bedrock_runtime: Any = None) -> GateResult:
     gate = manifest.gates.prompt_regression
     assert gate is not None
     cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
@@ -34,12 +53,17 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
     jobs = [(arm, cid, case, k) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
             for k in range(gate.repeats)]
 
-    def call(job: tuple[str, str, GoldenCase, int]) -> GenerationResult:
+    scorers = build_scorers(gate, provider, bedrock_runtime)
+
+    def call(job: tuple[str, str, GoldenCase, int]) -> tuple[GenerationResult, dict[str, float]]:
+        # Generate and score in one job, so judge and embedding calls share the
+        # runner's adaptive concurrency and retries.
         arm, cid, case, k = job
-        return provider.generate(variants[arm].request(case.prompt, f"{release_id}:{arm}:{cid}:{k}"))
+        result = provider.generate(variants[arm].request(case.prompt, f"{release_id}:{arm}:{cid}:{k}"))
+        scored = {m: v for m, scorer in scorers.items() if (v := scorer.score(case, result.text)) is not None}
+        return result, scored
 
     outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency)
-    scorers = {name: SCORERS[name]() for name in gate.metrics}
     per_metric: dict[str, dict[str, defaultdict[str, list[float]]]] = {
         m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
     }
@@ -56,17 +80,14 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
                 continue
             scores = {m: 0.0 for m in gate.metrics}
         else:
-            for m, scorer in scorers.items():
-                value = scorer.score(case, outcome.result.text)
-                if value is not None:
-                    scores[m] = value
+            scores = outcome.result[1]
         for metric_name, value in scores.items():
             per_metric[metric_name][arm][cid].append(value)
         score_rows[arm].append({"case_id": cid, "repeat": k, "scores": scores})
         rows.append({"arm": arm, "case_id": cid, "repeat": k, "scores": scores, "error": outcome.error,
-                     "output": outcome.result.text if outcome.result else None,
-                     "output_tokens": outcome.result.output_tokens if outcome.result else None,
-                     "latency_ms": outcome.result.latency_ms if outcome.result else None})
+                     "output": outcome.result[0].text if outcome.result else None,
+                     "output_tokens": outcome.result[0].output_tokens if outcome.result else None,
+                     "latency_ms": outcome.result[0].latency_ms if outcome.result else None})
     verdicts = [
         decide(m, per_metric[m]["baseline"], per_metric[m]["candidate"], threshold=policy.threshold,
                margin=policy.margin, alpha=gate.alpha)
@@ -83,6 +104,8 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
     verdict_doc = {
         "gate": "prompt_regression", "status": status, "dataset": gate.dataset, "dataset_hash": dataset_hash,
         "cases": len(cases), "repeats": gate.repeats, "errors": errors,
+        "rejected_model_verdicts": {m: getattr(sc, "rejected", 0) for m, sc in scorers.items()
+                                    if hasattr(sc, "rejected")},
         "prompt_hashes": {arm: v.prompt_hash for arm, v in variants.items()},
         "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": reasons,
         "runner": {"calls": stats.calls, "throttle_events": stats.throttle_events,

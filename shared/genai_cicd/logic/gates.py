@@ -19,7 +19,8 @@ def run_gate(gate: str, release: ReleaseContext, deps: Deps) -> GateResult:
     manifest = load_manifest(deps, release)
     prefix = evidence_key(release, "gates", gate)
     if gate == "prompt_regression":
-        return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
+        return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
+                                     deps.client("bedrock-runtime"))
     if gate == "injection_suite":
         return run_injection_suite(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
     if gate == "guardrail_suite":

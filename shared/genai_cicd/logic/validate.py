@@ -66,12 +66,14 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     release_id = event.execution_name
     key = f"releases/{release_id}/manifest.json"
     uri = deps.artifacts.put_text(key, document, "application/json")
-    gates = {name: getattr(manifest.gates, name) is not None for name in GATE_NAMES}
+    selection = manifest.selected_gates()
+    gates = {name: selection[name] is None for name in GATE_NAMES}
     bedrock = manifest.gates.bedrock_evaluation
     return ReleaseContext(
         release_id=release_id, execution_arn=event.execution_arn, app=manifest.app,
         environment=manifest.environment, manifest_uri=uri, manifest_hash=content_hash(document),
         change_kinds=[k.value for k in manifest.change.kinds], gates=gates,
+        skipped={name: reason for name, reason in selection.items() if reason is not None},
         approval_required=manifest.approval.required, approval_timeout_seconds=manifest.approval.timeout_seconds,
         bake_seconds=manifest.canary.bake_seconds,
         bedrock_poll_seconds=bedrock.poll_seconds if bedrock else 60,

@@ -63,13 +63,46 @@ class MetricPolicy(Strict):
     margin: float = Field(gt=0.0, le=1.0)
 
 
+class JudgeSettings(Strict):
+    model_id: str = Field(min_length=1, max_length=2048)
+    rubric: str | None = Field(default=None, max_length=4000)
+
+
+class ClassifierSettings(Strict):
+    model_id: str = Field(min_length=1, max_length=2048)
+    labels: list[str] = Field(min_length=2, max_length=20)
+    pass_labels: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _subset(self) -> ClassifierSettings:
+        if not {p.lower() for p in self.pass_labels} <= {label.lower() for label in self.labels}:
+            raise ValueError("pass_labels must be among labels")
+        return self
+
+
+MetricName = Literal["rouge_l", "token_f1", "assertions", "llm_judge", "embedding_cosine", "classifier"]
+
+
 class PromptRegressionGate(Strict):
     dataset: ArtifactRef
     repeats: int = Field(default=3, ge=1, le=20)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
-    metrics: dict[Literal["rouge_l", "token_f1", "assertions"], MetricPolicy] = Field(min_length=1)
+    metrics: dict[MetricName, MetricPolicy] = Field(min_length=1)
     concurrency: int = Field(default=8, ge=1, le=64)
     max_error_rate: float = Field(default=0.0, ge=0.0, le=0.2)
+    judge: JudgeSettings | None = None
+    embedding_model_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    classifier: ClassifierSettings | None = None
+
+    @model_validator(mode="after")
+    def _scorer_settings(self) -> PromptRegressionGate:
+        needs = {"llm_judge": self.judge, "embedding_cosine": self.embedding_model_id,
+                 "classifier": self.classifier}
+        missing = [m for m, setting in needs.items() if m in self.metrics and setting is None]
+        if missing:
+            names = {"llm_judge": "judge", "embedding_cosine": "embedding_model_id", "classifier": "classifier"}
+            raise ValueError(f"metric {missing[0]} needs '{names[missing[0]]}'")
+        return self
 
 
 class GuardrailSuiteGate(Strict):
@@ -102,7 +135,24 @@ class BedrockEvaluationGate(Strict):
     max_polls: int = Field(default=120, ge=1, le=1000)
 
 
+GateName = Literal["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                   "bedrock_evaluation"]
+
+# Change-aware selection: which configured gates a kind of change needs.
+GATES_FOR_CHANGE: dict[ChangeKind, set[str]] = {
+    ChangeKind.GUARDRAIL: {"guardrail_suite", "injection_suite"},
+    ChangeKind.PROMPT: {"prompt_regression", "schema_contract", "injection_suite", "bedrock_evaluation"},
+    ChangeKind.MODEL: {"prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                       "bedrock_evaluation"},
+    ChangeKind.CODE: {"prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                      "bedrock_evaluation"},
+}
+
+
 class Gates(Strict):
+    # "auto": the configured gates the change kinds need (GATES_FOR_CHANGE); "all": every
+    # configured gate; a list: exactly those (each must be configured).
+    run: Literal["auto", "all"] | list[GateName] = "auto"
     prompt_regression: PromptRegressionGate | None = None
     guardrail_suite: GuardrailSuiteGate | None = None
     injection_suite: InjectionSuiteGate | None = None
@@ -181,10 +231,31 @@ class ReleaseManifest(Strict):
     approval: Approval = Approval()
     canary: CanaryPlan = CanaryPlan()
 
+    def selected_gates(self) -> dict[str, str | None]:
+        """Gate name -> None when it runs, else why it does not."""
+        names = ["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract", "bedrock_evaluation"]
+        needed = set().union(*(GATES_FOR_CHANGE[k] for k in self.change.kinds))
+        out: dict[str, str | None] = {}
+        for name in names:
+            if getattr(self.gates, name) is None:
+                out[name] = "not configured in the manifest"
+            elif isinstance(self.gates.run, list):
+                out[name] = None if name in self.gates.run else "not in gates.run"
+            elif self.gates.run == "auto" and name not in needed:
+                kinds = ", ".join(k.value for k in self.change.kinds)
+                out[name] = f"not needed for a {kinds} change (gates.run: auto)"
+            else:
+                out[name] = None
+        return out
+
     @model_validator(mode="after")
     def _something_changed(self) -> ReleaseManifest:
         if self.baseline == self.candidate:
             raise ValueError("candidate is identical to baseline: nothing to release")
+        if isinstance(self.gates.run, list):
+            missing = [g for g in self.gates.run if getattr(self.gates, g) is None]
+            if missing:
+                raise ValueError(f"gates.run names gates with no configuration: {', '.join(missing)}")
         if self.canary.mechanism == "lambda_alias" and not (
                 self.baseline.lambda_version and self.candidate.lambda_version):
             raise ValueError("mechanism lambda_alias needs baseline and candidate lambda_version")

@@ -62,6 +62,7 @@ class ReleaseContext(TaskModel):
     manifest_hash: str
     change_kinds: list[str]
     gates: dict[str, bool]
+    skipped: dict[str, str] = Field(default_factory=dict)  # gate -> why it does not run
     approval_required: bool
     approval_timeout_seconds: int
     bake_seconds: int
