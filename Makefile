@@ -19,7 +19,7 @@ test: $(STAMP) lint typecheck  ## lint, types, then unit, integration and end-to
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared functions tests examples
-	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml
+	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml examples/pipeline/pipeline.yaml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy shared/genai_cicd

@@ -131,3 +131,11 @@ def test_layer_requirements_match_the_runtime_dependencies() -> None:
     layer = {line.strip() for line in (ROOT / "shared" / "requirements.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")}
     assert layer == declared
+
+
+def test_pipeline_kit_template_is_cfn_lint_clean() -> None:
+    exe = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+    assert exe
+    result = subprocess.run([exe, str(ROOT / "examples" / "pipeline" / "pipeline.yaml")], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stdout

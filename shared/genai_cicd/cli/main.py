@@ -165,6 +165,27 @@ def cmd_canary_judge(args: argparse.Namespace) -> int:
     return 1 if result["final"]["decision"] == "rollback" else 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from genai_cicd.cli.bundle import junit_xml, offline_checks
+
+    checks = offline_checks(Path(args.release))
+    if args.junit:
+        junit_xml(checks, Path(args.junit))
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.message}")
+    return 0 if all(c.ok for c in checks) else 2
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    import boto3
+
+    from genai_cicd.cli.bundle import build_bundle
+
+    _print_json(build_bundle(Path(args.release), boto3.client("s3"), args.bucket, args.pipeline, args.execution_id,
+                             args.commit, Path(args.out)))
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     import boto3
 
@@ -250,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--metrics", nargs="+", default=None)
     judge.add_argument("--critical", nargs="+", default=None)
     judge.set_defaults(func=cmd_canary_judge)
+    check = sub.add_parser("check", help="offline checks of a release (no AWS, no model), JUnit XML")
+    check.add_argument("--release", required=True, help="the release manifest the team edits")
+    check.add_argument("--junit", help="write a JUnit XML report here")
+    check.set_defaults(func=cmd_check)
+    bundle = sub.add_parser("bundle", help="upload a release's files and write the pipeline's release input")
+    bundle.add_argument("--release", required=True)
+    bundle.add_argument("--bucket", required=True, help="the control plane's ArtifactBucketName")
+    bundle.add_argument("--pipeline", required=True)
+    bundle.add_argument("--execution-id", required=True)
+    bundle.add_argument("--commit")
+    bundle.add_argument("--out", default="build")
+    bundle.set_defaults(func=cmd_bundle)
     schema = sub.add_parser("schema", help="print the JSON Schema of a user-facing format")
     schema.add_argument("name", choices=sorted(schema_models()))
     schema.set_defaults(func=cmd_schema)

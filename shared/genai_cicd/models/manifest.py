@@ -218,6 +218,15 @@ class CanaryPlan(Strict):
         return self
 
 
+class BuildInfo(Strict):
+    """Written by the build (``genai-cicd bundle``), not by hand: where this release came from."""
+
+    commit: str | None = Field(default=None, max_length=200)
+    pipeline: str | None = Field(default=None, max_length=100)
+    pipeline_execution_id: str | None = Field(default=None, max_length=200)
+    artifacts: dict[str, str] = Field(default_factory=dict)  # s3 uri -> sha256 of the content
+
+
 class ReleaseManifest(Strict):
     """Input document. ``schema_version`` lets the format evolve."""
 
@@ -230,6 +239,7 @@ class ReleaseManifest(Strict):
     gates: Gates = Gates()
     approval: Approval = Approval()
     canary: CanaryPlan = CanaryPlan()
+    build: BuildInfo | None = None
 
     def selected_gates(self) -> dict[str, str | None]:
         """Gate name -> None when it runs, else why it does not."""
