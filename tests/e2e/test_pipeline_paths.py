@@ -36,6 +36,9 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
     aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-dup")
     event = pipeline_action_event("STARTED", "exec-dup")
     results = [aws.deliver_event(event) for _ in range(5)]
+    stage_event = {**event, "detail-type": "CodePipeline Stage Execution State Change",
+                   "detail": {k: v for k, v in event["detail"].items() if k not in ("action", "type")}}
+    assert aws.deliver_event(stage_event) == []  # stage events match no start rule
     # Duplicates get the first delivery's answer back (idempotency), never a new execution.
     arns = {r[0]["payload"]["execution_arn"] for r in results}
     assert len(arns) == 1
