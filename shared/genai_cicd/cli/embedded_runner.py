@@ -90,6 +90,21 @@ class LocalReleaseRunner:
             release_id="read")
         return flag.current_weight()
 
+    def _save_report(self, name: str) -> str | None:
+        """Copy the release report from S3 to reports/releases/ for a local reader."""
+        s3 = self.aws.client("s3")
+        target = self.root / "reports" / "releases"
+        saved = None
+        for ext in ("md", "html"):
+            try:
+                body = s3.get_object(Bucket=self.aws.bucket, Key=f"releases/{name}/report.{ext}")["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{name}.{ext}").write_bytes(body)
+            saved = str(target / f"{name}.html")
+        return saved
+
     def notifications(self) -> list[dict[str, Any]]:
         sqs = self.aws.client("sqs")
         messages: list[dict[str, Any]] = []
@@ -159,10 +174,12 @@ class LocalReleaseRunner:
             verdict = self.aws.client("s3").get_object(Bucket=self.aws.bucket,
                                                        Key=f"releases/{name}/quality_gate.json")["Body"].read()
             blocked_by = ",".join(json.loads(verdict)["blocked_by"]) or None
+        report = self._save_report(name)
         ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
         entries = ledger.entries(name)
         return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
                 "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
                 "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),
                 "ledger_verified": not verify_chain(entries), "error": error, "seconds": round(seconds, 2),
+                "report": report,
                 "app_requests": requests}

@@ -1,0 +1,154 @@
+"""The release report: gate verdicts, the canary time series per metric, the decision and why.
+
+Written at the end of every release as Markdown and as one self-contained HTML
+file (inline CSS and SVG, no scripts, no external assets) next to the evidence
+in S3; its link goes into the final SNS message. Built only from the evidence
+already in S3 — never from prompts or model outputs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from genai_cicd.aws.artifacts import ArtifactStore
+from genai_cicd.errors import InvalidInput
+from genai_cicd.logic.context import evidence_key
+from genai_cicd.models.tasks import ReleaseContext
+
+SERIES = ("errors", "slow_requests", "low_quality", "guardrail_interventions")
+
+
+class RecordInput(BaseModel):
+    release: ReleaseContext
+    outcome: str
+    reasons: list[str] = []
+
+
+class RecordResult(BaseModel):
+    report_uri: str
+    html_uri: str
+
+
+def _load(store: ArtifactStore, release: ReleaseContext) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    try:
+        quality = json.loads(store.read_text(evidence_key(release, "quality_gate.json")))
+    except InvalidInput:
+        quality = None
+    intervals: list[dict[str, Any]] = []
+    s3 = store._s3  # noqa: SLF001 - listing is the one thing ArtifactStore does not wrap
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=store.bucket, Prefix=evidence_key(release, "canary") + "/"):
+        for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
+            intervals.append(json.loads(store.read_text(obj["Key"])))
+    return quality, intervals
+
+
+def _rate(counts: dict[str, Any], arm: str, metric: str) -> float | None:
+    n, x = counts.get(arm, {}).get("requests"), counts.get(arm, {}).get(metric)
+    if not n or x is None:
+        return None
+    return float(x) / float(n)
+
+
+def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality: dict[str, Any] | None,
+             intervals: list[dict[str, Any]]) -> str:
+    lines = [f"# Release {release.release_id}: {outcome}", "",
+             f"- app: {release.app} / {release.environment}", f"- change: {', '.join(release.change_kinds)}",
+             f"- started by: {release.started_by}", f"- manifest: {release.manifest_uri} ({release.manifest_hash})",
+             ""]
+    if reasons:
+        lines += ["## Why", "", *[f"- {r}" for r in reasons], ""]
+    lines += ["## Gates", ""]
+    if quality is None:
+        lines += ["No gate verdict (the release stopped before the quality gate).", ""]
+    else:
+        lines += [f"Quality gate: **{quality['decision']}**" + (f" (blocked by {', '.join(quality['blocked_by'])})"
+                                                              if quality["blocked_by"] else ""), "",
+                  "| gate | status | summary |", "|---|---|---|"]
+        for name, gate in sorted(quality.get("gates", {}).items()):
+            lines.append(f"| {name} | {gate['status']} | {gate['summary']} |")
+        lines.append("")
+    lines += ["## Canary", ""]
+    if not intervals:
+        lines += ["Traffic never moved to the candidate.", ""]
+    else:
+        lines += ["| # | weight | canary req | " + " | ".join(f"{m} canary/base" for m in SERIES) + " | action |",
+                  "|---|---|---|" + "---|" * len(SERIES) + "---|"]
+        for i, iv in enumerate(intervals, start=1):
+            counts = iv["counts"]
+            cells = []
+            for m in SERIES:
+                c, b = _rate(counts, "candidate", m), _rate(counts, "baseline", m)
+                cells.append("-" if c is None or b is None else f"{c:.3f}/{b:.3f}")
+            lines.append(f"| {i} | {iv['weight']}% | {counts['candidate'].get('requests') or 0:.0f} | "
+                         + " | ".join(cells) + f" | {iv['action']} |")
+        last = intervals[-1]
+        lines += ["", f"Decision at interval {len(intervals)}: **{last['action']}**"
+                  + (f" on {last['decision'].get('metric')}" if last["decision"].get("metric") else ""), "",
+                  *[f"- {r}" for r in last["decision"].get("reasons", [])], ""]
+    return "\n".join(lines) + "\n"
+
+
+def _sparkline(values: list[float | None], color: str, width: int = 360, height: int = 60) -> str:
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not points:
+        return ""
+    top = max(v for _, v in points) or 1.0
+    step = width / max(1, len(values) - 1)
+    coords = " ".join(f"{i * step:.1f},{height - 4 - (v / top) * (height - 8):.1f}" for i, v in points)
+    return f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>'
+
+
+def html_report(md_title: str, release: ReleaseContext, outcome: str, reasons: list[str],
+                quality: dict[str, Any] | None, intervals: list[dict[str, Any]]) -> str:
+    e = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>", f"<title>{e(md_title)}</title>",
+             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
+             ".PASS{color:#070}.BLOCK{color:#b00}.SKIPPED{color:#777}svg{background:#fafafa;border:1px solid #ddd}"
+             "</style></head><body>", f"<h1>{e(md_title)}</h1>",
+             f"<p>{e(release.app)} / {e(release.environment)} — change: {e(', '.join(release.change_kinds))} — "
+             f"started by {e(release.started_by)}</p>"]
+    if reasons:
+        parts += ["<h2>Why</h2><ul>", *[f"<li>{e(r)}</li>" for r in reasons], "</ul>"]
+    parts.append("<h2>Gates</h2>")
+    if quality:
+        parts.append(f"<p>Quality gate: <b class='{e(quality['decision'])}'>{e(quality['decision'])}</b></p>")
+        parts.append("<table><tr><th>gate</th><th>status</th><th>summary</th></tr>")
+        for name, gate in sorted(quality.get("gates", {}).items()):
+            parts.append(f"<tr><td>{e(name)}</td><td class='{e(gate['status'])}'>{e(gate['status'])}</td>"
+                         f"<td>{e(gate['summary'])}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p>No gate verdict.</p>")
+    parts.append("<h2>Canary</h2>")
+    if intervals:
+        for metric in SERIES:
+            canary = [_rate(iv["counts"], "candidate", metric) for iv in intervals]
+            base = [_rate(iv["counts"], "baseline", metric) for iv in intervals]
+            if all(v is None for v in canary + base):
+                continue
+            parts.append(f"<h3>{e(metric)} rate per interval (red: canary, blue: baseline)</h3>"
+                         f"<svg width='360' height='60'>{_sparkline(base, '#36c')}{_sparkline(canary, '#c33')}</svg>")
+        last = intervals[-1]
+        parts.append(f"<p>Decision at interval {len(intervals)}: <b>{e(last['action'])}</b></p><ul>")
+        parts += [f"<li>{e(r)}</li>" for r in last["decision"].get("reasons", [])]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>Traffic never moved to the candidate.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def record_release(event: RecordInput, store: ArtifactStore) -> RecordResult:
+    quality, intervals = _load(store, event.release)
+    title = f"Release {event.release.release_id}: {event.outcome}"
+    md = markdown(event.release, event.outcome, event.reasons, quality, intervals)
+    page = html_report(title, event.release, event.outcome, event.reasons, quality, intervals)
+    md_uri = store.put_text(evidence_key(event.release, "report.md"), md, "text/markdown; charset=utf-8")
+    html_uri = store.put_text(evidence_key(event.release, "report.html"), page, "text/html; charset=utf-8")
+    return RecordResult(report_uri=md_uri, html_uri=html_uri)
