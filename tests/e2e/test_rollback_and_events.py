@@ -1,0 +1,60 @@
+"""A rollback that cannot complete is escalated and recorded; transitions reach the project's event bus."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from genai_cicd.aws.ledger import Ledger
+from genai_cicd.aws.lock import ReleaseLock
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from tests.utils import SAMPLE
+
+
+def test_given_a_rollback_that_keeps_failing_then_failed_rollback_is_escalated_recorded_and_lock_kept(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    def break_appconfig_once_canary_runs() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if runner.flag_weight() == 5.0:
+                aws.backend.inject_failure("appconfig:StartDeployment", "InternalServerException", "injected",
+                                           500, times=1000)
+                return
+            time.sleep(0.1)
+
+    saboteur = threading.Thread(target=break_appconfig_once_canary_runs, daemon=True)
+    saboteur.start()
+    try:
+        result = runner.run(SAMPLE / "manifests" / "slow-model.yaml", name="e2e-failed-rollback")
+    finally:
+        saboteur.join()
+        aws.backend.fail_next.pop("appconfig:StartDeployment", None)
+    assert result["error"] == "FailedRollback", result
+    assert any("ROLLBACK FAILED" in s for s in result["notification_subjects"])
+    table = aws.control_plane.physical["ControlPlaneTable"]
+    events = [e.event for e in Ledger(aws.client("dynamodb"), table).entries("e2e-failed-rollback")]
+    assert events[-1] == "failed_rollback"
+    lock = ReleaseLock(aws.client("dynamodb"), table, 600)
+    assert lock.holder("support-bot", "prod") == "e2e-failed-rollback"  # no new release until a human looks
+    lock.release("support-bot", "prod", "e2e-failed-rollback")
+
+
+def test_given_a_subscriber_on_the_release_bus_when_a_release_runs_then_every_transition_arrives(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    events, sqs = aws.client("events"), aws.client("sqs")
+    bus = aws.control_plane.outputs["ReleaseEventBusName"]
+    url = sqs.create_queue(QueueName="bus-subscriber")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all-releases", EventBusName=bus, EventPattern=json.dumps({"source": ["genai-cicd"]}))
+    events.put_targets(Rule="all-releases", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    result = runner.run(SAMPLE / "manifests" / "injection-regression.yaml", name="e2e-bus")
+    received = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        received += [json.loads(m["Body"]) for m in batch]
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    kinds = [e["detail-type"] for e in received if e["detail"].get("release_id") == "e2e-bus"]
+    assert kinds == ["GenAI Release started", "GenAI Release blocked"]
+    assert result["notifications"] == len(kinds)
