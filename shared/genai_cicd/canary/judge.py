@@ -57,6 +57,8 @@ class JudgeState(BaseModel):
     step_canary_requests: float = 0.0
     step_intervals: int = 0
     intervals: int = 0
+    # log(canary cost per request / baseline cost per request), one per interval with data
+    cost_log_ratios: list[float] = Field(default_factory=list)
 
     def new_step(self) -> JudgeState:
         return self.model_copy(update={"step_canary_requests": 0.0, "step_intervals": 0})

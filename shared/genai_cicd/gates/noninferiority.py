@@ -44,7 +44,7 @@ def _case_means(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
     return {case: float(np.mean(values)) for case, values in scores.items() if len(values) > 0}
 
 
-def _bootstrap_t_bounds(diffs: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
+def bootstrap_t_bounds(diffs: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
     """One-sided (1-alpha) lower and upper bounds of the mean by bootstrap-t.
 
     Bootstrap-t keeps coverage closer to nominal than the percentile method at
@@ -96,7 +96,7 @@ def decide(
             reason=f"inconclusive: only {n} paired cases (need at least {MIN_CASES})", cases_needed=MIN_CASES,
         )
     diffs = c - b
-    lower, upper = _bootstrap_t_bounds(diffs, alpha, seed)
+    lower, upper = bootstrap_t_bounds(diffs, alpha, seed)
     diff = float(diffs.mean())
     cand_mean = float(c.mean())
     common_kwargs = dict(

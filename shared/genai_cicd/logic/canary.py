@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias, TrafficShifter
+from genai_cicd.canary.cost import cost_check, interval_log_ratio
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
@@ -63,21 +65,40 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     )
     config = JudgeConfig(metrics=[m.value for m in plan.metrics],
                          critical_metrics=[m.value for m in plan.critical_metrics], alpha=plan.alpha,
-                         min_canary_requests=plan.min_canary_requests_per_step,
+                         min_canary_requests=plan.planned_sample(canary.weight),
                          max_intervals=plan.max_intervals_per_step)
     state, decision = judge_interval(canary.judge, counts["baseline"], counts["candidate"], config)
-    if decision.decision == "promote":
+    ratio = interval_log_ratio(counts["baseline"], counts["candidate"])
+    if ratio is not None:
+        state = state.model_copy(update={"cost_log_ratios": [*state.cost_log_ratios, ratio]})
+    metric = decision.metric
+    reasons = list(decision.reasons)
+    verdict = decision.decision
+    if plan.max_cost_increase is not None and verdict != "rollback":
+        cost, lower, upper = cost_check(state.cost_log_ratios, plan.alpha / plan.max_intervals_per_step,
+                                        plan.max_cost_increase)
+        span = f"x{math.exp(lower):.2f}..x{math.exp(upper):.2f}" if cost != "unknown" else "not enough intervals"
+        if cost == "over":
+            verdict, metric = "rollback", "cost_per_request"
+            reasons.insert(0, f"cost_per_request: canary/baseline {span}, above the allowed "
+                              f"+{plan.max_cost_increase:.0%}")
+        elif verdict == "promote" and cost == "unknown":
+            out_of_time = state.step_intervals >= plan.max_intervals_per_step
+            verdict = "rollback" if out_of_time else "continue"
+            metric = "cost_per_request" if out_of_time else None
+            reasons.insert(0, f"cost_per_request not yet shown within +{plan.max_cost_increase:.0%} ({span})")
+    if verdict == "promote":
         action = "promote" if canary.step_index + 1 >= len(plan.steps) else "next_step"
     else:
-        action = decision.decision
+        action = verdict
     # The time series for the report: appended per interval (small JSON lines).
     key = evidence_key(release, "canary", f"interval-{state.intervals:04d}.json")
+    recorded = decision.model_dump(mode="json") | {"metric": metric, "reasons": reasons}
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
-                                  "counts": counts, "decision": decision.model_dump(mode="json"),
-                                  "action": action})
+                                  "counts": counts, "decision": recorded, "action": action})
     return CanaryState(step_index=canary.step_index, weight=canary.weight, action=action,
-                       window_start=end.isoformat(), judge=state, last_reasons=decision.reasons[:10],
-                       metric=decision.metric, timeline_uri=deps.artifacts.uri(key))
+                       window_start=end.isoformat(), judge=state, last_reasons=reasons[:10],
+                       metric=metric, timeline_uri=deps.artifacts.uri(key))
 
 
 def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:

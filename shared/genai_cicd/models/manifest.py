@@ -201,6 +201,21 @@ class CanaryPlan(Strict):
         default_factory=lambda: [CanaryMetric.ERRORS, CanaryMetric.SLOW_REQUESTS, CanaryMetric.LOW_QUALITY]
     )
     critical_metrics: list[CanaryMetric] = Field(default_factory=lambda: [CanaryMetric.ERRORS])
+    # Plan the sample per step from the smallest regression to catch: a bad-event rate
+    # detect_ratio times the baseline's (expected baseline_bad_rate). Overrides
+    # min_canary_requests_per_step when it asks for more.
+    detect_ratio: float | None = Field(default=None, gt=1.0, le=100.0)
+    baseline_bad_rate: float = Field(default=0.01, gt=0.0, lt=1.0)
+    max_cost_increase: float | None = Field(default=None, gt=0.0, le=10.0)
+
+    def planned_sample(self, step_weight: float) -> int:
+        if self.detect_ratio is None:
+            return self.min_canary_requests_per_step
+        from genai_cicd.canary.planning import planned_canary_requests
+
+        planned = planned_canary_requests(share=step_weight / 100.0, baseline_rate=self.baseline_bad_rate,
+                                          detect_ratio=self.detect_ratio, alpha=self.alpha, metrics=len(self.metrics))
+        return max(self.min_canary_requests_per_step, planned)
 
     @field_validator("steps")
     @classmethod
