@@ -58,3 +58,46 @@ def test_given_a_subscriber_on_the_release_bus_when_a_release_runs_then_every_tr
     kinds = [e["detail-type"] for e in received if e["detail"].get("release_id") == "e2e-bus"]
     assert kinds == ["GenAI Release started", "GenAI Release blocked"]
     assert result["notifications"] == len(kinds)
+
+
+def test_given_codedeploy_mechanism_when_the_canary_has_no_data_then_deployment_is_stopped_and_alias_restored(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.utils import manifest_file
+
+    lam, cd = aws.client("lambda"), aws.client("codedeploy")
+    fn = aws.function_name("SupportBotFunction")
+    v1 = lam.publish_version(FunctionName=fn)["Version"]
+    lam.update_function_configuration(FunctionName=fn, Description="candidate code")
+    v2 = lam.publish_version(FunctionName=fn)["Version"]
+    lam.create_alias(FunctionName=fn, Name="live", FunctionVersion=v1)
+    cd.create_application(applicationName="support-bot", computePlatform="Lambda")
+    cd.create_deployment_group(applicationName="support-bot", deploymentGroupName="prod",
+                               deploymentConfigName="CodeDeployDefault.LambdaCanary10Percent30Minutes",
+                               serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy")
+    aws.backend.codedeploy_minute_seconds = 60.0
+    data = yaml_load(manifest_file(Path(str(tmp_path)), "good-prompt"))
+    data["change"]["kinds"] = ["code"]
+    data["gates"] = {"injection_suite": data["gates"]["injection_suite"]}
+    for arm, version in (("baseline", v1), ("candidate", v2)):
+        data[arm]["lambda_version"] = version
+    data["candidate"]["prompt"] = data["baseline"]["prompt"]
+    data["canary"] = {"mechanism": "codedeploy", "bake_seconds": 1, "metric_period_seconds": 1,
+                      "max_intervals_per_step": 2, "min_canary_requests_per_step": 10,
+                      "codedeploy": {"application_name": "support-bot", "deployment_group_name": "prod",
+                                     "function_name": fn, "alias": "live"}}
+    path = Path(str(tmp_path)) / "codedeploy.yaml"
+    path.write_text(__import__("yaml").safe_dump(data))
+    result = runner.run(path, name="e2e-codedeploy")
+    assert result["outcome"] == "rolled_back", result
+    alias = lam.get_alias(FunctionName=fn, Name="live")
+    assert alias["FunctionVersion"] == v1 and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    [deployment] = [d for d in aws.backend.codedeploy.values() if "e2e-codedeploy" in d["description"]]
+    assert deployment["status"] == "Stopped"
+
+
+def yaml_load(path: object) -> dict:
+    import yaml
+
+    return yaml.safe_load(open(str(path)).read())  # noqa: SIM115

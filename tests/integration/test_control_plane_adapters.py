@@ -109,3 +109,54 @@ def test_given_lambda_alias_when_ramped_and_rolled_back_then_routing_matches(aws
     alias.rollback()
     assert alias.current_weight() == 0.0
     assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == v1
+
+
+def codedeploy_setup(aws: EmbeddedAWS, config: str) -> tuple[str, str, str]:
+    lam, cd = aws.client("lambda"), aws.client("codedeploy")
+    name = aws.function_name("SupportBotFunction")
+    v1 = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_configuration(FunctionName=name, Description=f"cd {time.time()}")
+    v2 = lam.publish_version(FunctionName=name)["Version"]
+    alias = f"cd-{v2}"
+    lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=v1)
+    app = f"app-{v2}"
+    cd.create_application(applicationName=app, computePlatform="Lambda")
+    cd.create_deployment_group(applicationName=app, deploymentGroupName="live", deploymentConfigName=config,
+                               serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+                               deploymentStyle={"deploymentType": "BLUE_GREEN",
+                                                "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+    return app, alias, f"{v1}:{v2}"
+
+
+def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_the_alias(aws: EmbeddedAWS) -> None:
+    from genai_cicd.aws.traffic import CodeDeployLambda
+
+    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes")
+    v1, v2 = versions.split(":")
+    aws.backend.codedeploy_minute_seconds = 60.0  # keep it at the canary step during the test
+    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
+                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
+                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-1",
+                               poll_seconds=0.05)
+    receipt = shifter.set_weight(5.0)
+    assert receipt["weight"] == pytest.approx(10.0)  # CodeDeploy's own first step
+    assert shifter.set_weight(25.0)["deployment_id"] == receipt["deployment_id"]  # never a second deployment
+    rolled = shifter.rollback()
+    assert rolled["stopped_deployment"] == receipt["deployment_id"] and shifter.current_weight() == 0.0
+    info = aws.client("codedeploy").get_deployment(deploymentId=receipt["deployment_id"])["deploymentInfo"]
+    assert info["status"] == "Stopped"
+
+
+def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_alias_returns(aws: EmbeddedAWS) -> None:
+    from genai_cicd.aws.traffic import CodeDeployLambda
+
+    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaLinear10PercentEvery1Minute")
+    v1, v2 = versions.split(":")
+    aws.backend.codedeploy_minute_seconds = 0.05
+    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
+                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
+                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-2",
+                               poll_seconds=0.05)
+    assert shifter.set_weight(100.0)["status"] == "Succeeded" and shifter.current_weight() == 100.0
+    assert shifter.rollback()["stopped_deployment"] is None  # nothing to stop: the alias is reset instead
+    assert shifter.current_weight() == 0.0

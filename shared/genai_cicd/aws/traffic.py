@@ -5,12 +5,16 @@
   StartDeployment. The app picks a variant per request, so the weight is a
   share of requests (AppConfig's own percentage is of polling targets).
 - ``LambdaAlias``: UpdateAlias with RoutingConfig AdditionalVersionWeights.
+- ``CodeDeployLambda``: CreateDeployment with an AppSpec for the alias; CodeDeploy
+  ramps by its deployment configuration; rollback is StopDeployment with
+  autoRollbackEnabled, then verified on the alias.
 
 Every shift is read back; a mismatch raises TrafficShiftError.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any, Protocol
@@ -147,3 +151,90 @@ class LambdaAlias:
         if self.current_weight() != 0.0:
             raise RollbackVerificationFailed("alias still routes to the candidate after rollback")
         return {"mechanism": "lambda_alias", "weight": 0.0}
+
+
+_ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+
+
+class CodeDeployLambda:
+    """CodeDeploy owns the ramp (its deployment configuration sets the steps and timing);
+    genai-cicd watches it, judges the canary, and stops it with automatic rollback."""
+
+    def __init__(self, codedeploy: Any, lambda_client: Any, *, application: str, deployment_group: str,
+                 function_name: str, alias: str, baseline_version: str, candidate_version: str, release_id: str,
+                 wait_seconds: float = 600.0, poll_seconds: float = 0.5) -> None:
+        self._cd = codedeploy
+        self._alias = LambdaAlias(lambda_client, function_name=function_name, alias=alias,
+                                  baseline_version=baseline_version, candidate_version=candidate_version)
+        self._lambda = lambda_client
+        self._app = application
+        self._group = deployment_group
+        self._fn = function_name
+        self._alias_name = alias
+        self._baseline = baseline_version
+        self._candidate = candidate_version
+        self._release = release_id
+        self._wait = wait_seconds
+        self._poll = poll_seconds
+
+    def _appspec(self) -> str:
+        return json.dumps({"version": 0.0, "Resources": [{"release": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Name": self._fn, "Alias": self._alias_name, "CurrentVersion": self._baseline,
+            "TargetVersion": self._candidate}}}]})
+
+    def _deployment(self, statuses: list[str] | None = None) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {"applicationName": self._app, "deploymentGroupName": self._group}
+        if statuses:
+            kwargs["includeOnlyStatuses"] = statuses
+        for deployment_id in self._cd.list_deployments(**kwargs).get("deployments", []):
+            info: dict[str, Any] = self._cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+            if self._release in (info.get("description") or ""):
+                return info
+        return None
+
+    def _start(self) -> dict[str, Any]:
+        existing = self._deployment(_ACTIVE)
+        if existing is not None:
+            return existing
+        content = self._appspec()
+        deployment_id = self._cd.create_deployment(
+            applicationName=self._app, deploymentGroupName=self._group,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {
+                "content": content, "sha256": hashlib.sha256(content.encode()).hexdigest()}},
+            description=f"genai-cicd {self._release}")["deploymentId"]
+        return dict(self._cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"])
+
+    def set_weight(self, weight: float) -> dict[str, Any]:
+        deployment = self._start()
+        deadline = time.monotonic() + self._wait
+        while True:
+            info = self._cd.get_deployment(deploymentId=deployment["deploymentId"])["deploymentInfo"]
+            current = self.current_weight()
+            if info["status"] in ("Failed", "Stopped"):
+                raise TrafficShiftError(f"CodeDeploy deployment {info['deploymentId']} is {info['status']}")
+            # Early steps: traffic has reached the candidate; full rollout: CodeDeploy finished.
+            if (weight < 100.0 and current > 0.0) or info["status"] == "Succeeded":
+                break
+            if time.monotonic() > deadline:
+                raise TrafficShiftError(f"CodeDeploy deployment {info['deploymentId']} still {info['status']}")
+            time.sleep(self._poll)
+        if weight >= 100.0 and current != 100.0:
+            raise TrafficShiftError(f"deployment succeeded but the alias routes {current}% to the candidate")
+        return {"mechanism": "codedeploy", "deployment_id": info["deploymentId"], "status": info["status"],
+                "weight": current}
+
+    def current_weight(self) -> float:
+        return self._alias.current_weight()
+
+    def rollback(self) -> dict[str, Any]:
+        active = self._deployment(_ACTIVE)
+        stopped = None
+        if active is not None:
+            self._cd.stop_deployment(deploymentId=active["deploymentId"], autoRollbackEnabled=True)
+            stopped = active["deploymentId"]
+        if self.current_weight() != 0.0:
+            # Already succeeded (nothing left to stop), or CodeDeploy left routing behind.
+            self._alias.rollback()
+        if self.current_weight() != 0.0:
+            raise RollbackVerificationFailed("alias still routes to the candidate after rollback")
+        return {"mechanism": "codedeploy", "stopped_deployment": stopped, "weight": 0.0}

@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias, TrafficShifter
+from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.canary.cost import cost_check, interval_log_ratio
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
 from genai_cicd.logic.context import evidence_key, load_manifest
@@ -20,6 +20,14 @@ FULL = 100.0
 
 def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> TrafficShifter:
     plan = manifest.canary
+    if plan.mechanism == "codedeploy":
+        assert plan.codedeploy is not None
+        assert manifest.baseline.lambda_version and manifest.candidate.lambda_version
+        cd = plan.codedeploy
+        return CodeDeployLambda(deps.client("codedeploy"), deps.client("lambda"), application=cd.application_name,
+                                deployment_group=cd.deployment_group_name, function_name=cd.function_name,
+                                alias=cd.alias, baseline_version=manifest.baseline.lambda_version,
+                                candidate_version=manifest.candidate.lambda_version, release_id=release.release_id)
     if plan.mechanism == "lambda_alias":
         assert plan.alias is not None
         assert manifest.baseline.lambda_version and manifest.candidate.lambda_version
@@ -45,8 +53,9 @@ def _now() -> datetime:
 
 def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
-    weight = manifest.canary.steps[0]
-    shifter(deps, release, manifest).set_weight(weight)
+    receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[0])
+    # CodeDeploy sets its own first step; the others apply the manifest's exactly.
+    weight = float(receipt.get("weight", manifest.canary.steps[0]))
     return CanaryState(step_index=0, weight=weight, window_start=_now().isoformat(), judge=JudgeState())
 
 
@@ -104,8 +113,8 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
 def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
     index = canary.step_index + 1
-    weight = manifest.canary.steps[index]
-    shifter(deps, release, manifest).set_weight(weight)
+    receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[index])
+    weight = float(receipt.get("weight", manifest.canary.steps[index]))
     return CanaryState(step_index=index, weight=weight, action="continue", window_start=_now().isoformat(),
                        judge=canary.judge.new_step(), last_reasons=canary.last_reasons)
 

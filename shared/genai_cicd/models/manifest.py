@@ -179,6 +179,13 @@ class AliasTarget(Strict):
     alias: str = Field(min_length=1, max_length=128)
 
 
+class CodeDeployTarget(Strict):
+    application_name: str = Field(min_length=1, max_length=100)
+    deployment_group_name: str = Field(min_length=1, max_length=100)
+    function_name: str = Field(min_length=1, max_length=170)
+    alias: str = Field(min_length=1, max_length=128)
+
+
 class CanaryMetric(StrEnum):
     ERRORS = "errors"
     SLOW_REQUESTS = "slow_requests"
@@ -187,9 +194,10 @@ class CanaryMetric(StrEnum):
 
 
 class CanaryPlan(Strict):
-    mechanism: Literal["appconfig_flag", "lambda_alias"] = "appconfig_flag"
+    mechanism: Literal["appconfig_flag", "lambda_alias", "codedeploy"] = "appconfig_flag"
     appconfig: AppConfigTarget = AppConfigTarget()
     alias: AliasTarget | None = None
+    codedeploy: CodeDeployTarget | None = None
     steps: list[Annotated[float, Field(gt=0.0, lt=100.0)]] = Field(default_factory=lambda: [5.0, 25.0])
     bake_seconds: int = Field(default=300, ge=1, le=86400)
     metric_period_seconds: Literal[1, 5, 10, 30, 60, 300] = 60
@@ -228,6 +236,9 @@ class CanaryPlan(Strict):
     def _target(self) -> CanaryPlan:
         if self.mechanism == "lambda_alias" and self.alias is None:
             raise ValueError("mechanism lambda_alias needs an 'alias' block (function_name, alias)")
+        if self.mechanism == "codedeploy" and self.codedeploy is None:
+            raise ValueError("mechanism codedeploy needs a 'codedeploy' block (application_name, "
+                             "deployment_group_name, function_name, alias)")
         if not set(self.critical_metrics) <= set(self.metrics):
             raise ValueError("critical_metrics must be a subset of metrics")
         return self
@@ -281,9 +292,9 @@ class ReleaseManifest(Strict):
             missing = [g for g in self.gates.run if getattr(self.gates, g) is None]
             if missing:
                 raise ValueError(f"gates.run names gates with no configuration: {', '.join(missing)}")
-        if self.canary.mechanism == "lambda_alias" and not (
+        if self.canary.mechanism in ("lambda_alias", "codedeploy") and not (
                 self.baseline.lambda_version and self.candidate.lambda_version):
-            raise ValueError("mechanism lambda_alias needs baseline and candidate lambda_version")
+            raise ValueError(f"mechanism {self.canary.mechanism} needs baseline and candidate lambda_version")
         return self
 
 
