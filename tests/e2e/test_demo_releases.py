@@ -52,6 +52,23 @@ def test_the_promotion_came_after_the_planned_sample_at_every_step(aws: Embedded
         assert "planned sample reached" in s["decision"]["reasons"][0]
 
 
+def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS) -> None:
+    if "good-prompt" not in RESULTS:
+        pytest.skip("runs after the demo releases")
+    from genai_cicd.aws.ledger import Ledger
+
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "e2e-good-prompt")
+    started = entries[0].detail["change"]["variants"]
+    assert started["baseline"]["model_id"] == "local.sim-chat-v1"
+    assert started["candidate"]["prompt_hash"].startswith("sha256:")
+    assert started["baseline"]["prompt_hash"] != started["candidate"]["prompt_hash"]
+    gates = entries[1].detail["detail"]["evidence"]
+    assert gates["prompt_regression"]["dataset_hash"].startswith("sha256:")
+    assert "LB" in gates["prompt_regression"]["headline"]
+    assert entries[0].actor == "cli"  # who started it
+
+
 def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS) -> None:
     if not RESULTS:
         pytest.skip("runs after the demo releases")

@@ -160,3 +160,21 @@ def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_ali
     assert shifter.set_weight(100.0)["status"] == "Succeeded" and shifter.current_weight() == 100.0
     assert shifter.rollback()["stopped_deployment"] is None  # nothing to stop: the alias is reset instead
     assert shifter.current_weight() == 0.0
+
+
+def test_given_a_maximum_canary_duration_when_exceeded_then_the_judge_rolls_back(aws: EmbeddedAWS) -> None:
+    from genai_cicd.logic.canary import analyze_canary
+    from genai_cicd.models.tasks import CanaryState
+
+    release = ReleaseContext.model_validate({**event("analyze_canary", "first-interval")["release"],
+                                             "release_id": "evt-maxdur",
+                                             "manifest_uri": "releases/evt-maxdur/manifest.json"})
+    s3 = aws.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=aws.bucket, Key="releases/evt-release/manifest.json")["Body"].read())
+    manifest["canary"]["max_duration_seconds"] = 60
+    s3.put_object(Bucket=aws.bucket, Key="releases/evt-maxdur/manifest.json", Body=json.dumps(manifest).encode())
+    canary = CanaryState.model_validate({**event("analyze_canary", "first-interval")["canary"],
+                                         "started_at": "2026-11-26T00:00:00+00:00"})
+    state = analyze_canary(release, canary, Deps.from_environment())
+    assert state.action == "rollback"
+    assert state.last_reasons[0].startswith("maximum canary duration 60s reached")

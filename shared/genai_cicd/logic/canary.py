@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from genai_cicd.aws.cloudwatch import latency_summary
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.canary.cost import cost_check, interval_log_ratio
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
@@ -56,7 +57,8 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
     weight = float(receipt.get("weight", manifest.canary.steps[0]))
-    return CanaryState(step_index=0, weight=weight, window_start=_now().isoformat(), judge=JudgeState())
+    now = _now().isoformat()
+    return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=JudgeState())
 
 
 def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
@@ -96,16 +98,25 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
             verdict = "rollback" if out_of_time else "continue"
             metric = "cost_per_request" if out_of_time else None
             reasons.insert(0, f"cost_per_request not yet shown within +{plan.max_cost_increase:.0%} ({span})")
+    if plan.max_duration_seconds is not None and canary.started_at and verdict != "rollback":
+        elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds()
+        final_step = canary.step_index + 1 >= len(plan.steps)
+        if elapsed >= plan.max_duration_seconds and not (verdict == "promote" and final_step):
+            verdict, metric = "rollback", None
+            reasons.insert(0, f"maximum canary duration {plan.max_duration_seconds}s reached before promotion")
     if verdict == "promote":
         action = "promote" if canary.step_index + 1 >= len(plan.steps) else "next_step"
     else:
         action = verdict
+    latency = latency_summary(deps.client("cloudwatch"), namespace=plan.metrics_namespace, app=manifest.app,
+                              environment=manifest.environment, start=start, end=end,
+                              bound_ms=plan.slow_request_ms)
     # The time series for the report: appended per interval (small JSON lines).
     key = evidence_key(release, "canary", f"interval-{state.intervals:04d}.json")
     recorded = decision.model_dump(mode="json") | {"metric": metric, "reasons": reasons}
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
-                                  "counts": counts, "decision": recorded, "action": action})
-    return CanaryState(step_index=canary.step_index, weight=canary.weight, action=action,
+                                  "counts": counts, "latency": latency, "decision": recorded, "action": action})
+    return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight, action=action,
                        window_start=end.isoformat(), judge=state, last_reasons=reasons[:10],
                        metric=metric, timeline_uri=deps.artifacts.uri(key))
 
@@ -115,7 +126,8 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     index = canary.step_index + 1
     receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[index])
     weight = float(receipt.get("weight", manifest.canary.steps[index]))
-    return CanaryState(step_index=index, weight=weight, action="continue", window_start=_now().isoformat(),
+    return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
+                       window_start=_now().isoformat(),
                        judge=canary.judge.new_step(), last_reasons=canary.last_reasons)
 
 

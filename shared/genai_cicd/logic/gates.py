@@ -69,4 +69,7 @@ def quality_gate(event: QualityGateInput, deps: Deps) -> QualityVerdict:
         "reasons": reasons, "gates": {n: r.model_dump(mode="json") for n, r in results.items()},
     }
     uri = deps.artifacts.put_json(evidence_key(event.release, "quality_gate.json"), doc)
-    return QualityVerdict(decision=decision, blocked_by=blocked_by, reasons=reasons[:50], report_uri=uri)
+    evidence = {n: {"status": r.status, "dataset_hash": r.dataset_hash, "report_uri": r.report_uri,
+                    "headline": r.summary[:300]} for n, r in results.items() if r.status != "SKIPPED"}
+    return QualityVerdict(decision=decision, blocked_by=blocked_by, reasons=reasons[:50], report_uri=uri,
+                          evidence=evidence)

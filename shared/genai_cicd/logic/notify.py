@@ -25,7 +25,8 @@ SUBJECTS = {
 }
 # Detail keys allowed in messages: ids, verdicts, reasons, pointers. Never prompts or outputs.
 ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index", "metric", "timeline_uri",
-                  "error", "cause", "approver", "verdict", "receipt", "gates", "outcome", "release_report"}
+                  "error", "cause", "approver", "verdict", "receipt", "gates", "outcome", "release_report",
+                  "evidence"}
 
 
 def _clip(value: Any) -> Any:
@@ -61,7 +62,9 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
         actor = release.started_by
         if event.event in ("approved", "rejected") and detail.get("approver"):
             actor = str(detail["approver"])
-        seq = deps.ledger.append(release.release_id, event.event, actor, {
-            "detail": detail, "manifest_hash": release.manifest_hash, "sns_message_id": message_id,
-        }).seq
+        record: dict[str, Any] = {"detail": detail, "manifest_hash": release.manifest_hash,
+                                  "sns_message_id": message_id}
+        if event.event == "started":
+            record["change"] = {"kinds": release.change_kinds, "variants": release.variants}
+        seq = deps.ledger.append(release.release_id, event.event, actor, record).seq
     return NotifyResult(message_id=message_id, ledger_seq=seq)

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
-from genai_cicd.errors import ManifestInvalid
+from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import content_hash
 from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, parse_manifest
@@ -68,6 +68,16 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     uri = deps.artifacts.put_text(key, document, "application/json")
     selection = manifest.selected_gates()
     gates = {name: selection[name] is None for name in GATE_NAMES}
+    variants = {}
+    for arm in ("baseline", "candidate"):
+        v = getattr(manifest, arm)
+        try:
+            prompt_hash = content_hash(deps.artifacts.read_bytes(v.prompt))
+        except InvalidInput:
+            prompt_hash = "missing"
+        variants[arm] = {"model_id": v.model_id, "prompt": v.prompt, "prompt_hash": prompt_hash,
+                         "guardrail": f"{v.guardrail.id}:{v.guardrail.version}" if v.guardrail else None,
+                         "lambda_version": v.lambda_version}
     bedrock = manifest.gates.bedrock_evaluation
     return ReleaseContext(
         release_id=release_id, execution_arn=event.execution_arn, app=manifest.app,
@@ -77,5 +87,5 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
         approval_required=manifest.approval.required, approval_timeout_seconds=manifest.approval.timeout_seconds,
         bake_seconds=manifest.canary.bake_seconds,
         bedrock_poll_seconds=bedrock.poll_seconds if bedrock else 60,
-        pipeline=start.pipeline, started_by=start.started_by,
+        pipeline=start.pipeline, started_by=start.started_by, variants=variants,
     )

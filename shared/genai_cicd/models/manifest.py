@@ -215,6 +215,10 @@ class CanaryPlan(Strict):
     detect_ratio: float | None = Field(default=None, gt=1.0, le=100.0)
     baseline_bad_rate: float = Field(default=0.01, gt=0.0, lt=1.0)
     max_cost_increase: float | None = Field(default=None, gt=0.0, le=10.0)
+    # The whole canary (all steps) must promote within this time, or it rolls back.
+    max_duration_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
+    # For the report: the share of requests within this latency (CloudWatch PR(:bound)).
+    slow_request_ms: float | None = Field(default=None, gt=0)
 
     def planned_sample(self, step_weight: float) -> int:
         if self.detect_ratio is None:

@@ -69,6 +69,8 @@ class ReleaseContext(TaskModel):
     bedrock_poll_seconds: int
     pipeline: PipelineContext | None = None
     started_by: str
+    # What changed, for the ledger: per arm model id, guardrail, Lambda version, prompt hash.
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class GateResult(TaskModel):
@@ -95,9 +97,12 @@ class QualityVerdict(TaskModel):
     blocked_by: list[str]
     reasons: list[str]
     report_uri: str
+    # For the ledger: per gate its status, dataset hash and headline numbers (bounds, rates).
+    evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class CanaryState(TaskModel):
+    started_at: str | None = None
     step_index: int
     weight: float
     action: Literal["continue", "next_step", "promote", "rollback"] = "continue"
