@@ -51,9 +51,10 @@ def _stream(data: bytes) -> StreamingBody:
 class TokenQuota:
     """A tokens-per-minute quota like Bedrock's: over it, calls are throttled."""
 
-    def __init__(self, tokens_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, tokens_per_minute: int, clock: Callable[[], float] = time.monotonic,
+                 start_full: bool = True) -> None:
         self.capacity = tokens_per_minute
-        self._tokens = float(tokens_per_minute)
+        self._tokens = float(tokens_per_minute) if start_full else 0.0
         self._clock = clock
         self._last = clock()
         self._lock = threading.Lock()
@@ -90,6 +91,8 @@ class EmbeddedBackend:
         # A CodeDeploy "minute" lasts this many seconds locally (Wait states run in real time).
         self.codedeploy_minute_seconds = 1.0
         self.calls: dict[str, int] = {}
+        self.model_tokens = {"input": 0, "output": 0}
+        self.model_spend_usd = 0.0
         self.fail_next: dict[str, list[BackendError]] = {}
         self.operations: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("appconfig", "CreateEnvironment"): self.create_environment,
@@ -530,6 +533,10 @@ class EmbeddedBackend:
         except ModelError as exc:
             raise BackendError("ModelErrorException", str(exc), 424) from None
         text, stop = completion.text, completion.stop_reason
+        with self._lock:
+            self.model_tokens["input"] += completion.input_tokens
+            self.model_tokens["output"] += completion.output_tokens
+            self.model_spend_usd += self.price(model_id, completion.input_tokens, completion.output_tokens)
         if config is not None:
             checked = evaluate(config, text, "OUTPUT")
             if checked.intervened:

@@ -111,6 +111,7 @@ class EmbeddedLambdaRuntime:
         self._cw_client: Any = None
         self.log_sink = log_sink
         self.invocations: dict[str, int] = {}
+        self.busy_seconds: dict[str, float] = {}
         self.stdout = _install_stdout()
         self._lock = threading.Lock()
 
@@ -175,6 +176,7 @@ class EmbeddedLambdaRuntime:
             self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
         buf = self.stdout.capture()
         error: str | None = None
+        began = time.perf_counter()
         try:
             result = handler(event, context)
             body = json.dumps(result, default=str).encode()
@@ -184,6 +186,8 @@ class EmbeddedLambdaRuntime:
                                "stackTrace": traceback.format_exception(exc)[-3:]}).encode()
         finally:
             self.stdout.release()
+        with self._lock:
+            self.busy_seconds[spec.name] = self.busy_seconds.get(spec.name, 0.0) + time.perf_counter() - began
         self._drain(spec, "".join(buf))
         return body, error
 
