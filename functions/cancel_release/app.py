@@ -2,15 +2,12 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import envelopes, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.pipeline_events import PipelineExecutionDetail, cancel_for_pipeline
-from genai_cicd.models.validation import describe_validation_error
 from genai_cicd.observability import logger, tracer
+from genai_cicd.parsing import parse_eventbridge
 
 CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED"}
 
@@ -18,10 +15,7 @@ CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED"}
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        detail = parse(event=event, model=PipelineExecutionDetail, envelope=envelopes.EventBridgeEnvelope)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
+    detail = parse_eventbridge(event, PipelineExecutionDetail)
     if detail.state not in CANCELLING_STATES:
         return {"cancelled": [], "reason": f"state {detail.state} does not cancel"}
     done = cancel_for_pipeline(detail, Deps.from_environment())

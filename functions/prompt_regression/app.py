@@ -1,23 +1,5 @@
 """Gate prompt_regression: run it for candidate and baseline; evidence to S3, a small verdict to the state."""
 
-from typing import Any
+from genai_cicd.handlers import gate_handler
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from genai_cicd.logic.deps import Deps
-from genai_cicd.logic.gates import run_gate
-from genai_cicd.models.tasks import GateTaskInput
-from genai_cicd.observability import logger, tracer
-from genai_cicd.parsing import parse_event
-
-GATE = "prompt_regression"
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = parse_event(event, GateTaskInput)
-    result = run_gate(GATE, task.release, Deps.from_environment())
-    logger.info("gate finished", extra={"release_id": task.release.release_id, "gate": GATE,
-                                        "status": result.status})
-    return result.model_dump(mode="json")
+lambda_handler = gate_handler("prompt_regression")

@@ -13,16 +13,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import envelopes, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from genai_cicd import settings
-from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.pipeline_events import ActionDetail, start_from_pipeline
-from genai_cicd.models.validation import describe_validation_error
 from genai_cicd.observability import logger, metrics, tracer
+from genai_cicd.parsing import parse_eventbridge
 
 _persistence: DynamoDBPersistenceLayer | None = None
 _config = IdempotencyConfig(event_key_jmespath="[pipeline, execution_id, stage, action]",
@@ -49,10 +46,7 @@ def _start_once(detail: ActionDetail) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        detail = parse(event=event, model=ActionDetail, envelope=envelopes.EventBridgeEnvelope)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
+    detail = parse_eventbridge(event, ActionDetail)
     if detail.state != "STARTED" or detail.action != settings.start().gate_action_name:
         logger.info("ignored", extra={"state": detail.state, "action": detail.action})
         return {"started": False, "reason": "not the gate action entering STARTED"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser import envelopes, parse
 from pydantic import BaseModel, ValidationError
 
 from genai_cicd.errors import InvalidInput
@@ -18,3 +18,12 @@ def parse_event(event: Any, model: type[M], source: str = "event") -> M:
         return parse(event=event, model=model)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc, source)) from None
+
+
+def parse_eventbridge(event: Any, model: type[M]) -> M:
+    """The ``detail`` of an EventBridge event, through Powertools' EventBridge envelope."""
+    try:
+        parsed: M = parse(event=event, model=model, envelope=envelopes.EventBridgeEnvelope)  # type: ignore[assignment]
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
+    return parsed

@@ -1,0 +1,29 @@
+"""Handler factories for task functions that differ only in what they run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.gates import run_gate
+from genai_cicd.models.tasks import GateTaskInput
+from genai_cicd.observability import logger, tracer
+from genai_cicd.parsing import parse_event
+
+
+def gate_handler(gate: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The handler of one gate's function: the same decorators, parse, run, return."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        task = parse_event(event, GateTaskInput)
+        result = run_gate(gate, task.release, Deps.from_environment())
+        logger.info("gate finished", extra={"release_id": task.release.release_id, "gate": gate,
+                                            "status": result.status})
+        return result.model_dump(mode="json")
+
+    return lambda_handler
