@@ -34,8 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         state = start_jobs(manifest, deps.artifacts, deps.provider, deps.client("bedrock"),
                            task.release.release_id, prefix)
     else:
-        state = poll_jobs(manifest, deps.artifacts, deps.client("bedrock"), deps.client("s3"),
-                          task.evaluation or {}, prefix)
+        state = poll_jobs(manifest, deps.artifacts, deps.client("bedrock"), task.evaluation or {}, prefix)
     logger.info("evaluation", extra={"release_id": task.release.release_id, "action": task.action,
                                      "status": state["status"], "polls": state.get("polls")})
     return state

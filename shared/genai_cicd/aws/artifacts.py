@@ -52,6 +52,14 @@ class ArtifactStore:
         except UnicodeDecodeError:
             raise InvalidInput(f"{ref}: not UTF-8 text") from None
 
+    def list_keys(self, ref: str) -> list[str]:
+        """Every key under a prefix (``s3://bucket/prefix`` or a prefix in the artifact bucket), sorted."""
+        bucket, prefix = self.locate(ref) if ref.startswith("s3://") else (self.bucket, ref)
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return sorted(f"s3://{bucket}/{k}" if ref.startswith("s3://") else k for k in keys)
+
     def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
         return self.uri(key)

@@ -86,27 +86,24 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
     return {"status": "InProgress", "jobs": arns, "polls": 0, "dataset_hash": dataset_hash}
 
 
-def _scores(store: ArtifactStore, s3: Any, output_prefix: str) -> dict[str, dict[str, list[float]]]:
+def _scores(store: ArtifactStore, output_prefix: str) -> dict[str, dict[str, list[float]]]:
     """{metric: {case key: [score]}} from every ``*_output.jsonl`` under the job's output prefix."""
-    bucket, prefix = store.locate(output_prefix)
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("_output.jsonl"):
+    for ref in store.list_keys(output_prefix):
+        if not ref.endswith("_output.jsonl"):
+            continue
+        for line in store.read_text(ref).splitlines():
+            if not line.strip():
                 continue
-            for line in store.read_text(f"s3://{bucket}/{obj['Key']}").splitlines():
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                key = hashlib.sha256(str(record.get("prompt")).encode()).hexdigest()[:16]
-                for item in (record.get("automatedEvaluationResult") or {}).get("scores", []):
-                    if isinstance(item.get("result"), int | float):
-                        scores[item["metricName"]][key].append(float(item["result"]))
+            record = json.loads(line)
+            key = hashlib.sha256(str(record.get("prompt")).encode()).hexdigest()[:16]
+            for item in (record.get("automatedEvaluationResult") or {}).get("scores", []):
+                if isinstance(item.get("result"), int | float):
+                    scores[item["metricName"]][key].append(float(item["result"]))
     return scores
 
 
-def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, s3: Any, state: dict[str, Any],
+def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, state: dict[str, Any],
               prefix: str) -> dict[str, Any]:
     gate = manifest.gates.bedrock_evaluation
     assert gate is not None
@@ -121,7 +118,7 @@ def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, s3:
         if polls >= gate.max_polls:
             raise GateError(f"evaluation jobs still {statuses} after {polls} polls")
         return {**state, "status": "InProgress", "polls": polls}
-    per_arm = {arm: _scores(store, s3, f"{prefix}/{arm}/output/") for arm in ARMS}
+    per_arm = {arm: _scores(store, store.uri(f"{prefix}/{arm}/output/")) for arm in ARMS}
     verdicts = []
     for metric in gate.metric_names:
         base, cand = per_arm["baseline"].get(metric, {}), per_arm["candidate"].get(metric, {})

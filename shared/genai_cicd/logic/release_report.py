@@ -38,12 +38,8 @@ def _load(store: ArtifactStore, release: ReleaseContext) -> tuple[dict[str, Any]
         quality = json.loads(store.read_text(evidence_key(release, "quality_gate.json")))
     except InvalidInput:
         quality = None
-    intervals: list[dict[str, Any]] = []
-    s3 = store._s3  # noqa: SLF001 - listing is the one thing ArtifactStore does not wrap
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=store.bucket, Prefix=evidence_key(release, "canary") + "/"):
-        for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
-            intervals.append(json.loads(store.read_text(obj["Key"])))
+    intervals = [json.loads(store.read_text(key))
+                 for key in store.list_keys(evidence_key(release, "canary") + "/")]
     return quality, intervals
 
 
