@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck sam-check data clean schemas
+.PHONY: demo test lint typecheck sam-check data clean schemas bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,9 @@ clean:
 schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
+
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md (needs the bench extra: scipy)
+	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
+	$(BIN)/python bench/canary_judge.py --runs 200
+	$(BIN)/python bench/gate_power.py --runs 60
+	$(BIN)/python bench/control_plane.py

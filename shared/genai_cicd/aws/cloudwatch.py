@@ -66,13 +66,13 @@ class CanaryMetricsReader:
 
 def latency_summary(cloudwatch: Any, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                     bound_ms: float | None) -> dict[str, dict[str, float | None]] | None:
-    """p50, p99 and PR(:bound) of LatencyMs per arm over the window, for the report only.
+    """Sample count, p50, p99 and PR(:bound) of LatencyMs per arm over the window, for the report only.
 
     Percentiles never drive a decision (they are not additive across intervals and
     cannot be exercised on the embedded CloudWatch); when unavailable this returns None.
     """
     seconds = max(60, int((end - start).total_seconds() + 59) // 60 * 60)
-    stats = {"p50": "p50", "p99": "p99"}
+    stats = {"samples": "SampleCount", "p50": "p50", "p99": "p99"}
     if bound_ms:
         stats["within_bound"] = f"PR(:{bound_ms:g})"
     queries = [{"Id": f"{arm[0]}_{key}", "ReturnData": True, "MetricStat": {
