@@ -139,7 +139,11 @@ class LocalReleaseRunner:
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name=name, input=json.dumps(
             {"manifest": manifest, "started_by": started_by}))["executionArn"]
         self.out(f"release {name} started ({manifest_path.name})")
-        progress = ProgressPrinter(sfn, arn, self.out)
+        def on_state(state: str) -> None:
+            if state == "StartCanary":
+                traffic.active.set()
+
+        progress = ProgressPrinter(sfn, arn, self.out, on_state)
         notes: list[dict[str, Any]] = []
 
         def announce() -> None:

@@ -56,6 +56,9 @@ class TrafficGenerator:
     questions: list[str]
     rate_per_second: float = 40.0
     sent: int = 0
+    # Traffic flows once the canary starts: before that it would only compete with the gates
+    # for the one interpreter the embedded AWS runs in.
+    active: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -66,6 +69,9 @@ class TrafficGenerator:
     def _run(self) -> None:
         interval = 1.0 / self.rate_per_second
         i = 0
+        while not self.active.wait(0.05):
+            if self._stop.is_set():
+                return
         next_at = time.monotonic()
         while not self._stop.is_set():
             self.invoke({"question": self.questions[i % len(self.questions)]})
@@ -87,10 +93,12 @@ class TrafficGenerator:
 class ProgressPrinter:
     """Prints states entered and task outcomes from the execution history."""
 
-    def __init__(self, sfn: Any, execution_arn: str, out: Callable[[str], None]) -> None:
+    def __init__(self, sfn: Any, execution_arn: str, out: Callable[[str], None],
+                 on_state: Callable[[str], None] | None = None) -> None:
         self._sfn = sfn
         self._arn = execution_arn
         self._out = out
+        self._on_state = on_state
         self._seen = 0
 
     def poll(self) -> None:
@@ -102,6 +110,8 @@ class ProgressPrinter:
             kind = event["type"]
             if kind.endswith("StateEntered"):
                 name = event["stateEnteredEventDetails"]["name"]
+                if self._on_state is not None:
+                    self._on_state(name)
                 if not name.endswith("?"):
                     self._out(f"  -> {name}")
             elif kind == "TaskStateExited":
