@@ -159,3 +159,30 @@ def test_given_model_based_scorers_when_released_then_each_scores_every_case(
         "rouge_l": 60, "llm_judge": 60, "embedding_cosine": 60, "classifier": 60}
     assert verdict["rejected_model_verdicts"] == {"llm_judge": 0, "classifier": 0}
     assert result["outcome"] == "promoted", verdict["reasons"]
+
+
+def test_given_approval_required_when_someone_approves_then_the_canary_runs_and_the_approver_is_recorded(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    from genai_cicd.aws.ledger import Ledger
+    from genai_cicd.logic.approval import decide_approval
+
+    table = aws.control_plane.physical["ControlPlaneTable"]
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         approval={"required": True, "timeout_seconds": 120},
+                         canary={"min_canary_requests_per_step": 1, "steps": [50]})
+
+    def approver() -> None:
+        ddb = aws.client("dynamodb")
+        wait_for(lambda: "Item" in ddb.get_item(TableName=table, Key={"pk": {"S": "APPROVAL#e2e-approved"},
+                                                                      "sk": {"S": "TOKEN"}}))
+        decide_approval("e2e-approved", True, "release-manager@example.com", "looks good", dynamodb=ddb,
+                        sfn=aws.client("stepfunctions"), table=table)
+
+    thread = threading.Thread(target=approver, daemon=True)
+    thread.start()
+    result = runner.run(path, name="e2e-approved")
+    thread.join()
+    assert result["outcome"] == "promoted", result
+    entries = Ledger(aws.client("dynamodb"), table).entries("e2e-approved")
+    approved = [e for e in entries if e.event == "approved"]
+    assert approved and approved[0].actor == "release-manager@example.com"

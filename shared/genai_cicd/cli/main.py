@@ -199,10 +199,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from genai_cicd.logic.approval import decide_approval
-    from genai_cicd.logic.deps import Deps
+    import boto3
 
-    decide_approval(args.release_id, not args.reject, args.by, args.comment or "", Deps.from_environment())
+    from genai_cicd.logic.approval import decide_approval
+
+    try:
+        decide_approval(args.release_id, not args.reject, args.by, args.comment or "",
+                        dynamodb=boto3.client("dynamodb"), sfn=boto3.client("stepfunctions"), table=args.table)
+    except LookupError as exc:
+        raise InvalidInput(str(exc)) from None
     print(f"{'rejected' if args.reject else 'approved'} {args.release_id} by {args.by}")
     return 0
 
@@ -293,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     appr = sub.add_parser("approve", help="approve or reject a release waiting for manual approval (AWS)")
     appr.add_argument("release_id")
     appr.add_argument("--by", required=True)
+    appr.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
     appr.add_argument("--reject", action="store_true")
     appr.add_argument("--comment")
     appr.set_defaults(func=cmd_approve)
