@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_cicd.gates.scorers import is_refusal
 from genai_cicd.models.manifest import Variant
 from genai_cicd.providers.base import GenerationRequest, ProviderError
 from genai_cicd.providers.bedrock import BedrockConverseProvider
@@ -60,7 +61,7 @@ logger = Logger()
 metrics = Metrics(service="")
 metrics.set_default_dimensions(app=SETTINGS.app, environment=SETTINGS.environment)
 _rng = random.SystemRandom()
-_UNANSWERED = re.compile(r"don't have information|i don't know|can't help with", re.IGNORECASE)
+_UNANSWERED = re.compile(r"don't have information|i don't know", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)
@@ -110,7 +111,9 @@ def answer(request: ChatRequest) -> dict[str, Any]:
         logger.warning("model call failed", extra={"variant": arm, "error": type(exc).__name__})
         return {"variant": arm, "error": "the assistant is unavailable, please retry"}
     price_in, price_out = PRICES.get(variant.model_id, [0.0, 0.0])
-    low_quality = _UNANSWERED.search(result.text) is not None and not result.guardrail_intervened
+    # Online quality signal: the bot could not answer, or refused (a guardrail block is counted apart).
+    low_quality = (_UNANSWERED.search(result.text) is not None or is_refusal(result.text)) \
+        and not result.guardrail_intervened
     emit("Errors", 0)
     emit("LatencyMs", result.latency_ms, MetricUnit.Milliseconds)
     emit("SlowRequests", 1 if result.latency_ms > SETTINGS.slow_request_ms else 0)

@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -237,9 +235,3 @@ def matches(pattern: Any, event: Any) -> bool:
     if isinstance(pattern, list):
         return event in pattern
     return bool(pattern == event)
-
-
-@contextmanager
-def embedded(root: Path, **kwargs: Any) -> Iterator[EmbeddedAWS]:
-    with EmbeddedAWS(root, **kwargs) as aws:
-        yield aws

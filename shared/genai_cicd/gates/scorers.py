@@ -13,7 +13,6 @@ from collections import Counter
 from typing import Any, Protocol
 
 import jsonschema
-from rouge_score import rouge_scorer
 
 from genai_cicd.models.dataset import GoldenCase
 
@@ -32,6 +31,9 @@ class RougeL:
     name = "rouge_l"
 
     def __init__(self) -> None:
+        # Imported here: rouge-score pulls in nltk (~1 s), which only this scorer needs.
+        from rouge_score import rouge_scorer
+
         self._scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
     def score(self, case: GoldenCase, output: str) -> float | None:

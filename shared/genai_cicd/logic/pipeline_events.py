@@ -20,9 +20,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.canary import shifter
-from genai_cicd.logic.context import load_manifest
 from genai_cicd.logic.deps import Deps
+from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import PipelineContext, ReleaseContext, ReportInput
 
 
@@ -109,9 +110,9 @@ def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dic
         sfn.stop_execution(executionArn=arn, error="PipelineCancelled",
                            cause=f"pipeline execution {detail.state}")
         receipt: dict[str, Any] = {"execution_arn": arn, "action": "stopped"}
-        context = _release_context(deps, described)
-        if context is not None:
-            manifest = load_manifest(deps, context)
+        found = _release_context(deps, described)
+        if found is not None:
+            context, manifest = found
             receipt["rollback"] = shifter(deps, context, manifest).rollback()
             deps.lock.release(context.app, context.environment, context.release_id)
             deps.ledger.append(context.release_id, "cancelled", f"codepipeline:{detail.pipeline}",
@@ -120,24 +121,24 @@ def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dic
     return done
 
 
-def _release_context(deps: Deps, described: dict[str, Any]) -> ReleaseContext | None:
-    """The manifest pointer for a running execution (written by LoadManifest)."""
+def _release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:
+    """The context and manifest of a running execution (stored by LoadManifest), read once."""
     name = described["name"]
+    uri = deps.artifacts.uri(f"releases/{name}/manifest.json")
     try:
-        deps.artifacts.read_bytes(f"releases/{name}/manifest.json")
-    except Exception:  # noqa: BLE001 - not validated yet: nothing moved, nothing to restore
-        return None
+        manifest = load_manifest_text(deps.artifacts.read_text(uri), uri)
+    except InvalidInput:
+        return None  # not validated yet: nothing moved, nothing to restore
     try:
         start_input = json.loads(described.get("input") or "{}")
     except json.JSONDecodeError:
         start_input = {}
-    uri = deps.artifacts.uri(f"releases/{name}/manifest.json")
-    stub = ReleaseContext(release_id=name, execution_arn=described["executionArn"], app="-", environment="-",
-                          manifest_uri=uri, manifest_hash="", change_kinds=[], gates={}, approval_required=False,
-                          approval_timeout_seconds=1, bake_seconds=1, bedrock_poll_seconds=1,
-                          started_by=str(start_input.get("started_by", "unknown")))
-    manifest = load_manifest(deps, stub)
-    return stub.model_copy(update={"app": manifest.app, "environment": manifest.environment})
+    context = ReleaseContext(release_id=name, execution_arn=described["executionArn"], app=manifest.app,
+                             environment=manifest.environment, manifest_uri=uri, manifest_hash="",
+                             change_kinds=[k.value for k in manifest.change.kinds], gates={},
+                             approval_required=False, approval_timeout_seconds=1, bake_seconds=1,
+                             bedrock_poll_seconds=1, started_by=str(start_input.get("started_by", "unknown")))
+    return context, manifest
 
 
 def report_to_pipeline(event: ReportInput, deps: Deps) -> dict[str, Any]:

@@ -7,7 +7,6 @@ unknown fields are errors, so a typo never silently disables a gate.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -333,7 +332,3 @@ def load_manifest_file(path: Path) -> ReleaseManifest:
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"{path}: cannot read: {exc}") from None
     return load_manifest_text(text, str(path))
-
-
-def manifest_json_schema() -> str:
-    return json.dumps(ReleaseManifest.model_json_schema(), indent=2, sort_keys=True)
