@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.reconcile import execution_running
 from genai_cicd.models.tasks import LockInput
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event
@@ -14,10 +15,12 @@ from genai_cicd.parsing import parse_event
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse_event(event, LockInput)
-    lock = Deps.from_environment().lock
+    deps = Deps.from_environment()
+    lock = deps.lock
     release = task.release
     if task.action == "acquire":
-        expires = lock.acquire(release.app, release.environment, release.release_id)
+        expires = lock.acquire(release.app, release.environment, release.release_id, release.execution_arn,
+                               is_alive=lambda arn: execution_running(deps, arn))
         logger.info("lock acquired", extra={"release_id": release.release_id, "expires": expires})
         return {"held": True, "expires": expires}
     released = lock.release(release.app, release.environment, release.release_id)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd import settings
@@ -51,7 +52,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("ignored", extra={"state": detail.state, "action": detail.action})
         return {"started": False, "reason": "not the gate action entering STARTED"}
     _config.register_lambda_context(context)
-    result = _start_once(detail)
+    try:
+        result = _start_once(detail)
+    except IdempotencyAlreadyInProgressError:
+        # The same request is being handled right now; that delivery will answer (and is retried on failure).
+        logger.info("duplicate in progress", extra={"pipeline": detail.pipeline})
+        return {"started": False, "reason": "duplicate event: the same request is in progress"}
     if result["started"]:
         metrics.add_metric(name="ReleasesStarted", unit=MetricUnit.Count, value=1)
     logger.info("start", extra={"execution_name": result["execution_name"], "started": result["started"],

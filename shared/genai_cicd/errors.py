@@ -26,6 +26,10 @@ class ReleaseLocked(GenAICicdError):
     """Another release holds the lock for this app and environment."""
 
 
+class ReleaseFenced(GenAICicdError):
+    """The release lost its lock (cancelled or reconciled): it may no longer move traffic."""
+
+
 class GateError(GenAICicdError):
     """A gate could not produce a verdict (counted as a block, never a pass)."""
 

@@ -67,6 +67,11 @@ class LocalReleaseRunner:
             s3.put_object(Bucket=self.aws.bucket, Key=f"releases/{release_id}/manifest.json",
                           Body=json.dumps(m.model_dump(mode="json")).encode())
         self.seed_flag(manifest.model_dump(mode="json"))
+        # events/reconcile_release points at an execution stopped right after it started.
+        sfn = self.aws.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name="evt-aborted", input=json.dumps(
+            {"manifest": manifest.model_dump(mode="json"), "started_by": "events/"}))["executionArn"]
+        sfn.stop_execution(executionArn=arn, error="Example", cause="stopped by the event fixtures")
         self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-1")
 
     def seed_flag(self, manifest: dict[str, Any]) -> None:

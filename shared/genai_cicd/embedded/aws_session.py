@@ -71,6 +71,7 @@ class EmbeddedAWS:
         self._saved_env: dict[str, str] = {}
         self._mock: Any = None
         self._saved_invoke: Any = None
+        self._saved_stop: Any = None
 
     # -- lifecycle --------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -104,6 +105,7 @@ class EmbeddedAWS:
 
         self._saved_invoke = LambdaSimpleBackend.invoke
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        self._patch_stop_before_start()
         try:
             self._provision()
         except Exception:
@@ -118,6 +120,10 @@ class EmbeddedAWS:
         self._wait_for_running_executions()
         if self._saved_invoke is not None:
             LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
+        if self._saved_stop is not None:
+            from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+            ExecutionWorker.stop = self._saved_stop  # type: ignore[method-assign]
         if self._mock is not None:
             self._mock.stop()
         _current = None
@@ -125,6 +131,21 @@ class EmbeddedAWS:
         self._reset_powertools()
         os.environ.clear()
         os.environ.update(self._saved_env)
+
+    def _patch_stop_before_start(self) -> None:
+        """moto fails StopExecution issued before its worker thread set up the run; AWS accepts it any time."""
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        original = ExecutionWorker.stop
+        self._saved_stop = original
+
+        def stop(worker: Any, stop_date: Any, error: Any, cause: Any) -> None:
+            deadline = time.monotonic() + 10
+            while getattr(worker, "env", None) is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            original(worker, stop_date, error, cause)
+
+        ExecutionWorker.stop = stop  # type: ignore[method-assign]
 
     @staticmethod
     def _reset_powertools() -> None:

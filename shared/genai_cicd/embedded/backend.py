@@ -29,9 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
 
 from genai_cicd.embedded.guardrails import GuardrailRegistry, evaluate
+from genai_cicd.embedded.lambda_runtime import current_function
 from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel, content_words, profile_for
 
 ACCOUNT = "123456789012"
@@ -91,9 +93,12 @@ class EmbeddedBackend:
         # A CodeDeploy "minute" lasts this many seconds locally (Wait states run in real time).
         self.codedeploy_minute_seconds = 1.0
         self.calls: dict[str, int] = {}
+        # (calling embedded function or "client", "service:Operation") -> count, for fault-injection tests.
+        self.calls_by_caller: dict[tuple[str, str], int] = {}
         self.model_tokens = {"input": 0, "output": 0}
         self.model_spend_usd = 0.0
-        self.fail_next: dict[str, list[BackendError]] = {}
+        self.fail_next: dict[str, list[BackendError | Exception]] = {}
+        self.fail_only_for: dict[str, str] = {}
         self.operations: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("appconfig", "CreateEnvironment"): self.create_environment,
             ("appconfig", "GetEnvironment"): self.get_environment,
@@ -129,10 +134,15 @@ class EmbeddedBackend:
     def before_call(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         key = (model.service_model.service_id.hyphenize(), model.name)
         op_name = f"{key[0]}:{key[1]}"
+        caller = current_function() or "client"
         with self._lock:
             self.calls[op_name] = self.calls.get(op_name, 0) + 1
+            self.calls_by_caller[(caller, op_name)] = self.calls_by_caller.get((caller, op_name), 0) + 1
             injected = self.fail_next.get(op_name)
-            error = injected.pop(0) if injected else None
+            only_for = self.fail_only_for.get(op_name)
+            error = injected.pop(0) if injected and (only_for is None or only_for in caller) else None
+        if isinstance(error, Exception) and not isinstance(error, BackendError):
+            raise error  # a transport failure (timeout): botocore raises it to the caller
         if error is None and key not in self.operations:
             return None
         try:
@@ -148,10 +158,28 @@ class EmbeddedBackend:
         return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), parsed
 
     def inject_failure(self, operation: str, code: str, message: str = "injected", status: int = 400,
-                       times: int = 1) -> None:
-        """Make the next ``times`` calls of ``service:Operation`` fail (fault-injection tests)."""
+                       times: int = 1, caller: str | None = None) -> None:
+        """Make the next ``times`` calls of ``service:Operation`` fail (fault-injection tests).
+
+        ``code="Timeout"`` raises botocore's ReadTimeoutError instead of an error response;
+        ``caller`` limits the fault to calls made by embedded functions whose name contains it.
+        """
+        def make() -> BackendError | Exception:
+            if code == "Timeout":
+                return ReadTimeoutError(endpoint_url=f"https://{operation.split(':')[0]}.embedded.local")
+            return BackendError(code, message, status)
+
         with self._lock:
-            self.fail_next.setdefault(operation, []).extend(BackendError(code, message, status) for _ in range(times))
+            self.fail_next.setdefault(operation, []).extend(make() for _ in range(times))
+            if caller is None:
+                self.fail_only_for.pop(operation, None)
+            else:
+                self.fail_only_for[operation] = caller
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self.fail_next.clear()
+            self.fail_only_for.clear()
 
     # -- AppConfig --------------------------------------------------------------
     def _moto_appconfig(self) -> Any:

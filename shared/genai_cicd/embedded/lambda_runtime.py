@@ -33,6 +33,12 @@ from types import ModuleType
 from typing import Any, TextIO
 
 _ENV_LOCK = threading.RLock()
+_CALLER = threading.local()
+
+
+def current_function() -> str | None:
+    """The embedded function running on this thread (AWS calls are attributed to it), if any."""
+    return getattr(_CALLER, "name", None)
 
 
 @dataclass
@@ -111,6 +117,7 @@ class EmbeddedLambdaRuntime:
         self._cw_client: Any = None
         self.log_sink = log_sink
         self.invocations: dict[str, int] = {}
+        self.in_flight = 0  # handlers running now (a stopped execution's last task may still be running)
         self.busy_seconds: dict[str, float] = {}
         self.stdout = _install_stdout()
         self._lock = threading.Lock()
@@ -174,9 +181,12 @@ class EmbeddedLambdaRuntime:
                                 _deadline=time.monotonic() + spec.timeout)
         with self._lock:
             self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
+            self.in_flight += 1
         buf = self.stdout.capture()
         error: str | None = None
         began = time.perf_counter()
+        outer = current_function()
+        _CALLER.name = spec.name
         try:
             result = handler(event, context)
             body = json.dumps(result, default=str).encode()
@@ -185,8 +195,10 @@ class EmbeddedLambdaRuntime:
             body = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
                                "stackTrace": traceback.format_exception(exc)[-3:]}).encode()
         finally:
+            _CALLER.name = outer
             self.stdout.release()
         with self._lock:
+            self.in_flight -= 1
             self.busy_seconds[spec.name] = self.busy_seconds.get(spec.name, 0.0) + time.perf_counter() - began
         self._drain(spec, "".join(buf))
         return body, error

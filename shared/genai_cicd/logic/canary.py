@@ -11,6 +11,7 @@ from genai_cicd.aws.cloudwatch import latency_summary
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.canary.cost import cost_check, interval_log_ratio
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.errors import ReleaseFenced
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.manifest import ReleaseManifest
@@ -48,13 +49,30 @@ def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> T
     )
 
 
+def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, weight: float) -> dict[str, Any]:
+    """Move traffic only while this release holds the lock, and check again after the move.
+
+    A reconciler (cancel, stopped execution) releases the lock before it rolls
+    back. A shift already in flight when that happens sees the lock gone on its
+    second check and undoes itself, so traffic never stays on a dead release.
+    """
+    if deps.lock.holder(manifest.app, manifest.environment) != release.release_id:
+        raise ReleaseFenced(f"release {release.release_id} no longer holds {manifest.app}/{manifest.environment}")
+    traffic = shifter(deps, release, manifest)
+    receipt = traffic.set_weight(weight)
+    if deps.lock.holder(manifest.app, manifest.environment) != release.release_id:
+        traffic.rollback()
+        raise ReleaseFenced(f"release {release.release_id} lost its lock while shifting; traffic restored")
+    return receipt
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
-    receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[0])
+    receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
     weight = float(receipt.get("weight", manifest.canary.steps[0]))
     now = _now().isoformat()
@@ -124,7 +142,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
 def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
     index = canary.step_index + 1
-    receipt = shifter(deps, release, manifest).set_weight(manifest.canary.steps[index])
+    receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = float(receipt.get("weight", manifest.canary.steps[index]))
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
                        window_start=_now().isoformat(),
@@ -133,7 +151,7 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
 
 def full_rollout(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
-    shifter(deps, release, manifest).set_weight(FULL)
+    fenced_shift(deps, release, manifest, FULL)
     return canary.model_copy(update={"weight": FULL, "action": "promote"})
 
 

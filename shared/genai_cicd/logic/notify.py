@@ -21,7 +21,8 @@ SUBJECTS = {
     "rolled_back": "ROLLED BACK to baseline",
     "failed": "FAILED (traffic on baseline)",
     "failed_rollback": "ROLLBACK FAILED: traffic state unverified, act now",
-    "cancelled": "cancelled by the pipeline",
+    "cancelled": "cancelled by the pipeline (traffic on baseline)",
+    "reconciled": "execution ended mid-release: traffic restored to baseline",
 }
 # Detail keys allowed in messages: ids, verdicts, reasons, pointers. Never prompts or outputs.
 ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index", "metric", "timeline_uri",

@@ -7,7 +7,8 @@ nothing new (Step Functions refuses a second execution with that name).
 The manifest is the one CodeBuild wrote for that pipeline execution.
 
 Cancel: SUPERSEDED / STOPPED / FAILED for a pipeline execution stops its
-release and puts traffic back on the baseline.
+release and puts traffic back on the baseline. It leaves a tombstone first,
+so the two events give the same end state in either order.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from genai_cicd.errors import InvalidInput
-from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
-from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
-from genai_cicd.models.tasks import PipelineContext, ReleaseContext, ReportInput
+from genai_cicd.logic.reconcile import settle
+from genai_cicd.models.tasks import PipelineContext, ReportInput
 
 
 class ActionDetail(BaseModel):
@@ -57,6 +57,10 @@ class StartResult(BaseModel):
     reason: str
 
 
+# CodePipeline keeps a superseded execution's events for far less than this.
+TOMBSTONE_SECONDS = 30 * 86400
+
+
 def execution_name(pipeline: str, execution_id: str, stage: str, action: str) -> str:
     digest = hashlib.sha256(f"{pipeline}|{execution_id}|{stage}|{action}".encode()).hexdigest()[:20]
     prefix = re.sub(r"[^A-Za-z0-9-_]", "-", pipeline)[:40]
@@ -75,6 +79,10 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
     payload = {"manifest_uri": deps.artifacts.uri(manifest_key(detail.pipeline, detail.execution_id)),
                "pipeline": context.model_dump(mode="json"), "started_by": f"codepipeline:{detail.pipeline}"}
     sfn = deps.client("stepfunctions")
+    ddb = deps.client("dynamodb")
+    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id)) is not None:
+        return StartResult(execution_name=name, execution_arn=None, started=False,
+                           reason=f"pipeline execution already {cancelled}: nothing to release")
     try:
         arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
                                   input=json.dumps(payload, sort_keys=True))["executionArn"]
@@ -83,62 +91,54 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
             return StartResult(execution_name=name, execution_arn=None, started=False,
                                reason="duplicate event: this pipeline action already has a release")
         raise
-    deps.client("dynamodb").put_item(
+    ddb.put_item(
         TableName=deps.config.table_name,
-        Item={"pk": {"S": f"PIPELINE#{detail.pipeline}#{detail.execution_id}"}, "sk": {"S": f"EXEC#{name}"},
+        Item={"pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)}, "sk": {"S": f"EXEC#{name}"},
               "execution_arn": {"S": arn}},
     )
+    # A cancel that arrived between the check above and this record did not see us: stop ourselves.
+    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id)) is not None:
+        sfn.stop_execution(executionArn=arn, error="PipelineCancelled", cause=f"pipeline execution {cancelled}")
+        return StartResult(execution_name=name, execution_arn=arn, started=False,
+                           reason=f"pipeline execution {cancelled} while starting: stopped")
     return StartResult(execution_name=name, execution_arn=arn, started=True, reason="started")
+
+
+def _pipeline_pk(pipeline: str, execution_id: str) -> str:
+    return f"PIPELINE#{pipeline}#{execution_id}"
+
+
+def _cancelled_state(deps: Deps, pipeline: str, execution_id: str) -> str | None:
+    item = deps.client("dynamodb").get_item(
+        TableName=deps.config.table_name, ConsistentRead=True,
+        Key={"pk": {"S": _pipeline_pk(pipeline, execution_id)}, "sk": {"S": "CANCELLED"}}).get("Item")
+    return str(item["state"]["S"]) if item else None
 
 
 def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dict[str, Any]]:
     """Stop the pipeline execution's running releases and restore the baseline."""
     ddb = deps.client("dynamodb")
     sfn = deps.client("stepfunctions")
+    # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
+    ddb.put_item(TableName=deps.config.table_name, Item={
+        "pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)}, "sk": {"S": "CANCELLED"},
+        "state": {"S": detail.state}, "expiration": {"N": str(int(time.time()) + TOMBSTONE_SECONDS)}})
     items = ddb.query(
-        TableName=deps.config.table_name, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"PIPELINE#{detail.pipeline}#{detail.execution_id}"}},
+        TableName=deps.config.table_name, KeyConditionExpression="pk = :pk AND begins_with(sk, :exec)",
+        ExpressionAttributeValues={":pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)},
+                                   ":exec": {"S": "EXEC#"}},
         ConsistentRead=True,
     ).get("Items", [])
     done = []
     for item in items:
         arn = item["execution_arn"]["S"]
         described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            done.append({"execution_arn": arn, "action": "none", "status": described["status"]})
-            continue
-        sfn.stop_execution(executionArn=arn, error="PipelineCancelled",
-                           cause=f"pipeline execution {detail.state}")
-        receipt: dict[str, Any] = {"execution_arn": arn, "action": "stopped"}
-        found = _release_context(deps, described)
-        if found is not None:
-            context, manifest = found
-            receipt["rollback"] = shifter(deps, context, manifest).rollback()
-            deps.lock.release(context.app, context.environment, context.release_id)
-            deps.ledger.append(context.release_id, "cancelled", f"codepipeline:{detail.pipeline}",
-                               {"pipeline_state": detail.state, "rollback": receipt["rollback"]})
-        done.append(receipt)
+        if described["status"] == "RUNNING":
+            sfn.stop_execution(executionArn=arn, error="PipelineCancelled",
+                               cause=f"pipeline execution {detail.state}")
+        outcome = settle(deps, described, "cancelled", f"pipeline {detail.pipeline} execution {detail.state}")
+        done.append({"execution_arn": arn, "status": described["status"], **outcome})
     return done
-
-
-def _release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:
-    """The context and manifest of a running execution (stored by LoadManifest), read once."""
-    name = described["name"]
-    uri = deps.artifacts.uri(f"releases/{name}/manifest.json")
-    try:
-        manifest = load_manifest_text(deps.artifacts.read_text(uri), uri)
-    except InvalidInput:
-        return None  # not validated yet: nothing moved, nothing to restore
-    try:
-        start_input = json.loads(described.get("input") or "{}")
-    except json.JSONDecodeError:
-        start_input = {}
-    context = ReleaseContext(release_id=name, execution_arn=described["executionArn"], app=manifest.app,
-                             environment=manifest.environment, manifest_uri=uri, manifest_hash="",
-                             change_kinds=[k.value for k in manifest.change.kinds], gates={},
-                             approval_required=False, approval_timeout_seconds=1, bake_seconds=1,
-                             bedrock_poll_seconds=1, started_by=str(start_input.get("started_by", "unknown")))
-    return context, manifest
 
 
 def report_to_pipeline(event: ReportInput, deps: Deps) -> dict[str, Any]:

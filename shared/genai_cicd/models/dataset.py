@@ -19,6 +19,8 @@ from genai_cicd.errors import DatasetInvalid
 from genai_cicd.models.validation import describe_validation_error
 
 MAX_LINES = 100_000
+# One case is a question, a reference and a few assertions: 256 KiB is far beyond any real one.
+MAX_LINE_CHARS = 256 * 1024
 
 
 def _text(value: Any) -> Any:
@@ -89,6 +91,9 @@ def parse_jsonl(text: str, model: type[T], source: str) -> list[T]:
             continue
         if number > MAX_LINES:
             raise DatasetInvalid(f"{source}:{number}: more than {MAX_LINES} lines")
+        if len(raw) > MAX_LINE_CHARS:
+            errors.append(f"{source}:{number}: (root): line of {len(raw)} characters, over {MAX_LINE_CHARS}")
+            continue
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:

@@ -301,6 +301,9 @@ class ReleaseManifest(Strict):
         return self
 
 
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
 def parse_manifest(data: object, source: str = "manifest") -> ReleaseManifest:
     """Validate a decoded manifest; raise ManifestInvalid naming each bad field."""
     try:
@@ -311,6 +314,10 @@ def parse_manifest(data: object, source: str = "manifest") -> ReleaseManifest:
 
 def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, object]:
     """YAML or JSON text (JSON is YAML) to a mapping, with the line of a syntax error."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_MANIFEST_BYTES:
+        # It travels in a Step Functions payload (256 KiB); datasets are referenced, never inlined.
+        raise ManifestInvalid(f"{source}: (root): {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

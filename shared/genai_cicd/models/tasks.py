@@ -132,7 +132,8 @@ class RollbackResult(TaskModel):
 class NotifyInput(TaskModel):
     release: ReleaseContext | None = None
     event: Literal["started", "invalid", "locked", "gates_passed", "blocked", "awaiting_approval", "approved",
-                   "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled"]
+                   "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled",
+                   "reconciled"]
     detail: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,0 +1,101 @@
+"""Settle a release whose execution ended or was stopped, from the services' own state.
+
+Called by CancelRelease (the pipeline superseded/stopped the release) and by
+ReconcileRelease (Step Functions reports the execution ABORTED, TIMED_OUT or
+FAILED). Both may see the same release, in any order, more than once, so:
+
+- the ledger says whether the release already reached an outcome; if it did,
+  only a lock left behind is released (traffic was settled by the execution);
+- otherwise the lock is released first (a shift still in flight sees it gone
+  and undoes itself, see ``fenced_shift``), then traffic is rolled back and
+  read back, then the outcome is announced and recorded once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genai_cicd.errors import InvalidInput
+from genai_cicd.logic.canary import shifter
+from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.notify import notify
+from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
+from genai_cicd.models.tasks import NotifyInput, ReleaseContext
+
+# Outcomes after which the execution itself left traffic where it belongs.
+SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid", "locked", "cancelled",
+           "reconciled"}
+
+
+def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dict[str, Any]:
+    """``described`` is DescribeExecution's answer; ``event`` is ``cancelled`` or ``reconciled``."""
+    name = described["name"]
+    found = release_context(deps, described)
+    if found is None:
+        return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved"}
+    context, manifest = found
+    history = [e.event for e in deps.ledger.entries(name)]
+    outcome = next((e for e in reversed(history) if e in SETTLED), None)
+    if outcome is not None:
+        freed = deps.lock.release(manifest.app, manifest.environment, name)
+        return {"release_id": name, "action": "none", "reason": f"already settled: {outcome}", "lock_freed": freed}
+    if "started" not in history:
+        # Stopped before it took the lock or announced anything: nothing to restore.
+        deps.lock.release(manifest.app, manifest.environment, name)
+        return {"release_id": name, "action": "none", "reason": "stopped before the release started"}
+    deps.lock.release(manifest.app, manifest.environment, name)
+    receipt = shifter(deps, context, manifest).rollback()
+    receipt = json.loads(json.dumps(receipt, default=str))
+    notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)  # type: ignore[arg-type]
+    return {"release_id": name, "action": "rolled_back", "receipt": receipt}
+
+
+def release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:
+    """The context and manifest of an execution (stored by LoadManifest), read once."""
+    name = described["name"]
+    uri = deps.artifacts.uri(f"releases/{name}/manifest.json")
+    try:
+        manifest = load_manifest_text(deps.artifacts.read_text(uri), uri)
+    except InvalidInput:
+        return None
+    try:
+        start_input = json.loads(described.get("input") or "{}")
+    except json.JSONDecodeError:
+        start_input = {}
+    context = ReleaseContext(release_id=name, execution_arn=described["executionArn"], app=manifest.app,
+                             environment=manifest.environment, manifest_uri=uri, manifest_hash="",
+                             change_kinds=[k.value for k in manifest.change.kinds], gates={},
+                             approval_required=False, approval_timeout_seconds=1, bake_seconds=1,
+                             bedrock_poll_seconds=1, started_by=str(start_input.get("started_by", "unknown")))
+    return context, manifest
+
+
+class ExecutionStatusDetail(BaseModel):
+    """``detail`` of a Step Functions Execution Status Change event (fields we use)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    executionArn: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:")  # noqa: N815
+    stateMachineArn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")  # noqa: N815
+    name: str = Field(min_length=1, max_length=80)
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+
+def reconcile_execution(detail: ExecutionStatusDetail, deps: Deps) -> dict[str, Any]:
+    described = deps.client("stepfunctions").describe_execution(executionArn=detail.executionArn)
+    if described["status"] == "RUNNING":
+        # A redriven or stale event: the execution is alive and will settle itself.
+        return {"release_id": described["name"], "action": "none", "reason": "execution is running"}
+    return settle(deps, described, "reconciled", f"execution {described['status']}")
+
+
+def execution_running(deps: Deps, execution_arn: str) -> bool:
+    """False only when Step Functions says the execution has ended (or never existed)."""
+    sfn = deps.client("stepfunctions")
+    try:
+        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return False

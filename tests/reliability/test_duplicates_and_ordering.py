@@ -1,0 +1,120 @@
+"""Duplicate and out-of-order CodePipeline events: one release at most, the same end state in any order."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.logic.pipeline_events import execution_name
+from tests.stack import (
+    AppTraffic,
+    flag_documents,
+    ledger_events,
+    lock_holder,
+    put_pipeline_manifest,
+    quiesce,
+    status_event,
+    wait_for,
+)
+from tests.utils import manifest_file, pipeline_action_event
+
+FAST = {"gates": {"prompt_regression": None, "guardrail_suite": None},
+        "canary": {"min_canary_requests_per_step": 1, "steps": [50]}}
+SLOW_CANARY = {"gates": {"prompt_regression": None, "guardrail_suite": None},
+               "canary": {"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500}}
+
+
+def superseded(execution_id: str) -> dict:  # type: ignore[type-arg]
+    return {**pipeline_action_event(), "id": str(uuid.uuid4()),
+            "detail-type": "CodePipeline Pipeline Execution State Change",
+            "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "state": "SUPERSEDED",
+                       "version": 1}}
+
+
+def prepare(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execution_id: str,
+            sections: dict) -> None:  # type: ignore[type-arg]
+    path = manifest_file(tmp_path, "good-prompt", **sections)
+    put_pipeline_manifest(aws, path, execution_id)
+    runner.seed_flag(yaml.safe_load(path.read_text()))
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", execution_id)
+
+
+def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_release_one_canary_one_history(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    prepare(aws, runner, tmp_path, "exec-dup50", FAST)
+    approvals_before = len(aws.backend.approval_results)
+    original = pipeline_action_event("STARTED", "exec-dup50")
+    # EventBridge redelivers the same event (same id); other rules or replays carry new ids.
+    copies = [original if i % 2 else {**original, "id": str(uuid.uuid4())} for i in range(50)]
+    random.Random(50).shuffle(copies)
+    with AppTraffic(aws):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = [o for batch in pool.map(aws.deliver_event, copies) for o in batch]
+        quiesce(aws, timeout=180)
+    name = execution_name("support-bot-pipeline", "exec-dup50", "GenAIGates", "GenAIGate")
+    assert len(outcomes) == 50 and not any(o.get("dead_lettered") for o in outcomes), outcomes
+    # Duplicates get the first delivery's answer (idempotency) or "in progress"; never another execution.
+    arns = {o["payload"]["execution_arn"] for o in outcomes if o["payload"].get("started")}
+    assert len(arns) == 1, [o["payload"] for o in outcomes]
+    executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    mine = [e for e in executions if e["name"] == name]
+    assert [e["status"] for e in mine] == ["SUCCEEDED"]
+    canary_steps = [d for d in flag_documents(aws) if d["release_id"] == name]
+    assert [d["candidate_weight"] for d in canary_steps] == [50.0, 100.0]  # one canary, one promotion
+    events, problems = ledger_events(aws, name)
+    assert events.count("started") == 1 and events[-1] == "promoted" and not problems
+    assert [a["status"] for a in aws.backend.approval_results[approvals_before:]] == ["Approved"]
+    assert lock_holder(aws) is None
+
+
+# Every order of a duplicated start and a cancel, plus a cancel that lands while the canary bakes.
+ORDERINGS = [*sorted(set(itertools.permutations(["start", "start", "superseded"]))),
+             ("start", "canary running", "superseded", "start")]
+
+
+def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_same(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    sfn = aws.client("stepfunctions")
+    end_states = {}
+    for i, ordering in enumerate(ORDERINGS):
+        execution_id = f"exec-order-{i}"
+        prepare(aws, runner, tmp_path, execution_id, SLOW_CANARY)
+        deployments_before = len(flag_documents(aws))
+        with AppTraffic(aws):
+            for kind in ordering:
+                if kind == "canary running":
+                    wait_for(lambda: runner.flag_weight() == 5.0)
+                    continue
+                event = pipeline_action_event("STARTED", execution_id) if kind == "start" \
+                    else superseded(execution_id)
+                for outcome in aws.deliver_event(event):
+                    assert not outcome.get("dead_lettered"), outcome
+            quiesce(aws, timeout=120)
+        name = execution_name("support-bot-pipeline", execution_id, "GenAIGates", "GenAIGate")
+        mine = [e for e in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+                if e["name"] == name]
+        # What EventBridge delivers when an execution ends: the reconciler settles whatever is left.
+        for e in mine:
+            for outcome in aws.deliver_event(status_event(aws, e["executionArn"])):
+                assert not outcome.get("error"), outcome
+        events = ledger_events(aws, name)[0] if mine else []
+        moved = [d for d in flag_documents(aws)[deployments_before:] if d["release_id"] == name]
+        end_states[ordering] = {
+            "weight": runner.flag_weight(), "lock": lock_holder(aws),
+            "running": [e["name"] for e in mine if e["status"] == "RUNNING"],
+            "settled": not moved or events[-1] in ("cancelled", "reconciled"),
+            "executions": len(mine) <= 1,
+        }
+        if "canary running" in ordering:
+            assert moved and events[-1] == "cancelled", events
+    expected = {"weight": 0.0, "lock": None, "running": [], "settled": True, "executions": True}
+    assert all(state == expected for state in end_states.values()), json.dumps(
+        {" ".join(k): v for k, v in end_states.items()}, indent=1)

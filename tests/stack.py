@@ -1,0 +1,111 @@
+"""Fixtures for suites that run the whole stack on the embedded AWS (one stack per module)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genai_cicd.aws.ledger import Ledger, verify_chain
+from genai_cicd.aws.lock import ReleaseLock
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.cli.local_release import upload_manifest_artifacts
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.logic.pipeline_events import manifest_key
+from tests.utils import ROOT
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[EmbeddedAWS]:
+    with EmbeddedAWS(ROOT) as embedded:
+        yield embedded
+
+
+@pytest.fixture(scope="module")
+def runner(aws: EmbeddedAWS) -> LocalReleaseRunner:
+    r = LocalReleaseRunner(aws, out=lambda _: None)
+    r.setup()
+    return r
+
+
+# ---------------------------------------------------------------- helpers
+def put_pipeline_manifest(aws: EmbeddedAWS, path: Path, execution_id: str) -> dict[str, Any]:
+    """What the pipeline's build step writes: the release manifest for one pipeline execution."""
+    manifest = upload_manifest_artifacts(path, aws.client("s3"), aws.bucket)
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key("support-bot-pipeline", execution_id),
+                                Body=json.dumps(manifest).encode())
+    return manifest
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def quiesce(aws: EmbeddedAWS, timeout: float = 60.0) -> None:
+    """Wait until no execution runs and no handler is mid-flight (a stopped execution's last task)."""
+    sfn = aws.client("stepfunctions")
+    wait_for(lambda: not sfn.list_executions(stateMachineArn=aws.state_machine_arn,
+                                             statusFilter="RUNNING")["executions"], timeout)
+    wait_for(lambda: aws.runtime.in_flight == 0, timeout)
+
+
+def status_event(aws: EmbeddedAWS, execution_arn: str) -> dict[str, Any]:
+    """The Step Functions Execution Status Change event EventBridge would deliver for this execution."""
+    d = aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "123456789012", "time": "2026-11-26T03:00:00Z",
+            "region": aws.region, "resources": [execution_arn],
+            "detail": {"executionArn": execution_arn, "stateMachineArn": d["stateMachineArn"], "name": d["name"],
+                       "status": d["status"], "input": d.get("input"), "output": d.get("output")}}
+
+
+def flag_documents(aws: EmbeddedAWS) -> list[dict[str, Any]]:
+    """Every AppConfig flag deployment, oldest first, with the document it deployed."""
+    docs = []
+    for history in aws.backend.deployments.values():
+        for d in history:
+            docs.append({"number": d["DeploymentNumber"], "state": aws.backend._deployment_state(d),
+                         **json.loads(d["_content"])})
+    return docs
+
+
+def lock_holder(aws: EmbeddedAWS) -> str | None:
+    return ReleaseLock(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"], 600).holder(
+        "support-bot", "prod")
+
+
+def ledger_events(aws: EmbeddedAWS, release_id: str) -> tuple[list[str], list[str]]:
+    """(events, chain problems) of one release's ledger."""
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(release_id)
+    return [e.event for e in entries], verify_chain(entries)
+
+
+class AppTraffic:
+    """Requests to the sample app from a background thread (what users do during a canary)."""
+
+    def __init__(self, aws: EmbeddedAWS) -> None:
+        self._lam = aws.client("lambda")
+        self._fn = aws.function_name("SupportBotFunction")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._lam.invoke(FunctionName=self._fn, Payload=b'{"question": "how long is the free trial"}')
+
+    def __enter__(self) -> AppTraffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
