@@ -74,8 +74,8 @@ def flag_documents(aws: EmbeddedAWS) -> list[dict[str, Any]]:
     for history in aws.backend.deployments.values():
         for d in history:
             docs.append({"number": d["DeploymentNumber"], "state": aws.backend._deployment_state(d),
-                         **json.loads(d["_content"])})
-    return docs
+                         "started": d["_started"], **json.loads(d["_content"])})
+    return sorted(docs, key=lambda d: d["started"])
 
 
 def lock_holder(aws: EmbeddedAWS) -> str | None:

@@ -145,7 +145,11 @@ class EmbeddedAWS:
                 time.sleep(0.01)
             original(worker, stop_date, error, cause)
 
-        ExecutionWorker.stop = stop  # type: ignore[method-assign]
+        ExecutionWorker.stop = stop  # type: ignore[method-assign,assignment]
+
+    def cold_start(self) -> None:
+        """Drop cached parameters and settings, as a new Lambda execution environment would."""
+        self._reset_powertools()
 
     @staticmethod
     def _reset_powertools() -> None:

@@ -99,6 +99,8 @@ class EmbeddedBackend:
         self.model_spend_usd = 0.0
         self.fail_next: dict[str, list[BackendError | Exception]] = {}
         self.fail_only_for: dict[str, str] = {}
+        self.slow: dict[str, tuple[float, str | None]] = {}  # "service:Operation" -> (seconds, caller filter)
+        self.fault_log: list[dict[str, Any]] = []  # injected faults that fired: when, what, whose call
         self.operations: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("appconfig", "CreateEnvironment"): self.create_environment,
             ("appconfig", "GetEnvironment"): self.get_environment,
@@ -141,6 +143,11 @@ class EmbeddedBackend:
             injected = self.fail_next.get(op_name)
             only_for = self.fail_only_for.get(op_name)
             error = injected.pop(0) if injected and (only_for is None or only_for in caller) else None
+            if error is not None:
+                self.fault_log.append({"at": time.time(), "operation": op_name, "caller": caller})
+        delay = self.slow.get(op_name)
+        if delay is not None and (delay[1] is None or delay[1] in caller):
+            time.sleep(delay[0])  # a slow dependency: lets a test act while this call is in flight
         if isinstance(error, Exception) and not isinstance(error, BackendError):
             raise error  # a transport failure (timeout): botocore raises it to the caller
         if error is None and key not in self.operations:
@@ -180,6 +187,7 @@ class EmbeddedBackend:
         with self._lock:
             self.fail_next.clear()
             self.fail_only_for.clear()
+            self.slow.clear()
 
     # -- AppConfig --------------------------------------------------------------
     def _moto_appconfig(self) -> Any:

@@ -15,6 +15,7 @@ line is kept in a log sink that tests can scan.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import io
 import json
@@ -33,12 +34,13 @@ from types import ModuleType
 from typing import Any, TextIO
 
 _ENV_LOCK = threading.RLock()
-_CALLER = threading.local()
+# A ContextVar, not a thread-local: the gate runner's worker threads inherit it.
+_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("embedded_function", default=None)
 
 
 def current_function() -> str | None:
-    """The embedded function running on this thread (AWS calls are attributed to it), if any."""
-    return getattr(_CALLER, "name", None)
+    """The embedded function this code runs for (AWS calls are attributed to it), if any."""
+    return _CALLER.get()
 
 
 @dataclass
@@ -185,8 +187,7 @@ class EmbeddedLambdaRuntime:
         buf = self.stdout.capture()
         error: str | None = None
         began = time.perf_counter()
-        outer = current_function()
-        _CALLER.name = spec.name
+        token = _CALLER.set(spec.name)
         try:
             result = handler(event, context)
             body = json.dumps(result, default=str).encode()
@@ -195,7 +196,7 @@ class EmbeddedLambdaRuntime:
             body = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
                                "stackTrace": traceback.format_exception(exc)[-3:]}).encode()
         finally:
-            _CALLER.name = outer
+            _CALLER.reset(token)
             self.stdout.release()
         with self._lock:
             self.in_flight -= 1

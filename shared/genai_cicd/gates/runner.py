@@ -11,6 +11,7 @@ it against the gate, it is never dropped and never a pass.
 
 from __future__ import annotations
 
+import contextvars
 import random
 import threading
 import time
@@ -120,8 +121,10 @@ def run_all(
         return Outcome(item, None, f"gave up after {max_attempts} attempts ({last_error})", max_attempts)
 
     started = time.perf_counter()
+    # Workers run in the caller's context (contextvars), so per-invocation context follows the calls.
+    context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        outcomes = list(pool.map(one, items))
+        outcomes = list(pool.map(lambda item: context.copy().run(one, item), items))
     stats = RunStats(
         calls=len(outcomes),
         errors=sum(1 for o in outcomes if o.error),

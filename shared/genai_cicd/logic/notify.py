@@ -57,6 +57,8 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
         subject = f"[genai-cicd] {release.app}/{release.environment}: {subject_tail}"
     else:
         subject = f"[genai-cicd] {subject_tail}"
+        if event.release_id is not None:
+            body["release_id"] = event.release_id
     message_id = deps.notifier.publish(event.event, subject, body)
     seq = None
     if release is not None:
@@ -68,4 +70,7 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
         if event.event == "started":
             record["change"] = {"kinds": release.change_kinds, "variants": release.variants}
         seq = deps.ledger.append(release.release_id, event.event, actor, record).seq
+    elif event.release_id is not None:
+        seq = deps.ledger.append(event.release_id, event.event, "genai-cicd", {"detail": detail,
+                                                                             "sns_message_id": message_id}).seq
     return NotifyResult(message_id=message_id, ledger_seq=seq)

@@ -131,6 +131,8 @@ class RollbackResult(TaskModel):
 
 class NotifyInput(TaskModel):
     release: ReleaseContext | None = None
+    # Before the release context exists (bad input, load failure): the execution name, for the ledger.
+    release_id: str | None = Field(default=None, min_length=1, max_length=80)
     event: Literal["started", "invalid", "locked", "gates_passed", "blocked", "awaiting_approval", "approved",
                    "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled",
                    "reconciled"]
