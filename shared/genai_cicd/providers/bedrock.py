@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from genai_cicd.providers.base import (
     GenerationRequest,
@@ -59,6 +59,9 @@ class BedrockConverseProvider:
             if code in _TRANSIENT:
                 raise ProviderTransient(code) from exc
             raise ProviderError(f"{code}: {exc.response.get('Error', {}).get('Message', '')}") from exc
+        except (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError) as exc:
+            # botocore already retried the transport: a timed-out case is an error, retried by the runner.
+            raise ProviderTransient(type(exc).__name__) from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "".join(block.get("text", "") for block in content)
         usage = response.get("usage", {})
