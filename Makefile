@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck sam-check data clean schemas bench
+SEC := .venv-sec
+SEC_STAMP := $(SEC)/.installed
+
+.PHONY: demo test lint typecheck sam-check data clean schemas bench security-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +17,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## four releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-test: $(STAMP) lint typecheck  ## lint, types, then unit, integration and end-to-end tests, offline
+test: $(STAMP) $(SEC_STAMP) lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest
+
+# checkov pins an older boto3 than the project: the template scanners get their own virtualenv.
+$(SEC_STAMP): .ci/security-requirements.txt
+	@test -x $(SEC)/bin/python || $(PYTHON) -m venv $(SEC)
+	$(SEC)/bin/python -m pip install --quiet -r .ci/security-requirements.txt
+	@touch $(SEC_STAMP)
+
+security-tools: $(SEC_STAMP)  ## checkov, cfn-lint-serverless and the SAM translator for tests/security
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared functions tests examples
@@ -33,7 +44,7 @@ data:  ## regenerate the sample app's prompts, datasets and suites
 	cd examples/support_bot/tools && ../../../$(BIN)/python make_data.py
 
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam $(SEC) .aws-sam reports .pytest_cache .mypy_cache .ruff_cache
 
 schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \

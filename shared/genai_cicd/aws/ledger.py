@@ -57,6 +57,27 @@ def verify_chain(entries: list[LedgerEntry]) -> list[str]:
     return problems
 
 
+# Every finished release ends with one of these; a chain that stops short of one lost its tail.
+OUTCOMES = frozenset({"promoted", "blocked", "rolled_back", "failed", "failed_rollback", "rejected", "invalid",
+                      "locked", "cancelled", "reconciled"})
+
+
+def audit(entries: list[LedgerEntry], finished: bool) -> list[str]:
+    """verify_chain, plus completeness: a release whose execution has ended must end in an outcome.
+
+    The hash chain catches an altered or removed entry anywhere before the last; removing
+    the last entries leaves a valid shorter chain, caught here because the outcome is gone.
+    """
+    problems = verify_chain(entries)
+    if not entries:
+        problems.append("no ledger entries")
+    elif entries[0].event not in ("started", "invalid", "failed"):
+        problems.append(f"the first entry is {entries[0].event!r}, not the start of the release")
+    if finished and entries and entries[-1].event not in OUTCOMES:
+        problems.append(f"the release has ended but its ledger stops at {entries[-1].event!r}: entries removed")
+    return problems
+
+
 class Ledger:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._ddb = dynamodb
