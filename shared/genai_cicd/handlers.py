@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd.logic.deps import Deps
-from genai_cicd.logic.gates import run_gate
+from genai_cicd.logic.gates import run_gate_task
 from genai_cicd.models.tasks import GateTaskInput
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event
@@ -21,7 +21,11 @@ def gate_handler(gate: str) -> Callable[[dict[str, Any], LambdaContext], dict[st
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         task = parse_event(event, GateTaskInput)
-        result = run_gate(gate, task.release, Deps.from_environment())
+        result = run_gate_task(gate, task, Deps.from_environment())
+        if isinstance(result, dict):  # a Distributed Map step: a plan or a shard pointer
+            logger.info("gate step", extra={"release_id": task.release.release_id, "gate": gate,
+                                            "action": task.action})
+            return result
         logger.info("gate finished", extra={"release_id": task.release.release_id, "gate": gate,
                                             "status": result.status})
         return result.model_dump(mode="json")

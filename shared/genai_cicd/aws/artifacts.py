@@ -64,6 +64,12 @@ class ArtifactStore:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
         return self.uri(key)
 
+    def read_json(self, ref: str) -> Any:
+        try:
+            return json.loads(self.read_text(ref))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{ref}: not valid JSON: {exc.msg}") from None
+
     def put_json(self, key: str, document: Any) -> str:
         return self.put_text(key, json.dumps(document, indent=2, sort_keys=True, default=str), "application/json")
 

@@ -1,7 +1,9 @@
 """PromptRegression: golden dataset x K repeats, candidate vs baseline, scored.
 
 Per-case outputs and the score files (DESIGN.md §5 format) go to S3; the
-task returns a small summary. Candidate calls that fail after retries score
+task returns a small summary. Inline, one invocation scores every case; with
+``shard_size`` the state machine plans shards, a Distributed Map scores each
+in its own invocation, and a reduce step decides over all of them. Candidate calls that fail after retries score
 0 and, above ``max_error_rate``, block; baseline failures are excluded from
 the pairing and, above the same rate, block too (the baseline could not be
 measured, so nothing can be shown).
@@ -44,15 +46,55 @@ def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_r
 
 def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
                           release_id: str, evidence_prefix: str, bedrock_runtime: Any = None) -> GateResult:
+    """Inline: every case in this invocation, then the verdict."""
+    part = score_cases(manifest, store, provider, release_id, None, bedrock_runtime)
+    return reduce_parts(manifest, store, [part], evidence_prefix)
+
+
+# ---------------------------------------------------------------- sharded (Distributed Map)
+def plan_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str) -> dict[str, Any]:
+    """Split the golden set into contiguous shards of ``shard_size`` cases; the list goes to S3 for ItemReader."""
+    gate = manifest.gates.prompt_regression
+    assert gate is not None and gate.shard_size is not None
+    cases, _ = load_cases(store, gate.dataset, GoldenCase)
+    case_ids(cases)  # duplicate ids are refused before any model call
+    shards = [{"index": i, "start": start, "end": min(start + gate.shard_size, len(cases))}
+              for i, start in enumerate(range(0, len(cases), gate.shard_size))]
+    uri = store.put_json(f"{evidence_prefix}/shards.json", shards)
+    bucket, key = store.locate(uri)
+    return {"bucket": bucket, "key": key, "shards": len(shards), "cases": len(cases)}
+
+
+def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
+                evidence_prefix: str, shard: dict[str, int], bedrock_runtime: Any = None) -> dict[str, Any]:
+    """One Distributed Map child: score cases [start, end), write them to S3, return a pointer."""
+    part = score_cases(manifest, store, provider, release_id, (shard["start"], shard["end"]), bedrock_runtime)
+    uri = store.put_json(f"{evidence_prefix}/shards/shard-{shard['index']:05d}.json", part)
+    return {"index": shard["index"], "uri": uri, "rows": len(part["rows"])}
+
+
+def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str,
+                  shards: list[dict[str, Any]]) -> GateResult:
+    """After the Map: the verdict over every shard. A shard missing from S3 fails the gate (never a pass)."""
+    parts = [store.read_json(s["uri"]) for s in sorted(shards, key=lambda s: int(s["index"]))]
+    return reduce_parts(manifest, store, parts, evidence_prefix)
+
+
+# ---------------------------------------------------------------- the two halves
+def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
+                window: tuple[int, int] | None, bedrock_runtime: Any = None) -> dict[str, Any]:
+    """Generate and score cases (all, or ``window``) x repeats x both arms. JSON-ready rows and counters."""
     gate = manifest.gates.prompt_regression
     assert gate is not None
     cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
     ids = case_ids(cases)
+    total = len(cases)
+    if window is not None:
+        cases, ids = cases[window[0]:window[1]], ids[window[0]:window[1]]
     variants = {"baseline": load_variant(store, "baseline", manifest.baseline),
                 "candidate": load_variant(store, "candidate", manifest.candidate)}
     jobs = [(arm, cid, case, k) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
             for k in range(gate.repeats)]
-
     scorers = build_scorers(gate, provider, bedrock_runtime)
 
     def call(job: tuple[str, str, GoldenCase, int]) -> tuple[GenerationResult, dict[str, float]]:
@@ -64,52 +106,78 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
         return result, scored
 
     outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency)
-    per_metric: dict[str, dict[str, defaultdict[str, list[float]]]] = {
-        m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
-    }
-    errors = {arm: 0 for arm in ARMS}
     rows: list[dict[str, Any]] = []
-    score_rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for outcome in outcomes:
         arm, cid, case, k = outcome.item
-        scores: dict[str, float] = {}
+        scores: dict[str, float] | None
         if outcome.result is None:
-            errors[arm] += 1
-            if arm == "baseline":
-                rows.append({"arm": arm, "case_id": cid, "repeat": k, "error": outcome.error})
-                continue
-            scores = {m: 0.0 for m in gate.metrics}
+            # A failed candidate call scores 0 on every metric; a failed baseline call is left out.
+            scores = None if arm == "baseline" else {str(m): 0.0 for m in gate.metrics}
         else:
             scores = outcome.result[1]
-        for metric_name, value in scores.items():
-            per_metric[metric_name][arm][cid].append(value)
-        score_rows[arm].append({"case_id": cid, "repeat": k, "scores": scores})
         rows.append({"arm": arm, "case_id": cid, "repeat": k, "scores": scores, "error": outcome.error,
                      "output": outcome.result[0].text if outcome.result else None,
                      "output_tokens": outcome.result[0].output_tokens if outcome.result else None,
                      "latency_ms": outcome.result[0].latency_ms if outcome.result else None})
+    return {"dataset_hash": dataset_hash, "cases_total": total, "cases": len(cases), "rows": rows,
+            "prompt_hashes": {arm: v.prompt_hash for arm, v in variants.items()},
+            "rejected_model_verdicts": {m: getattr(sc, "rejected", 0) for m, sc in scorers.items()
+                                        if hasattr(sc, "rejected")},
+            "runner": {"calls": stats.calls, "throttle_events": stats.throttle_events,
+                       "min_concurrency": stats.min_concurrency, "seconds": round(stats.seconds, 3)}}
+
+
+def reduce_parts(manifest: ReleaseManifest, store: ArtifactStore, parts: list[dict[str, Any]],
+                 evidence_prefix: str) -> GateResult:
+    gate = manifest.gates.prompt_regression
+    assert gate is not None
+    dataset_hash = parts[0]["dataset_hash"]
+    total = parts[0]["cases_total"]
+    covered = sum(p["cases"] for p in parts)
+    per_metric: dict[str, dict[str, defaultdict[str, list[float]]]] = {
+        m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
+    }
+    errors = {arm: 0 for arm in ARMS}
+    rows = [row for p in parts for row in p["rows"]]
+    score_rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    for row in rows:
+        arm = row["arm"]
+        if row["error"]:
+            errors[arm] += 1
+        if row["scores"] is None:
+            continue
+        for metric_name, value in row["scores"].items():
+            per_metric[metric_name][arm][row["case_id"]].append(value)
+        score_rows[arm].append({"case_id": row["case_id"], "repeat": row["repeat"], "scores": row["scores"]})
     verdicts = [
         decide(m, per_metric[m]["baseline"], per_metric[m]["candidate"], threshold=policy.threshold,
                margin=policy.margin, alpha=gate.alpha)
         for m, policy in gate.metrics.items()
     ]
-    calls_per_arm = len(cases) * gate.repeats
+    calls_per_arm = total * gate.repeats
     reasons = [f"{v.metric}: {v.reason}" for v in verdicts if v.decision != "pass"]
+    if covered != total or any(p["dataset_hash"] != dataset_hash for p in parts):
+        reasons.append(f"only {covered} of {total} cases were scored (a shard is missing or saw another "
+                       "dataset); an incomplete run never passes")
     for arm in ARMS:
         rate = errors[arm] / calls_per_arm
         if rate > gate.max_error_rate:
             reasons.append(f"{arm}: {errors[arm]} of {calls_per_arm} model calls failed after retries "
                            f"({rate:.1%} > {gate.max_error_rate:.1%}); failed calls never pass")
     status = "BLOCK" if reasons else "PASS"
+    rejected: dict[str, int] = defaultdict(int)
+    for p in parts:
+        for m, n in p["rejected_model_verdicts"].items():
+            rejected[m] += n
     verdict_doc = {
         "gate": "prompt_regression", "status": status, "dataset": gate.dataset, "dataset_hash": dataset_hash,
-        "cases": len(cases), "repeats": gate.repeats, "errors": errors,
-        "rejected_model_verdicts": {m: getattr(sc, "rejected", 0) for m, sc in scorers.items()
-                                    if hasattr(sc, "rejected")},
-        "prompt_hashes": {arm: v.prompt_hash for arm, v in variants.items()},
+        "cases": total, "repeats": gate.repeats, "errors": errors, "shards": len(parts),
+        "rejected_model_verdicts": dict(rejected), "prompt_hashes": parts[0]["prompt_hashes"],
         "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": reasons,
-        "runner": {"calls": stats.calls, "throttle_events": stats.throttle_events,
-                   "min_concurrency": stats.min_concurrency, "seconds": round(stats.seconds, 3)},
+        "runner": {"calls": sum(p["runner"]["calls"] for p in parts),
+                   "throttle_events": sum(p["runner"]["throttle_events"] for p in parts),
+                   "min_concurrency": min(p["runner"]["min_concurrency"] for p in parts),
+                   "seconds": round(sum(p["runner"]["seconds"] for p in parts), 3)},
     }
     store.put_jsonl(f"{evidence_prefix}/outputs.jsonl", rows)
     for arm in ARMS:
@@ -120,7 +188,7 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
     return GateResult(
         gate="prompt_regression", status=status, summary=summary[:2000], reasons=reasons[:50], report_uri=uri,
         dataset_hash=dataset_hash,
-        stats={"cases": len(cases), "repeats": gate.repeats, "errors": errors,
+        stats={"cases": total, "repeats": gate.repeats, "errors": errors, "shards": len(parts),
                "metrics": {v.metric: {"decision": v.decision, "baseline_mean": round(v.baseline_mean, 4),
                                       "candidate_mean": round(v.candidate_mean, 4),
                                       "lower_bound": round(v.lower_bound, 4)} for v in verdicts}},

@@ -6,18 +6,42 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.contract import run_schema_contract
 from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
-from genai_cicd.gates.regression import run_prompt_regression
+from genai_cicd.gates.regression import plan_shards, reduce_shards, run_prompt_regression, score_shard
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
-from genai_cicd.models.tasks import GATE_NAMES, GateResult, QualityGateInput, QualityVerdict, ReleaseContext
+from genai_cicd.models.tasks import (
+    GATE_NAMES,
+    GateResult,
+    GateTaskInput,
+    QualityGateInput,
+    QualityVerdict,
+    ReleaseContext,
+)
 
 
 def run_gate(gate: str, release: ReleaseContext, deps: Deps) -> GateResult:
+    return run_gate_task(gate, GateTaskInput(release=release), deps)  # type: ignore[return-value]
+
+
+def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | dict[str, Any]:
+    release = task.release
     manifest = load_manifest(deps, release)
     prefix = evidence_key(release, "gates", gate)
+    if gate == "prompt_regression" and task.action != "run":
+        if task.action == "plan":
+            return plan_shards(manifest, deps.artifacts, prefix)
+        if task.action == "shard":
+            if task.shard is None or not {"index", "start", "end"} <= set(task.shard):
+                raise InvalidInput("shard: index, start and end are required for action 'shard'")
+            return score_shard(manifest, deps.artifacts, deps.provider, release.release_id, prefix, task.shard,
+                               deps.client("bedrock-runtime"))
+        if not task.shards:
+            raise InvalidInput("shards: the Map's results are required for action 'reduce'")
+        return reduce_shards(manifest, deps.artifacts, prefix, task.shards)
     if gate == "prompt_regression":
         return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
                                      deps.client("bedrock-runtime"))

@@ -88,4 +88,5 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
         bake_seconds=manifest.canary.bake_seconds,
         bedrock_poll_seconds=bedrock.poll_seconds if bedrock else 60,
         pipeline=start.pipeline, started_by=start.started_by, variants=variants,
+        regression_sharded=bool(manifest.gates.prompt_regression and manifest.gates.prompt_regression.shard_size),
     )

@@ -92,6 +92,9 @@ class PromptRegressionGate(Strict):
     judge: JudgeSettings | None = None
     embedding_model_id: str | None = Field(default=None, min_length=1, max_length=2048)
     classifier: ClassifierSettings | None = None
+    # Cases per Distributed Map child. None: every case in one invocation (up to a few thousand
+    # case x repeat calls fit in Lambda's 15 minutes); set it for larger golden sets.
+    shard_size: int | None = Field(default=None, ge=10, le=100_000)
 
     @model_validator(mode="after")
     def _scorer_settings(self) -> PromptRegressionGate:

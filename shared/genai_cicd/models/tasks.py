@@ -71,6 +71,7 @@ class ReleaseContext(TaskModel):
     started_by: str
     # What changed, for the ledger: per arm model id, guardrail, Lambda version, prompt hash.
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    regression_sharded: bool = False  # prompt_regression runs as a Distributed Map (shard_size set)
 
 
 class GateResult(TaskModel):
@@ -85,6 +86,10 @@ class GateResult(TaskModel):
 
 class GateTaskInput(TaskModel):
     release: ReleaseContext
+    # prompt_regression only: run inline, or plan / score one shard / reduce for the Distributed Map.
+    action: Literal["run", "plan", "shard", "reduce"] = "run"
+    shard: dict[str, int] | None = None
+    shards: list[dict[str, Any]] | None = Field(default=None, max_length=10_000)
 
 
 class QualityGateInput(TaskModel):
