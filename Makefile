@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEC := .venv-sec
 SEC_STAMP := $(SEC)/.installed
 
-.PHONY: demo test lint typecheck sam-check data clean schemas bench security-tools
+.PHONY: demo test lint typecheck sam-check data clean schemas bench bench-quick security-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ $(SEC_STAMP): .ci/security-requirements.txt
 security-tools: $(SEC_STAMP)  ## checkov, cfn-lint-serverless and the SAM translator for tests/security
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions tests examples
+	$(BIN)/ruff check shared functions tests examples bench
 	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml examples/pipeline/pipeline.yaml
 
 typecheck: $(STAMP)
@@ -50,8 +50,15 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
 
-bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md (needs the bench extra: scipy)
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 8 minutes on 2 cores)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
-	$(BIN)/python bench/canary_judge.py --runs 200
-	$(BIN)/python bench/gate_power.py --runs 60
-	$(BIN)/python bench/control_plane.py
+	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md
+	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md
+	$(BIN)/python bench/control_plane.py > docs/bench/control_plane.md
+	$(BIN)/python bench/end_to_end.py > docs/bench/end_to_end.md
+
+bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to the terminal
+	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
+	$(BIN)/python bench/canary_judge.py --runs 10 --shares 0.05 --rps 20
+	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
+	$(BIN)/python bench/control_plane.py --quick

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from machine import describe
 from scipy.stats import mannwhitneyu
 
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
@@ -75,6 +78,29 @@ def ours(alpha: float) -> Callable[[], Callable[[int, int, int, int], bool]]:
     return make
 
 
+def mann_whitney_greater(x: list[float], y: list[float]) -> float:
+    """One-sided Mann-Whitney p-value, as scipy's default: exact for small tie-free samples, else the
+    normal approximation with tie correction and continuity correction (numpy, ~50x faster than a call)."""
+    n1, n2 = len(x), len(y)
+    values = np.asarray(x + y)
+    if min(n1, n2) < 8 and len(set(values.tolist())) == n1 + n2:
+        return float(mannwhitneyu(x, y, alternative="greater").pvalue)
+    order = values.argsort(kind="mergesort")
+    ranks = np.empty(n1 + n2)
+    sorted_values = values[order]
+    _, first, counts = np.unique(sorted_values, return_index=True, return_counts=True)
+    average = first + (counts + 1) / 2.0  # 1-based average rank of each tied group
+    ranks[order] = np.repeat(average, counts)
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
+    n = n1 + n2
+    tie = float((counts**3 - counts).sum())
+    sd = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1))))
+    if sd == 0:
+        return 1.0
+    z = (u - n1 * n2 / 2.0 - 0.5) / sd
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
 def kayenta() -> Callable[[int, int, int, int], bool]:
     """Mann-Whitney on per-interval rates at 98% with a 0.25 effect tolerance, decided every interval."""
     rates_b: list[float] = []
@@ -87,7 +113,7 @@ def kayenta() -> Callable[[int, int, int, int], bool]:
         rates_c.append(x_c / n_c)
         if len(rates_c) < 3 or max(rates_b + rates_c) == min(rates_b + rates_c):
             return False
-        p = mannwhitneyu(rates_c, rates_b, alternative="greater").pvalue
+        p = mann_whitney_greater(rates_c, rates_b)
         mean_b = float(np.mean(rates_b))
         ratio = float(np.mean(rates_c)) / mean_b if mean_b > 0 else math.inf
         return bool(p < 0.02 and ratio > 1.25)
@@ -172,6 +198,18 @@ def missing_data_promotions(runs: int, seed: int) -> int:
     return promoted
 
 
+def cell_table(job: tuple[float, float, int, int, int]) -> str:
+    share, rps, runs, minutes, seed = job
+    lines = [f"\n## canary share {share:.0%}, {rps:g} requests/s\n",
+             "| effect | contender | rollback rate [95% CI] | median min | p90 min | canary requests "
+             "to detect (median) | bad requests served (median) |", "|---|---|---|---|---|---|---|"]
+    for effect, ratio in EFFECTS.items():
+        for name, make in CONTENDERS.items():
+            outcomes = run(runs, minutes, rps, share, ratio, seed, make)
+            lines.append(f"| {effect} | {name} | {summarise(outcomes)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
@@ -179,23 +217,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--shares", default="0.01,0.05,0.1")
     parser.add_argument("--rps", default="1,20,100")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"# Canary judge: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
           f"interval; baseline bad rate {BASE_RATE:.0%} with a slow drift shared by both arms\n")
-    for share in (float(s) for s in args.shares.split(",")):
-        for rps in (float(r) for r in args.rps.split(",")):
-            print(f"\n## canary share {share:.0%}, {rps:g} requests/s\n")
-            print("| effect | contender | rollback rate [95% CI] | median min | p90 min | canary requests "
-                  "to detect (median) | bad requests served (median) |")
-            print("|---|---|---|---|---|---|---|")
-            for effect, ratio in EFFECTS.items():
-                for name, make in CONTENDERS.items():
-                    outcomes = run(args.runs, args.minutes, rps, share, ratio, args.seed, make)
-                    print(f"| {effect} | {name} | {summarise(outcomes)} |")
+    print(describe())
+    jobs = [(float(share), float(rps), args.runs, args.minutes, args.seed)
+            for share in args.shares.split(",") for rps in args.rps.split(",")]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:  # cells are independent and seeded
+        for table in pool.map(cell_table, jobs):
+            print(table)
     print(f"\nStreams with the canary metric missing: {missing_data_promotions(args.runs, args.seed)} promotions "
           f"in {args.runs} streams.")
-    print(f"\n(took {time.perf_counter() - started:.0f} s)")
+    print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Control-plane benchmark: gate runner throughput and quota behaviour, orchestration size and cost.
 
-    python bench/control_plane.py [--latency-ms 50] [--concurrency 16]
+    python bench/control_plane.py [--latency-ms 50] [--concurrency 16] [--quick]
 
 1. Runner: golden datasets of 10, 100, 1,000 and 10,000 cases through the gate
    runner against the simulated model with a fixed simulated latency; wall time
@@ -8,9 +8,10 @@
 2. Quota: the same runner against a tokens-per-minute quota that throttles
    (Bedrock's ThrottlingException); achieved token rate against the quota, and
    failed cases (must be zero).
-3. Orchestration: releases on the embedded AWS with datasets of 10 and 60
-   cases: state transitions, the largest state payload, Lambda invocations and
-   time, model calls and tokens, and an estimated cost per release.
+3. Orchestration: releases on the embedded AWS with golden sets of 10 to
+   10,000 cases, inline and (10,000) as a Distributed Map: state transitions,
+   the largest state payload, Lambda invocations and time, model calls and
+   tokens, and an estimated cost per release.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import argparse
 import json
 import time
 from pathlib import Path
+
+from machine import describe
 
 from genai_cicd.embedded.backend import TokenQuota
 from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel, profile_for
@@ -60,11 +63,11 @@ class SleepingModel:
                                 latency_ms=c.latency_ms, stop_reason=c.stop_reason)
 
 
-def runner_throughput(latency_ms: float, concurrency: int) -> None:
+def runner_throughput(latency_ms: float, concurrency: int, sizes: tuple[tuple[int, int], ...]) -> None:
     print("## Gate runner throughput\n")
     print(f"Simulated model latency {latency_ms:g} ms (slept), concurrency {concurrency}, both arms, K as shown.\n")
     print("| cases | K | model calls | wall s | ideal s | efficiency | errors |\n|---|---|---|---|---|---|---|")
-    for cases, k in ((10, 3), (100, 3), (1000, 3), (10000, 1)):
+    for cases, k in sizes:
         model = SleepingModel(latency_ms / 1000)
         jobs = [GenerationRequest(model_id="local.sim-chat-v1", system=PROMPT, user=QUESTIONS[i % len(QUESTIONS)],
                                   request_tag=f"{arm}:{i}:{r}")
@@ -93,32 +96,39 @@ def quota_behaviour(latency_ms: float, concurrency: int, tpm: int, calls: int) -
           f"{stats.min_concurrency} | {sum(1 for o in outcomes if o.error)} |")
 
 
-def orchestration() -> None:
+def golden_set(path: Path, cases: int) -> None:
+    """The sample golden set cycled to ``cases`` lines with fresh ids."""
+    lines = [json.loads(line) for line in (ROOT / "examples/support_bot/data/golden.jsonl").read_text().splitlines()]
+    path.write_text("\n".join(json.dumps({**lines[i % len(lines)], "id": f"case-{i:05d}"}) for i in range(cases)))
+
+
+def orchestration(plans: list[tuple[int, int | None]]) -> None:
     from genai_cicd.cli.embedded_runner import LocalReleaseRunner
     from genai_cicd.embedded.aws_session import EmbeddedAWS
 
-    print("\n## Orchestration per release (embedded AWS, prompt regression K=3 + injection suite, canary 1 step)\n")
-    print("| golden cases | state transitions | largest state payload (bytes) | Lambda invocations | Lambda s | "
-          "model calls | model tokens | model spend $ | orchestration $ | orchestration share |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n## Orchestration per release (embedded AWS, prompt regression K=1, canary 1 step)\n")
+    print("| golden cases | path | state transitions (parent + Map children) | largest state payload (bytes) | "
+          "Lambda invocations | Lambda s | model calls | model tokens | model spend $ | orchestration $ | "
+          "orchestration share | wall s | outcome |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     import tempfile
 
     import yaml
 
     with EmbeddedAWS(ROOT) as aws:
         runner = LocalReleaseRunner(aws, out=lambda _: None)
-        for cases in (10, 60):
+        for cases, shard_size in plans:
             tmp = Path(tempfile.mkdtemp())
-            lines = (ROOT / "examples/support_bot/data/golden.jsonl").read_text().splitlines()[:cases]
-            (tmp / "golden.jsonl").write_text("\n".join(lines) + "\n")
+            golden_set(tmp / "golden.jsonl", cases)
             manifest = yaml.safe_load((ROOT / "examples/support_bot/manifests/good-prompt.yaml").read_text())
             base = ROOT / "examples/support_bot/manifests"
             for arm in ("baseline", "candidate"):
                 manifest[arm]["prompt"] = str((base / manifest[arm]["prompt"]).resolve())
-            manifest["gates"] = {"prompt_regression": {**manifest["gates"]["prompt_regression"],
-                                                       "dataset": str(tmp / "golden.jsonl")},
-                                 "injection_suite": {**manifest["gates"]["injection_suite"],
-                                                     "corpus": str((base / "../data/injection.jsonl").resolve())}}
+            regression = {**manifest["gates"]["prompt_regression"], "dataset": str(tmp / "golden.jsonl"),
+                          "repeats": 1, "concurrency": 32}
+            if shard_size:
+                regression["shard_size"] = shard_size
+            manifest["gates"] = {"prompt_regression": regression}
             manifest["canary"].update({"steps": [50], "min_canary_requests_per_step": 5})
             path = tmp / "m.yaml"
             path.write_text(yaml.safe_dump(manifest))
@@ -127,7 +137,8 @@ def orchestration() -> None:
             before_tokens = dict(aws.backend.model_tokens)
             before_spend = aws.backend.model_spend_usd
             before_converse = aws.backend.calls.get("bedrock-runtime:Converse", 0)
-            result = runner.run(path, name=f"bench-{cases}")
+            name = f"bench-{cases}-{'map' if shard_size else 'inline'}"
+            result = runner.run(path, name=name)
             history = aws.client("stepfunctions").get_execution_history(executionArn=result["execution_arn"],
                                                                         maxResults=1000)["events"]
             payloads = [len(json.dumps(e.get(k, {}).get("input") or e.get(k, {}).get("output") or ""))
@@ -135,7 +146,10 @@ def orchestration() -> None:
             app = aws.function_name("SupportBotFunction")
             invocations = sum(v - before_calls.get(k, 0) for k, v in aws.runtime.invocations.items() if k != app)
             busy = sum(v - before_busy.get(k, 0.0) for k, v in aws.runtime.busy_seconds.items() if k != app)
-            transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+            parent = sum(1 for e in history if e["type"].endswith("StateEntered"))
+            # Each Map child is an execution of one state (ScoreShard): one transition per shard.
+            children = -(-cases // shard_size) if shard_size else 0
+            transitions = parent + children
             calls = aws.backend.calls.get("bedrock-runtime:Converse", 0) - before_converse
             tokens = sum(aws.backend.model_tokens.values()) - sum(before_tokens.values())
             spend = aws.backend.model_spend_usd - before_spend
@@ -143,10 +157,12 @@ def orchestration() -> None:
             lambda_s = busy + calls * profile_for("local.sim-chat-v1").base_latency_ms / 1000 / 8
             orchestration_usd = (transitions * SFN_PER_TRANSITION + invocations * LAMBDA_PER_REQUEST
                                  + lambda_s * 1.0 * LAMBDA_PER_GB_SECOND)
-            print(f"| {cases} | {transitions} | {max(payloads):,} | {invocations} | {lambda_s:.1f} | {calls:,} | "
-                  f"{tokens:,} | {spend:.4f} | {orchestration_usd:.5f} | {orchestration_usd / spend:.1%} |")
-    print("\nTransitions do not grow with the dataset: the inline runner does the cases inside one task. "
-          "The Distributed Map path for datasets beyond one Lambda's 15 minutes is not built yet.")
+            path_name = f"Distributed Map, {children} shards of {shard_size}" if shard_size else "inline"
+            print(f"| {cases:,} | {path_name} | {parent} + {children} | {max(payloads):,} | {invocations} | "
+                  f"{lambda_s:.1f} | {calls:,} | {tokens:,} | {spend:.4f} | {orchestration_usd:.5f} | "
+                  f"{orchestration_usd / spend:.1%} | {result['seconds']:.1f} | {result['outcome']} |")
+    print("\nInline, transitions do not grow with the dataset (the runner does the cases inside one task); "
+          "the Distributed Map path adds 3 parent states and one child transition per shard.")
 
 
 def main() -> None:
@@ -156,11 +172,19 @@ def main() -> None:
     parser.add_argument("--quota-tpm", type=int, default=600_000)
     parser.add_argument("--quota-calls", type=int, default=150)
     parser.add_argument("--skip-orchestration", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes only (make bench-quick)")
     args = parser.parse_args()
-    runner_throughput(args.latency_ms, args.concurrency)
-    quota_behaviour(args.latency_ms, args.concurrency, args.quota_tpm, args.quota_calls)
+    started = time.perf_counter()
+    print("# Control plane\n")
+    print(describe() + "\n")
+    sizes = ((10, 3), (100, 3)) if args.quick else ((10, 3), (100, 3), (1000, 3), (10000, 1))
+    runner_throughput(args.latency_ms, args.concurrency, sizes)
+    quota_behaviour(args.latency_ms, args.concurrency, args.quota_tpm, args.quota_calls // (5 if args.quick else 1))
     if not args.skip_orchestration:
-        orchestration()
+        plans: list[tuple[int, int | None]] = [(300, 100)] if args.quick else [
+            (10, None), (100, None), (1000, None), (10000, None), (10000, 1000)]
+        orchestration(plans)
+    print(f"\n(took {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -1,85 +1,123 @@
 """Pre-deploy gate benchmark: the paired non-inferiority rule vs a plain threshold on the mean.
 
-Seeded simulations of per-case scores in [0, 1] for N cases and K repeats.
-Each case has its own difficulty; the candidate differs from the baseline by
-a true difference spread evenly over the cases, or concentrated in a quarter
-of them. For each cell: how often the gate passes when the candidate is truly
-worse by exactly the margin (the guarantee: at most alpha), how often it
-passes when nothing changed (the power to show non-inferiority), how often
-the interval covers the true difference, and the same pass rates for a plain
-threshold on the candidate's mean set at the baseline's expected mean minus
-the margin (what most tools do).
+Seeded simulations of per-case scores for N cases and K repeats. Each case has
+its own difficulty; the candidate differs from the baseline by a true
+difference spread evenly over the cases, or concentrated in a quarter of them.
+For each cell: how often the gate passes when the candidate is truly worse by
+exactly the margin (the guarantee: at most alpha), how often it passes when
+nothing changed (the power to show non-inferiority), how often the one-sided
+interval covers the true difference, and the same pass rates for a plain
+threshold on the candidate's mean set at the baseline's expected mean minus the
+margin (what most tools do).
 
-    python bench/gate_power.py [--runs 200] [--seed 1]
+The rule is the product's: ``bootstrap_t_bounds_many`` is what ``decide`` calls,
+and with threshold 0 ``decide`` passes exactly when the lower bound clears
+-margin. Every cell of one N and one run shares the run's seeded resamples, so
+the 54 cells of a run cost one matrix product.
+
+    python bench/gate_power.py [--runs 400] [--seed 1] [--sizes 50,100,200,500]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections import defaultdict
 
 import numpy as np
+from machine import describe
 
-from genai_cicd.gates.noninferiority import decide
+from genai_cicd.gates.noninferiority import bootstrap_t_bounds_many
+
+REPEATS = (1, 3, 5)
+MARGINS = (0.02, 0.05, 0.10)
+KINDS = {"at margin": -1.0, "unchanged": 0.0, "twice the margin": -2.0}
+NOISE = 0.12
 
 
-def simulate(rng: np.random.Generator, n: int, k: int, diff: float, concentrated: bool
-             ) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
-    ability = rng.beta(6, 2, size=n)  # per-case difficulty; mean ~0.75
+def case_means(rng: np.random.Generator, n: int, k: int, diff: float, concentrated: bool
+               ) -> tuple[np.ndarray, np.ndarray]:
+    ability = rng.beta(6, 2, size=n)  # per-case difficulty; mean 0.75
     shift = np.full(n, diff)
     if concentrated and diff != 0:
         hit = max(1, n // 4)
         shift = np.zeros(n)
         shift[rng.choice(n, hit, replace=False)] = diff * n / hit
-    noise = 0.12
     # Unclipped, like a continuous quality score, so the true difference is exactly `diff`.
-    base = {f"c{i}": list(ability[i] + rng.normal(0, noise, k)) for i in range(n)}
-    cand = {f"c{i}": list(ability[i] + shift[i] + rng.normal(0, noise, k)) for i in range(n)}
-    return base, cand, diff
+    base = ability + rng.normal(0, NOISE, (n, k)).mean(axis=1)
+    cand = ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1)
+    return base, cand
 
 
-def cell(rng: np.random.Generator, n: int, k: int, margin: float, diff: float, concentrated: bool, runs: int,
-         alpha: float) -> tuple[float, float, float]:
-    passed = plain = covered = 0
-    for s in range(runs):
-        base, cand, true = simulate(rng, n, k, diff, concentrated)
-        v = decide("m", base, cand, threshold=0.0, margin=margin, alpha=alpha, seed=s)
-        passed += v.decision == "pass"
-        covered += v.lower_bound <= true
-        plain += float(np.mean([np.mean(x) for x in cand.values()])) >= 0.75 - margin
-    return passed / runs, plain / runs, covered / runs
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--sizes", default="50,100,200,500")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    print(f"# Gate power: {args.runs} seeded runs per cell, alpha {args.alpha}\n")
-    print("| N | K | margin | spread | pass when worse by margin (ours) | plain threshold | pass when "
+    machine = describe()
+    count: dict[tuple[object, ...], int] = defaultdict(int)
+    cells = [(k, m, conc) for k in REPEATS for m in MARGINS for conc in (False, True)]
+    for n in sizes:
+        for run in range(args.runs):
+            meta, columns = [], []
+            for k, margin, conc in cells:
+                for kind, times in KINDS.items():
+                    base, cand = case_means(rng, n, k, times * margin, conc)
+                    meta.append((k, margin, conc, kind, times * margin, float(cand.mean())))
+                    columns.append(cand - base)
+            lower, _ = bootstrap_t_bounds_many(np.column_stack(columns), args.alpha, seed=run)
+            for (k, margin, conc, kind, true, cand_mean), lb in zip(meta, lower, strict=True):
+                key = (n, k, margin, conc, kind)
+                count[key + ("pass",)] += bool(lb > -margin)
+                count[key + ("plain",)] += cand_mean >= 0.75 - margin
+                count[key + ("covered",)] += bool(lb <= true)
+    runs = args.runs
+    print(f"# Gate power: {runs} seeded runs per cell, alpha {args.alpha}\n")
+    print(machine + "\n")
+    print("| N | K | margin | spread | pass when worse by margin (ours) [95% CI] | plain threshold | pass when "
           "unchanged (ours) | plain threshold | pass when worse by 2x margin (ours) | one-sided coverage |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     mde: dict[tuple[int, int], float | None] = {}
-    for n in (50, 100, 200, 500):
-        for k in (1, 3, 5):
-            for margin in (0.02, 0.05, 0.10):
-                for concentrated in (False, True):
-                    at_margin, plain_margin, coverage = cell(rng, n, k, margin, -margin, concentrated, args.runs,
-                                                             args.alpha)
-                    unchanged, plain_unchanged, _ = cell(rng, n, k, margin, 0.0, concentrated, args.runs, args.alpha)
-                    twice, _, _ = cell(rng, n, k, margin, -2 * margin, concentrated, args.runs, args.alpha)
-                    print(f"| {n} | {k} | {margin:.2f} | {'25% of cases' if concentrated else 'even'} | "
-                          f"{at_margin:.1%} | {plain_margin:.1%} | {unchanged:.1%} | {plain_unchanged:.1%} | "
-                          f"{twice:.1%} | {coverage:.1%} |")
-                    if not concentrated and unchanged >= 0.8 and mde.get((n, k)) is None:
-                        mde[(n, k)] = margin
+    worst = (0.0, None)
+    significant = 0
+    for n in sizes:
+        for k, margin, conc in cells:
+            c = {kind: {m: count[(n, k, margin, conc, kind, m)] / runs for m in ("pass", "plain", "covered")}
+                 for kind in KINDS}
+            at = count[(n, k, margin, conc, "at margin", "pass")]
+            lo, hi = wilson(at, runs)
+            significant += lo > args.alpha
+            if at / runs > worst[0]:
+                worst = (at / runs, (n, k, margin, "25% of cases" if conc else "even"))
+            print(f"| {n} | {k} | {margin:.2f} | {'25% of cases' if conc else 'even'} | "
+                  f"{c['at margin']['pass']:.1%} [{lo:.1%}, {hi:.1%}] | {c['at margin']['plain']:.1%} | "
+                  f"{c['unchanged']['pass']:.1%} | {c['unchanged']['plain']:.1%} | "
+                  f"{c['twice the margin']['pass']:.1%} | {c['at margin']['covered']:.1%} |")
+            if not conc and c["unchanged"]["pass"] >= 0.8 and mde.get((n, k)) is None:
+                mde[(n, k)] = margin
+    total = sum(count[(n, k, m, conc, "at margin", "pass")] for n in sizes for k, m, conc in cells)
+    trials = runs * len(sizes) * len(cells)
+    lo, hi = wilson(total, trials)
+    print(f"\nPass rate at the margin, all cells pooled: {total / trials:.2%} [{lo:.2%}, {hi:.2%}] of {trials} "
+          f"(target <= {args.alpha:.0%}). Highest single cell: {worst[0]:.1%} at N, K, margin, spread = {worst[1]}. "
+          f"Cells whose 95% interval lies wholly above {args.alpha:.0%}: {significant} of {len(sizes) * len(cells)}.")
     print("\n## Minimum detectable margin (smallest margin at which an unchanged candidate passes >= 80%)\n")
     print("| N cases | K=1 | K=3 | K=5 |\n|---|---|---|---|")
-    for n in (50, 100, 200, 500):
-        row = [f"{mde[(n, k)]:.2f}" if mde.get((n, k)) else "> 0.10" for k in (1, 3, 5)]
+    for n in sizes:
+        row = [f"{mde[(n, k)]:.2f}" if mde.get((n, k)) else "> 0.10" for k in REPEATS]
         print(f"| {n} | " + " | ".join(row) + " |")
     print(f"\n(took {time.perf_counter() - started:.0f} s)")
 

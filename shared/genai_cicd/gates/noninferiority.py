@@ -44,30 +44,47 @@ def _case_means(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
     return {case: float(np.mean(values)) for case, values in scores.items() if len(values) > 0}
 
 
-def bootstrap_t_bounds(diffs: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
-    """One-sided (1-alpha) lower and upper bounds of the mean by bootstrap-t.
-
-    Bootstrap-t keeps coverage closer to nominal than the percentile method at
-    small N and skewed differences; a zero-variance sample gets a zero-width
-    interval only when every resample is identical (all differences equal).
-    """
-    n = diffs.size
-    mean = float(diffs.mean())
-    sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
-    if sd == 0.0:
-        return mean, mean
-    se = sd / math.sqrt(n)
+def resample_counts(n: int, seed: int) -> np.ndarray:
+    """How often each case appears in each of the BOOTSTRAP_RESAMPLES resamples (seeded)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
-    samples = diffs[idx]
-    means = samples.mean(axis=1)
-    sds = samples.std(axis=1, ddof=1)
+    flat = (idx + np.arange(BOOTSTRAP_RESAMPLES)[:, None] * n).ravel()
+    return np.bincount(flat, minlength=BOOTSTRAP_RESAMPLES * n).reshape(BOOTSTRAP_RESAMPLES, n).astype(float)
+
+
+def bootstrap_t_bounds_many(diffs: np.ndarray, alpha: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided (1-alpha) lower and upper bounds of the mean of each column, by bootstrap-t.
+
+    ``diffs`` is cases x samples; every column is resampled with the same seeded
+    resamples (as a resample-count matrix, so many samples cost one product).
+    Bootstrap-t keeps coverage closer to nominal than the percentile method at
+    small N and skewed differences; a zero-variance column gets a zero-width
+    interval.
+    """
+    n = diffs.shape[0]
+    mean = diffs.mean(axis=0)
+    sd = diffs.std(axis=0, ddof=1) if n > 1 else np.zeros(diffs.shape[1])
+    centred = diffs - mean
+    counts = resample_counts(n, seed)
+    shift = counts @ centred / n  # resample mean - sample mean
+    squares = counts @ centred**2
+    var = np.maximum((squares - n * shift**2) / max(n - 1, 1), 0.0)
     # A resample with zero spread carries no t information; floor its sd.
-    sds = np.maximum(sds, sd * 1e-3)
-    t = (means - mean) / (sds / math.sqrt(n))
-    t_hi = float(np.quantile(t, 1.0 - alpha))
-    t_lo = float(np.quantile(t, alpha))
-    return mean - t_hi * se, mean - t_lo * se
+    sds = np.maximum(np.sqrt(var), sd * 1e-3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = shift / (sds / math.sqrt(n))
+    se = sd / math.sqrt(n)
+    lower = mean - np.quantile(t, 1.0 - alpha, axis=0) * se
+    upper = mean - np.quantile(t, alpha, axis=0) * se
+    flat = sd == 0.0
+    lower[flat], upper[flat] = mean[flat], mean[flat]
+    return lower, upper
+
+
+def bootstrap_t_bounds(diffs: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
+    """bootstrap_t_bounds_many for one sample."""
+    lower, upper = bootstrap_t_bounds_many(np.asarray(diffs, dtype=float).reshape(-1, 1), alpha, seed)
+    return float(lower[0]), float(upper[0])
 
 
 def decide(
