@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from genai_cicd.gates.runner import run_all
-from genai_cicd.providers.base import ProviderError, ProviderThrottled
+from genai_cicd.providers.base import ProviderError, ProviderThrottled, ProviderTransient
 
 
 class QuotaProvider:
@@ -42,8 +42,18 @@ def test_given_permanent_throttling_when_running_then_items_are_errors_not_resul
     def always(_: int) -> int:
         raise ProviderThrottled("ThrottlingException")
 
-    outcomes, stats = run_all([1, 2, 3], always, concurrency=2, max_attempts=3, sleep=lambda s: None)
-    assert stats.errors == 3 and all(o.result is None and "gave up" in (o.error or "") for o in outcomes)
+    outcomes, stats = run_all([1, 2, 3], always, concurrency=2, max_attempts=3, max_throttle_seconds=5.0,
+                              sleep=lambda s: None)
+    assert stats.errors == 3 and all(o.result is None and "throttled" in (o.error or "") for o in outcomes)
+    assert all(o.attempts > 3 for o in outcomes)  # throttling is not a transient error: it has its own budget
+
+
+def test_given_transient_errors_when_running_then_they_use_up_max_attempts() -> None:
+    def flaky(_: int) -> int:
+        raise ProviderTransient("ModelErrorException")
+
+    outcomes, _ = run_all([1], flaky, concurrency=1, max_attempts=3, sleep=lambda s: None)
+    assert outcomes[0].attempts == 3 and "gave up after 3 attempts" in (outcomes[0].error or "")
 
 
 def test_given_a_non_retryable_error_when_running_then_not_retried() -> None:

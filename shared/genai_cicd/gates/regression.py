@@ -105,7 +105,7 @@ def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: Model
         scored = {m: v for m, scorer in scorers.items() if (v := scorer.score(case, result.text)) is not None}
         return result, scored
 
-    outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency)
+    outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency, max_throttle_seconds=gate.max_throttle_seconds)
     rows: list[dict[str, Any]] = []
     for outcome in outcomes:
         arm, cid, case, k = outcome.item

@@ -92,33 +92,50 @@ def run_all(
     max_attempts: int = 6,
     base_backoff: float = 0.05,
     max_backoff: float = 5.0,
+    max_throttle_seconds: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Outcome[T, R]], RunStats]:
-    """Call ``call`` on every item; results keep the order of ``items``."""
+    """Call ``call`` on every item; results keep the order of ``items``.
+
+    A transient error uses one of ``max_attempts``. Throttling does not: under a
+    quota every caller is throttled in turn, so a case retries until it has backed
+    off ``max_throttle_seconds`` in total, then counts as an error (never a pass).
+    """
     limit = AdaptiveLimit(concurrency)
     rng = random.Random(0x5EED)
     rng_lock = threading.Lock()
 
     def one(item: T) -> Outcome[T, R]:
         last_error = "not attempted"
-        for attempt in range(1, max_attempts + 1):
+        attempt = tries = 0
+        throttled_for = 0.0
+        while attempt < max_attempts and throttled_for <= max_throttle_seconds:
+            tries += 1
+            throttled = False
             with limit:
                 try:
                     result = call(item)
                 except ProviderThrottled as exc:
                     limit.on_throttle()
                     last_error = f"throttled: {exc}"
+                    throttled = True
                 except ProviderTransient as exc:
                     last_error = f"transient: {exc}"
+                    attempt += 1
                 except ProviderError as exc:
-                    return Outcome(item, None, f"provider error: {exc}", attempt)
+                    return Outcome(item, None, f"provider error: {exc}", tries)
                 else:
                     limit.on_success()
-                    return Outcome(item, result, None, attempt)
+                    return Outcome(item, result, None, tries)
             with rng_lock:
                 jitter = rng.random()
-            sleep(min(max_backoff, base_backoff * 2 ** (attempt - 1)) * jitter)
-        return Outcome(item, None, f"gave up after {max_attempts} attempts ({last_error})", max_attempts)
+            pause = min(max_backoff, base_backoff * 2 ** min(tries - 1, 30)) * jitter
+            if throttled:
+                throttled_for += pause
+            sleep(pause)
+        why = "throttled for longer than the budget" if throttled_for > max_throttle_seconds else \
+            f"gave up after {attempt} attempts"
+        return Outcome(item, None, f"{why} ({last_error})", tries)
 
     started = time.perf_counter()
     # Workers run in the caller's context (contextvars), so per-invocation context follows the calls.

@@ -19,15 +19,11 @@ from genai_cicd.models.tasks import (
     GateTaskInput,
     QualityGateInput,
     QualityVerdict,
-    ReleaseContext,
 )
 
 
-def run_gate(gate: str, release: ReleaseContext, deps: Deps) -> GateResult:
-    return run_gate_task(gate, GateTaskInput(release=release), deps)  # type: ignore[return-value]
-
-
 def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | dict[str, Any]:
+    """Run a gate; a dict is a Distributed Map step of prompt_regression (a plan or a shard pointer)."""
     release = task.release
     manifest = load_manifest(deps, release)
     prefix = evidence_key(release, "gates", gate)

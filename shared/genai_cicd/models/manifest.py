@@ -95,6 +95,8 @@ class PromptRegressionGate(Strict):
     # Cases per Distributed Map child. None: every case in one invocation (up to a few thousand
     # case x repeat calls fit in Lambda's 15 minutes); set it for larger golden sets.
     shard_size: int | None = Field(default=None, ge=10, le=100_000)
+    # How long one case may back off under throttling before it counts as an error.
+    max_throttle_seconds: float = Field(default=60.0, ge=1.0, le=600.0)
 
     @model_validator(mode="after")
     def _scorer_settings(self) -> PromptRegressionGate:
