@@ -38,7 +38,8 @@ def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dic
         return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved"}
     context, manifest = found
     history = [e.event for e in deps.ledger.entries(name)]
-    outcome = next((e for e in reversed(history) if e in SETTLED), None)
+    # The last entry decides: a failed_rollback after an outcome still needs traffic restored.
+    outcome = history[-1] if history and history[-1] in SETTLED else None
     if outcome is not None:
         freed = deps.lock.release(manifest.app, manifest.environment, name)
         return {"release_id": name, "action": "none", "reason": f"already settled: {outcome}", "lock_freed": freed}
