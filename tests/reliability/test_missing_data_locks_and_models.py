@@ -66,24 +66,28 @@ def test_given_no_canary_traffic_when_baking_then_rolled_back_at_the_limit_with_
 # ---------------------------------------------------------------- concurrency
 def test_given_ten_releases_racing_for_one_app_then_exactly_one_holds_the_lock(aws: EmbeddedAWS) -> None:
     lock = ReleaseLock(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"], 600)
-    winners, refusals = [], []
-    barrier = threading.Barrier(10)
+    for round_ in range(10):  # ten rounds of ten racers: a check-then-write race shows up here
+        app = f"race-app-{round_}"
+        winners: list[int] = []
+        refusals: list[str] = []
+        barrier = threading.Barrier(10)
 
-    def contend(i: int) -> None:
-        barrier.wait()
-        try:
-            lock.acquire("race-app", "prod", f"release-{i}")
-            winners.append(i)
-        except ReleaseLocked as exc:
-            refusals.append(str(exc))
+        def contend(i: int, app: str = app, winners: list[int] = winners, refusals: list[str] = refusals,
+                    barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                lock.acquire(app, "prod", f"release-{i}")
+                winners.append(i)
+            except ReleaseLocked as exc:
+                refusals.append(str(exc))
 
-    threads = [threading.Thread(target=contend, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1 and len(refusals) == 9
-    assert all(f"locked by release release-{winners[0]}" in r for r in refusals)  # a clear reason
+        threads = [threading.Thread(target=contend, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(winners) == 1 and len(refusals) == 9, (round_, winners)
+        assert all(f"locked by release release-{winners[0]}" in r for r in refusals)  # a clear reason
 
 
 def test_given_the_holder_died_then_its_lock_expires_or_is_taken_over(aws: EmbeddedAWS) -> None:

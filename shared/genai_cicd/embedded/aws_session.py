@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ class EmbeddedAWS:
         self._mock: Any = None
         self._saved_invoke: Any = None
         self._saved_stop: Any = None
+        self._saved_ddb: dict[str, Any] = {}
 
     # -- lifecycle --------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -106,6 +108,7 @@ class EmbeddedAWS:
         self._saved_invoke = LambdaSimpleBackend.invoke
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         self._patch_stop_before_start()
+        self._patch_atomic_dynamodb_writes()
         try:
             self._provision()
         except Exception:
@@ -120,6 +123,12 @@ class EmbeddedAWS:
         self._wait_for_running_executions()
         if self._saved_invoke is not None:
             LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
+        if self._saved_ddb:
+            from moto.dynamodb.models import DynamoDBBackend
+
+            for name, original in self._saved_ddb.items():
+                setattr(DynamoDBBackend, name, original)
+            self._saved_ddb = {}
         if self._saved_stop is not None:
             from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -131,6 +140,26 @@ class EmbeddedAWS:
         self._reset_powertools()
         os.environ.clear()
         os.environ.update(self._saved_env)
+
+    def _patch_atomic_dynamodb_writes(self) -> None:
+        """DynamoDB applies a conditional write atomically; moto checks, then writes, unlocked.
+
+        Two threads racing for the release lock could both win on moto. Serialising moto's
+        write operations restores what the real service guarantees.
+        """
+        from moto.dynamodb.models import DynamoDBBackend
+
+        lock = threading.RLock()
+        self._saved_ddb = {}
+        for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+            original = getattr(DynamoDBBackend, name)
+            self._saved_ddb[name] = original
+
+            def atomic(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with lock:
+                    return __original(*args, **kwargs)
+
+            setattr(DynamoDBBackend, name, atomic)
 
     def _patch_stop_before_start(self) -> None:
         """moto fails StopExecution issued before its worker thread set up the run; AWS accepts it any time."""

@@ -96,18 +96,24 @@ class ThreadLocalStdout(io.TextIOBase):
         self.real.flush()
 
 
+_PROXY: ThreadLocalStdout | None = None
+
+
 def _install_stdout() -> ThreadLocalStdout:
-    if isinstance(sys.stdout, ThreadLocalStdout):
-        return sys.stdout
-    proxy = ThreadLocalStdout(sys.stdout)
+    """One proxy per process: loggers bind their stream once, so every runtime must share it."""
+    global _PROXY
+    if _PROXY is None:
+        _PROXY = ThreadLocalStdout(sys.stdout)
+    elif sys.stdout is not _PROXY:
+        _PROXY.real = sys.stdout  # a test runner replaced stdout since: write through to the new one
     real = sys.stdout
-    sys.stdout = proxy
+    sys.stdout = _PROXY
     # Loggers created before the proxy (Powertools binds its stream at creation) follow it.
     for obj in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for h in getattr(obj, "handlers", []):
-            if isinstance(h, logging.StreamHandler) and h.stream is real:
-                h.setStream(proxy)
-    return proxy
+            if isinstance(h, logging.StreamHandler) and h.stream is real and real is not _PROXY:
+                h.setStream(_PROXY)
+    return _PROXY
 
 
 class EmbeddedLambdaRuntime:
