@@ -219,6 +219,7 @@ class EmbeddedAWS:
                 {"FlagApplicationId": out["FlagApplicationId"], "FlagEnvironmentId": out["FlagEnvironmentId"],
                  "FlagProfileId": out["FlagProfileId"], "PromptBucket": out["ArtifactBucketName"]},
             )
+        self.runtime.preload()
 
     # -- conveniences -------------------------------------------------------------
     def client(self, service: str) -> Any:

@@ -139,6 +139,12 @@ class EmbeddedLambdaRuntime:
             raise KeyError(f"function {function_name} is not registered in the embedded runtime")
         return self.functions[name]
 
+    def preload(self) -> None:
+        """Import every function now, while one thread runs: an import swaps os.environ to the
+        function's environment, which a concurrent boto3 client creation must never see."""
+        for spec in list(self.functions.values()):
+            self._module(spec)
+
     def _module(self, spec: FunctionSpec) -> ModuleType:
         with self._lock:
             module = self._modules.get(spec.name)
