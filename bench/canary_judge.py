@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from machine import describe
+from common import describe, wilson
 from scipy.stats import mannwhitneyu
 
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
@@ -158,15 +158,6 @@ def run(runs: int, minutes: int, rps: float, share: float, ratio: float, seed: i
         out.append(result)
     return out
 
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    z = 1.96
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def summarise(outcomes: list[Outcome]) -> str:

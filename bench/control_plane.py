@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from machine import describe
+from common import describe
 
 from genai_cicd.embedded.backend import TokenQuota
 from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel, profile_for

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from machine import describe
+from common import describe
 
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.embedded.aws_session import EmbeddedAWS

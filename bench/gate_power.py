@@ -21,12 +21,11 @@ the 54 cells of a run cost one matrix product.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections import defaultdict
 
 import numpy as np
-from machine import describe
+from common import describe, wilson
 
 from genai_cicd.gates.noninferiority import bootstrap_t_bounds_many
 
@@ -49,12 +48,6 @@ def case_means(rng: np.random.Generator, n: int, k: int, diff: float, concentrat
     cand = ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1)
     return base, cand
 
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main() -> None:

@@ -37,17 +37,16 @@ def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dic
     if found is None:
         return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved"}
     context, manifest = found
+    # First free the lock (conditional on us holding it): a shift still in flight then undoes itself.
+    freed = deps.lock.release(manifest.app, manifest.environment, name)
     history = [e.event for e in deps.ledger.entries(name)]
     # The last entry decides: a failed_rollback after an outcome still needs traffic restored.
-    outcome = history[-1] if history and history[-1] in SETTLED else None
-    if outcome is not None:
-        freed = deps.lock.release(manifest.app, manifest.environment, name)
-        return {"release_id": name, "action": "none", "reason": f"already settled: {outcome}", "lock_freed": freed}
+    if history and history[-1] in SETTLED:
+        return {"release_id": name, "action": "none", "reason": f"already settled: {history[-1]}",
+                "lock_freed": freed}
     if "started" not in history:
-        # Stopped before it took the lock or announced anything: nothing to restore.
-        deps.lock.release(manifest.app, manifest.environment, name)
+        # Stopped before it announced anything: nothing to restore.
         return {"release_id": name, "action": "none", "reason": "stopped before the release started"}
-    deps.lock.release(manifest.app, manifest.environment, name)
     receipt = shifter(deps, context, manifest).rollback()
     receipt = json.loads(json.dumps(receipt, default=str))
     notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)  # type: ignore[arg-type]
