@@ -34,6 +34,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy shared/genai_cicd
+	MYPYPATH=bench $(BIN)/mypy bench/*.py
 
 sam-check:  ## sam validate --lint and sam build, in SAM CLI's own virtualenv
 	@test -x .venv-sam/bin/sam || ($(PYTHON) -m venv .venv-sam && .venv-sam/bin/pip install --quiet "aws-sam-cli==1.170.0")
@@ -50,15 +51,20 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
 
-bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 12 minutes on 2 cores)
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 5 minutes on 2 cores)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
-	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md
-	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md
-	$(BIN)/python bench/control_plane.py > docs/bench/control_plane.md
-	$(BIN)/python bench/end_to_end.py > docs/bench/end_to_end.md
+	@start=$$(date +%s); \
+	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
+	$(BIN)/python bench/canary_cost.py --runs 200 > docs/bench/canary_cost.md && \
+	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md && \
+	$(BIN)/python bench/control_plane.py > docs/bench/control_plane.md && \
+	$(BIN)/python bench/end_to_end.py > docs/bench/end_to_end.md && \
+	echo "make bench: $$(( $$(date +%s) - start )) s on $$(nproc) CPUs, finished $$(date -u '+%Y-%m-%d %H:%M') UTC" \
+		| tee docs/bench/total.md
 
 bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to the terminal
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	$(BIN)/python bench/canary_judge.py --runs 10 --shares 0.05 --rps 20
+	$(BIN)/python bench/canary_cost.py --runs 10 --shares 0.05 --rps 20
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
 	$(BIN)/python bench/control_plane.py --quick

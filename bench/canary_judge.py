@@ -2,8 +2,8 @@
 
 Every contender looks at every interval (one minute) of the same simulated
 streams. A stream is a canary of `minutes` intervals; requests per interval
-are Poisson(rps * 60), split by the canary share; bad events (errors, or slow
-requests over a latency bound) are binomial with a rate that drifts slowly,
+are Poisson(rps * 60), split by the canary share; bad events (errors, slow
+requests over a latency bound, or answers under a quality bound) are binomial with a rate that drifts slowly,
 shared by both arms, and is multiplied by the effect on the canary arm.
 
     python bench/canary_judge.py [--runs 200] [--minutes 60] [--seed 1]
@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from common import describe, wilson
-from scipy.stats import mannwhitneyu
+from scipy.stats import beta, mannwhitneyu
 
 from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
 
@@ -36,12 +37,17 @@ def lognormal_sf(bound: float, median: float, sigma: float) -> float:
 
 # Latency scenarios, reduced to the share of requests slower than the bound (the baseline's p99).
 BOUND = math.exp(math.log(200) + 2.326 * 0.5)  # baseline: median 200 ms, sigma 0.5 -> p99 bound
+QUALITY_BOUND = float(beta.ppf(0.01, 8, 2))
 EFFECTS: dict[str, float] = {
     "1x (no difference)": 1.0, "1.1x errors": 1.1, "1.25x errors": 1.25, "1.5x errors": 1.5, "2x errors": 2.0,
     "5x errors": 5.0,
     "latency median +30%": lognormal_sf(BOUND, 260, 0.5) / 0.01,
     "latency tail only": (0.99 * lognormal_sf(BOUND, 200, 0.5) + 0.01 * 1.0) / 0.01 * 1.0,
     "latency variance only": lognormal_sf(BOUND, 200, 0.65) / 0.01,
+    # Quality scores: Beta(8, 2) per answer (mean 0.8); a low-quality answer scores under the baseline's
+    # 1st percentile. A drop of the mean by 0.05, or the same mean with more spread (concentration 6).
+    "quality mean -0.05": float(beta.cdf(QUALITY_BOUND, 7.5, 2.5)) / 0.01,
+    "quality variance only": float(beta.cdf(QUALITY_BOUND, 4.8, 1.2)) / 0.01,
 }
 
 
@@ -78,44 +84,101 @@ def ours(alpha: float) -> Callable[[], Callable[[int, int, int, int], bool]]:
     return make
 
 
-def mann_whitney_greater(x: list[float], y: list[float]) -> float:
-    """One-sided Mann-Whitney p-value, as scipy's default: exact for small tie-free samples, else the
-    normal approximation with tie correction and continuity correction (numpy, ~50x faster than a call)."""
-    n1, n2 = len(x), len(y)
-    values = np.asarray(x + y)
-    if min(n1, n2) < 8 and len(set(values.tolist())) == n1 + n2:
-        return float(mannwhitneyu(x, y, alternative="greater").pvalue)
-    order = values.argsort(kind="mergesort")
-    ranks = np.empty(n1 + n2)
-    sorted_values = values[order]
-    _, first, counts = np.unique(sorted_values, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2.0  # 1-based average rank of each tied group
-    ranks[order] = np.repeat(average, counts)
-    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
-    n = n1 + n2
-    tie = float((counts**3 - counts).sum())
-    sd = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1))))
-    if sd == 0:
-        return 1.0
-    z = (u - n1 * n2 / 2.0 - 0.5) / sd
-    return 0.5 * math.erfc(z / math.sqrt(2))
+@cache
+def _arrangements(n1: int, n2: int) -> tuple[int, ...]:
+    """How many of the C(n1+n2, n1) orderings give U = 0, 1, ..., n1*n2 (the exact null distribution)."""
+    if n1 == 0 or n2 == 0:
+        return (1,)
+    # The largest value is an x (adds n2 to U) or a y (adds nothing).
+    with_x, with_y = _arrangements(n1 - 1, n2), _arrangements(n1, n2 - 1)
+    return tuple((with_x[u - n2] if 0 <= u - n2 < len(with_x) else 0) + (with_y[u] if u < len(with_y) else 0)
+                 for u in range(n1 * n2 + 1))
+
+
+def exact_sf(u: int, n1: int, n2: int) -> float:
+    """P(U >= u) under the null, exactly."""
+    counts = _arrangements(min(n1, n2), max(n1, n2))
+    return sum(counts[u:]) / math.comb(n1 + n2, n1)
+
+
+class MannWhitney:
+    """One-sided Mann-Whitney test of x > y, grown one pair of values at a time.
+
+    The same p-value as scipy's default (exact for small tie-free samples, else the
+    normal approximation with tie and continuity corrections), but U and the tie
+    term are updated in O(n) per new value instead of re-ranked each interval;
+    ``check_against_scipy`` confirms the p-values at every start.
+    """
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.u = 0.0  # pairs with x > y, plus half the ties
+        self.tie = 0.0  # sum of t^3 - t over the tied groups
+        self.seen: dict[float, int] = {}
+
+    def _count(self, v: float) -> None:
+        c = self.seen.get(v, 0)
+        self.tie += 3 * c * c + 3 * c  # (c+1)^3 - (c+1) - (c^3 - c)
+        self.seen[v] = c + 1
+
+    def add_x(self, v: float) -> None:
+        self.u += sum(1.0 if v > w else 0.5 if v == w else 0.0 for w in self.y)
+        self.x.append(v)
+        self._count(v)
+
+    def add_y(self, v: float) -> None:
+        self.u += sum(1.0 if w > v else 0.5 if w == v else 0.0 for w in self.x)
+        self.y.append(v)
+        self._count(v)
+
+    def p_greater(self) -> float:
+        n1, n2 = len(self.x), len(self.y)
+        n = n1 + n2
+        if min(n1, n2) <= 8 and len(self.seen) == n:  # scipy's choice: exact when small and tie-free
+            return exact_sf(round(self.u), n1, n2)
+        sd = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - self.tie / (n * (n - 1))))
+        if sd == 0:
+            return 1.0
+        z = (self.u - n1 * n2 / 2.0 - 0.5) / sd
+        return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def check_against_scipy(samples: int = 60) -> None:
+    """Refuse to run if the incremental Mann-Whitney disagrees with scipy (tied and tie-free rates),
+    at every size up to 10 (the exact region and its edge) and at the last."""
+    rng = np.random.default_rng(0)
+    for i in range(samples):
+        test = MannWhitney()
+        steps = int(rng.integers(3, 60))
+        for step in range(1, steps + 1):
+            a, b = (rng.binomial(40, 0.05, 2) / 40) if i % 2 else rng.random(2)
+            test.add_x(float(a))
+            test.add_y(float(b))
+            if len(test.seen) == 1 or 10 < step < steps:
+                continue
+            ours_p = test.p_greater()
+            scipy_p = float(mannwhitneyu(test.x, test.y, alternative="greater").pvalue)
+            if not math.isclose(ours_p, scipy_p, rel_tol=1e-9, abs_tol=1e-12):
+                raise SystemExit(f"Mann-Whitney mismatch: {ours_p} != scipy {scipy_p} at n = {len(test.x)}")
 
 
 def kayenta() -> Callable[[int, int, int, int], bool]:
     """Mann-Whitney on per-interval rates at 98% with a 0.25 effect tolerance, decided every interval."""
-    rates_b: list[float] = []
-    rates_c: list[float] = []
+    test = MannWhitney()
+    sums = [0.0, 0.0]  # baseline, canary rate sums
 
     def look(n_b: int, x_b: int, n_c: int, x_c: int) -> bool:
         if n_b == 0 or n_c == 0:
             return False
-        rates_b.append(x_b / n_b)
-        rates_c.append(x_c / n_c)
-        if len(rates_c) < 3 or max(rates_b + rates_c) == min(rates_b + rates_c):
+        test.add_x(x_c / n_c)
+        test.add_y(x_b / n_b)
+        sums[0] += x_b / n_b
+        sums[1] += x_c / n_c
+        if len(test.x) < 3 or len(test.seen) == 1:
             return False
-        p = mann_whitney_greater(rates_c, rates_b)
-        mean_b = float(np.mean(rates_b))
-        ratio = float(np.mean(rates_c)) / mean_b if mean_b > 0 else math.inf
+        p = test.p_greater()
+        ratio = sums[1] / sums[0] if sums[0] > 0 else math.inf
         return bool(p < 0.02 and ratio > 1.25)
     return look
 
@@ -211,6 +274,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     args = parser.parse_args()
     started = time.perf_counter()
+    check_against_scipy()
     print(f"# Canary judge: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
           f"interval; baseline bad rate {BASE_RATE:.0%} with a slow drift shared by both arms\n")
     print(describe())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from genai_cicd.gates.noninferiority import decide
+from genai_cicd.gates.noninferiority import bootstrap_t_bounds, bootstrap_t_bounds_many, decide, resample_counts
 
 
 def simulate(n: int, k: int, true_diff: float, rng: np.random.Generator, sd_case: float = 0.15,
@@ -65,3 +66,20 @@ def test_given_repeats_when_decided_then_cases_are_clusters_not_samples() -> Non
     base = {f"c{i}": [0.8] * 10 for i in range(4)}
     cand = {f"c{i}": [0.8] * 10 for i in range(4)}
     assert decide("m", base, cand, threshold=0.0, margin=0.05).cases == 4
+
+
+def test_given_many_columns_when_bounded_together_then_each_equals_its_own_bound() -> None:
+    diffs = np.random.default_rng(5).normal(0.0, 0.1, size=(60, 12))
+    lower, upper = bootstrap_t_bounds_many(diffs, 0.05, seed=9)
+    for j in range(diffs.shape[1]):
+        alone = bootstrap_t_bounds(diffs[:, j], 0.05, seed=9)
+        assert alone == pytest.approx((lower[j], upper[j]), abs=1e-12)
+        assert lower[j] < diffs[:, j].mean() < upper[j]
+
+
+def test_given_cached_resamples_when_a_caller_writes_then_refused() -> None:
+    counts = resample_counts(20, 1)
+    assert counts.sum(axis=1) == pytest.approx(np.full(counts.shape[0], 20.0))
+    with pytest.raises(ValueError):
+        counts[0, 0] = 99.0
+    assert resample_counts(20, 1) is counts  # cached, unchanged

@@ -16,6 +16,8 @@ from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.models.manifest import parse_manifest
 
 SAMPLE = Path("examples") / "support_bot"
+POLL_MIN_SECONDS = 0.2
+POLL_MAX_SECONDS = 1.0
 
 
 class LocalReleaseRunner:
@@ -151,20 +153,26 @@ class LocalReleaseRunner:
         progress = ProgressPrinter(sfn, arn, self.out, on_state)
         notes: list[dict[str, Any]] = []
 
-        def announce() -> None:
-            for note in self.notifications():
+        def announce() -> int:
+            fresh = self.notifications()
+            for note in fresh:
                 notes.append(note)
                 self.out(f"     [SNS] {note['subject']}")
+            return len(fresh)
 
         traffic.start()
+        pause = POLL_MIN_SECONDS
         try:
             while True:
                 described = sfn.describe_execution(executionArn=arn)
-                progress.poll()
-                announce()
+                changed = progress.poll() + announce()
                 if described["status"] != "RUNNING":
                     break
-                time.sleep(0.2)
+                # Back off while a long task runs (moto returns the whole history on every poll);
+                # poll fast again as soon as something happens, and throughout the canary.
+                quiet = not changed and not traffic.active.is_set()
+                pause = min(pause * 1.5, POLL_MAX_SECONDS) if quiet else POLL_MIN_SECONDS
+                time.sleep(pause)
         finally:
             traffic.stop()
         progress.poll()

@@ -101,11 +101,13 @@ class ProgressPrinter:
         self._on_state = on_state
         self._seen = 0
 
-    def poll(self) -> None:
+    def poll(self) -> int:
+        """Print what happened since the last poll; returns how many new history events there were."""
         try:
             events = self._sfn.get_execution_history(executionArn=self._arn, maxResults=1000)["events"]
         except Exception:  # noqa: BLE001 - progress is best effort
-            return
+            return 0
+        new = len(events) - self._seen
         for event in events[self._seen:]:
             kind = event["type"]
             if kind.endswith("StateEntered"):
@@ -118,6 +120,7 @@ class ProgressPrinter:
                 details = event.get("stateExitedEventDetails", {})
                 self._describe(details.get("name", ""), details.get("output", ""))
         self._seen = len(events)
+        return max(new, 0)
 
     def _describe(self, state: str, output: str) -> None:
         try:

@@ -96,6 +96,9 @@ class EmbeddedBackend:
         # (calling embedded function or "client", "service:Operation") -> count, for fault-injection tests.
         self.calls_by_caller: dict[tuple[str, str], int] = {}
         self.model_tokens = {"input": 0, "output": 0}
+        # Simulated model latency (reported, not slept) per calling function: what the call would have cost
+        # that Lambda in wall time on AWS (the benchmarks' Lambda-seconds estimate).
+        self.model_latency_ms_by_caller: dict[str, float] = {}
         self.model_spend_usd = 0.0
         self.fail_next: dict[str, list[BackendError | Exception]] = {}
         self.fail_only_for: dict[str, str] = {}
@@ -572,6 +575,9 @@ class EmbeddedBackend:
         with self._lock:
             self.model_tokens["input"] += completion.input_tokens
             self.model_tokens["output"] += completion.output_tokens
+            caller = current_function() or "client"
+            self.model_latency_ms_by_caller[caller] = (self.model_latency_ms_by_caller.get(caller, 0.0)
+                                                       + completion.latency_ms)
             self.model_spend_usd += self.price(model_id, completion.input_tokens, completion.output_tokens)
         if config is not None:
             checked = evaluate(config, text, "OUTPUT")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from genai_cicd.embedded.model import _EXTRACT, _OVERRIDE, _decoded_views, content_words
@@ -63,6 +64,12 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+@lru_cache(maxsize=1024)
+def _example_words(example: str) -> frozenset[str]:
+    """A denied topic's words: the configuration repeats on every call, so parse each example once."""
+    return frozenset(content_words(example))
+
+
 def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
     strength_key = "inputStrength" if source == "INPUT" else "outputStrength"
     policies: list[str] = []
@@ -92,7 +99,7 @@ def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
     question = set(content_words(text))
     for topic in (config.get("topicPolicyConfig") or {}).get("topicsConfig", []):
         for example in [topic.get("definition", ""), *topic.get("examples", [])]:
-            ex = set(content_words(example))
+            ex = _example_words(example)
             if ex and len(question & ex) / len(ex) >= 0.5:
                 record("topic", "topicPolicy", "topics", {"name": topic["name"], "type": "DENY", "action": "BLOCKED"})
                 break

@@ -31,6 +31,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {
@@ -126,6 +127,12 @@ def knowledge(system: str) -> list[KnowledgePair]:
         if stripped.startswith("Q:") and i + 1 < len(lines) and lines[i + 1].strip().startswith("A:"):
             pairs.append(KnowledgePair(stripped[2:].strip(), lines[i + 1].strip()[2:].strip(), topic))
     return pairs
+
+
+@lru_cache(maxsize=64)
+def _indexed_knowledge(system: str) -> tuple[tuple[KnowledgePair, frozenset[str]], ...]:
+    """Each pair with its content words; a pure function of the prompt, so one parse serves every call."""
+    return tuple((p, frozenset(content_words(p.question + " " + p.answer))) for p in knowledge(system))
 
 
 def _decoded_views(text: str) -> list[str]:
@@ -232,11 +239,11 @@ class SimulatedFoundationModel:
     @staticmethod
     def _answer(profile: ModelProfile, system: str, user: str, temperature: float,
                 rng: random.Random) -> tuple[str, str]:
-        pairs = knowledge(system)
+        indexed = _indexed_knowledge(system)
+        pairs = [p for p, _ in indexed]
         question = set(content_words(user))
         scored = sorted(
-            ((len(question & set(content_words(p.question + " " + p.answer))) / (len(question) or 1), i)
-             for i, p in enumerate(pairs)),
+            ((len(question & words) / (len(question) or 1), i) for i, (_, words) in enumerate(indexed)),
             reverse=True,
         )
         if not scored or scored[0][0] < 0.34:
