@@ -51,7 +51,7 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
 
-bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 5 minutes on 2 cores)
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 6 minutes on 2 cores)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	@start=$$(date +%s); \
 	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
