@@ -25,14 +25,11 @@ looking at every interval:
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from canary_judge import MannWhitney
+from canary_judge import MannWhitney, grid_parser, print_cells
 from common import describe, wilson
 
 from genai_cicd.canary.cost import MIN_INTERVALS
@@ -126,8 +123,8 @@ def summarise(rolled: np.ndarray) -> str:
             f"{float(np.percentile(times, 90)):.0f}")
 
 
-def cell_table(job: tuple[float, float, int, int, int, float]) -> str:
-    share, rps, runs, minutes, seed, alpha = job
+def cell_table(job: tuple[float, ...]) -> str:
+    share, rps, runs, minutes, seed, alpha = job[0], job[1], int(job[2]), int(job[3]), int(job[4]), job[5]
     lines = [f"\n## canary share {share:.0%}, {rps:g} requests/s\n",
              "| cost change | contender | rollback rate [95% CI] | median min | p90 min |", "|---|---|---|---|---|"]
     for e, (effect, (ratio, sigma)) in enumerate(EFFECTS.items()):
@@ -142,24 +139,14 @@ def cell_table(job: tuple[float, float, int, int, int, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--minutes", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=1)
+    parser = grid_parser()
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--shares", default="0.01,0.05,0.1")
-    parser.add_argument("--rps", default="1,20,100")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"# Canary cost: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
           f"interval; tokens per request lognormal (sigma {SIGMA}), allowed increase +{ALLOWED:.0%}\n")
     print(describe())
-    jobs = [(float(share), float(rps), args.runs, args.minutes, args.seed, args.alpha)
-            for share in args.shares.split(",") for rps in args.rps.split(",")]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:  # cells are independent and seeded
-        for table in pool.map(cell_table, jobs):
-            print(table)
+    print_cells(cell_table, args, args.alpha)
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 

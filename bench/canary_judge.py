@@ -252,8 +252,8 @@ def missing_data_promotions(runs: int, seed: int) -> int:
     return promoted
 
 
-def cell_table(job: tuple[float, float, int, int, int]) -> str:
-    share, rps, runs, minutes, seed = job
+def cell_table(job: tuple[float, ...]) -> str:
+    share, rps, runs, minutes, seed = job[0], job[1], int(job[2]), int(job[3]), int(job[4])
     lines = [f"\n## canary share {share:.0%}, {rps:g} requests/s\n",
              "| effect | contender | rollback rate [95% CI] | median min | p90 min | canary requests "
              "to detect (median) | bad requests served (median) |", "|---|---|---|---|---|---|---|"]
@@ -264,7 +264,8 @@ def cell_table(job: tuple[float, float, int, int, int]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def grid_parser() -> argparse.ArgumentParser:
+    """The stream grid both canary benchmarks take (this one and canary_cost.py)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--minutes", type=int, default=60)
@@ -272,17 +273,26 @@ def main() -> None:
     parser.add_argument("--shares", default="0.01,0.05,0.1")
     parser.add_argument("--rps", default="1,20,100")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
-    args = parser.parse_args()
+    return parser
+
+
+def print_cells(cell_table: Callable[[tuple[float, ...]], str], args: argparse.Namespace, *extra: float) -> None:
+    """One table per share x rate cell, computed in worker processes (cells are independent and seeded)."""
+    jobs = [(float(share), float(rps), args.runs, args.minutes, args.seed, *extra)
+            for share in args.shares.split(",") for rps in args.rps.split(",")]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for table in pool.map(cell_table, jobs):
+            print(table)
+
+
+def main() -> None:
+    args = grid_parser().parse_args()
     started = time.perf_counter()
     check_against_scipy()
     print(f"# Canary judge: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
           f"interval; baseline bad rate {BASE_RATE:.0%} with a slow drift shared by both arms\n")
     print(describe())
-    jobs = [(float(share), float(rps), args.runs, args.minutes, args.seed)
-            for share in args.shares.split(",") for rps in args.rps.split(",")]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:  # cells are independent and seeded
-        for table in pool.map(cell_table, jobs):
-            print(table)
+    print_cells(cell_table, args)
     print(f"\nStreams with the canary metric missing: {missing_data_promotions(args.runs, args.seed)} promotions "
           f"in {args.runs} streams.")
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")

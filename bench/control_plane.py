@@ -199,7 +199,7 @@ def main() -> None:
     quota_behaviour(args.latency_ms, args.concurrency, args.quota_tpm, args.quota_calls // (5 if args.quick else 1))
     if not args.skip_orchestration:
         # 10,000 cases run as a Distributed Map only: inline they need ~10x the 1,000-case row's Lambda
-        # time, beyond one Lambda's 15 minutes at real model latency (the table prints the estimate).
+        # time, close to or (with repeats) beyond Lambda's 15 minutes; the output prints the estimate.
         plans: list[tuple[int, int | None]] = [(300, 100)] if args.quick else [
             (10, None), (100, None), (1000, None), (10000, 1000)]
         orchestration(plans)

@@ -112,7 +112,6 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for counted in pool.map(simulate, jobs):
             count.update(counted)
-    cells = CELLS
     runs = args.runs
     print(f"# Gate power: {runs} seeded runs per cell, alpha {args.alpha}\n")
     print(machine + "\n")
@@ -124,7 +123,7 @@ def main() -> None:
     significant = 0
     p_values: list[float] = []
     for n in sizes:
-        for k, margin, conc in cells:
+        for k, margin, conc in CELLS:
             c = {kind: {m: count[(n, k, margin, conc, kind, m)] / runs for m in ("pass", "plain", "covered")}
                  for kind in KINDS}
             at = count[(n, k, margin, conc, "at margin", "pass")]
@@ -139,19 +138,19 @@ def main() -> None:
                   f"{c['twice the margin']['pass']:.1%} | {c['at margin']['covered']:.1%} |")
             if not conc and c["unchanged"]["pass"] >= 0.8 and mde.get((n, k)) is None:
                 mde[(n, k)] = margin
-    total = sum(count[(n, k, m, conc, "at margin", "pass")] for n in sizes for k, m, conc in cells)
-    trials = runs * len(sizes) * len(cells)
+    total = sum(count[(n, k, m, conc, "at margin", "pass")] for n in sizes for k, m, conc in CELLS)
+    trials = runs * len(sizes) * len(CELLS)
     lo, hi = wilson(total, trials)
     by_spread = []
     for conc, label in ((False, "spread evenly"), (True, "concentrated in 25% of cases")):
-        part = sum(count[(n, k, m, c, "at margin", "pass")] for n in sizes for k, m, c in cells if c == conc)
+        part = sum(count[(n, k, m, c, "at margin", "pass")] for n in sizes for k, m, c in CELLS if c == conc)
         part_trials = trials // 2
         p_lo, p_hi = wilson(part, part_trials)
         by_spread.append(f"{label} {part / part_trials:.2%} [{p_lo:.2%}, {p_hi:.2%}]")
     print(f"\nPass rate at the margin by spread: {'; '.join(by_spread)}.")
     print(f"\nPass rate at the margin, all cells pooled: {total / trials:.2%} [{lo:.2%}, {hi:.2%}] of {trials} "
           f"(target <= {args.alpha:.0%}). Highest single cell: {worst[0]:.1%} at N, K, margin, spread = {worst[1]}. "
-          f"Cells whose 95% interval lies wholly above {args.alpha:.0%}: {significant} of {len(sizes) * len(cells)}. "
+          f"Cells whose 95% interval lies wholly above {args.alpha:.0%}: {significant} of {len(sizes) * len(CELLS)}. "
           f"Cells where an exact binomial test rejects 'pass rate <= {args.alpha:g}' (one-sided, Holm over "
           f"{len(p_values)} cells, family-wise 5%): {holm_rejections(p_values)}; smallest p-value "
           f"{min(p_values):.3f}.")
