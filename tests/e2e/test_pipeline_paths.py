@@ -90,6 +90,36 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
     assert events[-1] == "cancelled"
 
 
+def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_traffic_returns(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    # The cancel stops the execution and frees the lock while StartCanary is between its shift and its
+    # second lock check; that check then fails the task (ReleaseFenced) after the stop. On AWS the
+    # execution ends ABORTED whatever the interrupted task does; moto used to let the late failure
+    # turn it into FAILED (seen once in a clean-clone CI run of the test above).
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
+    put_pipeline_manifest(aws, path, "exec-cancel-mid-shift")
+    runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
+    aws.backend.slow["dynamodb:GetItem"] = (2.0, "StartCanary")  # both lock checks around the shift
+    try:
+        [outcome] = aws.deliver_event(pipeline_action_event("STARTED", "exec-cancel-mid-shift"))
+        arn = outcome["payload"]["execution_arn"]
+        wait_for(lambda: runner.flag_weight() == 5.0)
+        assert aws.runtime.in_flight > 0, "the cancel must land before StartCanary's second lock check"
+        superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
+                      "detail": {"pipeline": "support-bot-pipeline", "execution-id": "exec-cancel-mid-shift",
+                                 "state": "SUPERSEDED", "version": 1}}
+        [cancel] = aws.deliver_event(superseded)
+        assert cancel["error"] is None, cancel
+        wait_for(lambda: aws.runtime.in_flight == 0)
+    finally:
+        aws.backend.clear_failures()
+    sfn = aws.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"][-1]["type"] == "ExecutionAborted"
+    assert runner.flag_weight() == 0.0
+
+
 def test_given_cloudwatch_failing_after_traffic_moved_then_release_fails_closed_on_baseline(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None})

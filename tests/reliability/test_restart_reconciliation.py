@@ -74,9 +74,9 @@ def test_given_the_execution_stopped_after_a_side_effect_when_reconciled_then_tr
         finally:
             aws.backend.clear_failures()
     assert stopped.is_set(), f"{name} never passed {state}"
-    # Usually ABORTED; on a loaded machine the execution may fail on its own first (e.g. the canary
-    # judge out of intervals) — the reconciler must settle that end state just the same.
-    assert sfn.describe_execution(executionArn=arn)["status"] in ("ABORTED", "FAILED")
+    # ABORTED, as on AWS, even when the interrupted task fails after the stop (the embedded AWS keeps
+    # moto from turning that late failure into FAILED; tests/e2e/test_pipeline_paths.py pins it).
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
     [first] = aws.deliver_event(status_event(aws, arn))
     assert not first["error"], first
     deployments = len(flag_documents(aws))

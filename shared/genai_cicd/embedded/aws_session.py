@@ -73,6 +73,7 @@ class EmbeddedAWS:
         self._mock: Any = None
         self._saved_invoke: Any = None
         self._saved_stop: Any = None
+        self._saved_set_error: Any = None
         self._saved_ddb: dict[str, Any] = {}
 
     # -- lifecycle --------------------------------------------------------------
@@ -107,7 +108,7 @@ class EmbeddedAWS:
 
         self._saved_invoke = LambdaSimpleBackend.invoke
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
-        self._patch_stop_before_start()
+        self._patch_stop_semantics()
         self._patch_atomic_dynamodb_writes()
         try:
             self._provision()
@@ -130,9 +131,11 @@ class EmbeddedAWS:
                 setattr(DynamoDBBackend, name, original)
             self._saved_ddb = {}
         if self._saved_stop is not None:
+            from moto.stepfunctions.parser.asl.eval.environment import Environment
             from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
             ExecutionWorker.stop = self._saved_stop  # type: ignore[method-assign]
+            Environment.set_error = self._saved_set_error  # type: ignore[method-assign]
         if self._mock is not None:
             self._mock.stop()
         _current = None
@@ -161,8 +164,9 @@ class EmbeddedAWS:
 
             setattr(DynamoDBBackend, name, atomic)
 
-    def _patch_stop_before_start(self) -> None:
-        """moto fails StopExecution issued before its worker thread set up the run; AWS accepts it any time."""
+    def _patch_stop_semantics(self) -> None:
+        """StopExecution as on AWS: accepted at any time, and the execution then ends ABORTED."""
+        # moto fails StopExecution issued before its worker thread set up the run.
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
         original = ExecutionWorker.stop
@@ -175,6 +179,23 @@ class EmbeddedAWS:
             original(worker, stop_date, error, cause)
 
         ExecutionWorker.stop = stop  # type: ignore[method-assign,assignment]
+
+        # moto lets a task that fails after StopExecution landed (e.g. fenced by the freed lock) overwrite
+        # the stop, so the execution ends FAILED; on AWS a stopped execution is ABORTED. An error
+        # raised before the stop still fails the execution, as it does on AWS.
+        from moto.stepfunctions.parser.asl.eval.environment import Environment
+        from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+        set_error = Environment.set_error
+        self._saved_set_error = set_error
+
+        def set_error_unless_stopped(env: Any, error: Any) -> None:
+            with env._state_mutex:
+                if isinstance(env._program_state, ProgramStopped):
+                    return
+                set_error(env, error)
+
+        Environment.set_error = set_error_unless_stopped  # type: ignore[method-assign,assignment]
 
     def cold_start(self) -> None:
         """Drop cached parameters and settings, as a new Lambda execution environment would."""
