@@ -39,7 +39,7 @@ def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS) -> None:
     assert last["action"] == "rollback" and last["decision"]["metric"] == "slow_requests"
 
 
-def test_the_promotion_came_after_the_planned_sample_at_every_step(aws: EmbeddedAWS) -> None:
+def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS) -> None:
     if "good-prompt" not in RESULTS:
         pytest.skip("runs after the demo releases")
     s3 = aws.client("s3")
@@ -47,9 +47,11 @@ def test_the_promotion_came_after_the_planned_sample_at_every_step(aws: Embedded
                   ["Contents"])
     steps = [json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read()) for k in keys]
     promoted = [s for s in steps if s["action"] in ("next_step", "promote")]
-    assert [s["weight"] for s in promoted] == [5.0, 25.0]
+    assert [s["weight"] for s in promoted] == [25.0, 50.0]
     for s in promoted:
-        assert "planned sample reached" in s["decision"]["reasons"][0]
+        assert s["decision"]["outcome"] == "shown_safe"
+        assert s["decision"]["reasons"][0].startswith("shown safe")
+        assert all(m["status"] in ("safe", "negligible") for m in s["decision"]["metrics"].values())
 
 
 def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS) -> None:

@@ -176,5 +176,5 @@ def test_given_a_maximum_canary_duration_when_exceeded_then_the_judge_rolls_back
     canary = CanaryState.model_validate({**event("analyze_canary", "first-interval")["canary"],
                                          "started_at": "2026-11-26T00:00:00+00:00"})
     state = analyze_canary(release, canary, Deps.from_environment())
-    assert state.action == "rollback"
-    assert state.last_reasons[0].startswith("maximum canary duration 60s reached")
+    assert state.action == "rollback" and state.outcome == "not_shown_safe"
+    assert state.last_reasons[0] == "not shown safe within the maximum canary duration of 60 s"

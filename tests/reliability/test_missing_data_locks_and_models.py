@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genai_cicd.aws.lock import ReleaseLock
-from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.cli.local_release import upload_manifest_artifacts
 from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.errors import ReleaseLocked
+from genai_cicd.models.manifest import CanaryPlan
 from tests.stack import ledger_events, lock_holder, quiesce, status_event, wait_for
 from tests.utils import SAMPLE, manifest_file, sample_manifest
 
@@ -30,9 +31,9 @@ GAP = st.one_of(
 @given(gaps=st.lists(GAP, min_size=1, max_size=12), healthy_requests=st.integers(min_value=0, max_value=400))
 def test_given_every_interval_misses_data_then_never_promoted_and_rolled_back_at_the_limit(
         gaps: list[tuple[str, str]], healthy_requests: int) -> None:
-    config = JudgeConfig(metrics=METRICS, critical_metrics=["errors"], min_canary_requests=50,
-                         max_intervals=len(gaps))
-    state = JudgeState()
+    plan = CanaryPlan(metrics=METRICS, critical_metrics=["errors"], min_canary_requests_per_step=50,
+                      max_intervals_per_step=len(gaps), steps=[5], negligible_rate=0.5)
+    state = CanaryEvidence()
     decisions = []
     for arm, metric in gaps:
         counts = {a: {"requests": float(healthy_requests), **{m: 0.0 for m in METRICS}}
@@ -41,10 +42,10 @@ def test_given_every_interval_misses_data_then_never_promoted_and_rolled_back_at
             counts["canary"] = {"requests": 0.0, **{m: 0.0 for m in METRICS}}
         else:
             counts[arm][metric] = None  # type: ignore[assignment]
-        state, decision = judge_interval(state, counts["baseline"], counts["canary"], config)
-        decisions.append(decision.decision)
+        state, decision = judge(plan, state, counts["baseline"], counts["canary"], step_index=0)
+        decisions.append(decision.action)
     assert "promote" not in decisions
-    assert decisions[-1] == "rollback"
+    assert decisions[-1] == "rollback" and decision.outcome == "not_shown_safe"
 
 
 def test_given_no_canary_traffic_when_baking_then_rolled_back_at_the_limit_with_traffic_on_baseline(

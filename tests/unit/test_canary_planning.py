@@ -1,40 +1,61 @@
-"""The planned sample catches the regression it was planned for about half the time, and grows as it shrinks."""
+"""The planner: expected minutes to a verdict, checked against the decision it plans for."""
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
+from canary_streams import intervals, stream
 
-from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
-from genai_cicd.canary.planning import planned_canary_requests
+from genai_cicd.canary.decision import CanaryEvidence, judge
+from genai_cicd.canary.planning import estimate
+from genai_cicd.models.manifest import CanaryPlan
 
-
-def test_smaller_regressions_need_more_requests_and_smaller_shares_more_time() -> None:
-    base = dict(baseline_rate=0.01, alpha=0.05, metrics=3)
-    assert planned_canary_requests(share=0.05, detect_ratio=1.5, **base) > planned_canary_requests(
-        share=0.05, detect_ratio=2.0, **base) > planned_canary_requests(share=0.05, detect_ratio=5.0, **base)
-    # A smaller share needs fewer canary requests (the baseline is measured on more), but more
-    # requests in total, i.e. more time at the same traffic.
-    small = planned_canary_requests(share=0.01, detect_ratio=2.0, **base)
-    large = planned_canary_requests(share=0.25, detect_ratio=2.0, **base)
-    assert small < large and small / 0.01 > large / 0.25
+PLAN = CanaryPlan(steps=[5], bake_seconds=60, max_intervals_per_step=120, metrics=["errors", "slow_requests"])
+RATES = {"errors": 0.01, "slow_requests": 0.02}
 
 
-def test_at_the_planned_sample_the_planned_regression_is_caught_about_half_the_time() -> None:
-    share, rate, ratio = 0.05, 0.02, 2.0
-    n = planned_canary_requests(share=share, baseline_rate=rate, detect_ratio=ratio, alpha=0.05, metrics=1)
-    rng = np.random.default_rng(5)
-    config = JudgeConfig(metrics=["errors"], critical_metrics=["errors"], min_canary_requests=1e12,
-                         max_intervals=10_000)
-    caught = 0
-    for _ in range(200):
-        state, seen = JudgeState(), 0
-        while seen < n:
-            n_c = 20
-            n_b = int(n_c * (1 - share) / share)
-            state, d = judge_interval(state, {"requests": n_b, "errors": rng.binomial(n_b, rate)},
-                                      {"requests": n_c, "errors": rng.binomial(n_c, rate * ratio)}, config)
-            seen += n_c
-            if d.decision == "rollback":
-                caught += 1
-                break
-    assert 0.3 <= caught / 200 <= 0.85, caught
+def minutes_to_verdict(seed: int, errors: float) -> tuple[str, int]:
+    rng = np.random.default_rng([seed, 17])
+    data = intervals(stream("independent", rng, minutes=120, rps=20, share=0.05,
+                            rates={"errors": (0.01, errors), "slow_requests": (0.02, 1.0)}))
+    evidence = CanaryEvidence()
+    for i, (b, c) in enumerate(data):
+        evidence, verdict = judge(PLAN, evidence, b, c, step_index=0, explain=False)
+        if verdict.action != "continue":
+            return verdict.action, i + 1
+    return "continue", len(data)
+
+
+def test_the_planned_minutes_are_near_the_median_of_the_decision_they_plan() -> None:
+    plan = estimate(PLAN, requests_per_second=20, baseline_rates=RATES)
+    safe = statistics.median(minutes_to_verdict(seed, 1.0)[1] for seed in range(15))
+    harm = statistics.median(minutes_to_verdict(seed, PLAN.detect_ratio)[1] for seed in range(15))
+    assert 0.5 * safe <= plan.steps[0].minutes_to_shown_safe <= 2.0 * safe
+    assert 0.5 * harm <= plan.steps[0].minutes_to_rollback["errors"] <= 2.0 * harm
+    assert plan.steps[0].minutes_to_rollback["slow_requests"] < plan.steps[0].minutes_to_rollback["errors"]
+    assert plan.steps[0].fits and not plan.warnings
+
+
+def test_less_traffic_needs_more_time_and_too_little_is_warned_about() -> None:
+    fast = estimate(PLAN, requests_per_second=20, baseline_rates=RATES)
+    slow = estimate(PLAN, requests_per_second=2, baseline_rates=RATES)
+    assert slow.steps[0].minutes_to_shown_safe > 5 * fast.steps[0].minutes_to_shown_safe
+    assert not slow.steps[0].fits
+    assert "too low" in slow.warnings[0] and "too low" in slow.sentence()
+
+
+def test_a_metric_without_bad_events_is_planned_through_the_negligible_rate() -> None:
+    zero = estimate(PLAN, requests_per_second=20, baseline_rates={"errors": 0.0, "slow_requests": 0.0})
+    loose = estimate(PLAN.model_copy(update={"negligible_rate": 0.01}), requests_per_second=20,
+                     baseline_rates={"errors": 0.0, "slow_requests": 0.0})
+    assert np.isfinite(zero.steps[0].minutes_to_shown_safe)
+    assert loose.steps[0].minutes_to_shown_safe < zero.steps[0].minutes_to_shown_safe
+
+
+def test_a_larger_share_is_faster_and_more_dispersion_slower() -> None:
+    plan = PLAN.model_copy(update={"steps": [5.0, 25.0]})
+    est = estimate(plan, requests_per_second=20, baseline_rates=RATES)
+    assert est.steps[1].minutes_to_shown_safe < est.steps[0].minutes_to_shown_safe
+    bursty = estimate(plan, requests_per_second=20, baseline_rates=RATES, dispersion=4.0)
+    assert bursty.steps[0].minutes_to_shown_safe > 2 * est.steps[0].minutes_to_shown_safe

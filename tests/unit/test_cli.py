@@ -48,15 +48,34 @@ def test_gate_compare_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_canary_judge_exit_codes(tmp_path: Path) -> None:
     healthy = {"canary_share": 0.05, "intervals": [
-        {"baseline": {"requests": 1000, "errors": 10}, "canary": {"requests": 60, "errors": 0}}] * 5}
+        {"baseline": {"requests": 1000, "errors": 10}, "canary": {"requests": 60, "errors": 0}}] * 60}
     bad = {"canary_share": 0.05, "intervals": [
         {"baseline": {"requests": 1000, "errors": 10}, "canary": {"requests": 60, "errors": 12}}] * 5}
+    short = {"canary_share": 0.05, "intervals": healthy["intervals"][:2]}
     (tmp_path / "h.json").write_text(json.dumps(healthy))
     (tmp_path / "b.json").write_text(json.dumps(bad))
+    (tmp_path / "s.json").write_text(json.dumps(short))
     (tmp_path / "x.json").write_text(json.dumps({"canary_share": 2, "intervals": []}))
-    assert main(["canary", "judge", "--input", str(tmp_path / "h.json"), "--min-canary-requests", "200"]) == 0
+    (tmp_path / "inf.json").write_text('{"canary_share": 0.05, "intervals": [{"baseline": {"requests": 10}, '
+                                       '"canary": {"requests": Infinity}}]}')
+    (tmp_path / "plan.yaml").write_text("steps: [5]\nmax_intervals_per_step: 120\n")
+    (tmp_path / "badplan.yaml").write_text("steps: [5]\nrollback_tolerance: 3\n")
+    assert main(["canary", "judge", "--input", str(tmp_path / "h.json"), "--plan", str(tmp_path / "plan.yaml")]) == 0
     assert main(["canary", "judge", "--input", str(tmp_path / "b.json")]) == 1
+    assert main(["canary", "judge", "--input", str(tmp_path / "s.json")]) == 1  # no verdict yet is no promotion
     assert main(["canary", "judge", "--input", str(tmp_path / "x.json")]) == 2
+    assert main(["canary", "judge", "--input", str(tmp_path / "inf.json")]) == 2
+    assert main(["canary", "judge", "--input", str(tmp_path / "h.json"), "--plan", str(tmp_path / "badplan.yaml")]) == 2
+
+
+def test_canary_plan_prints_minutes_and_refuses_bad_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "errors=0.01,slow_requests=0.02"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["weight"] for s in out["steps"]] == [5.0, 25.0]  # the stack's defaults
+    assert "requests/s" in out["summary"]
+    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "1.5"]) == 2
+    assert main(["canary", "plan", "--rps", "0", "--baseline-rate", "0.01"]) == 2
+    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "bogus=0.01"]) == 2
 
 
 def test_release_with_invalid_manifest_exits_2(tmp_path: Path) -> None:

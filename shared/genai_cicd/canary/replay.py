@@ -1,4 +1,13 @@
-"""``genai-cicd canary judge``: replay a canary stream through the judge, interval by interval."""
+"""``genai-cicd canary judge``: replay a canary stream through the plan's steps with the production decision.
+
+The plan is a manifest's ``canary:`` section (YAML or JSON, the same model and
+validation; a partial section is completed with the defaults, which are the
+stack's). Without a plan file, the defaults. Intervals are judged in order by
+``canary.decision.judge``, the function AnalyzeCanary calls. After "next
+step", intervals whose realised canary share still shows an earlier step are
+skipped (the recorded traffic had not moved yet); the step's weight is read
+from the stream, never assumed.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +15,105 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
-from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.canary.stream import CanaryStream
 from genai_cicd.errors import InvalidInput
+from genai_cicd.models.manifest import CanaryPlan
 from genai_cicd.models.validation import describe_validation_error
 
-DEFAULT_METRICS = ["errors", "slow_requests", "low_quality", "guardrail_interventions"]
+
+def load_plan(path: Path | None, stream: CanaryStream) -> CanaryPlan:
+    """The plan file's canary section on top of the defaults.
+
+    When it names no ``metrics``, the default metrics the stream carries are judged (a stream
+    file holds what its author measured; in production an absent metric never promotes).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{path}: cannot read: {exc}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise InvalidInput(f"{path}{line}: not valid YAML or JSON") from None
+        if isinstance(loaded, dict) and isinstance(loaded.get("canary"), dict):
+            loaded = loaded["canary"]  # a whole manifest: take its canary section
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"{path}: expected a mapping (a manifest's canary: section)")
+        data = dict(loaded)
+    if "metrics" not in data:
+        present = {m for iv in stream.intervals for arm in (iv.baseline, iv.canary)
+                   for m in ("errors", "slow_requests", "low_quality", "guardrail_interventions")
+                   if getattr(arm, m) is not None}
+        defaults = [m.value for m in CanaryPlan().metrics]
+        data["metrics"] = [m for m in defaults if m in present] or ["errors"]
+        if "critical_metrics" not in data:
+            data["critical_metrics"] = [m.value for m in CanaryPlan().critical_metrics if m.value in data["metrics"]]
+    try:
+        return CanaryPlan.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc, str(path or "plan"))) from None
 
 
-def replay(stream: CanaryStream, config_kwargs: dict[str, Any]) -> dict[str, Any]:
-    present = {m for iv in stream.intervals for arm in (iv.baseline, iv.canary) for m in DEFAULT_METRICS
-               if getattr(arm, m) is not None}
-    metrics = config_kwargs.pop("metrics", None) or [m for m in DEFAULT_METRICS if m in present] or ["errors"]
-    critical = config_kwargs.pop("critical", None) or ["errors"]
-    config = JudgeConfig(metrics=metrics, critical_metrics=[m for m in critical if m in metrics], **config_kwargs)
-    state = JudgeState()
-    decisions = []
-    final: dict[str, Any] = {"decision": "continue", "at_interval": len(stream.intervals) - 1, "metric": None,
-                             "evidence": {}}
-    for iv in stream.intervals:
-        state, d = judge_interval(state, iv.baseline.model_dump(), iv.canary.model_dump(), config)
-        decisions.append({"interval": d.interval, "decision": d.decision, "reasons": d.reasons})
-        final = {"decision": d.decision, "at_interval": d.interval, "metric": d.metric, "evidence": d.evidence}
-        if d.decision in ("rollback", "promote"):
+def _nearest_step(plan: CanaryPlan, baseline_requests: float | None, canary_requests: float | None) -> int | None:
+    total = (baseline_requests or 0.0) + (canary_requests or 0.0)
+    if total <= 0:
+        return None
+    share = 100.0 * (canary_requests or 0.0) / total
+    return min(range(len(plan.steps)), key=lambda i: abs(plan.steps[i] - share))
+
+
+def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
+    evidence = CanaryEvidence()
+    step = 0
+    decisions: list[dict[str, Any]] = []
+    final: dict[str, Any] = {"action": "continue", "outcome": "baking", "decided_on": None, "at_interval": None,
+                             "metrics": {}, "reasons": ["the stream ended before a verdict"]}
+    for index, iv in enumerate(stream.intervals):
+        shown = _nearest_step(plan, iv.baseline.requests, iv.canary.requests)
+        if step > 0 and shown is not None and shown < step:
+            decisions.append({"interval": index, "step": step, "skipped": f"traffic still at step {shown + 1}"})
+            continue
+        evidence, verdict = judge(plan, evidence, iv.baseline.model_dump(), iv.canary.model_dump(),
+                                  step_index=step, elapsed_seconds=(index + 1) * plan.bake_seconds)
+        decisions.append({"interval": index, "step": step, "action": verdict.action, "outcome": verdict.outcome,
+                          "metric": verdict.metric, "reasons": verdict.reasons,
+                          "metrics": {m: b.model_dump() for m, b in verdict.metrics.items()}})
+        final = {"action": verdict.action, "outcome": verdict.outcome, "decided_on": verdict.metric,
+                 "at_interval": index, "metrics": {m: b.model_dump() for m, b in verdict.metrics.items()},
+                 "reasons": verdict.reasons}
+        if verdict.action in ("rollback", "promote"):
             break
-    return {"decisions": decisions, "final": final, "config": config.model_dump()}
+        if verdict.action == "next_step":
+            step += 1
+            evidence = evidence.new_step()
+            final = {**final, "action": "continue", "outcome": "baking",
+                     "reasons": [f"advanced to step {step + 1}; the stream ended before its verdict"]}
+    return {"final": final, "decisions": decisions, "plan": plan.model_dump(mode="json", exclude_none=True)}
 
 
-def replay_file(path: Path, **kwargs: Any) -> dict[str, Any]:
+def read_stream(path: Path) -> CanaryStream:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: nested too deeply") from None
     try:
-        stream = CanaryStream.model_validate(data)
+        return CanaryStream.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc, str(path))) from None
-    return replay(stream, kwargs)
+
+
+def replay_file(path: Path, plan_path: Path | None = None) -> dict[str, Any]:
+    stream = read_stream(path)
+    return replay(stream, load_plan(plan_path, stream))

@@ -8,7 +8,7 @@ MAX_INTERVALS = 100_000
 
 
 class ArmCounts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     requests: float | None = Field(default=None, ge=0)
     errors: float | None = Field(default=None, ge=0)
@@ -41,7 +41,7 @@ class Interval(BaseModel):
 
 
 class CanaryStream(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     canary_share: float = Field(gt=0.0, lt=1.0)
     intervals: list[Interval] = Field(min_length=1, max_length=MAX_INTERVALS)

@@ -57,10 +57,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = root / "reports" / "demo-summary.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} weight  seconds")
+    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} weight  seconds")
     for r in releases:
         print(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
-              f"{r['final_candidate_weight']:6.1f}  {r['seconds']:7.2f}")
+              f"{str(r['decided_on']):15} {r['final_candidate_weight']:6.1f}  {r['seconds']:7.2f}")
     print(f"summary written to {out}")
     return 0 if all(r["outcome"] == r["expected"] for r in releases) else 1
 
@@ -159,10 +159,47 @@ def cmd_gate_compare(args: argparse.Namespace) -> int:
 def cmd_canary_judge(args: argparse.Namespace) -> int:
     from genai_cicd.canary.replay import replay_file
 
-    result = replay_file(Path(args.input), alpha=args.alpha, min_canary_requests=args.min_canary_requests,
-                         max_intervals=args.max_intervals, metrics=args.metrics, critical=args.critical)
+    result = replay_file(Path(args.input), Path(args.plan) if args.plan else None)
     _print_json(result)
-    return 1 if result["final"]["decision"] == "rollback" else 0
+    return 0 if result["final"]["action"] == "promote" else 1
+
+
+def _baseline_rates(text: str) -> dict[str, float] | float:
+    """"0.01" (every count metric) or "errors=0.01,slow_requests=0.02"."""
+    try:
+        if "=" not in text:
+            return float(text)
+        return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(","))}
+    except ValueError:
+        raise InvalidInput(f"--baseline-rate: expected a rate such as 0.01 or errors=0.01,slow_requests=0.02, "
+                           f"got {text!r}") from None
+
+
+def cmd_canary_plan(args: argparse.Namespace) -> int:
+    import math
+
+    from genai_cicd.canary.planning import estimate
+    from genai_cicd.canary.replay import load_plan
+    from genai_cicd.canary.stream import ArmCounts, CanaryStream, Interval
+
+    every = ArmCounts(requests=1, errors=0, slow_requests=0, low_quality=0, guardrail_interventions=0)
+    plan = load_plan(Path(args.plan) if args.plan else None,
+                     CanaryStream(canary_share=0.05, intervals=[Interval(baseline=every, canary=every)]))
+    rates = _baseline_rates(args.baseline_rate)
+    if isinstance(rates, float):
+        rates = {m.value: rates for m in plan.metrics}
+    for metric, rate in rates.items():
+        if metric not in {m.value for m in plan.metrics}:
+            raise InvalidInput(f"--baseline-rate: {metric} is not one of the plan's metrics")
+        if not (0.0 <= rate < 1.0 and math.isfinite(rate)):
+            raise InvalidInput(f"--baseline-rate: {metric}={rate} must be in [0, 1)")
+    if not (args.rps > 0 and math.isfinite(args.rps)):
+        raise InvalidInput("--rps must be a positive number")
+    if not args.dispersion >= 1.0 or not math.isfinite(args.dispersion):
+        raise InvalidInput("--dispersion must be a number >= 1")
+    result = estimate(plan, requests_per_second=args.rps, baseline_rates=rates, dispersion=args.dispersion)
+    _print_json(result.model_dump() | {"summary": result.sentence()})
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -268,14 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.set_defaults(func=cmd_gate_compare)
     canary = sub.add_parser("canary", help="canary tools")
     canary_sub = canary.add_subparsers(dest="canary_command", required=True)
-    judge = canary_sub.add_parser("judge", help="replay a canary stream through the judge")
-    judge.add_argument("--input", required=True)
-    judge.add_argument("--alpha", type=float, default=0.05)
-    judge.add_argument("--min-canary-requests", type=float, default=200)
-    judge.add_argument("--max-intervals", type=int, default=60)
-    judge.add_argument("--metrics", nargs="+", default=None)
-    judge.add_argument("--critical", nargs="+", default=None)
+    judge = canary_sub.add_parser("judge", help="replay a canary stream through the production decision")
+    judge.add_argument("--input", required=True, help="canary stream JSON (genai-cicd schema canary-stream)")
+    judge.add_argument("--plan", help="a manifest's canary: section (YAML or JSON) or a whole manifest; "
+                                      "missing fields take the stack's defaults")
     judge.set_defaults(func=cmd_canary_judge)
+    cplan = canary_sub.add_parser("plan", help="expected minutes per step to 'shown safe' and to a rollback")
+    cplan.add_argument("--rps", type=float, required=True, help="total requests per second of the app")
+    cplan.add_argument("--baseline-rate", required=True,
+                       help="bad-event rate of the baseline: 0.01 for every metric, or errors=0.01,slow_requests=0.02")
+    cplan.add_argument("--plan", help="a manifest's canary: section (YAML or JSON); default: the stack's defaults")
+    cplan.add_argument("--dispersion", type=float, default=1.0,
+                       help="variance-to-mean ratio of bad-event counts (1: independent requests; bursts: more)")
+    cplan.set_defaults(func=cmd_canary_plan)
     check = sub.add_parser("check", help="offline checks of a release (no AWS, no model), JUnit XML")
     check.add_argument("--release", required=True, help="the release manifest the team edits")
     check.add_argument("--junit", help="write a JUnit XML report here")

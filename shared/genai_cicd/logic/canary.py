@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from genai_cicd.aws.cloudwatch import latency_summary
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
-from genai_cicd.canary.cost import cost_check, interval_log_ratio
-from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.canary import planning
+from genai_cicd.canary.decision import CanaryEvidence, judge
+from genai_cicd.canary.planning import PlanEstimate
 from genai_cicd.errors import ReleaseFenced
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
@@ -70,13 +72,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+PLAN_LOOKBACK_SECONDS = 900
+
+
+def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | None:
+    """What the plan needs at the traffic of the last 15 minutes (all on the baseline before the shift).
+
+    None when that traffic cannot be read or there was none: the estimate is information for
+    the people watching, never an input to the decision.
+    """
+    plan = manifest.canary
+    end = _now()
+    try:
+        counts = deps.metrics_reader.interval_counts(
+            namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
+            start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=60)
+    except ClientError:
+        return None
+    base = counts["baseline"]
+    requests = base.get("requests") or 0.0
+    if requests <= 0:
+        return None
+    rates = {m.value: (base.get(m.value) or 0.0) / requests for m in plan.metrics if base.get(m.value) is not None}
+    return planning.estimate(plan, requests_per_second=requests / PLAN_LOOKBACK_SECONDS, baseline_rates=rates)
+
+
 def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     manifest = load_manifest(deps, release)
+    estimate = traffic_estimate(deps, manifest)
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
     weight = float(receipt.get("weight", manifest.canary.steps[0]))
     now = _now().isoformat()
-    return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=JudgeState())
+    plan_text = (estimate.sentence() if estimate is not None
+                 else "no baseline traffic in the last 15 minutes: time to a verdict unknown")
+    return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=CanaryEvidence(),
+                       plan=plan_text[:1000])
 
 
 def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
@@ -92,51 +123,21 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
         start=start, end=end, period=plan.metric_period_seconds,
     )
-    config = JudgeConfig(metrics=[m.value for m in plan.metrics],
-                         critical_metrics=[m.value for m in plan.critical_metrics], alpha=plan.alpha,
-                         min_canary_requests=plan.planned_sample(canary.weight),
-                         max_intervals=plan.max_intervals_per_step)
-    state, decision = judge_interval(canary.judge, counts["baseline"], counts["candidate"], config)
-    ratio = interval_log_ratio(counts["baseline"], counts["candidate"])
-    if ratio is not None:
-        state = state.model_copy(update={"cost_log_ratios": [*state.cost_log_ratios, ratio]})
-    metric = decision.metric
-    reasons = list(decision.reasons)
-    verdict = decision.decision
-    if plan.max_cost_increase is not None and verdict != "rollback":
-        cost, lower, upper = cost_check(state.cost_log_ratios, plan.alpha / plan.max_intervals_per_step,
-                                        plan.max_cost_increase)
-        span = f"x{math.exp(lower):.2f}..x{math.exp(upper):.2f}" if cost != "unknown" else "not enough intervals"
-        if cost == "over":
-            verdict, metric = "rollback", "cost_per_request"
-            reasons.insert(0, f"cost_per_request: canary/baseline {span}, above the allowed "
-                              f"+{plan.max_cost_increase:.0%}")
-        elif verdict == "promote" and cost == "unknown":
-            out_of_time = state.step_intervals >= plan.max_intervals_per_step
-            verdict = "rollback" if out_of_time else "continue"
-            metric = "cost_per_request" if out_of_time else None
-            reasons.insert(0, f"cost_per_request not yet shown within +{plan.max_cost_increase:.0%} ({span})")
-    if plan.max_duration_seconds is not None and canary.started_at and verdict != "rollback":
-        elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds()
-        final_step = canary.step_index + 1 >= len(plan.steps)
-        if elapsed >= plan.max_duration_seconds and not (verdict == "promote" and final_step):
-            verdict, metric = "rollback", None
-            reasons.insert(0, f"maximum canary duration {plan.max_duration_seconds}s reached before promotion")
-    if verdict == "promote":
-        action = "promote" if canary.step_index + 1 >= len(plan.steps) else "next_step"
-    else:
-        action = verdict
+    elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds() if canary.started_at else None
+    evidence, verdict = judge(plan, canary.judge, counts["baseline"], counts["candidate"],
+                              step_index=canary.step_index, elapsed_seconds=elapsed)
     latency = latency_summary(deps.client("cloudwatch"), namespace=plan.metrics_namespace, app=manifest.app,
                               environment=manifest.environment, start=start, end=end,
                               bound_ms=plan.slow_request_ms)
-    # The time series for the report: appended per interval (small JSON lines).
-    key = evidence_key(release, "canary", f"interval-{state.intervals:04d}.json")
-    recorded = decision.model_dump(mode="json") | {"metric": metric, "reasons": reasons}
+    # The time series for the report: one small JSON object per interval.
+    key = evidence_key(release, "canary", f"interval-{evidence.intervals:04d}.json")
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
-                                  "counts": counts, "latency": latency, "decision": recorded, "action": action})
-    return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight, action=action,
-                       window_start=end.isoformat(), judge=state, last_reasons=reasons[:10],
-                       metric=metric, timeline_uri=deps.artifacts.uri(key))
+                                  "counts": counts, "latency": latency, "decision": verdict.model_dump(mode="json"),
+                                  "action": verdict.action})
+    return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight,
+                       action=verdict.action, outcome=verdict.outcome, window_start=end.isoformat(), judge=evidence,
+                       last_reasons=[r[:500] for r in verdict.reasons[:10]], metric=verdict.metric,
+                       timeline_uri=deps.artifacts.uri(key), plan=canary.plan)
 
 
 def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
@@ -145,8 +146,8 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = float(receipt.get("weight", manifest.canary.steps[index]))
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=_now().isoformat(),
-                       judge=canary.judge.new_step(), last_reasons=canary.last_reasons)
+                       window_start=_now().isoformat(), judge=canary.judge.new_step(),
+                       last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan)
 
 
 def full_rollout(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:

@@ -212,26 +212,28 @@ class CanaryPlan(Strict):
     metrics: list[CanaryMetric] = Field(
         default_factory=lambda: [CanaryMetric.ERRORS, CanaryMetric.SLOW_REQUESTS, CanaryMetric.LOW_QUALITY]
     )
+    # Critical metrics roll back as soon as they are shown harmful; the others once the step
+    # served its minimum sample (min_canary_requests_per_step).
     critical_metrics: list[CanaryMetric] = Field(default_factory=lambda: [CanaryMetric.ERRORS])
-    # Plan the sample per step from the smallest regression to catch: a bad-event rate
-    # detect_ratio times the baseline's (expected baseline_bad_rate). Overrides
-    # min_canary_requests_per_step when it asks for more.
-    detect_ratio: float | None = Field(default=None, gt=1.0, le=100.0)
+    # A step advances (or the last one promotes) only when every judged metric is shown safe:
+    # its anytime-valid upper bound of canary rate / baseline rate below detect_ratio.
+    detect_ratio: float = Field(default=2.0, gt=1.0, le=100.0)
+    # Roll back when a metric is shown worse than 1 + rollback_tolerance times the baseline.
+    rollback_tolerance: float = Field(default=0.2, ge=0.0, le=10.0)
+    # A count metric whose canary rate is shown below this is safe whatever the baseline's
+    # (with no bad events in either arm a ratio can never be shown; docs/STATISTICS.md).
+    negligible_rate: float = Field(default=0.002, gt=0.0, lt=1.0)
+    # Expected bad-event rate of the baseline, for `genai-cicd canary plan` when none is measured.
     baseline_bad_rate: float = Field(default=0.01, gt=0.0, lt=1.0)
+    # Cost (CostUSD) and tokens (InputTokens + OutputTokens) per request: shown safe when the
+    # upper bound of canary / baseline is below 1 + the increase; rolled back when the lower
+    # bound is above it. Not judged when unset.
     max_cost_increase: float | None = Field(default=None, gt=0.0, le=10.0)
+    max_token_increase: float | None = Field(default=None, gt=0.0, le=10.0)
     # The whole canary (all steps) must promote within this time, or it rolls back.
     max_duration_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
     # For the report: the share of requests within this latency (CloudWatch PR(:bound)).
     slow_request_ms: float | None = Field(default=None, gt=0)
-
-    def planned_sample(self, step_weight: float) -> int:
-        if self.detect_ratio is None:
-            return self.min_canary_requests_per_step
-        from genai_cicd.canary.planning import planned_canary_requests
-
-        planned = planned_canary_requests(share=step_weight / 100.0, baseline_rate=self.baseline_bad_rate,
-                                          detect_ratio=self.detect_ratio, alpha=self.alpha, metrics=len(self.metrics))
-        return max(self.min_canary_requests_per_step, planned)
 
     @field_validator("steps")
     @classmethod
@@ -249,6 +251,9 @@ class CanaryPlan(Strict):
                              "deployment_group_name, function_name, alias)")
         if not set(self.critical_metrics) <= set(self.metrics):
             raise ValueError("critical_metrics must be a subset of metrics")
+        if 1.0 + self.rollback_tolerance >= self.detect_ratio:
+            raise ValueError("rollback_tolerance must leave room below detect_ratio: 1 + rollback_tolerance "
+                             "< detect_ratio")
         return self
 
 

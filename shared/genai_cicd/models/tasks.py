@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genai_cicd.canary.judge import JudgeState
+from genai_cicd.canary.decision import CanaryEvidence, Outcome
 
 GateName = Literal["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
                    "bedrock_evaluation"]
@@ -111,11 +111,14 @@ class CanaryState(TaskModel):
     step_index: int
     weight: float
     action: Literal["continue", "next_step", "promote", "rollback"] = "continue"
+    outcome: Outcome = "baking"
     window_start: str
-    judge: JudgeState = Field(default_factory=JudgeState)
+    judge: CanaryEvidence = Field(default_factory=CanaryEvidence)
     last_reasons: list[str] = Field(default_factory=list)
     metric: str | None = None
     timeline_uri: str | None = None
+    # The planner's estimate at the traffic seen before the start (for the people watching).
+    plan: str | None = Field(default=None, max_length=1000)
 
 
 class CanaryTaskInput(TaskModel):

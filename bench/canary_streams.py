@@ -1,0 +1,151 @@
+"""Stream families for the canary benchmarks: traffic the judge was not designed around.
+
+Each family draws, for one bad-event metric at a baseline rate ``rate``, per
+one-minute interval the requests and bad events of both arms. The canary's
+rate is the baseline's times ``ratio``. Every family has a slow drift of the
+rate shared by both arms (time of day) and a canary share that is realised
+per request (binomially), so the split is never exactly the nominal weight.
+
+- independent: every request fails independently (Binomial).
+- bursts: failures come in incidents; an incident fails a Geometric number of
+  consecutive requests of one arm (mean ``BURST``), so the variance of a count
+  is about (2 BURST - 1) times its mean.
+- overdispersed: each arm's rate wobbles on its own from interval to interval
+  (a Gamma multiplier with coefficient of variation ``WOBBLE``).
+- sticky users: requests come from sessions (users) that stay on one arm for
+  their whole life (Exponential, mean ``SESSION_MINUTES``), each session with
+  its own failure propensity (Gamma, shape ``SESSION_SHAPE``: a few users fail
+  a lot); the canary's sessions are a random ``share`` of them.
+- split off nominal: the canary receives ``SPLIT_OFF`` times the nominal share.
+
+``rps`` is the total request rate; ``share`` the nominal canary share.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BURST = 4.0
+WOBBLE = 0.5
+SESSION_MINUTES = 5.0
+SESSION_REQUESTS_PER_MINUTE = 3.0
+SESSION_SHAPE = 0.5
+SPLIT_OFF = 1.3
+
+FAMILIES = ("independent", "bursts", "overdispersed", "sticky users", "split off nominal")
+
+
+def _drift(rng: np.random.Generator, minutes: int) -> np.ndarray:
+    phase = rng.uniform(0, 2 * math.pi)
+    return 1 + 0.3 * np.sin(phase + 2 * math.pi * np.arange(minutes) / 240)
+
+
+def _bursty(rng: np.random.Generator, n: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    incidents = rng.poisson(n * rate / BURST)
+    out = np.zeros_like(n, dtype=float)
+    for idx in np.flatnonzero(incidents):
+        out.flat[idx] = rng.geometric(1 / BURST, size=incidents.flat[idx]).sum()
+    return np.minimum(out, n)
+
+
+def _sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
+            rates: dict[str, tuple[float, float]], drift: np.ndarray) -> dict[str, np.ndarray]:
+    per_session = SESSION_REQUESTS_PER_MINUTE
+    concurrent = rps * 60 / per_session
+    arrivals = rng.poisson(concurrent / SESSION_MINUTES, size=minutes)
+    # sessions alive at the start, then the arrivals of each minute
+    starts = np.concatenate([np.zeros(rng.poisson(concurrent), dtype=int),
+                             np.repeat(np.arange(minutes), arrivals)])
+    life = rng.exponential(SESSION_MINUTES, size=starts.size)
+    ends = np.minimum(minutes, starts + np.ceil(life).astype(int))
+    canary = rng.random(starts.size) < share
+    out = {key: np.zeros(minutes) for key in ("baseline_requests", "canary_requests")}
+    requests = [rng.poisson(per_session, size=max(e - s, 0)) for s, e in zip(starts, ends, strict=True)]
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        if e > s:
+            out["canary_requests" if canary[i] else "baseline_requests"][s:e] += requests[i]
+    for metric, (rate, ratio) in rates.items():
+        propensity = rate * rng.gamma(SESSION_SHAPE, 1 / SESSION_SHAPE, size=starts.size)
+        bad = {"baseline": np.zeros(minutes), "canary": np.zeros(minutes)}
+        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            if e <= s:
+                continue
+            arm = "canary" if canary[i] else "baseline"
+            p = np.minimum(1.0, propensity[i] * (ratio if canary[i] else 1.0) * drift[s:e])
+            bad[arm][s:e] += rng.binomial(requests[i], p)
+        out[f"baseline_{metric}"], out[f"canary_{metric}"] = bad["baseline"], bad["canary"]
+    return out
+
+
+def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
+           rates: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:
+    """Per minute: baseline_requests, canary_requests and, per metric, baseline_<m> and canary_<m>.
+
+    ``rates`` maps a metric to (baseline rate, canary/baseline ratio).
+    """
+    drift = _drift(rng, minutes)
+    if family == "sticky users":
+        return _sticky(rng, minutes, rps, share, rates, drift)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}")
+    n = rng.poisson(rps * 60, size=minutes)
+    real_share = min(0.99, share * SPLIT_OFF) if family == "split off nominal" else share
+    n_c = rng.binomial(n, real_share)
+    n_b = n - n_c
+    out = {"baseline_requests": n_b.astype(float), "canary_requests": n_c.astype(float)}
+    for metric, (rate, ratio) in rates.items():
+        r_b = np.minimum(1.0, rate * drift)
+        r_c = np.minimum(1.0, rate * drift * ratio)
+        if family == "bursts":
+            x_b, x_c = _bursty(rng, n_b, r_b), _bursty(rng, n_c, r_c)
+        elif family == "overdispersed":
+            k = 1 / WOBBLE**2
+            x_b = rng.poisson(n_b * np.minimum(1.0, r_b * rng.gamma(k, 1 / k, size=minutes))).clip(max=n_b)
+            x_c = rng.poisson(n_c * np.minimum(1.0, r_c * rng.gamma(k, 1 / k, size=minutes))).clip(max=n_c)
+        else:
+            x_b, x_c = rng.binomial(n_b, r_b), rng.binomial(n_c, r_c)
+        out[f"baseline_{metric}"], out[f"canary_{metric}"] = x_b.astype(float), x_c.astype(float)
+    return out
+
+
+def intervals(s: dict[str, np.ndarray]) -> list[tuple[dict[str, float | None], dict[str, float | None]]]:
+    """(baseline, canary) per minute, as the judge and the canary stream format take them."""
+    metrics = [k[len("baseline_"):] for k in s if k.startswith("baseline_") and k != "baseline_requests"]
+    out = []
+    for t in range(len(s["baseline_requests"])):
+        b: dict[str, float | None] = {"requests": float(s["baseline_requests"][t])}
+        c: dict[str, float | None] = {"requests": float(s["canary_requests"][t])}
+        for m in metrics:
+            b[m] = float(s[f"baseline_{m}"][t])
+            c[m] = float(s[f"canary_{m}"][t])
+        out.append((b, c))
+    return out
+
+
+COST_SIGMA = 1.0  # lognormal sigma of the cost of one request: heavy-tailed, the mean is 1.6x the median
+
+
+def mean_cost(rng: np.random.Generator, n: np.ndarray, mean: np.ndarray, sigma: float) -> np.ndarray:
+    """Cost per request of intervals with n requests (NaN where n = 0), Fenton-Wilkinson.
+
+    The mean of n lognormal requests is drawn as one lognormal with the sum's exact mean and
+    variance, so streams of 100 requests/s stay cheap.
+    """
+    safe = np.maximum(n, 1)
+    s2 = np.log1p(np.expm1(sigma**2) / safe)
+    draw = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * rng.standard_normal(np.shape(n)))
+    return np.where(n > 0, draw, np.nan)
+
+
+def add_cost(rng: np.random.Generator, s: dict[str, np.ndarray], ratio: float, sigma: float = COST_SIGMA,
+             usd_per_request: float = 0.002) -> dict[str, np.ndarray]:
+    """cost_usd per arm and interval: the baseline's mean cost per request drifts with the traffic mix
+    (shared by both arms); the canary's is ``ratio`` times it, with its own tail (``sigma``)."""
+    minutes = len(s["baseline_requests"])
+    mix = usd_per_request * _drift(rng, minutes)
+    base = mean_cost(rng, s["baseline_requests"], mix, COST_SIGMA)
+    cand = mean_cost(rng, s["canary_requests"], mix * ratio, sigma)
+    return {**s, "baseline_cost_usd": np.nan_to_num(base) * s["baseline_requests"],
+            "canary_cost_usd": np.nan_to_num(cand) * s["canary_requests"]}

@@ -1,0 +1,308 @@
+"""The canary decision: one function for AnalyzeCanary, ``genai-cicd canary judge`` and bench/.
+
+Each interval, for every judged metric of the plan (docs/STATISTICS.md):
+
+- shown harmful: the anytime-valid lower bound of the canary/baseline ratio is
+  above the tolerance (count metrics: rate ratio above 1 + rollback_tolerance;
+  cost or tokens per request: above 1 + their allowed increase). Evidence of
+  harm is pooled over every step and shared by k checks (Bonferroni, alpha/k
+  each). A critical metric rolls back as soon as it is shown harmful; the
+  others once the step's minimum sample was served. -> rollback.
+- shown safe: the step's own anytime-valid upper bound is below the allowance
+  (detect_ratio for counts, 1 + the allowed increase for cost and tokens), for
+  every judged metric at once (an intersection: each at alpha), after the
+  step's minimum sample, on an interval where every metric arrived. -> the next
+  step, or promote after the last.
+- neither by ``max_intervals_per_step`` or ``max_duration_seconds`` -> rollback,
+  "not shown safe" (never a promotion on missing or insufficient data).
+- otherwise -> continue.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genai_cicd.canary.sequential import (
+    Dispersion,
+    PairedLogRatios,
+    StepCounts,
+    asymptotic_cs,
+    interval_harm_score,
+    log_e_harm,
+    log_e_rate_below,
+    log_e_safe,
+    ratio_estimate,
+    ratio_lower,
+    ratio_upper,
+)
+
+if TYPE_CHECKING:
+    from genai_cicd.models.manifest import CanaryPlan
+
+Action = Literal["continue", "next_step", "promote", "rollback"]
+Outcome = Literal["baking", "shown_safe", "shown_harmful", "not_shown_safe"]
+# No rollback on evidence of harm before this many intervals: the dispersion of the
+# counts is estimated from differences of successive intervals and needs a few.
+MIN_HARM_INTERVALS = 3
+# Share of alpha spent on "the canary's rate is negligible" (the rest on the ratio).
+NEGLIGIBLE_SHARE = 0.2
+# Per-request paired checks: the plan's allowance field, and the arms' fields they divide.
+PAIRED_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cost_per_request": ("max_cost_increase", ("cost_usd",)),
+    "tokens_per_request": ("max_token_increase", ("input_tokens", "output_tokens")),
+}
+Arm = dict[str, float | None]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CountEvidence(Model):
+    steps: list[StepCounts] = Field(default_factory=lambda: [StepCounts()])
+    dispersion: Dispersion = Field(default_factory=Dispersion)
+    # The interval that pushed hardest toward harm: [step, x_c, n_c, x_b, n_b, score].
+    worst: list[float] | None = None
+
+    def add(self, x_c: float, n_c: float, x_b: float, n_b: float, theta0: float) -> CountEvidence:
+        score = interval_harm_score(x_c, n_c, x_b, n_b, theta0)
+        worst = self.worst
+        if worst is None or score > worst[5]:
+            worst = [float(len(self.steps) - 1), x_c, n_c, x_b, n_b, score]
+        return CountEvidence(steps=[*self.steps[:-1], self.steps[-1].add(x_c, n_c, x_b, n_b)],
+                             dispersion=self.dispersion.add(x_c, n_c, x_b, n_b), worst=worst)
+
+    def without_worst(self) -> list[StepCounts]:
+        """The steps' counts without the interval that pushed hardest toward harm."""
+        if self.worst is None:
+            return self.steps
+        step, x_c, n_c, x_b, n_b, _ = self.worst
+        out = list(self.steps)
+        i = int(step)
+        out[i] = out[i].add(-x_c, -n_c, -x_b, -n_b)
+        return out
+
+
+class PairedEvidence(Model):
+    total: PairedLogRatios = PairedLogRatios()
+    step: PairedLogRatios = PairedLogRatios()
+
+
+class CanaryEvidence(Model):
+    """Everything the judge has seen; small enough to travel in Step Functions state."""
+
+    counts: dict[str, CountEvidence] = Field(default_factory=dict)
+    paired: dict[str, PairedEvidence] = Field(default_factory=dict)
+    step_canary_requests: float = 0.0
+    step_intervals: int = 0
+    intervals: int = 0
+
+    def new_step(self) -> CanaryEvidence:
+        return CanaryEvidence(
+            counts={m: e.model_copy(update={"steps": [*e.steps, StepCounts()]}) for m, e in self.counts.items()},
+            paired={m: e.model_copy(update={"step": PairedLogRatios()}) for m, e in self.paired.items()},
+            step_canary_requests=0.0, step_intervals=0, intervals=self.intervals)
+
+
+class MetricBounds(Model):
+    """One judged metric, as a person reads it: canary/baseline ratio, its bounds and the allowance."""
+
+    estimate: float | None
+    lower: float | None  # anytime-valid, all steps, at alpha / k
+    upper: float | None  # anytime-valid, this step, at alpha
+    harm_above: float  # roll back when lower > this
+    allowance: float  # shown safe when upper < this
+    status: Literal["harmful", "safe", "negligible", "undecided", "no data"]
+    canary: str  # all steps: "12 of 3,400 requests (0.35%)"
+    baseline: str
+    canary_this_step: str = ""
+
+
+class Verdict(Model):
+    interval: int
+    action: Action
+    outcome: Outcome
+    metric: str | None = None  # what decided a rollback, or the last metric shown safe
+    reasons: list[str]
+    metrics: dict[str, MetricBounds] = Field(default_factory=dict)
+
+
+def judged_metrics(plan: CanaryPlan) -> tuple[list[str], list[str]]:
+    """(count metrics, paired checks) the plan judges."""
+    counts = [m.value for m in plan.metrics]
+    paired = [name for name, (field, _) in PAIRED_CHECKS.items() if getattr(plan, field) is not None]
+    return counts, paired
+
+
+def _paired_log_ratio(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> float | None:
+    n_b, n_c = baseline.get("requests"), canary.get("requests")
+    values_b = [baseline.get(f) for f in fields]
+    values_c = [canary.get(f) for f in fields]
+    if not n_b or not n_c or any(v is None for v in values_b + values_c):
+        return None
+    total_b = sum(v for v in values_b if v is not None)
+    total_c = sum(v for v in values_c if v is not None)
+    if total_b <= 0 or total_c <= 0:
+        return None
+    return math.log((total_c / n_c) / (total_b / n_b))
+
+
+def _rate(bad: float, requests: float) -> str:
+    return f"{bad:,.0f} of {requests:,.0f} requests ({bad / requests:.2%})" if requests else "no requests"
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or math.isnan(x):
+        return "?"
+    if math.isinf(x):
+        return "inf" if x > 0 else "0"
+    return f"{x:.2f}"
+
+
+def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm, *, step_index: int,
+          elapsed_seconds: float | None = None, explain: bool = True) -> tuple[CanaryEvidence, Verdict]:
+    """Fold one interval (per-arm sums, None = CloudWatch had no datapoint) into the evidence and decide.
+
+    ``explain=False`` skips the confidence bounds (for the benchmark's many thousands of streams);
+    the decision is the same.
+    """
+    count_metrics, paired_checks = judged_metrics(plan)
+    k = len(count_metrics) + len(paired_checks)
+    alpha = plan.alpha
+    log_harm = math.log(k / alpha)
+    log_safe_ratio = math.log(1 / (alpha * (1 - NEGLIGIBLE_SHARE)))
+    log_safe_rate = math.log(1 / (alpha * NEGLIGIBLE_SHARE))
+    theta_harm = 1.0 + plan.rollback_tolerance
+    last_step = step_index + 1 >= len(plan.steps)
+    notes: list[str] = []
+    n_c, n_b = canary.get("requests"), baseline.get("requests")
+    complete = bool(n_c) and bool(n_b)
+    counts = dict(evidence.counts)
+    paired = dict(evidence.paired)
+    if not complete:
+        notes.append("no canary or no baseline requests in this interval")
+    else:
+        assert n_c is not None and n_b is not None
+        for metric in count_metrics:
+            x_c, x_b = canary.get(metric), baseline.get(metric)
+            if x_c is None or x_b is None:
+                complete = False
+                notes.append(f"{metric}: no data for the {'canary' if x_c is None else 'baseline'}")
+                continue
+            counts[metric] = counts.get(metric, CountEvidence()).add(x_c, n_c, x_b, n_b, theta_harm)
+        for check in paired_checks:
+            d = _paired_log_ratio(baseline, canary, PAIRED_CHECKS[check][1])
+            if d is None:
+                complete = False
+                notes.append(f"{check}: no data for one arm")
+                continue
+            pe = paired.get(check, PairedEvidence())
+            paired[check] = PairedEvidence(total=pe.total.add(d), step=pe.step.add(d))
+    step_requests = evidence.step_canary_requests + ((n_c or 0.0) if complete else 0.0)
+    new = CanaryEvidence(counts=counts, paired=paired, step_canary_requests=step_requests,
+                         step_intervals=evidence.step_intervals + 1, intervals=evidence.intervals + 1)
+    sample_reached = step_requests >= plan.min_canary_requests_per_step
+    may_harm = new.intervals >= MIN_HARM_INTERVALS
+
+    harmful: list[str] = []
+    unsafe: list[str] = []
+    bounds: dict[str, MetricBounds] = {}
+    for metric in count_metrics:
+        ev = counts.get(metric)
+        if ev is None or sum(s.canary_requests for s in ev.steps) <= 0:
+            unsafe.append(metric)
+            bounds[metric] = MetricBounds(estimate=None, lower=None, upper=None, harm_above=theta_harm,
+                                          allowance=plan.detect_ratio, status="no data", canary="no data",
+                                          baseline="no data")
+            continue
+        disp = ev.dispersion.factor()
+        critical = metric in plan.critical_metrics
+        # No single interval rolls back on its own: without its worst interval the evidence must
+        # still reach half the bound (in log terms). One incident is not a regression, and an
+        # extra condition only makes the test stricter, so its error rate stays at most alpha/k.
+        is_harmful = (may_harm and (critical or sample_reached)
+                      and log_e_harm(ev.steps, theta_harm, disp) >= log_harm
+                      and log_e_harm(ev.without_worst(), theta_harm, disp) >= log_harm / 2)
+        step = ev.steps[-1]
+        negligible = log_e_rate_below(step.canary_bad, step.canary_requests, plan.negligible_rate,
+                                      ev.dispersion.arms()[0]) >= log_safe_rate
+        is_safe = negligible or log_e_safe(ev.steps[-1:], plan.detect_ratio, disp) >= log_safe_ratio
+        if is_harmful:
+            harmful.append(metric)
+        elif not is_safe:
+            unsafe.append(metric)
+        if explain:
+            c_bad, c_n = sum(s.canary_bad for s in ev.steps), sum(s.canary_requests for s in ev.steps)
+            b_bad, b_n = sum(s.baseline_bad for s in ev.steps), sum(s.baseline_requests for s in ev.steps)
+            est = ratio_estimate(ev.steps)
+            bounds[metric] = MetricBounds(
+                estimate=None if math.isnan(est) else est,
+                lower=ratio_lower(ev.steps, k / alpha, disp),
+                upper=ratio_upper(ev.steps[-1:], 1 / (alpha * (1 - NEGLIGIBLE_SHARE)), disp),
+                harm_above=theta_harm, allowance=plan.detect_ratio,
+                status="harmful" if is_harmful else "negligible" if negligible else "safe" if is_safe
+                else "undecided", canary=_rate(c_bad, c_n), baseline=_rate(b_bad, b_n),
+                canary_this_step=_rate(step.canary_bad, step.canary_requests))
+    for check in paired_checks:
+        limit = 1.0 + float(getattr(plan, PAIRED_CHECKS[check][0]))
+        pe = paired.get(check, PairedEvidence())
+        lower, _ = asymptotic_cs(pe.total, alpha / k)
+        _, upper = asymptotic_cs(pe.step, alpha)
+        is_harmful = may_harm and math.exp(lower) > limit
+        is_safe = math.exp(upper) < limit
+        if is_harmful:
+            harmful.append(check)
+        elif not is_safe:
+            unsafe.append(check)
+        if explain:
+            paired_estimate = math.exp(pe.total.mean()) if pe.total.n else None
+            bounds[check] = MetricBounds(
+                estimate=paired_estimate, lower=math.exp(lower), upper=math.exp(upper), harm_above=limit,
+                allowance=limit,
+                status="harmful" if is_harmful else "safe" if is_safe else "no data" if not pe.total.n
+                else "undecided",
+                canary=f"{pe.total.n} intervals paired", baseline=f"{pe.step.n} in this step")
+
+    def say(metric: str) -> str:
+        b = bounds.get(metric)
+        if b is None:
+            return metric
+        if b.status == "negligible":
+            return (f"{metric}: canary rate shown under the negligible rate {plan.negligible_rate:.2%} "
+                    f"(this step {b.canary_this_step}; baseline {b.baseline})")
+        return (f"{metric}: canary/baseline x{_fmt(b.estimate)} (bounds {_fmt(b.lower)} to {_fmt(b.upper)}; "
+                f"harm above x{_fmt(b.harm_above)}, safe below x{_fmt(b.allowance)}); canary {b.canary}, "
+                f"baseline {b.baseline}")
+
+    def verdict(action: Action, outcome: Outcome, metric: str | None, why: list[str]) -> tuple[CanaryEvidence,
+                                                                                             Verdict]:
+        return new, Verdict(interval=evidence.intervals, action=action, outcome=outcome, metric=metric,
+                            reasons=(why + notes)[:20], metrics=bounds)
+
+    if harmful:
+        return verdict("rollback", "shown_harmful", harmful[0],
+                       ["shown harmful: " + say(m) for m in harmful])
+    out_of_intervals = new.step_intervals >= plan.max_intervals_per_step
+    out_of_time = (plan.max_duration_seconds is not None and elapsed_seconds is not None
+                   and elapsed_seconds >= plan.max_duration_seconds)
+    if not unsafe and complete and sample_reached:
+        judged = count_metrics + paired_checks
+        return verdict("promote" if last_step else "next_step", "shown_safe", judged[-1],
+                       [f"shown safe at {plan.steps[step_index]:g}% after {step_requests:,.0f} canary requests: "
+                        + "; ".join(say(m) for m in judged)])
+    if out_of_intervals or out_of_time:
+        deadline = (f"{plan.max_intervals_per_step} intervals at this step" if out_of_intervals
+                    else f"the maximum canary duration of {plan.max_duration_seconds} s")
+        pending = unsafe or ["minimum sample"]
+        why = [f"not shown safe within {deadline}"]
+        if not sample_reached:
+            why.append(f"{step_requests:,.0f} of the {plan.min_canary_requests_per_step:,} canary requests "
+                       "this step must see")
+        return verdict("rollback", "not_shown_safe", pending[0], why + [say(m) for m in unsafe])
+    why = [f"baking at {plan.steps[step_index]:g}%: {step_requests:,.0f} canary requests this step"
+           + ("" if sample_reached else f" of at least {plan.min_canary_requests_per_step:,}")]
+    why += ["not yet shown safe: " + say(m) for m in unsafe]
+    return verdict("continue", "baking", None, why)

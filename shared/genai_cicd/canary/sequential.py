@@ -1,0 +1,304 @@
+"""Anytime-valid evidence for the canary: rate ratios of bad events and paired per-interval ratios.
+
+Everything here may be looked at after every interval without inflating its
+error rates (docs/STATISTICS.md states the guarantees and their assumptions).
+
+Rate ratio of bad events (errors, slow requests, ...). Condition on the total
+number of bad events t = x_canary + x_baseline of a step: if the canary's rate
+is theta times the baseline's, x_canary is Binomial(t, p(theta)) with
+p(theta) = theta w / (theta w + 1) and w = canary requests / baseline
+requests. The likelihood ratio of theta_1 against theta_0, mixed over a grid
+of theta_1, is a test martingale for "ratio = theta_0" and, the family having
+a monotone likelihood ratio, a supermartingale for the one-sided composite
+null -- so by Ville's inequality it ever reaches 1/a with probability <= a.
+
+Requests are not independent in production: an incident fails several in a
+row, each arm's rate wobbles, a user's session stays on one arm. Counts are
+then overdispersed by a factor D (variance = D x mean; for incidents of B
+requests each, D = E[B^2]/E[B]). The likelihood ratio is tempered to the
+power 1/D, which is exact when every incident has the same size D and is the
+quasi-likelihood correction otherwise; for D >= 1 it stays valid on
+independent requests (Jensen), so over-estimating D costs time, never
+validity. D is estimated from the data of both arms (``Dispersion``).
+
+Paired ratios (cost or tokens per request): per interval with data for both
+arms, d = log(canary per-request value / baseline per-request value); drift
+shared by both arms cancels in the pair. The confidence sequence on mean(d) is
+the asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy and
+Ramdas ("Time-uniform central limit theory and asymptotic confidence
+sequences", Annals of Statistics 2024), Robbins' normal mixture with the
+variance estimated from the d's themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Alternatives mixed with equal weight, as multiples of the null ratio.
+HARM_MULTIPLES: tuple[float, ...] = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+SAFE_MULTIPLES: tuple[float, ...] = (0.8, 0.65, 0.5, 0.35, 0.2)
+# Dispersion estimates are shrunk toward PRIOR_DISPERSION as if it had been seen over this many
+# interval pairs, and blocks of BLOCK intervals catch sessions that span several intervals.
+PRIOR_DISPERSION = 1.0
+PRIOR_WEIGHT = 2.0
+CANARY_PRIOR_WEIGHT = 10.0
+BLOCK = 5
+MIN_PAIRED_INTERVALS = 5
+# The asymptotic confidence sequence is tightest near this many intervals.
+CS_TUNED_FOR = 30
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ rate ratios
+
+
+class StepCounts(Frozen):
+    """Bad events and requests of both arms over the intervals of one step."""
+
+    canary_bad: float = 0.0
+    canary_requests: float = 0.0
+    baseline_bad: float = 0.0
+    baseline_requests: float = 0.0
+
+    def add(self, x_c: float, n_c: float, x_b: float, n_b: float) -> StepCounts:
+        return StepCounts(canary_bad=self.canary_bad + x_c, canary_requests=self.canary_requests + n_c,
+                          baseline_bad=self.baseline_bad + x_b, baseline_requests=self.baseline_requests + n_b)
+
+
+def winsorized(x_c: float, x_b: float, n_c: float, n_b: float, theta0: float) -> float:
+    """The canary's count, capped at what the null ratio theta0 makes all but impossible in one interval.
+
+    One burst can then add little evidence of harm on its own, and the cap keeps the harm test
+    valid: its likelihood ratio grows with the canary's count, so a smaller count never raises it.
+    (The safety side uses the counts as they are: capping would favour the canary there.)
+    """
+    if n_c <= 0 or n_b <= 0:
+        return x_c
+    w = n_c / n_b
+    mean = (x_c + x_b) * theta0 * w / (theta0 * w + 1.0)
+    return min(x_c, math.ceil(mean + 3.0 * math.sqrt(mean) + 1.0))
+
+
+def interval_harm_score(x_c: float, n_c: float, x_b: float, n_b: float, theta0: float) -> float:
+    """How much one interval pushes toward harm: its log likelihood ratio of 2 theta0 against theta0."""
+    if n_c <= 0 or n_b <= 0:
+        return 0.0
+    w = n_c / n_b
+    p0, p1 = theta0 * w / (theta0 * w + 1.0), 2 * theta0 * w / (2 * theta0 * w + 1.0)
+    return x_c * math.log(p1 / p0) + x_b * math.log((1 - p1) / (1 - p0))
+
+
+def log_likelihood(steps: Sequence[StepCounts], theta: float) -> float:
+    """Conditional binomial log likelihood of the ratio theta (up to a constant), summed over steps."""
+    total = 0.0
+    for s in steps:
+        if s.canary_requests <= 0 or s.baseline_requests <= 0:
+            continue
+        w = s.canary_requests / s.baseline_requests
+        p = theta * w / (theta * w + 1.0)
+        total += s.canary_bad * math.log(p) + s.baseline_bad * math.log1p(-p)
+    return total
+
+
+def _log_mean_exp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+
+
+def log_e_harm(steps: Sequence[StepCounts], theta0: float, dispersion: float) -> float:
+    """Log e-value against "canary/baseline ratio <= theta0" (evidence that the canary is worse)."""
+    base = log_likelihood(steps, theta0)
+    return _log_mean_exp([(log_likelihood(steps, theta0 * m) - base) / dispersion for m in HARM_MULTIPLES])
+
+
+def log_e_safe(steps: Sequence[StepCounts], theta0: float, dispersion: float) -> float:
+    """Log e-value against "canary/baseline ratio >= theta0" (evidence that the canary is within theta0)."""
+    base = log_likelihood(steps, theta0)
+    return _log_mean_exp([(log_likelihood(steps, theta0 * m) - base) / dispersion for m in SAFE_MULTIPLES])
+
+
+def log_e_rate_below(bad: float, requests: float, rate0: float, dispersion: float) -> float:
+    """Log e-value against "the canary's own bad-event rate >= rate0" (binomial, one arm).
+
+    The ratio says nothing while neither arm has bad events; this absolute test lets a metric
+    whose rate is shown negligible count as safe.
+    """
+    if requests <= 0:
+        return 0.0
+    good = max(requests - bad, 0.0)
+    terms = []
+    for m in SAFE_MULTIPLES:
+        r1 = rate0 * m
+        terms.append((bad * math.log(r1 / rate0) + good * (math.log1p(-r1) - math.log1p(-rate0))) / dispersion)
+    return _log_mean_exp(terms)
+
+
+def ratio_estimate(steps: Sequence[StepCounts]) -> float:
+    c = sum(s.canary_bad for s in steps)
+    b = sum(s.baseline_bad for s in steps)
+    nc = sum(s.canary_requests for s in steps)
+    nb = sum(s.baseline_requests for s in steps)
+    if nc <= 0 or nb <= 0:
+        return math.nan
+    if b <= 0:
+        return math.inf if c > 0 else math.nan
+    return (c / nc) / (b / nb)
+
+
+def _invert(test: object, level: float, lo: float = 1 / 256, hi: float = 256.0, increasing: bool = True) -> float:
+    """The ratio theta0 at which log-e(theta0) crosses log(level), by bisection on log(theta0).
+
+    ``increasing``: the e-value grows with theta0 (safety side; the upper bound is the smallest
+    theta0 rejected); otherwise it shrinks with theta0 (harm side; the lower bound is the largest
+    theta0 rejected). Returns the edge of the search range when nothing inside crosses.
+    """
+    f = test  # type: ignore[assignment]
+    target = math.log(level)
+    a, b = math.log(lo), math.log(hi)
+    fa, fb = f(math.exp(a)) >= target, f(math.exp(b)) >= target  # type: ignore[operator]
+    if increasing:
+        if not fb:
+            return math.inf
+        if fa:
+            return lo
+    else:
+        if not fa:
+            return 0.0
+        if fb:
+            return hi
+    for _ in range(40):
+        mid = (a + b) / 2
+        rejected = f(math.exp(mid)) >= target  # type: ignore[operator]
+        if rejected == increasing:
+            b = mid
+        else:
+            a = mid
+    return math.exp(b if increasing else a)
+
+
+def ratio_upper(steps: Sequence[StepCounts], level: float, dispersion: float) -> float:
+    """Anytime-valid upper confidence bound of the ratio (every ratio above it is rejected at 1/level)."""
+    return _invert(lambda t: log_e_safe(steps, t, dispersion), level, increasing=True)
+
+
+def ratio_lower(steps: Sequence[StepCounts], level: float, dispersion: float) -> float:
+    """Anytime-valid lower confidence bound of the ratio."""
+    return _invert(lambda t: log_e_harm(steps, t, dispersion), level, increasing=False)
+
+
+class ArmDispersion(Frozen):
+    """Variance-to-mean ratio of one arm's bad-event counts, from differences of successive rates.
+
+    Successive differences cancel drift shared over time; the same sums over blocks of
+    ``BLOCK`` intervals catch clusters (sessions) that span several intervals.
+    """
+
+    prev_bad: float | None = None
+    prev_requests: float | None = None
+    sq: float = 0.0  # sum of squared differences of rates
+    inv: float = 0.0  # sum of (1/n_t + 1/n_{t-1}): the Poisson variance of a difference, per unit rate
+    pairs: int = 0
+    bad: float = 0.0
+    requests: float = 0.0
+
+    def add(self, bad: float, requests: float) -> ArmDispersion:
+        if requests <= 0:
+            return self
+        upd: dict[str, float | int | None] = {"prev_bad": bad, "prev_requests": requests,
+                                               "bad": self.bad + bad, "requests": self.requests + requests}
+        if self.prev_bad is not None and self.prev_requests:
+            d = bad / requests - self.prev_bad / self.prev_requests
+            upd |= {"sq": self.sq + d * d, "inv": self.inv + 1 / requests + 1 / self.prev_requests,
+                    "pairs": self.pairs + 1}
+        return self.model_copy(update=upd)
+
+    def index(self, prior: float, weight: float) -> float:
+        """The variance-to-mean ratio, shrunk toward ``prior`` as if it had been seen over ``weight`` pairs."""
+        if self.pairs == 0 or self.bad <= 0 or self.requests <= 0:
+            return prior
+        raw = self.sq / (self.inv * self.bad / self.requests)
+        return (weight * prior + self.pairs * raw) / (weight + self.pairs)
+
+
+class Dispersion(Frozen):
+    """How much more the counts vary than independent requests would make them.
+
+    The baseline arm is large, so its index is known early; it is the prior of the
+    canary's own index, which takes over as the canary's data grows (an arm's rate
+    that wobbles inflates a large count more than a small one, so the baseline's index
+    would overstate the canary's). The factor the judge uses weighs each arm's index
+    by its share of the variance of the log ratio, 1/bad events.
+    """
+
+    canary: ArmDispersion = ArmDispersion()
+    baseline: ArmDispersion = ArmDispersion()
+    canary_blocks: ArmDispersion = ArmDispersion()
+    baseline_blocks: ArmDispersion = ArmDispersion()
+    block: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0, 0.0])  # x_c, n_c, x_b, n_b, intervals
+
+    def add(self, x_c: float, n_c: float, x_b: float, n_b: float) -> Dispersion:
+        block = [self.block[0] + x_c, self.block[1] + n_c, self.block[2] + x_b, self.block[3] + n_b,
+                 self.block[4] + 1]
+        update: dict[str, object] = {"canary": self.canary.add(x_c, n_c), "baseline": self.baseline.add(x_b, n_b)}
+        if block[4] >= BLOCK:
+            update |= {"canary_blocks": self.canary_blocks.add(block[0], block[1]),
+                       "baseline_blocks": self.baseline_blocks.add(block[2], block[3])}
+            block = [0.0, 0.0, 0.0, 0.0, 0.0]
+        return self.model_copy(update=update | {"block": block})
+
+    def arms(self) -> tuple[float, float]:
+        """(canary index, baseline index), each at least 1."""
+        base = max(1.0, self.baseline.index(PRIOR_DISPERSION, PRIOR_WEIGHT),
+                   self.baseline_blocks.index(PRIOR_DISPERSION, PRIOR_WEIGHT))
+        canary = max(1.0, self.canary.index(base, CANARY_PRIOR_WEIGHT),
+                     self.canary_blocks.index(base, CANARY_PRIOR_WEIGHT / BLOCK))
+        return canary, base
+
+    def factor(self) -> float:
+        canary, base = self.arms()
+        wc = 1.0 / (self.canary.bad + 1.0)
+        wb = 1.0 / (self.baseline.bad + 1.0)
+        return (canary * wc + base * wb) / (wc + wb)
+
+
+# ------------------------------------------------------------------ paired per-interval ratios
+
+
+class PairedLogRatios(Frozen):
+    """Running sums of per-interval log ratios (no list: it travels in Step Functions state)."""
+
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    def add(self, d: float) -> PairedLogRatios:
+        return PairedLogRatios(n=self.n + 1, total=self.total + d, squares=self.squares + d * d)
+
+    def mean(self) -> float:
+        return self.total / self.n if self.n else math.nan
+
+    def sd(self) -> float:
+        if self.n < 2:
+            return math.nan
+        var = (self.squares - self.total * self.total / self.n) / (self.n - 1)
+        return math.sqrt(max(var, 0.0))
+
+
+def asymptotic_cs(paired: PairedLogRatios, alpha: float) -> tuple[float, float]:
+    """Two-sided (1 - alpha) asymptotic confidence sequence for the mean log ratio.
+
+    Robbins' normal mixture, tuned for CS_TUNED_FOR intervals; (-inf, inf) before
+    MIN_PAIRED_INTERVALS intervals, when a variance estimate means little.
+    """
+    t = paired.n
+    if t < MIN_PAIRED_INTERVALS:
+        return -math.inf, math.inf
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / CS_TUNED_FOR
+    half = paired.sd() * math.sqrt(2 * (t * rho2 + 1) / (t * t * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha))
+    return paired.mean() - half, paired.mean() + half

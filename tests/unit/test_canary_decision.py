@@ -1,0 +1,158 @@
+"""The canary decision on traffic it was not designed around (targets of docs/STATISTICS.md).
+
+Seeded and small: a handful of streams per property, so each property is a regression
+check, not a measurement (the measured rates are in docs/BENCHMARKS.md, bench/canary_judge.py).
+The plan is the one the targets are stated for: one step at 5%, one-minute intervals, up to 120.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+from canary_streams import add_cost, intervals, stream
+
+from genai_cicd.canary.decision import CanaryEvidence, Verdict, judge
+from genai_cicd.models.manifest import CanaryPlan
+
+PLAN = CanaryPlan(steps=[5], bake_seconds=60, max_intervals_per_step=120, metrics=["errors", "slow_requests"])
+RATES = {"errors": 0.01, "slow_requests": 0.02}
+
+
+def run(plan: CanaryPlan, data: list[tuple[dict[str, float | None], dict[str, float | None]]]) -> Verdict:
+    evidence, step = CanaryEvidence(), 0
+    verdict = None
+    for i, (baseline, canary) in enumerate(data):
+        evidence, verdict = judge(plan, evidence, baseline, canary, step_index=step,
+                                  elapsed_seconds=(i + 1) * plan.bake_seconds, explain=False)
+        if verdict.action in ("promote", "rollback"):
+            return verdict
+        if verdict.action == "next_step":
+            step += 1
+            evidence = evidence.new_step()
+    assert verdict is not None
+    return verdict
+
+
+def family(name: str, seed: int, errors: float = 1.0, slow: float = 1.0, rps: float = 20.0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng([seed, len(name)])
+    return stream(name, rng, minutes=120, rps=rps, share=0.05,
+                  rates={"errors": (RATES["errors"], errors), "slow_requests": (RATES["slow_requests"], slow)})
+
+
+@pytest.mark.parametrize("name", ["independent", "split off nominal", "sticky users"])
+def test_given_a_harmless_change_then_it_is_shown_safe_and_rarely_shown_harmful(name: str) -> None:
+    verdicts = [run(PLAN, intervals(family(name, seed))) for seed in range(12)]
+    # alpha 0.05 over two metrics: a false rollback in 12 streams is possible, two would be news
+    assert sum(v.outcome == "shown_harmful" for v in verdicts) <= 1
+    assert sum(v.action == "promote" for v in verdicts) >= 10
+
+
+@pytest.mark.parametrize("name", ["bursts", "overdispersed"])
+def test_given_bursts_or_wobbling_arms_then_a_harmless_change_is_not_rolled_back_as_harmful(name: str) -> None:
+    verdicts = [run(PLAN, intervals(family(name, seed))) for seed in range(12)]
+    assert sum(v.outcome == "shown_harmful" for v in verdicts) <= 1
+
+
+def test_given_one_burst_in_the_canary_then_it_is_not_taken_for_a_regression() -> None:
+    data = intervals(family("independent", 5))
+    baseline, canary = data[4]
+    data[4] = (baseline, {**canary, "errors": 25.0})  # one incident fails 25 of ~60 canary requests
+    verdict = run(PLAN, data)
+    assert verdict.outcome != "shown_harmful", verdict.reasons
+
+
+def test_given_twice_the_errors_then_never_promoted_and_mostly_rolled_back() -> None:
+    verdicts = [run(PLAN, intervals(family("independent", seed, errors=2.0))) for seed in range(12)]
+    assert not [v for v in verdicts if v.action == "promote"]
+    assert sum(v.outcome == "shown_harmful" and v.metric == "errors" for v in verdicts) >= 10
+
+
+def test_given_five_times_the_errors_then_rolled_back_within_a_few_intervals() -> None:
+    verdicts = [run(PLAN, intervals(family("independent", seed, errors=5.0))) for seed in range(12)]
+    assert all(v.outcome == "shown_harmful" and v.metric == "errors" for v in verdicts)
+    assert statistics.median(v.interval + 1 for v in verdicts) <= 4
+
+
+def test_given_three_times_the_slow_requests_then_rolled_back_on_slow_requests() -> None:
+    verdicts = [run(PLAN, intervals(family("independent", seed, slow=3.0))) for seed in range(12)]
+    assert sum(v.outcome == "shown_harmful" and v.metric == "slow_requests" for v in verdicts) >= 11
+
+
+def test_given_too_little_traffic_then_rolled_back_as_not_shown_safe_not_as_harmful() -> None:
+    verdict = run(PLAN, intervals(family("independent", 1, rps=0.2)))
+    assert verdict.action == "rollback" and verdict.outcome == "not_shown_safe"
+    assert verdict.interval + 1 == PLAN.max_intervals_per_step
+
+
+def test_the_safety_of_a_step_rests_on_that_step_alone_and_harm_on_every_step() -> None:
+    plan = PLAN.model_copy(update={"steps": [5.0, 25.0]})
+    first = intervals(family("independent", 3))
+    later = intervals(family("independent", 4, errors=3.0))
+    evidence, step, actions = CanaryEvidence(), 0, []
+    for baseline, canary in first[:60] + later:
+        evidence, verdict = judge(plan, evidence, baseline, canary, step_index=step, explain=False)
+        actions.append(verdict.action)
+        if verdict.action == "next_step":
+            step, evidence = 1, evidence.new_step()
+        if verdict.action in ("promote", "rollback"):
+            break
+    assert "next_step" in actions
+    # the step at 25% did not inherit "shown safe": a 3x regression there is rolled back
+    assert actions[-1] == "rollback" and verdict.metric == "errors"
+
+
+def test_given_a_metric_that_never_arrives_then_never_promoted() -> None:
+    data = [(b, {**c, "slow_requests": None}) for b, c in intervals(family("independent", 2))]
+    verdict = run(PLAN, data)
+    assert verdict.action == "rollback" and verdict.outcome == "not_shown_safe" and verdict.metric == "slow_requests"
+
+
+def test_given_no_bad_events_in_either_arm_then_safe_only_once_the_canary_rate_is_shown_negligible() -> None:
+    quiet = [({**b, "errors": 0.0, "slow_requests": 0.0}, {**c, "errors": 0.0, "slow_requests": 0.0})
+             for b, c in intervals(family("independent", 6))]
+    verdict = run(PLAN, quiet)
+    assert verdict.action == "promote"
+    canary_requests = sum(c["requests"] or 0 for _, c in quiet[: verdict.interval + 1])
+    # 0 of n shows a rate under 0.2% at alpha 0.01 once n is in the thousands, not before
+    assert canary_requests > 2000
+    loose = PLAN.model_copy(update={"negligible_rate": 0.5})
+    assert run(loose, quiet).interval < verdict.interval
+
+
+def test_a_non_critical_metric_waits_for_the_minimum_sample_a_critical_one_does_not() -> None:
+    data = intervals(family("independent", 8, slow=10.0))
+    relaxed = PLAN.model_copy(update={"critical_metrics": [], "min_canary_requests_per_step": 3000})
+    strict = PLAN.model_copy(update={"critical_metrics": ["errors", "slow_requests"],
+                                     "min_canary_requests_per_step": 3000})
+    late, early = run(relaxed, data), run(strict, data)
+    assert late.metric == early.metric == "slow_requests"
+    assert early.interval < late.interval
+    assert sum(c["requests"] or 0 for _, c in data[: late.interval + 1]) >= 3000
+
+
+@pytest.mark.parametrize(("ratio", "promoted"), [(1.0, True), (1.5, False), (3.0, False)])
+def test_cost_per_request_is_judged_against_its_allowance(ratio: float, promoted: bool) -> None:
+    plan = PLAN.model_copy(update={"max_cost_increase": 0.2})
+    for seed in range(4):
+        s = add_cost(np.random.default_rng([seed, 99]), family("independent", seed), ratio)
+        verdict = run(plan, intervals(s))
+        assert (verdict.action == "promote") == promoted, (ratio, seed, verdict.reasons)
+        if ratio >= 1.5:
+            assert verdict.metric == "cost_per_request" and verdict.outcome == "shown_harmful"
+
+
+def test_the_explained_verdict_is_the_same_decision_with_bounds_around_the_estimate() -> None:
+    data = intervals(family("independent", 11, errors=2.0))
+    evidence = CanaryEvidence()
+    for baseline, canary in data[:40]:
+        fast = judge(PLAN, evidence, baseline, canary, step_index=0, explain=False)[1]
+        evidence, slow = judge(PLAN, evidence, baseline, canary, step_index=0)
+        assert fast.action == slow.action and fast.metric == slow.metric
+        errors = slow.metrics["errors"]
+        if errors.estimate is not None and errors.lower is not None and errors.upper is not None:
+            assert errors.lower <= errors.estimate * 1.0001
+        if slow.action != "continue":
+            break
+    assert slow.metrics["errors"].status in ("harmful", "undecided")
