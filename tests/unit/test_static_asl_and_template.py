@@ -143,3 +143,19 @@ def test_pipeline_kit_template_is_cfn_lint_clean() -> None:
     result = subprocess.run([exe, str(ROOT / "examples" / "pipeline" / "pipeline.yaml")], capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_stacks_canary_defaults_are_the_models_defaults() -> None:
+    """One set of defaults: a deployed stack, `genai-cicd canary judge` without --plan and bench/ agree."""
+    from genai_cicd.models.manifest import CanaryPlan
+
+    params = {k: v.get("Default") for k, v in TEMPLATE["Parameters"].items()}
+    value = TEMPLATE["Resources"]["DefaultsParameter"]["Properties"]["Value"]
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    for key, default in params.items():
+        text = text.replace("${" + key + "}", str(default))
+    canary = json.loads(text)["canary"]
+    model = CanaryPlan()
+    assert canary, "the stack sets no canary defaults"
+    for field, stack_value in canary.items():
+        assert getattr(model, field) == stack_value, field
