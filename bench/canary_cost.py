@@ -1,152 +1,184 @@
-"""Canary cost benchmark: cost per request, our paired check vs a Kayenta-style judge vs a static alarm.
+"""Canary cost benchmark: cost per request judged by the product's decision, alone and through AnalyzeCanary.
 
-Streams as in canary_judge.py (one-minute intervals, Poisson requests split by
-the canary share, a slow drift shared by both arms -- here the traffic mix,
-which moves the cost of both arms). Tokens per request are lognormal with
-sigma 1.0 (heavy-tailed: the mean is 1.6x the median); the canary's mean cost
-per request is the baseline's times the effect, or the same mean with a
-heavier tail (sigma 1.3). An interval's cost per request is drawn as the mean
-of its requests by the Fenton-Wilkinson approximation (a lognormal with the
-sum's exact mean and variance), so streams of 100 requests/s stay cheap.
+Streams as in canary_judge.py (independent requests, 20 requests/s, 5%, errors
+1% and slow requests 2% on both arms, so only cost differs), with cost per
+request lognormal (sigma 1.0: heavy-tailed) drifting with the traffic mix
+(bench/canary_streams.add_cost). The release allows +20%
+(``canary.max_cost_increase: 0.2``); the plan is canary_judge.py's.
 
-The release allows +20% (``canary.max_cost_increase: 0.2``). Contenders, each
-looking at every interval:
-- ours: the product's ``cost_check`` on per-interval log ratios, at
-  alpha / max_intervals (the canary's 60 looks, Bonferroni) -- rollback when
-  the lower bound clears log(1.2). Runs with the same number of ratios are
-  bounded together (the same seeded resamples ``cost_check`` uses).
-- Kayenta-style: Mann-Whitney on per-interval cost per request at 98% with a
-  0.25 effect tolerance.
-- static alarm: canary cost per request over 1.2x the baseline's for 5
-  minutes in a row.
+Part 1, the decision on its own (``genai_cicd.canary.decision.judge``), side by side with
+- Kayenta as it ships on cost per request (MannWhitneyClassifier, 98%, 0.25 effect
+  tolerance, directions "either" and "increase"; cost is the only judged metric);
+- a static alarm: canary cost per request over 1.2x the baseline's for 5 minutes in a row.
 
-    python bench/canary_cost.py [--runs 200] [--minutes 60] [--seed 1]
+Part 2, the pipeline's own path: the same kind of stream put to the embedded
+CloudWatch and judged by AnalyzeCanary interval by interval
+(bench/pipeline_replay.py), at 1.0x, 1.2x, 1.5x and 3x.
+
+    python bench/canary_cost.py [--runs 200] [--pipeline-runs 10] [--seed 1]
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
+import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
-from canary_judge import MannWhitney, grid_parser, print_cells
-from common import describe, wilson
+from canary_judge import MINUTES, PLAN, RATES, SHARE, Arm, Look, Outcome, ShiftInterval, play, rate
+from canary_streams import add_cost, intervals, stream
+from common import describe
 
-from genai_cicd.canary.cost import MIN_INTERVALS
-from genai_cicd.gates.noninferiority import bootstrap_t_bounds_many
+from genai_cicd.canary.decision import CanaryEvidence, judge
 
-ALLOWED = 0.2  # max_cost_increase
-SIGMA = 1.0
-EFFECTS = {"1x (no difference)": (1.0, SIGMA), "1.1x (within the allowance)": (1.1, SIGMA),
-           "1.25x": (1.25, SIGMA), "1.5x": (1.5, SIGMA), "2x": (2.0, SIGMA),
-           "heavier tail, same mean": (1.0, 1.3)}
-
-
-def mean_cost(rng: np.random.Generator, n: np.ndarray, mean: np.ndarray, sigma: float) -> np.ndarray:
-    """Cost per request of intervals with n requests (NaN where n = 0), Fenton-Wilkinson."""
-    safe = np.maximum(n, 1)
-    s2 = np.log1p(np.expm1(sigma**2) / safe)
-    draw = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * rng.standard_normal(n.shape))
-    return np.where(n > 0, draw, np.nan)
+ALLOWED = 0.2
+COST_PLAN = PLAN.model_copy(update={"max_cost_increase": ALLOWED})
+EFFECTS: dict[str, tuple[float, float]] = {
+    "1x (no difference)": (1.0, 1.0), "1.1x (within the allowance)": (1.1, 1.0), "1.2x (at the allowance)": (1.2, 1.0),
+    "1.5x": (1.5, 1.0), "2x": (2.0, 1.0), "3x": (3.0, 1.0), "heavier tail, same mean": (1.0, 1.3)}
+PIPELINE_EFFECTS = (1.0, 1.2, 1.5, 3.0)
+PIPELINE_MINUTES = 60
 
 
-def streams(rng: np.random.Generator, runs: int, minutes: int, rps: float, share: float, ratio: float,
-            sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline and canary cost per request, runs x minutes."""
-    phase = rng.uniform(0, 2 * math.pi, size=(runs, 1))
-    drift = 1 + 0.3 * np.sin(phase + 2 * math.pi * np.arange(minutes) / 240)
-    n = rng.poisson(rps * 60, size=(runs, minutes))
-    n_c = rng.binomial(n, share)
-    return mean_cost(rng, n - n_c, drift, SIGMA), mean_cost(rng, n_c, drift * ratio, sigma)
+def cost_data(rng: np.random.Generator, ratio: float, sigma: float, minutes: int = MINUTES) -> list[tuple[Arm, Arm]]:
+    s = stream("independent", rng, minutes=minutes, rps=20, share=SHARE,
+               rates={m: (r, 1.0) for m, r in RATES.items()})
+    return intervals(add_cost(rng, s, ratio, sigma))
 
 
-def ours(base: np.ndarray, cand: np.ndarray, alpha: float) -> np.ndarray:
-    """Minute of the first rollback per run (0 = never), as cost_check decides at every interval."""
-    runs, minutes = base.shape
-    limit = math.log1p(ALLOWED)
-    log_ratio = np.log(cand / base)  # NaN where an arm had no requests: cost_check skips the interval
-    rolled = np.zeros(runs, dtype=int)
-    for m in range(minutes):
-        seen = np.isfinite(log_ratio[:, : m + 1])
-        have = seen.sum(axis=1)
-        # The lower bound lies below the mean (its bootstrap-t quantile is positive), so a run whose mean
-        # log ratio is at most the limit cannot roll back this interval: only the others are bounded.
-        mean = np.nansum(np.where(seen, log_ratio[:, : m + 1], 0.0), axis=1) / np.maximum(have, 1)
-        by_length: dict[int, list[int]] = {}
-        for r in np.flatnonzero((rolled == 0) & seen[:, m] & (have >= MIN_INTERVALS) & (mean > limit)):
-            by_length.setdefault(int(have[r]), []).append(int(r))
-        for length, rows in by_length.items():
-            columns = np.column_stack([log_ratio[r, : m + 1][seen[r]] for r in rows])
-            lower, _ = bootstrap_t_bounds_many(columns, alpha / minutes, seed=length)  # cost_check's seed
-            if np.any(lower > columns.mean(axis=0) + 1e-12):
-                raise SystemExit("premise of the shortcut failed: a lower bound above its mean")
-            for r, lb in zip(rows, lower, strict=True):
-                if lb > limit:
-                    rolled[r] = m + 1
-    return rolled
+def ours() -> Look:
+    evidence = [CanaryEvidence()]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        evidence[0], verdict = judge(COST_PLAN, evidence[0], baseline, canary, step_index=0, explain=False)
+        if verdict.action == "rollback" and verdict.metric != "cost_per_request":
+            return "rollback (not cost)"
+        if verdict.action == "rollback" and verdict.outcome == "not_shown_safe":
+            return "rollback (not shown safe)"
+        return verdict.action
+    return look
 
 
-def kayenta(base: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    rolled = np.zeros(base.shape[0], dtype=int)
-    for r in range(base.shape[0]):
-        test = MannWhitney()
-        for m, (b, c) in enumerate(zip(base[r], cand[r], strict=True)):
-            if not (np.isfinite(b) and np.isfinite(c)):
-                continue
-            test.add_x(float(c))
-            test.add_y(float(b))
-            if len(test.x) >= 3 and test.p_greater() < 0.02 and sum(test.x) / sum(test.y) > 1.25:
-                rolled[r] = m + 1
-                break
-    return rolled
+def per_request(arm: Arm) -> float:
+    n = arm.get("requests") or 0.0
+    return (arm.get("cost_usd") or 0.0) / n if n else 0.0
 
 
-def static_alarm(base: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    rolled = np.zeros(base.shape[0], dtype=int)
-    for r in range(base.shape[0]):
-        breaching = 0
-        for m, (b, c) in enumerate(zip(base[r], cand[r], strict=True)):
-            breaching = breaching + 1 if np.isfinite(b) and np.isfinite(c) and c > (1 + ALLOWED) * b else 0
-            if breaching >= 5:
-                rolled[r] = m + 1
-                break
-    return rolled
+def kayenta(direction: str) -> Look:
+    shift = ShiftInterval()
+    minute = [0]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        minute[0] += 1
+        shift.add(per_request(canary), per_request(baseline))
+        estimate, lower, upper = shift.interval()
+        bound = 0.25 * abs(estimate)
+        if lower > bound or (direction == "either" and upper < -bound):
+            return "rollback"
+        return "promote" if minute[0] >= MINUTES else "continue"
+    return look
 
 
-def summarise(rolled: np.ndarray) -> str:
-    k = int((rolled > 0).sum())
-    lo, hi = wilson(k, len(rolled))
-    times = rolled[rolled > 0]
-    if not len(times):
-        return f"{k / len(rolled):.1%} [{lo:.1%}, {hi:.1%}] | - | -"
-    return (f"{k / len(rolled):.1%} [{lo:.1%}, {hi:.1%}] | {float(np.median(times)):.0f} | "
-            f"{float(np.percentile(times, 90)):.0f}")
+def static_alarm() -> Look:
+    breaching = [0]
+    minute = [0]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        minute[0] += 1
+        b, c = per_request(baseline), per_request(canary)
+        breaching[0] = breaching[0] + 1 if b > 0 and c > (1 + ALLOWED) * b else 0
+        if breaching[0] >= 5:
+            return "rollback"
+        return "promote" if minute[0] >= MINUTES else "continue"
+    return look
 
 
-def cell_table(job: tuple[float, ...]) -> str:
-    share, rps, runs, minutes, seed, alpha = job[0], job[1], int(job[2]), int(job[3]), int(job[4]), job[5]
-    lines = [f"\n## canary share {share:.0%}, {rps:g} requests/s\n",
-             "| cost change | contender | rollback rate [95% CI] | median min | p90 min |", "|---|---|---|---|---|"]
-    for e, (effect, (ratio, sigma)) in enumerate(EFFECTS.items()):
-        # The same seeded streams for every contender (paired).
-        base, cand = streams(np.random.default_rng([seed, int(share * 1000), int(rps), e]), runs, minutes, rps,
-                             share, ratio, sigma)
-        contenders = ((f"ours (alpha {alpha:g})", ours(base, cand, alpha)), ("Kayenta-style MW", kayenta(base, cand)),
-                      ("static 1.2x alarm", static_alarm(base, cand)))
-        for name, rolled in contenders:
-            lines.append(f"| {effect} | {name} | {summarise(rolled)} |")
-    return "\n".join(lines)
+CONTENDERS = {"ours (alpha 0.05)": ours, "Kayenta as it ships, direction either": lambda: kayenta("either"),
+              "Kayenta as it ships, direction increase": lambda: kayenta("increase"),
+              "static 1.2x alarm, 5 minutes": static_alarm}
+
+
+def effect_rows(job: tuple[str, int, int]) -> list[str]:
+    effect, runs, seed = job
+    ratio, sigma = EFFECTS[effect]
+    rng = np.random.default_rng([seed, int(ratio * 100), int(sigma * 100)])
+    streams = [cost_data(rng, ratio, sigma) for _ in range(runs)]
+    rows = []
+    for name, make in CONTENDERS.items():
+        outs: list[Outcome] = [play(make, data) for data in streams]
+        harmful = [o.minute for o in outs if o.action == "rollback" and o.harmful]
+        promoted = [o.minute for o in outs if o.action == "promote"]
+        med = lambda v: f"{statistics.median(v):.0f} | {float(np.percentile(v, 90)):.0f}" if v else "- | -"  # noqa: E731
+        rows.append(f"| {effect} | {name} | {rate(len(harmful), runs)} | {rate(len(promoted), runs)} | {med(harmful)} "
+                    f"| {med(promoted)} |")
+    return rows
+
+
+def pipeline_rows(runs: int, seed: int) -> list[str]:
+    import json
+
+    from pipeline_replay import analyze_through_cloudwatch
+
+    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+    from genai_cicd.embedded.aws_session import EmbeddedAWS
+
+    root = Path(__file__).resolve().parents[1]
+    rows = []
+    with EmbeddedAWS(root) as aws:
+        LocalReleaseRunner(aws, out=lambda _: None).seed_event_fixtures()
+        release = json.loads((root / "events" / "analyze_canary" / "first-interval.json").read_text())["release"]
+        manifest = json.loads(aws.client("s3").get_object(Bucket=aws.bucket,
+                                                          Key="releases/evt-release/manifest.json")["Body"].read())
+        manifest["canary"] = {**manifest["canary"], **COST_PLAN.model_dump(mode="json", exclude_none=True,
+                                                                           include={"steps", "bake_seconds",
+                                                                                    "metrics", "max_cost_increase"}),
+                              "metric_period_seconds": 60, "max_intervals_per_step": PIPELINE_MINUTES}
+        for ratio in PIPELINE_EFFECTS:
+            rng = np.random.default_rng([seed, int(ratio * 100), 7])
+            finals = []
+            started = time.perf_counter()
+            for run in range(runs):
+                data = cost_data(rng, ratio, 1.0, PIPELINE_MINUTES)
+                states = analyze_through_cloudwatch(aws, release, manifest, f"cost-{int(ratio * 10)}-{run}", data)
+                finals.append(states[-1])
+            on_cost = [s for s in finals if s.action == "rollback" and s.metric == "cost_per_request"
+                       and s.outcome == "shown_harmful"]
+            promoted = [s for s in finals if s.action == "promote"]
+            minutes = [s.judge.intervals for s in finals if s.action != "continue"]
+            rows.append(f"| {ratio:g}x | {rate(len(on_cost), runs)} | {rate(len(promoted), runs)} | "
+                        f"{statistics.median(minutes):.0f} | {time.perf_counter() - started:.0f} s |")
+    return rows
 
 
 def main() -> None:
-    parser = grid_parser()
-    parser.add_argument("--alpha", type=float, default=0.05)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--pipeline-runs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
     started = time.perf_counter()
-    print(f"# Canary cost: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
-          f"interval; tokens per request lognormal (sigma {SIGMA}), allowed increase +{ALLOWED:.0%}\n")
+    print(f"# Canary cost: {args.runs} streams per effect, {MINUTES} one-minute intervals at {SHARE:.0%} and 20 "
+          f"requests/s, allowed increase +{ALLOWED:.0%}\n")
     print(describe())
-    print_cells(cell_table, args, args.alpha)
+    print("\n## The decision on its own\n")
+    print("| cost change | contender | rolled back on cost [95% CI] | promoted [95% CI] | median / p90 min to "
+          "rollback | median / p90 min to promote |\n|---|---|---|---|---|---|")
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for rows in pool.map(effect_rows, [(e, args.runs, args.seed) for e in EFFECTS]):
+            print("\n".join(rows))
+    print(f"\nOurs rolls back only on cost here or on \"not shown safe\" (counted in neither column); "
+          f"errors and slow requests are harmless. A cost exactly at the allowance (1.2x) can be neither shown "
+          f"above nor below it: it ends \"not shown safe\".\n")
+    print(f"## Through AnalyzeCanary on the embedded AWS ({args.pipeline_runs} streams per change, "
+          f"{PIPELINE_MINUTES} intervals at most)\n")
+    print("| cost change | rolled back on cost [95% CI] | promoted [95% CI] | median intervals to a verdict | "
+          "wall time |\n|---|---|---|---|---|")
+    print("\n".join(pipeline_rows(args.pipeline_runs, args.seed)))
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 

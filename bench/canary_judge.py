@@ -1,14 +1,35 @@
-"""Canary judge benchmark: our sequential judge vs a Kayenta-style judge vs a static alarm.
+"""Canary judge benchmark: the product's decision vs Kayenta as it ships vs two simpler rules.
 
-Every contender looks at every interval (one minute) of the same simulated
-streams. A stream is a canary of `minutes` intervals; requests per interval
-are Poisson(rps * 60), split by the canary share; bad events (errors, slow
-requests over a latency bound, or answers under a quality bound) are binomial with a rate that drifts slowly,
-shared by both arms, and is multiplied by the effect on the canary arm.
+The plan is the one the targets of docs/STATISTICS.md are stated for: one step at
+5%, one-minute intervals, up to 120, metrics errors (baseline 1%) and slow
+requests (baseline 2%). Streams come from bench/canary_streams.py: independent
+requests, bursts, per-arm overdispersion, sticky users, a realised split off the
+nominal weight, and very low traffic (1 request/s). Every contender sees the same
+streams (paired) and looks at every interval.
 
-    python bench/canary_judge.py [--runs 200] [--minutes 60] [--seed 1]
+Contenders:
+- ours: ``genai_cicd.canary.decision.judge`` with the plan's defaults (alpha 0.05,
+  detect_ratio 2, rollback_tolerance 0.2) -- the function AnalyzeCanary calls.
+  Promotes when shown safe; rolls back when shown harmful or not shown safe by
+  the 120th interval.
+- Kayenta as it ships: NetflixACAJudge + MannWhitneyClassifier defaults --
+  per metric, the per-interval rates of canary and baseline (missing values as
+  0), a two-sided 98% Mann-Whitney (Hodges-Lehmann) interval of the shift, a
+  metric is High when the lower end exceeds 0.25 x |estimate| (Low: the upper
+  end under -0.25 x |estimate|); with two equally weighted metrics one
+  non-passing metric scores 50, under the marginal 75, so the canary fails.
+  Run over all intervals so far at every interval ("increase": only High fails;
+  "either": High or Low fails); promoted at the end of the 120 minutes. The
+  interval uses the order statistics of the pairwise differences at the normal
+  approximation's rank (R's wilcox.test refines this for ties).
+- one-sided Mann-Whitney p < 0.02 and mean ratio > 1.25: the rule this
+  benchmark called "Kayenta-style" before (increase only).
+- static 2x alarm: a metric's canary rate over twice the baseline's for 5
+  minutes in a row (a CloudWatch alarm behind CodeDeploy); promoted at the end.
 
-Prints Markdown tables (docs/BENCHMARKS.md holds a run).
+    python bench/canary_judge.py [--runs 200] [--seed 1] [--workers 2]
+
+Prints Markdown (docs/bench/canary_judge.md holds a run).
 """
 
 from __future__ import annotations
@@ -16,6 +37,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,65 +45,102 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from canary_streams import FAMILIES, intervals, stream
 from common import describe, wilson
-from scipy.stats import beta, mannwhitneyu
+from scipy.stats import mannwhitneyu, norm
 
-from genai_cicd.canary.judge import JudgeConfig, JudgeState, judge_interval
+from genai_cicd.canary.decision import CanaryEvidence, judge
+from genai_cicd.models.manifest import CanaryPlan
 
-BASE_RATE = 0.01
-
-
-def lognormal_sf(bound: float, median: float, sigma: float) -> float:
-    return 0.5 * math.erfc((math.log(bound) - math.log(median)) / (sigma * math.sqrt(2)))
-
-
-# Latency scenarios, reduced to the share of requests slower than the bound (the baseline's p99).
-BOUND = math.exp(math.log(200) + 2.326 * 0.5)  # baseline: median 200 ms, sigma 0.5 -> p99 bound
-QUALITY_BOUND = float(beta.ppf(0.01, 8, 2))
-EFFECTS: dict[str, float] = {
-    "1x (no difference)": 1.0, "1.1x errors": 1.1, "1.25x errors": 1.25, "1.5x errors": 1.5, "2x errors": 2.0,
-    "5x errors": 5.0,
-    "latency median +30%": lognormal_sf(BOUND, 260, 0.5) / 0.01,
-    "latency tail only": (0.99 * lognormal_sf(BOUND, 200, 0.5) + 0.01 * 1.0) / 0.01 * 1.0,
-    "latency variance only": lognormal_sf(BOUND, 200, 0.65) / 0.01,
-    # Quality scores: Beta(8, 2) per answer (mean 0.8); a low-quality answer scores under the baseline's
-    # 1st percentile. A drop of the mean by 0.05, or the same mean with more spread (concentration 6).
-    "quality mean -0.05": float(beta.cdf(QUALITY_BOUND, 7.5, 2.5)) / 0.01,
-    "quality variance only": float(beta.cdf(QUALITY_BOUND, 4.8, 1.2)) / 0.01,
-}
+PLAN = CanaryPlan(steps=[5], bake_seconds=60, max_intervals_per_step=120, metrics=["errors", "slow_requests"])
+MINUTES = 120
+SHARE = 0.05
+RATES = {"errors": 0.01, "slow_requests": 0.02}
+CELLS: tuple[tuple[str, str, float], ...] = tuple((f, f, 20.0) for f in FAMILIES) + (
+    ("low traffic (1 request/s)", "independent", 1.0),)
+EFFECTS: dict[str, tuple[float, float]] = {"harmless": (1.0, 1.0), "2x errors": (2.0, 1.0),
+                                           "5x errors": (5.0, 1.0), "3x slow requests": (1.0, 3.0)}
+Arm = dict[str, float | None]
+Look = Callable[[Arm, Arm], str]  # -> "continue" | "promote" | "rollback" | "rollback (not shown safe)"
 
 
 @dataclass
 class Outcome:
-    rolled_back: bool
-    minute: int | None
-    canary_requests: float
-    bad_served: float
+    action: str  # promote | rollback
+    harmful: bool  # rolled back on evidence of harm (ours), or by the rule (others)
+    minute: int
 
 
-def stream(rng: np.random.Generator, rps: float, share: float, ratio: float, minutes: int):  # type: ignore[no-untyped-def]
-    phase = rng.uniform(0, 2 * math.pi)
-    for m in range(minutes):
-        drift = 1 + 0.3 * math.sin(phase + 2 * math.pi * m / 240)  # slow drift shared by both arms
-        n = rng.poisson(rps * 60)
-        n_c = rng.binomial(n, share)
-        n_b = n - n_c
-        yield (n_b, rng.binomial(n_b, min(1.0, BASE_RATE * drift)), n_c,
-               rng.binomial(n_c, min(1.0, BASE_RATE * drift * ratio)))
+def ours() -> Look:
+    evidence = [CanaryEvidence()]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        evidence[0], verdict = judge(PLAN, evidence[0], baseline, canary, step_index=0, explain=False)
+        if verdict.action == "rollback" and verdict.outcome == "not_shown_safe":
+            return "rollback (not shown safe)"
+        return "promote" if verdict.action == "promote" else verdict.action
+    return look
 
 
-def ours(alpha: float) -> Callable[[], Callable[[int, int, int, int], bool]]:
-    def make() -> Callable[[int, int, int, int], bool]:
-        config = JudgeConfig(metrics=["errors"], critical_metrics=["errors"], alpha=alpha,
-                             min_canary_requests=1e18, max_intervals=10**9)
-        state = [JudgeState()]
+Z98 = float(norm.ppf(0.99))
 
-        def look(n_b: int, x_b: int, n_c: int, x_c: int) -> bool:
-            state[0], d = judge_interval(state[0], {"requests": n_b, "errors": x_b},
-                                         {"requests": n_c, "errors": x_c}, config)
-            return d.decision == "rollback"
-        return look
-    return make
+
+class ShiftInterval:
+    """Hodges-Lehmann estimate and two-sided 98% interval of (canary - baseline), grown one pair at a time.
+
+    The pairwise differences are kept sorted (insertion by binary search), so a look costs O(n)
+    instead of re-sorting n^2 differences.
+    """
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.diffs = np.empty(0)
+
+    def add(self, x: float, y: float) -> None:
+        new = np.concatenate([x - np.asarray(self.y + [y]), np.asarray(self.x) - y])
+        new.sort()
+        self.diffs = np.insert(self.diffs, np.searchsorted(self.diffs, new), new)
+        self.x.append(x)
+        self.y.append(y)
+
+    def interval(self) -> tuple[float, float, float]:
+        n1, n2 = len(self.x), len(self.y)
+        n = n1 * n2
+        k = int(math.floor(n / 2 - Z98 * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)))
+        estimate = float(np.median(self.diffs))
+        if k < 0:  # 98% is not attainable with this few values: the interval is everything (Pass)
+            return estimate, -math.inf, math.inf
+        return estimate, float(self.diffs[k]), float(self.diffs[n - 1 - k])
+
+
+def kayenta(direction: str) -> Look:
+    """NetflixACAJudge + MannWhitneyClassifier defaults, over all intervals so far."""
+    shifts = {m: ShiftInterval() for m in PLAN.metrics}
+    seen = {m: ([], []) for m in PLAN.metrics}  # type: dict[str, tuple[list[float], list[float]]]
+    minute = [0]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        minute[0] += 1
+        failing = False
+        for metric, shift in shifts.items():
+            m = str(metric)
+            n_c, n_b = canary.get("requests") or 0.0, baseline.get("requests") or 0.0
+            x = (canary.get(m) or 0.0) / n_c if n_c else 0.0  # missing values as 0 (nanStrategy "replace")
+            y = (baseline.get(m) or 0.0) / n_b if n_b else 0.0
+            shift.add(x, y)
+            seen[m][0].append(x)
+            seen[m][1].append(y)
+            if len(set(seen[m][0] + seen[m][1])) == 1 or sorted(seen[m][0]) == sorted(seen[m][1]):
+                continue  # identical or all-tied data pass
+            estimate, lower, upper = shift.interval()
+            bound = 0.25 * abs(estimate)
+            if lower > bound or (direction == "either" and upper < -bound):
+                failing = True
+        if failing:
+            return "rollback"
+        return "promote" if minute[0] >= MINUTES else "continue"
+    return look
 
 
 @cache
@@ -89,14 +148,12 @@ def _arrangements(n1: int, n2: int) -> tuple[int, ...]:
     """How many of the C(n1+n2, n1) orderings give U = 0, 1, ..., n1*n2 (the exact null distribution)."""
     if n1 == 0 or n2 == 0:
         return (1,)
-    # The largest value is an x (adds n2 to U) or a y (adds nothing).
     with_x, with_y = _arrangements(n1 - 1, n2), _arrangements(n1, n2 - 1)
     return tuple((with_x[u - n2] if 0 <= u - n2 < len(with_x) else 0) + (with_y[u] if u < len(with_y) else 0)
                  for u in range(n1 * n2 + 1))
 
 
 def exact_sf(u: int, n1: int, n2: int) -> float:
-    """P(U >= u) under the null, exactly."""
     counts = _arrangements(min(n1, n2), max(n1, n2))
     return sum(counts[u:]) / math.comb(n1 + n2, n1)
 
@@ -104,22 +161,21 @@ def exact_sf(u: int, n1: int, n2: int) -> float:
 class MannWhitney:
     """One-sided Mann-Whitney test of x > y, grown one pair of values at a time.
 
-    The same p-value as scipy's default (exact for small tie-free samples, else the
-    normal approximation with tie and continuity corrections), but U and the tie
-    term are updated in O(n) per new value instead of re-ranked each interval;
-    ``check_against_scipy`` confirms the p-values at every start.
+    The same p-value as scipy's default (exact for small tie-free samples, else the normal
+    approximation with tie and continuity corrections), updated in O(n) per value;
+    ``check_against_scipy`` confirms it at every start.
     """
 
     def __init__(self) -> None:
         self.x: list[float] = []
         self.y: list[float] = []
-        self.u = 0.0  # pairs with x > y, plus half the ties
-        self.tie = 0.0  # sum of t^3 - t over the tied groups
+        self.u = 0.0
+        self.tie = 0.0
         self.seen: dict[float, int] = {}
 
     def _count(self, v: float) -> None:
         c = self.seen.get(v, 0)
-        self.tie += 3 * c * c + 3 * c  # (c+1)^3 - (c+1) - (c^3 - c)
+        self.tie += 3 * c * c + 3 * c
         self.seen[v] = c + 1
 
     def add_x(self, v: float) -> None:
@@ -135,7 +191,7 @@ class MannWhitney:
     def p_greater(self) -> float:
         n1, n2 = len(self.x), len(self.y)
         n = n1 + n2
-        if min(n1, n2) <= 8 and len(self.seen) == n:  # scipy's choice: exact when small and tie-free
+        if min(n1, n2) <= 8 and len(self.seen) == n:
             return exact_sf(round(self.u), n1, n2)
         sd = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - self.tie / (n * (n - 1))))
         if sd == 0:
@@ -145,8 +201,7 @@ class MannWhitney:
 
 
 def check_against_scipy(samples: int = 60) -> None:
-    """Refuse to run if the incremental Mann-Whitney disagrees with scipy (tied and tie-free rates),
-    at every size up to 10 (the exact region and its edge) and at the last."""
+    """Refuse to run if the incremental Mann-Whitney disagrees with scipy (tied and tie-free rates)."""
     rng = np.random.default_rng(0)
     for i in range(samples):
         test = MannWhitney()
@@ -163,138 +218,178 @@ def check_against_scipy(samples: int = 60) -> None:
                 raise SystemExit(f"Mann-Whitney mismatch: {ours_p} != scipy {scipy_p} at n = {len(test.x)}")
 
 
-def kayenta() -> Callable[[int, int, int, int], bool]:
-    """Mann-Whitney on per-interval rates at 98% with a 0.25 effect tolerance, decided every interval."""
-    test = MannWhitney()
-    sums = [0.0, 0.0]  # baseline, canary rate sums
+def mw_p02_ratio125() -> Look:
+    """One-sided Mann-Whitney p < 0.02 on per-interval rates and mean ratio > 1.25, per metric."""
+    tests = {m: MannWhitney() for m in PLAN.metrics}
+    sums = {m: [0.0, 0.0] for m in PLAN.metrics}
+    minute = [0]
 
-    def look(n_b: int, x_b: int, n_c: int, x_c: int) -> bool:
-        if n_b == 0 or n_c == 0:
-            return False
-        test.add_x(x_c / n_c)
-        test.add_y(x_b / n_b)
-        sums[0] += x_b / n_b
-        sums[1] += x_c / n_c
-        if len(test.x) < 3 or len(test.seen) == 1:
-            return False
-        p = test.p_greater()
-        ratio = sums[1] / sums[0] if sums[0] > 0 else math.inf
-        return bool(p < 0.02 and ratio > 1.25)
+    def look(baseline: Arm, canary: Arm) -> str:
+        minute[0] += 1
+        n_c, n_b = canary.get("requests") or 0.0, baseline.get("requests") or 0.0
+        for metric, test in tests.items():
+            m = str(metric)
+            if not n_c or not n_b:
+                continue
+            x, y = (canary.get(m) or 0.0) / n_c, (baseline.get(m) or 0.0) / n_b
+            test.add_x(x)
+            test.add_y(y)
+            sums[m][0] += y
+            sums[m][1] += x
+            if len(test.x) < 3 or len(test.seen) == 1:
+                continue
+            ratio = sums[m][1] / sums[m][0] if sums[m][0] > 0 else math.inf
+            if test.p_greater() < 0.02 and ratio > 1.25:
+                return "rollback"
+        return "promote" if minute[0] >= MINUTES else "continue"
     return look
 
 
-def static_alarm() -> Callable[[int, int, int, int], bool]:
-    """CodeDeploy/CloudWatch style: canary error rate over 2x the baseline's for 5 minutes in a row."""
-    breaching = [0]
+def static_alarm() -> Look:
+    breaching = {m: 0 for m in PLAN.metrics}
+    minute = [0]
 
-    def look(n_b: int, x_b: int, n_c: int, x_c: int) -> bool:
-        if n_c == 0 or n_b == 0:
-            breaching[0] = 0
-            return False
-        breaching[0] = breaching[0] + 1 if x_c / n_c > 2 * x_b / n_b else 0
-        return breaching[0] >= 5
+    def look(baseline: Arm, canary: Arm) -> str:
+        minute[0] += 1
+        n_c, n_b = canary.get("requests") or 0.0, baseline.get("requests") or 0.0
+        for metric in breaching:
+            m = str(metric)
+            over = bool(n_c and n_b and (canary.get(m) or 0.0) / n_c > 2 * (baseline.get(m) or 0.0) / n_b)
+            breaching[m] = breaching[m] + 1 if over else 0
+            if breaching[m] >= 5:
+                return "rollback"
+        return "promote" if minute[0] >= MINUTES else "continue"
     return look
 
 
-CONTENDERS: dict[str, Callable[[], Callable[[int, int, int, int], bool]]] = {
-    "ours (alpha 0.05)": ours(0.05), "ours (alpha 0.01)": ours(0.01), "Kayenta-style MW": kayenta,
-    "static 2x alarm": static_alarm,
+CONTENDERS: dict[str, Callable[[], Look]] = {
+    "ours (alpha 0.05)": ours,
+    "Kayenta as it ships, direction either": lambda: kayenta("either"),
+    "Kayenta as it ships, direction increase": lambda: kayenta("increase"),
+    "one-sided MW p<0.02 and ratio>1.25": mw_p02_ratio125,
+    "static 2x alarm, 5 minutes": static_alarm,
 }
 
 
-def run(runs: int, minutes: int, rps: float, share: float, ratio: float, seed: int,
-        make: Callable[[], Callable[[int, int, int, int], bool]]) -> list[Outcome]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(runs):
-        look = make()
-        served = bad = 0.0
-        result = Outcome(False, None, 0, 0)
-        for minute, (n_b, x_b, n_c, x_c) in enumerate(stream(rng, rps, share, ratio, minutes), start=1):
-            served += n_c
-            bad += x_c
-            if look(n_b, x_b, n_c, x_c):
-                result = Outcome(True, minute, served, bad)
-                break
-        if not result.rolled_back:
-            result = Outcome(False, None, served, bad)
-        out.append(result)
+def play(make: Callable[[], Look], data: list[tuple[Arm, Arm]]) -> Outcome:
+    look = make()
+    for minute, (baseline, canary) in enumerate(data, start=1):
+        action = look(baseline, canary)
+        if action != "continue":
+            return Outcome(action.split()[0], action == "rollback", minute)
+    return Outcome("rollback", False, len(data))  # the stream ended undecided: not promoted
+
+
+def cell(job: tuple[str, str, float, int, int]) -> dict[str, dict[str, list[Outcome]]]:
+    label, family, rps, runs, seed = job
+    out: dict[str, dict[str, list[Outcome]]] = {}
+    for e, (effect, (errors, slow)) in enumerate(EFFECTS.items()):
+        rng = np.random.default_rng([seed, len(label), int(rps), e])
+        streams = [intervals(stream(family, rng, minutes=MINUTES, rps=rps, share=SHARE,
+                                    rates={"errors": (RATES["errors"], errors),
+                                           "slow_requests": (RATES["slow_requests"], slow)}))
+                   for _ in range(runs)]
+        out[effect] = {name: [play(make, data) for data in streams] for name, make in CONTENDERS.items()}
     return out
 
 
-
-def summarise(outcomes: list[Outcome]) -> str:
-    k = sum(o.rolled_back for o in outcomes)
-    lo, hi = wilson(k, len(outcomes))
-    times = sorted(o.minute for o in outcomes if o.minute is not None)
-    if not times:
-        return f"{k / len(outcomes):.1%} [{lo:.1%}, {hi:.1%}] | - | - | - | -"
-    med = float(np.median(times))
-    p90 = float(np.percentile(times, 90))
-    detected = [o for o in outcomes if o.rolled_back]
-    req = float(np.median([o.canary_requests for o in detected]))
-    bad = float(np.median([o.bad_served for o in detected]))
-    return f"{k / len(outcomes):.1%} [{lo:.1%}, {hi:.1%}] | {med:.0f} | {p90:.0f} | {req:,.0f} | {bad:,.0f}"
+def rate(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k / n:.1%} [{lo:.1%}, {hi:.1%}]"
 
 
-def missing_data_promotions(runs: int, seed: int) -> int:
-    """Streams where the canary's metric never arrives: the judge must never promote."""
-    rng = np.random.default_rng(seed)
-    promoted = 0
-    for _ in range(runs):
-        config = JudgeConfig(metrics=["errors"], critical_metrics=["errors"], min_canary_requests=100,
-                             max_intervals=30)
-        state = JudgeState()
-        for _ in range(30):
-            state, d = judge_interval(state, {"requests": int(rng.poisson(1200)), "errors": 12},
-                                      {"requests": int(rng.poisson(60)), "errors": None}, config)
-            promoted += d.decision == "promote"
-    return promoted
+def minutes(values: list[int]) -> str:
+    if not values:
+        return "- | -"
+    return f"{statistics.median(values):.0f} | {float(np.percentile(values, 90)):.0f}"
 
 
-def cell_table(job: tuple[float, ...]) -> str:
-    share, rps, runs, minutes, seed = job[0], job[1], int(job[2]), int(job[3]), int(job[4])
-    lines = [f"\n## canary share {share:.0%}, {rps:g} requests/s\n",
-             "| effect | contender | rollback rate [95% CI] | median min | p90 min | canary requests "
-             "to detect (median) | bad requests served (median) |", "|---|---|---|---|---|---|---|"]
-    for effect, ratio in EFFECTS.items():
-        for name, make in CONTENDERS.items():
-            outcomes = run(runs, minutes, rps, share, ratio, seed, make)
-            lines.append(f"| {effect} | {name} | {summarise(outcomes)} |")
+def table(label: str, results: dict[str, dict[str, list[Outcome]]]) -> str:
+    lines = [f"\n## {label}\n",
+             "| effect | contender | rolled back as harmful [95% CI] | promoted [95% CI] | median / p90 min to "
+             "rollback | median / p90 min to promote |", "|---|---|---|---|---|---|"]
+    for effect, by_contender in results.items():
+        for name, outs in by_contender.items():
+            harmful = [o.minute for o in outs if o.action == "rollback" and o.harmful]
+            promoted = [o.minute for o in outs if o.action == "promote"]
+            lines.append(f"| {effect} | {name} | {rate(len(harmful), len(outs))} | {rate(len(promoted), len(outs))} "
+                         f"| {minutes(harmful)} | {minutes(promoted)} |")
     return "\n".join(lines)
 
 
-def grid_parser() -> argparse.ArgumentParser:
-    """The stream grid both canary benchmarks take (this one and canary_cost.py)."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--minutes", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--shares", default="0.01,0.05,0.1")
-    parser.add_argument("--rps", default="1,20,100")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
-    return parser
+def targets(all_results: dict[str, dict[str, dict[str, list[Outcome]]]]) -> str:
+    """The targets of docs/STATISTICS.md against ours, on the streams above."""
+    def ours_of(label: str, effect: str) -> list[Outcome]:
+        return all_results[label][effect]["ours (alpha 0.05)"]
+
+    rows = []
+    for label in all_results:
+        if label.startswith("low traffic"):
+            continue
+        outs = ours_of(label, "harmless")
+        k = sum(o.action == "rollback" and o.harmful for o in outs)
+        rows.append((f"harmless, {label}: rolled back as harmful <= 5%", rate(k, len(outs)), k / len(outs) <= 0.05))
+    ind = "independent"
+    outs = ours_of(ind, "harmless")
+    k = sum(o.action == "promote" for o in outs)
+    rows.append(("harmless, independent: promoted (shown safe) >= 85%", rate(k, len(outs)), k / len(outs) >= 0.85))
+    outs = ours_of(ind, "2x errors")
+    k = sum(o.action == "promote" for o in outs)
+    rows.append(("2x errors: promoted <= 5%", rate(k, len(outs)), k / len(outs) <= 0.05))
+    k = sum(o.action == "rollback" for o in outs)
+    rows.append(("2x errors: rolled back >= 75%", rate(k, len(outs)), k / len(outs) >= 0.75))
+    outs = ours_of(ind, "5x errors")
+    k = sum(o.action == "rollback" and o.harmful for o in outs)
+    med = statistics.median(o.minute for o in outs)
+    rows.append(("5x errors: rolled back every time, median <= 4 intervals",
+                 f"{rate(k, len(outs))}, median {med:.0f}", k == len(outs) and med <= 4))
+    outs = ours_of(ind, "3x slow requests")
+    k = sum(o.action == "rollback" for o in outs)
+    rows.append(("3x slow requests: rolled back >= 85%", rate(k, len(outs)), k / len(outs) >= 0.85))
+    lines = ["\n## Targets (ours, streams above)\n", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else 'NO'} |" for t, m, ok in rows]
+    return "\n".join(lines)
 
 
-def print_cells(cell_table: Callable[[tuple[float, ...]], str], args: argparse.Namespace, *extra: float) -> None:
-    """One table per share x rate cell, computed in worker processes (cells are independent and seeded)."""
-    jobs = [(float(share), float(rps), args.runs, args.minutes, args.seed, *extra)
-            for share in args.shares.split(",") for rps in args.rps.split(",")]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for table in pool.map(cell_table, jobs):
-            print(table)
+def missing_data_promotions(runs: int, seed: int) -> int:
+    """Streams where the canary's slow_requests never arrive: the judge must never promote."""
+    rng = np.random.default_rng(seed)
+    promoted = 0
+    for _ in range(runs):
+        data = intervals(stream("independent", rng, minutes=MINUTES, rps=20, share=SHARE,
+                                rates={"errors": (0.01, 1.0), "slow_requests": (0.02, 1.0)}))
+        outcome = play(ours, [(b, {**c, "slow_requests": None}) for b, c in data])
+        promoted += outcome.action == "promote"
+    return promoted
 
 
 def main() -> None:
-    args = grid_parser().parse_args()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--families", default=",".join(c[0] for c in CELLS),
+                        help="comma-separated labels of the stream families to run")
+    args = parser.parse_args()
     started = time.perf_counter()
     check_against_scipy()
-    print(f"# Canary judge: {args.runs} streams per cell, {args.minutes} one-minute intervals, looked at every "
-          f"interval; baseline bad rate {BASE_RATE:.0%} with a slow drift shared by both arms\n")
+    chosen = [c for c in CELLS if c[0] in args.families.split(",")]
+    print(f"# Canary judge: {args.runs} streams per cell, {MINUTES} one-minute intervals at {SHARE:.0%}, looked at "
+          f"every interval; errors 1% and slow requests 2% on the baseline\n")
     print(describe())
-    print_cells(cell_table, args)
-    print(f"\nStreams with the canary metric missing: {missing_data_promotions(args.runs, args.seed)} promotions "
-          f"in {args.runs} streams.")
+    print("\nPlan: `steps: [5]`, `bake_seconds: 60`, `max_intervals_per_step: 120`, metrics errors and "
+          "slow_requests (errors critical), everything else the defaults. `rolled back as harmful` excludes "
+          "ours' rollbacks as \"not shown safe\" at the 120th interval; the others never decide early to "
+          "promote, so they promote at minute 120 unless their rule fired.")
+    jobs = [(label, family, rps, args.runs, args.seed) for label, family, rps in chosen]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        results = dict(zip([j[0] for j in jobs], pool.map(cell, jobs), strict=True))
+    for label, res in results.items():
+        print(table(label, res))
+    if "independent" in results:
+        print(targets(results))
+    print(f"\nStreams with the canary's slow_requests missing: {missing_data_promotions(min(args.runs, 50), args.seed)} "
+          f"promotions in {min(args.runs, 50)} streams.")
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 

@@ -28,10 +28,10 @@ import math
 import numpy as np
 
 BURST = 4.0
-WOBBLE = 0.5
+WOBBLE = 1.0
 SESSION_MINUTES = 5.0
 SESSION_REQUESTS_PER_MINUTE = 3.0
-SESSION_SHAPE = 0.5
+SESSION_SHAPE = 0.2
 SPLIT_OFF = 1.3
 
 FAMILIES = ("independent", "bursts", "overdispersed", "sticky users", "split off nominal")

@@ -27,6 +27,9 @@ def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalRe
         "slow-model": ("rolled_back", None, 0.0),
     }[scenario]
     assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == expected, result
+    # What decided: the metric that rolled back, or the last one shown safe; nothing for a blocked release.
+    decided = {"good-prompt": {"errors", "slow_requests", "low_quality"}, "slow-model": {"slow_requests"}}
+    assert result["decided_on"] in decided.get(scenario, {None}), result
 
 
 def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS) -> None:
@@ -69,6 +72,11 @@ def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS)
     assert gates["prompt_regression"]["dataset_hash"].startswith("sha256:")
     assert "LB" in gates["prompt_regression"]["headline"]
     assert entries[0].actor == "cli"  # who started it
+    # The canary's start records the planner's estimate (the demo sends no traffic before the canary).
+    step = next(e for e in entries if e.event == "canary_step")
+    assert step.detail["detail"]["plan"].startswith("no baseline traffic in the last 15 minutes")
+    decided = [e for e in entries if e.event == "promoted"]
+    assert decided and decided[0].detail["detail"]["outcome"] == "shown_safe"
 
 
 def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.embedded.aws_session import EmbeddedAWS
-from tests.utils import SAMPLE, manifest_file, sample_manifest
+from tests.utils import QUICK_CANARY, SAMPLE, manifest_file, sample_manifest
 
 
 def big_golden(tmp: Path, copies: int) -> Path:
@@ -26,7 +26,7 @@ def test_given_a_sharded_golden_set_then_every_shard_runs_as_a_child_and_one_ver
                   "dataset": str(dataset), "shard_size": 100}
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": regression, "injection_suite": None,
                                                          "guardrail_suite": None},
-                         canary={"min_canary_requests_per_step": 1, "steps": [50]})
+                         canary={**QUICK_CANARY, "steps": [50]})
     result = runner.run(path, name="e2e-sharded")
     verdict = json.loads(aws.client("s3").get_object(
         Bucket=aws.bucket, Key="releases/e2e-sharded/gates/prompt_regression/verdict.json")["Body"].read())

@@ -18,7 +18,7 @@ def test_given_a_rollback_that_keeps_failing_then_failed_rollback_is_escalated_r
     def break_appconfig_once_canary_runs() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if runner.flag_weight() == 5.0:
+            if runner.flag_weight() > 0:
                 aws.backend.inject_failure("appconfig:StartDeployment", "InternalServerException", "injected",
                                            500, times=1000)
                 return

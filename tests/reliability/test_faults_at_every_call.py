@@ -19,7 +19,7 @@ from typing import Any
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.embedded.aws_session import EmbeddedAWS
 from tests.stack import flag_documents, ledger_events, lock_holder, quiesce
-from tests.utils import ROOT, manifest_file
+from tests.utils import QUICK_CANARY, ROOT, manifest_file
 
 KINDS = [("ThrottlingException", 400), ("InternalServerError", 500), ("AccessDeniedException", 403),
          ("Timeout", 0)]
@@ -51,7 +51,7 @@ def inject(aws: EmbeddedAWS, operation: str, caller: str, kind: tuple[str, int])
 def test_given_a_fault_at_each_aws_call_of_a_release_then_it_ends_clean_with_traffic_where_it_belongs(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
-                         canary={"min_canary_requests_per_step": 1, "steps": [25, 50]})
+                         canary={**QUICK_CANARY, "steps": [25, 50]})
     aws.backend.calls_by_caller.clear()
     assert run_release(aws, runner, path, "faults-discover-ok")["outcome"] == "promoted"
     happy = control_plane_calls(aws)

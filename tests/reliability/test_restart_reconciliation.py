@@ -22,7 +22,7 @@ from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.cli.local_release import upload_manifest_artifacts
 from genai_cicd.embedded.aws_session import EmbeddedAWS
 from tests.stack import AppTraffic, flag_documents, ledger_events, lock_holder, quiesce, status_event
-from tests.utils import manifest_file
+from tests.utils import QUICK_CANARY, manifest_file
 
 # Not "NotifyStarted": its next state is the Gates Parallel, and moto's branch workers cannot be
 # stopped while they start (the execution stays RUNNING); AWS has no such limit. "Gates" covers it.
@@ -51,7 +51,7 @@ def stop_after(aws: EmbeddedAWS, arn: str, state: str, stopped: threading.Event)
 def manifest(tmp_path_factory: pytest.TempPathFactory, aws: EmbeddedAWS) -> dict:  # type: ignore[type-arg]
     path = manifest_file(tmp_path_factory.mktemp("m"), "good-prompt",
                          gates={"prompt_regression": None, "guardrail_suite": None},
-                         canary={"min_canary_requests_per_step": 1, "steps": [25, 50]})
+                         canary={**QUICK_CANARY, "steps": [25, 50]})
     return upload_manifest_artifacts(path, aws.client("s3"), aws.bucket)
 
 
@@ -97,7 +97,7 @@ def test_given_the_execution_stopped_after_a_side_effect_when_reconciled_then_tr
 def test_given_all_those_interruptions_when_the_next_release_runs_then_it_is_promoted(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
-                         canary={"min_canary_requests_per_step": 1, "steps": [50]})
+                         canary={**QUICK_CANARY, "steps": [50]})
     assert yaml.safe_load(path.read_text())["app"] == "support-bot"
     result = runner.run(path, name="restart-after")
     assert result["outcome"] == "promoted" and result["final_candidate_weight"] == 100.0

@@ -15,7 +15,7 @@ from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.approval import decide_approval
 from genai_cicd.logic.notify import ALLOWED_DETAIL
 from tests.stack import wait_for
-from tests.utils import SAMPLE, manifest_file
+from tests.utils import QUICK_CANARY, SAMPLE, manifest_file
 
 RELEASES = ["sec-promoted", "sec-blocked", "sec-approved"]
 
@@ -53,7 +53,7 @@ def runs(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path_factory: pytest.
     tmp = tmp_path_factory.mktemp("m")
     table = aws.control_plane.physical["ControlPlaneTable"]
     queues = subscribe(aws)
-    fast = {"min_canary_requests_per_step": 1, "steps": [50]}
+    fast = {**QUICK_CANARY, "steps": [50]}
     results = {"sec-promoted": runner.run(manifest_file(tmp, "good-prompt", canary=fast), name="sec-promoted"),
                "sec-blocked": runner.run(manifest_file(tmp, "injection-regression"), name="sec-blocked")}
     tokens: list[str] = []

@@ -30,11 +30,13 @@ class CanaryMetricsReader:
         self._cw = cloudwatch
 
     def interval_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
-                        period: int) -> dict[str, dict[str, float | None]]:
-        """{arm: {field: sum or None when CloudWatch returned no datapoint}}."""
+                        period: int, arms: tuple[str, ...] = ARMS,
+                        fields: tuple[str, ...] = tuple(COUNT_METRICS)) -> dict[str, dict[str, float | None]]:
+        """{arm: {field: sum or None when CloudWatch returned no datapoint}}, for the arms and fields asked."""
         queries: list[dict[str, Any]] = []
-        for arm in ARMS:
-            for field, metric in COUNT_METRICS.items():
+        for arm in arms:
+            for field in fields:
+                metric = COUNT_METRICS[field]
                 queries.append({
                     "Id": f"{arm[0]}_{field}",
                     "MetricStat": {
@@ -61,7 +63,7 @@ class CanaryMetricsReader:
             if not token:
                 break
             kwargs["NextToken"] = token
-        return {arm: {field: sums[f"{arm[0]}_{field}"] for field in COUNT_METRICS} for arm in ARMS}
+        return {arm: {field: sums[f"{arm[0]}_{field}"] for field in fields} for arm in arms}
 
 
 def latency_summary(cloudwatch: Any, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,

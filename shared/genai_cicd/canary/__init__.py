@@ -1,1 +1,2 @@
-"""Canary analysis: per-interval counts from CloudWatch, an anytime-valid judge."""
+"""The canary: anytime-valid evidence (sequential), the decision (decision), its planner (planning), and
+``genai-cicd canary judge`` (replay of a recorded stream)."""

@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.canary.stream import CanaryStream
 from genai_cicd.errors import InvalidInput
-from genai_cicd.models.manifest import CanaryPlan
+from genai_cicd.models.manifest import CanaryPlan, decode_manifest_text
 from genai_cicd.models.validation import describe_validation_error
 
 
@@ -37,16 +36,9 @@ def load_plan(path: Path | None, stream: CanaryStream) -> CanaryPlan:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"{path}: cannot read: {exc}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise InvalidInput(f"{path}{line}: not valid YAML or JSON") from None
-        if isinstance(loaded, dict) and isinstance(loaded.get("canary"), dict):
+        loaded: dict[str, Any] = decode_manifest_text(text, str(path))
+        if isinstance(loaded.get("canary"), dict):
             loaded = loaded["canary"]  # a whole manifest: take its canary section
-        if not isinstance(loaded, dict):
-            raise InvalidInput(f"{path}: expected a mapping (a manifest's canary: section)")
         data = dict(loaded)
     if "metrics" not in data:
         present = {m for iv in stream.intervals for arm in (iv.baseline, iv.canary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -68,10 +68,6 @@ def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest,
     return receipt
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 PLAN_LOOKBACK_SECONDS = 900
 
 
@@ -82,11 +78,12 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     the people watching, never an input to the decision.
     """
     plan = manifest.canary
-    end = _now()
+    end = deps.clock()
     try:
         counts = deps.metrics_reader.interval_counts(
             namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
-            start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=60)
+            start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=PLAN_LOOKBACK_SECONDS,
+            arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
     except ClientError:
         return None
     base = counts["baseline"]
@@ -103,7 +100,7 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
     weight = float(receipt.get("weight", manifest.canary.steps[0]))
-    now = _now().isoformat()
+    now = deps.clock().isoformat()
     plan_text = (estimate.sentence() if estimate is not None
                  else "no baseline traffic in the last 15 minutes: time to a verdict unknown")
     return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=CanaryEvidence(),
@@ -114,7 +111,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     manifest = load_manifest(deps, release)
     plan = manifest.canary
     start = datetime.fromisoformat(canary.window_start)
-    end = _now()
+    end = deps.clock()
     # Whole periods only, so the same datapoint is never counted in two windows.
     seconds = max(plan.metric_period_seconds, int((end - start).total_seconds()) // plan.metric_period_seconds
                   * plan.metric_period_seconds)
@@ -146,7 +143,7 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = float(receipt.get("weight", manifest.canary.steps[index]))
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=_now().isoformat(), judge=canary.judge.new_step(),
+                       window_start=deps.clock().isoformat(), judge=canary.judge.new_step(),
                        last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan)
 
 

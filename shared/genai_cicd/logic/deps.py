@@ -6,7 +6,9 @@ with their own clients.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -23,9 +25,15 @@ from genai_cicd.providers.bedrock import BedrockConverseProvider
 from genai_cicd.providers.openai_compat import OpenAICompatibleProvider
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Deps:
     config: settings.ControlPlaneSettings
+    # The canary's windows are cut on this clock (a replay of recorded metrics sets its own).
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
     def from_environment(cls) -> Deps:
