@@ -21,7 +21,6 @@ CloudWatch and judged by AnalyzeCanary interval by interval
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import time
@@ -171,9 +170,9 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for rows in pool.map(effect_rows, [(e, args.runs, args.seed) for e in EFFECTS]):
             print("\n".join(rows))
-    print(f"\nOurs rolls back only on cost here or on \"not shown safe\" (counted in neither column); "
-          f"errors and slow requests are harmless. A cost exactly at the allowance (1.2x) can be neither shown "
-          f"above nor below it: it ends \"not shown safe\".\n")
+    print("\nOurs rolls back only on cost here or on \"not shown safe\" (counted in neither column); "
+          "errors and slow requests are harmless. A cost exactly at the allowance (1.2x) can be neither shown "
+          "above nor below it: it ends \"not shown safe\".\n")
     print(f"## Through AnalyzeCanary on the embedded AWS ({args.pipeline_runs} streams per change, "
           f"{PIPELINE_MINUTES} intervals at most)\n")
     print("| cost change | rolled back on cost [95% CI] | promoted [95% CI] | median intervals to a verdict | "

@@ -388,8 +388,9 @@ def main() -> None:
         print(table(label, res))
     if "independent" in results:
         print(targets(results))
-    print(f"\nStreams with the canary's slow_requests missing: {missing_data_promotions(min(args.runs, 50), args.seed)} "
-          f"promotions in {min(args.runs, 50)} streams.")
+    missing = min(args.runs, 50)
+    print(f"\nStreams with the canary's slow_requests missing: {missing_data_promotions(missing, args.seed)} "
+          f"promotions in {missing} streams.")
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 
