@@ -53,6 +53,7 @@ from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.models.manifest import CanaryPlan
 
 PLAN = CanaryPlan(steps=[5], bake_seconds=60, max_intervals_per_step=120, metrics=["errors", "slow_requests"])
+METRICS: tuple[str, ...] = tuple(m.value for m in PLAN.metrics)
 MINUTES = 120
 SHARE = 0.05
 RATES = {"errors": 0.01, "slow_requests": 0.02}
@@ -95,7 +96,7 @@ class ShiftInterval:
     def __init__(self) -> None:
         self.x: list[float] = []
         self.y: list[float] = []
-        self.diffs = np.empty(0)
+        self.diffs: np.ndarray = np.empty(0)
 
     def add(self, x: float, y: float) -> None:
         new = np.concatenate([x - np.asarray(self.y + [y]), np.asarray(self.x) - y])
@@ -116,8 +117,8 @@ class ShiftInterval:
 
 def kayenta(direction: str) -> Look:
     """NetflixACAJudge + MannWhitneyClassifier defaults, over all intervals so far."""
-    shifts = {m: ShiftInterval() for m in PLAN.metrics}
-    seen = {m: ([], []) for m in PLAN.metrics}  # type: dict[str, tuple[list[float], list[float]]]
+    shifts = {m: ShiftInterval() for m in METRICS}
+    seen: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in METRICS}
     minute = [0]
 
     def look(baseline: Arm, canary: Arm) -> str:
@@ -220,8 +221,8 @@ def check_against_scipy(samples: int = 60) -> None:
 
 def mw_p02_ratio125() -> Look:
     """One-sided Mann-Whitney p < 0.02 on per-interval rates and mean ratio > 1.25, per metric."""
-    tests = {m: MannWhitney() for m in PLAN.metrics}
-    sums = {m: [0.0, 0.0] for m in PLAN.metrics}
+    tests = {m: MannWhitney() for m in METRICS}
+    sums = {m: [0.0, 0.0] for m in METRICS}
     minute = [0]
 
     def look(baseline: Arm, canary: Arm) -> str:
@@ -246,7 +247,7 @@ def mw_p02_ratio125() -> Look:
 
 
 def static_alarm() -> Look:
-    breaching = {m: 0 for m in PLAN.metrics}
+    breaching = {m: 0 for m in METRICS}
     minute = [0]
 
     def look(baseline: Arm, canary: Arm) -> str:
