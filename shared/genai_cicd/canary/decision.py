@@ -47,6 +47,9 @@ Outcome = Literal["baking", "shown_safe", "shown_harmful", "not_shown_safe"]
 # No rollback on evidence of harm before this many intervals: the dispersion of the
 # counts is estimated from differences of successive intervals and needs a few.
 MIN_HARM_INTERVALS = 3
+# Without the interval that pushed hardest toward harm, the evidence must still reach this
+# share of the harm bound (in log terms): one incident is not a regression.
+WITHOUT_WORST = 0.35
 # Share of alpha spent on "the canary's rate is negligible" (the rest on the ratio).
 NEGLIGIBLE_SHARE = 0.2
 # Per-request paired checks: the plan's allowance field, and the arms' fields they divide.
@@ -220,12 +223,11 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             continue
         disp = ev.dispersion.factor()
         critical = metric in plan.critical_metrics
-        # No single interval rolls back on its own: without its worst interval the evidence must
-        # still reach half the bound (in log terms). One incident is not a regression, and an
-        # extra condition only makes the test stricter, so its error rate stays at most alpha/k.
+        # No single interval rolls back on its own (WITHOUT_WORST). An extra condition only makes
+        # the test stricter, so its error rate stays at most alpha/k.
         is_harmful = (may_harm and (critical or sample_reached)
                       and log_e_harm(ev.steps, theta_harm, disp) >= log_harm
-                      and log_e_harm(ev.without_worst(), theta_harm, disp) >= log_harm / 2)
+                      and log_e_harm(ev.without_worst(), theta_harm, disp) >= log_harm * WITHOUT_WORST)
         step = ev.steps[-1]
         negligible = log_e_rate_below(step.canary_bad, step.canary_requests, plan.negligible_rate,
                                       ev.dispersion.arms()[0]) >= log_safe_rate

@@ -41,11 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field
 HARM_MULTIPLES: tuple[float, ...] = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 SAFE_MULTIPLES: tuple[float, ...] = (0.8, 0.65, 0.5, 0.35, 0.2)
 # Dispersion estimates are shrunk toward PRIOR_DISPERSION as if it had been seen over this many
-# interval pairs, and blocks of BLOCK intervals catch sessions that span several intervals.
+# interval pairs, and blocks of BLOCKS intervals catch sessions that span several intervals.
 PRIOR_DISPERSION = 1.0
 PRIOR_WEIGHT = 2.0
 CANARY_PRIOR_WEIGHT = 10.0
-BLOCK = 5
+BLOCKS: tuple[int, ...] = (5, 20)
 MIN_PAIRED_INTERVALS = 5
 # The asymptotic confidence sequence is tightest near this many intervals.
 CS_TUNED_FOR = 30
@@ -196,7 +196,7 @@ class ArmDispersion(Frozen):
     """Variance-to-mean ratio of one arm's bad-event counts, from differences of successive rates.
 
     Successive differences cancel drift shared over time; the same sums over blocks of
-    ``BLOCK`` intervals catch clusters (sessions) that span several intervals.
+    ``BLOCKS`` intervals catch clusters (sessions) that span several intervals.
     """
 
     prev_bad: float | None = None
@@ -238,26 +238,32 @@ class Dispersion(Frozen):
 
     canary: ArmDispersion = ArmDispersion()
     baseline: ArmDispersion = ArmDispersion()
-    canary_blocks: ArmDispersion = ArmDispersion()
-    baseline_blocks: ArmDispersion = ArmDispersion()
-    block: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0, 0.0])  # x_c, n_c, x_b, n_b, intervals
+    # One per size in BLOCKS: the same sums over blocks of that many intervals, and the
+    # block being filled ([x_c, n_c, x_b, n_b, intervals]).
+    canary_blocks: list[ArmDispersion] = Field(default_factory=lambda: [ArmDispersion() for _ in BLOCKS])
+    baseline_blocks: list[ArmDispersion] = Field(default_factory=lambda: [ArmDispersion() for _ in BLOCKS])
+    filling: list[list[float]] = Field(default_factory=lambda: [[0.0] * 5 for _ in BLOCKS])
 
     def add(self, x_c: float, n_c: float, x_b: float, n_b: float) -> Dispersion:
-        block = [self.block[0] + x_c, self.block[1] + n_c, self.block[2] + x_b, self.block[3] + n_b,
-                 self.block[4] + 1]
-        update: dict[str, object] = {"canary": self.canary.add(x_c, n_c), "baseline": self.baseline.add(x_b, n_b)}
-        if block[4] >= BLOCK:
-            update |= {"canary_blocks": self.canary_blocks.add(block[0], block[1]),
-                       "baseline_blocks": self.baseline_blocks.add(block[2], block[3])}
-            block = [0.0, 0.0, 0.0, 0.0, 0.0]
-        return self.model_copy(update=update | {"block": block})
+        canary_blocks, baseline_blocks, filling = list(self.canary_blocks), list(self.baseline_blocks), []
+        for i, size in enumerate(BLOCKS):
+            acc = self.filling[i]
+            block = [acc[0] + x_c, acc[1] + n_c, acc[2] + x_b, acc[3] + n_b, acc[4] + 1]
+            if block[4] >= size:
+                canary_blocks[i] = canary_blocks[i].add(block[0], block[1])
+                baseline_blocks[i] = baseline_blocks[i].add(block[2], block[3])
+                block = [0.0] * 5
+            filling.append(block)
+        return Dispersion(canary=self.canary.add(x_c, n_c), baseline=self.baseline.add(x_b, n_b),
+                          canary_blocks=canary_blocks, baseline_blocks=baseline_blocks, filling=filling)
 
     def arms(self) -> tuple[float, float]:
-        """(canary index, baseline index), each at least 1."""
+        """(canary index, baseline index), each at least 1: the largest over the time scales."""
         base = max(1.0, self.baseline.index(PRIOR_DISPERSION, PRIOR_WEIGHT),
-                   self.baseline_blocks.index(PRIOR_DISPERSION, PRIOR_WEIGHT))
+                   *(b.index(PRIOR_DISPERSION, PRIOR_WEIGHT) for b in self.baseline_blocks))
         canary = max(1.0, self.canary.index(base, CANARY_PRIOR_WEIGHT),
-                     self.canary_blocks.index(base, CANARY_PRIOR_WEIGHT / BLOCK))
+                     *(b.index(base, CANARY_PRIOR_WEIGHT / size) for b, size in zip(self.canary_blocks, BLOCKS,
+                                                                                     strict=True)))
         return canary, base
 
     def factor(self) -> float:
