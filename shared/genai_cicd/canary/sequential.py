@@ -33,7 +33,7 @@ variance estimated from the d's themselves.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -151,17 +151,17 @@ def ratio_estimate(steps: Sequence[StepCounts]) -> float:
     return (c / nc) / (b / nb)
 
 
-def _invert(test: object, level: float, lo: float = 1 / 256, hi: float = 256.0, increasing: bool = True) -> float:
+def _invert(log_e: Callable[[float], float], level: float, lo: float = 1 / 256, hi: float = 256.0,
+            increasing: bool = True) -> float:
     """The ratio theta0 at which log-e(theta0) crosses log(level), by bisection on log(theta0).
 
     ``increasing``: the e-value grows with theta0 (safety side; the upper bound is the smallest
     theta0 rejected); otherwise it shrinks with theta0 (harm side; the lower bound is the largest
     theta0 rejected). Returns the edge of the search range when nothing inside crosses.
     """
-    f = test  # type: ignore[assignment]
     target = math.log(level)
     a, b = math.log(lo), math.log(hi)
-    fa, fb = f(math.exp(a)) >= target, f(math.exp(b)) >= target  # type: ignore[operator]
+    fa, fb = log_e(math.exp(a)) >= target, log_e(math.exp(b)) >= target
     if increasing:
         if not fb:
             return math.inf
@@ -174,7 +174,7 @@ def _invert(test: object, level: float, lo: float = 1 / 256, hi: float = 256.0, 
             return hi
     for _ in range(40):
         mid = (a + b) / 2
-        rejected = f(math.exp(mid)) >= target  # type: ignore[operator]
+        rejected = log_e(math.exp(mid)) >= target
         if rejected == increasing:
             b = mid
         else:
@@ -183,7 +183,7 @@ def _invert(test: object, level: float, lo: float = 1 / 256, hi: float = 256.0, 
 
 
 def ratio_upper(steps: Sequence[StepCounts], level: float, dispersion: float) -> float:
-    """Anytime-valid upper confidence bound of the ratio (every ratio above it is rejected at 1/level)."""
+    """Anytime-valid upper confidence bound of the ratio: every ratio above it has an e-value of at least level."""
     return _invert(lambda t: log_e_safe(steps, t, dispersion), level, increasing=True)
 
 
