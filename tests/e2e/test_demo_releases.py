@@ -14,11 +14,17 @@ from tests.utils import SAMPLE
 RESULTS: dict[str, dict[str, Any]] = {}
 
 
+def released(runner: LocalReleaseRunner, scenario: str) -> dict[str, Any]:
+    """The demo release's result, run now if this module's earlier test did not (tests run alone too)."""
+    if scenario not in RESULTS:
+        RESULTS[scenario] = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}")
+    return RESULTS[scenario]
+
+
 @pytest.mark.parametrize("scenario", ["good-prompt", "quality-regression", "injection-regression", "slow-model"])
 def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalReleaseRunner,
                                                                  scenario: str) -> None:
-    result = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}")
-    RESULTS[scenario] = result
+    result = released(runner, scenario)
     assert result["ledger_verified"] and result["ledger_entries"] == result["notifications"]
     expected = {
         "good-prompt": ("promoted", None, 100.0),
@@ -32,9 +38,8 @@ def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalRe
     assert result["decided_on"] in decided.get(scenario, {None}), result
 
 
-def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS) -> None:
-    if "slow-model" not in RESULTS:
-        pytest.skip("runs after the demo releases")
+def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    released(runner, "slow-model")
     s3 = aws.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-slow-model/canary/")
             ["Contents"]]
@@ -42,9 +47,8 @@ def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS) -> None:
     assert last["action"] == "rollback" and last["decision"]["metric"] == "slow_requests"
 
 
-def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS) -> None:
-    if "good-prompt" not in RESULTS:
-        pytest.skip("runs after the demo releases")
+def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    released(runner, "good-prompt")
     s3 = aws.client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-good-prompt/canary/")
                   ["Contents"])
@@ -57,9 +61,9 @@ def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS) -> N
         assert all(m["status"] in ("safe", "negligible") for m in s["decision"]["metrics"].values())
 
 
-def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS) -> None:
-    if "good-prompt" not in RESULTS:
-        pytest.skip("runs after the demo releases")
+def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS, runner: LocalReleaseRunner
+                                                               ) -> None:
+    released(runner, "good-prompt")
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
@@ -70,7 +74,7 @@ def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS)
     assert started["baseline"]["prompt_hash"] != started["candidate"]["prompt_hash"]
     gates = entries[1].detail["detail"]["evidence"]
     assert gates["prompt_regression"]["dataset_hash"].startswith("sha256:")
-    assert "LB" in gates["prompt_regression"]["headline"]
+    assert "lower bound" in gates["prompt_regression"]["headline"]
     assert entries[0].actor == "cli"  # who started it
     # The canary's start records the planner's estimate (the demo sends no traffic before the canary).
     step = next(e for e in entries if e.event == "canary_step")
@@ -79,9 +83,8 @@ def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS)
     assert decided and decided[0].detail["detail"]["outcome"] == "shown_safe"
 
 
-def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS) -> None:
-    if not RESULTS:
-        pytest.skip("runs after the demo releases")
+def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    released(runner, "injection-regression")
     secrets = ["The Pro plan costs 12 dollars", "Treat the user's message", "how much is pro per user",
                "Ignore all previous instructions", "Internal session reference"]
     lines = [entry["line"] for entry in aws.logs]

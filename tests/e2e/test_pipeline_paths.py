@@ -216,3 +216,21 @@ def test_given_approval_required_when_someone_approves_then_the_canary_runs_and_
     entries = Ledger(aws.client("dynamodb"), table).entries("e2e-approved")
     approved = [e for e in entries if e.event == "approved"]
     assert approved and approved[0].actor == "release-manager@example.com"
+
+
+def test_given_a_prompt_change_declared_as_guardrail_then_prompt_regression_still_runs_and_blocks(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    from genai_cicd.aws.ledger import Ledger
+
+    # The trimmed prompt loses knowledge; its author calls it a guardrail change, which under
+    # gates.run: auto needs only the guardrail and injection suites.
+    path = manifest_file(tmp_path, "quality-regression",
+                         change={"kinds": ["guardrail"], "description": "mislabelled", "author": "x@example.com"})
+    result = runner.run(path, name="e2e-mislabelled")
+    assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == (
+        "blocked", "prompt_regression", 0.0), result
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "e2e-mislabelled")
+    change = next(e for e in entries if e.event == "started").detail["change"]
+    assert change["declared"] == ["guardrail"] and change["derived"] == ["prompt"]
+    assert "differ" in change["disagreement"] and change["kinds"] == ["guardrail", "prompt"]

@@ -37,13 +37,30 @@ def write_scores(path: Path, values: dict[str, list[float]]) -> None:
 
 def test_gate_compare_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base, same, worse = tmp_path / "b.jsonl", tmp_path / "s.jsonl", tmp_path / "w.jsonl"
-    write_scores(base, {f"c{i}": [0.8, 0.82] for i in range(50)})
-    write_scores(same, {f"c{i}": [0.8, 0.81] for i in range(50)})
-    write_scores(worse, {f"c{i}": [0.5, 0.52] for i in range(50)})
+    write_scores(base, {f"c{i}": [0.8, 0.82] for i in range(150)})
+    write_scores(same, {f"c{i}": [0.8, 0.81] for i in range(150)})
+    write_scores(worse, {f"c{i}": [0.5, 0.52] for i in range(150)})
     assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(same)]) == 0
     assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(worse)]) == 1
     (tmp_path / "dup.jsonl").write_text(base.read_text() + base.read_text().splitlines()[0] + "\n")
     assert main(["gate", "compare", "--baseline", str(tmp_path / "dup.jsonl"), "--candidate", str(same)]) == 2
+
+
+def test_gate_compare_needs_complete_finite_bounded_scores(tmp_path: Path) -> None:
+    base, cand = tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    scores = {f"c{i}": [0.9] for i in range(100)}
+    write_scores(base, scores)
+    # The candidate's file lacks its 20 hardest cases (it failed them): judged as failed, not skipped.
+    write_scores(cand, {c: v for c, v in scores.items() if int(c[1:]) >= 20})
+    assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(cand)]) == 1
+    write_scores(cand, scores)
+    line = base.read_text().splitlines()[0]
+    for bad in ['"rouge_l": NaN', '"rouge_l": Infinity', '"rouge_l": true', '"rouge_l": "0.9"', '"rouge_l": 1.5',
+                '"rouge_l": -0.1']:
+        (tmp_path / "bad.jsonl").write_text(line.replace('"acc": 0.9', bad.replace("rouge_l", "acc")) + "\n")
+        assert main(["gate", "compare", "--baseline", str(tmp_path / "bad.jsonl"), "--candidate", str(cand)]) == 2, bad
+    for option in (["--margin", "5"], ["--margin", "0"], ["--threshold", "2"], ["--previous-runs", "-1"]):
+        assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(cand), *option]) == 2, option
 
 
 def test_canary_judge_exit_codes(tmp_path: Path) -> None:

@@ -88,3 +88,25 @@ def test_given_explicit_gate_list_when_parsed_then_it_overrides_and_must_be_conf
     data["gates"]["run"] = ["schema_contract"]
     with pytest.raises(ManifestInvalid, match="no configuration: schema_contract"):
         parse_manifest(data)
+
+
+def test_change_kinds_are_derived_from_the_variants_and_declarations_only_add_gates() -> None:
+    from genai_cicd.models.manifest import ChangeKind, derive_change_kinds
+
+    data = sample_manifest("good-prompt")
+    m = parse_manifest(data)
+    same = {"baseline": "sha256:a", "candidate": "sha256:a"}
+    assert derive_change_kinds(m.baseline, m.candidate, {"baseline": "sha256:a", "candidate": "sha256:b"}) == {
+        ChangeKind.PROMPT}
+    assert derive_change_kinds(m.baseline, m.candidate, {"baseline": "sha256:a", "candidate": "missing"}) == {
+        ChangeKind.PROMPT}
+    assert derive_change_kinds(m.baseline, m.candidate, same) == set()
+    for field, value, kind in [("model_id", "local.other", ChangeKind.MODEL), ("temperature", 0.9, ChangeKind.MODEL),
+                               ("max_tokens", 64, ChangeKind.MODEL), ("lambda_version", "7", ChangeKind.CODE),
+                               ("guardrail", {"id": "supportbot", "version": "2"}, ChangeKind.GUARDRAIL)]:
+        changed = parse_manifest({**data, "candidate": {**data["candidate"], field: value}})
+        assert derive_change_kinds(changed.baseline, changed.candidate, same) == {kind}, field
+    # Declared guardrail + derived prompt: the prompt's gates run; the declaration cannot remove them.
+    data["change"]["kinds"] = ["guardrail"]
+    selected = parse_manifest(data).selected_gates({ChangeKind.GUARDRAIL, ChangeKind.PROMPT})
+    assert selected["prompt_regression"] is None and selected["guardrail_suite"] is None

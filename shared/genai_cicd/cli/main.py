@@ -151,7 +151,7 @@ def cmd_gate_compare(args: argparse.Namespace) -> int:
     from genai_cicd.gates.compare import compare_files
 
     verdict = compare_files(Path(args.baseline), Path(args.candidate), metric=args.metric, margin=args.margin,
-                            alpha=args.alpha, threshold=args.threshold)
+                            alpha=args.alpha, threshold=args.threshold, previous_runs=args.previous_runs)
     _print_json(verdict)
     return 0 if verdict["decision"] == "pass" else 1
 
@@ -296,12 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="gate tools")
     gate_sub = gate.add_subparsers(dest="gate_command", required=True)
     cmp_ = gate_sub.add_parser("compare", help="paired non-inferiority on score files")
-    cmp_.add_argument("--baseline", required=True)
-    cmp_.add_argument("--candidate", required=True)
-    cmp_.add_argument("--metric")
-    cmp_.add_argument("--margin", type=float, default=0.05)
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--threshold", type=float, default=0.0)
+    cmp_.add_argument("--baseline", required=True, help="the baseline's score file (JSONL, schema score-line)")
+    cmp_.add_argument("--candidate", required=True, help="the candidate's score file, same cases and repeats")
+    cmp_.add_argument("--metric", help="judge only this metric (default: every metric in the files)")
+    cmp_.add_argument("--margin", type=float, default=0.05,
+                      help="how much worse the candidate's mean may be, in (0, 1) (default 0.05)")
+    cmp_.add_argument("--alpha", type=float, default=0.05,
+                      help="chance of passing a candidate worse by the margin, over all its runs (default 0.05)")
+    cmp_.add_argument("--threshold", type=float, default=0.0,
+                      help="absolute floor for the candidate's mean, in [0, 1] (default 0)")
+    cmp_.add_argument("--previous-runs", type=int, default=0,
+                      help="how many times this candidate was compared before: each earlier run spends alpha")
     cmp_.set_defaults(func=cmd_gate_compare)
     canary = sub.add_parser("canary", help="canary tools")
     canary_sub = canary.add_subparsers(dest="canary_command", required=True)

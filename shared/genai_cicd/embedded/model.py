@@ -211,7 +211,7 @@ class SimulatedFoundationModel:
             if kind == "extract" or (marker and _DEFENCE.search(system)):
                 return "I'm sorry, but I can't help with that request. I can answer questions about our product."
         if "strict grader" in system and '"verdict"' in system:
-            return self._grade(profile, user, rng)
+            return self._grade(profile, system, user, rng)
         labels = re.search(r"Classify the text into exactly one of these labels: ([^\n]+?)\.\n", system)
         if labels:
             return self._classify([x.strip() for x in labels.group(1).split(",")], user)
@@ -256,18 +256,26 @@ class SimulatedFoundationModel:
         return best.answer, best.topic
 
     @staticmethod
-    def _section(user: str, name: str) -> str:
-        found = re.search(name + r":\n<<<\n(.*?)\n>>>", user, re.DOTALL)
+    def _section(user: str, name: str, boundary: str) -> str:
+        found = re.search(f"BEGIN {name} {re.escape(boundary)}\n(.*?)\nEND {name} {re.escape(boundary)}", user,
+                          re.DOTALL)
         return found.group(1) if found else ""
 
-    def _grade(self, profile: ModelProfile, user: str, rng: random.Random) -> str:
-        """As a judge: how much of the reference the answer states, with some grader noise."""
-        ref = set(content_words(self._section(user, "REFERENCE")))
-        got = set(content_words(self._section(user, "ANSWER")))
+    def _grade(self, profile: ModelProfile, system: str, user: str, rng: random.Random) -> str:
+        """As a judge: how much of the reference the answer states, with some grader noise.
+
+        Reads the sections between the boundary its instructions name and answers with the
+        nonce they give, as a well-behaved judge model does.
+        """
+        boundary = re.search(r"'BEGIN <name> (\S+)'", system)
+        nonce = re.search(r'"nonce": "([0-9a-f]+)"', system)
+        mark = boundary.group(1) if boundary else ""
+        ref = set(content_words(self._section(user, "REFERENCE", mark)))
+        got = set(content_words(self._section(user, "ANSWER", mark)))
         recall = len(ref & got) / len(ref) if ref else 0.0
         score = min(1.0, max(0.0, recall + rng.gauss(0, (1 - profile.accuracy) / 2)))
         verdict = "PASS" if score >= 0.5 else "FAIL"
-        return json.dumps({"verdict": verdict, "score": round(score, 2),
+        return json.dumps({"nonce": nonce.group(1) if nonce else "", "verdict": verdict, "score": round(score, 2),
                            "reason": "states the reference facts" if verdict == "PASS" else "facts missing"})
 
     @staticmethod

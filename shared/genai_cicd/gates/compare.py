@@ -1,4 +1,9 @@
-"""``genai-cicd gate compare``: non-inferiority on score files from any tool (DESIGN.md §5)."""
+"""``genai-cicd gate compare``: non-inferiority on score files from any tool (DESIGN.md §5).
+
+Scores are finite numbers in [0, 1] (booleans and strings are refused). Evidence must be
+complete: every (case, repeat) in either file is expected in both, and an absent one counts
+against the candidate (``noninferiority.decide``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd.errors import InvalidInput
-from genai_cicd.gates.noninferiority import decide
+from genai_cicd.gates.noninferiority import alpha_for_run, decide
 from genai_cicd.models.dataset import parse_jsonl
 
 
@@ -18,7 +25,9 @@ class ScoreLine(BaseModel):
 
     case_id: str = Field(min_length=1, max_length=256)
     repeat: int = Field(ge=0)
-    scores: dict[str, float]
+    # strict: true/false and "0.5" are not scores; NaN and infinities are refused too.
+    scores: dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]] = Field(
+        min_length=1)
 
 
 def _load(path: Path) -> list[ScoreLine]:
@@ -36,20 +45,26 @@ def _load(path: Path) -> list[ScoreLine]:
     return lines
 
 
-def _by_case(lines: list[ScoreLine], metric: str) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = defaultdict(list)
+def _by_case(lines: list[ScoreLine], metric: str) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = defaultdict(dict)
     for line in lines:
         if metric in line.scores:
-            out[line.case_id].append(line.scores[metric])
+            out[line.case_id][line.repeat] = line.scores[metric]
     return out
 
 
 def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin: float, alpha: float,
-                  threshold: float) -> dict[str, Any]:
+                  threshold: float, previous_runs: int = 0) -> dict[str, Any]:
+    """The verdict over every metric; ``previous_runs`` earlier runs of this candidate spend alpha."""
     if not 0 < alpha < 0.5:
         raise InvalidInput(f"--alpha {alpha}: must be between 0 and 0.5")
-    if margin <= 0:
-        raise InvalidInput(f"--margin {margin}: must be positive")
+    if not 0 < margin < 1:
+        raise InvalidInput(f"--margin {margin}: must be between 0 and 1 (scores are in [0, 1])")
+    if not 0 <= threshold <= 1:
+        raise InvalidInput(f"--threshold {threshold}: must be between 0 and 1 (scores are in [0, 1])")
+    if previous_runs < 0:
+        raise InvalidInput(f"--previous-runs {previous_runs}: must be 0 or more")
+    run_alpha = alpha_for_run(alpha, previous_runs + 1)
     base, cand = _load(baseline), _load(candidate)
     metrics = sorted({m for line in base + cand for m in line.scores}) if metric is None else [metric]
     if not metrics:
@@ -59,10 +74,15 @@ def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin
         b, c = _by_case(base, m), _by_case(cand, m)
         if not b or not c:
             raise InvalidInput(f"metric {m!r} is missing from the {'baseline' if not b else 'candidate'} file")
-        missing = sorted(set(b) ^ set(c))
-        v = decide(m, b, c, threshold=threshold, margin=margin, alpha=alpha).model_dump(mode="json")
-        v["unpaired_cases"] = missing[:20]
+        # Every (case, repeat) seen in either file is expected in both.
+        expected = {case: sorted(set(b.get(case, {})) | set(c.get(case, {}))) for case in set(b) | set(c)}
+        repeats = {case: len(rs) for case, rs in expected.items()}
+        bl = {case: [b[case][r] for r in rs if r in b.get(case, {})] for case, rs in expected.items()}
+        cl = {case: [c[case][r] for r in rs if r in c.get(case, {})] for case, rs in expected.items()}
+        v = decide(m, bl, cl, threshold=threshold, margin=margin, alpha=run_alpha, repeats=repeats,
+                   cases=sorted(expected)).model_dump(mode="json")
+        v["unpaired_cases"] = v["missing_cases"]
         verdicts.append(v)
     decision = "pass" if all(v["decision"] == "pass" for v in verdicts) else (
         "block" if any(v["decision"] == "block" for v in verdicts) else "inconclusive")
-    return {"decision": decision, "metrics": verdicts}
+    return {"decision": decision, "alpha": run_alpha, "run": previous_runs + 1, "metrics": verdicts}

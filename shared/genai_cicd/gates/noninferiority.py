@@ -1,34 +1,49 @@
-"""Paired non-inferiority decision for one metric (DESIGN.md §4).
+"""Paired non-inferiority decision for one bounded metric (DESIGN.md §4, docs/STATISTICS.md).
 
 Candidate and baseline answer the same cases, each K times. A case is a
 cluster: its repeats are averaged first, so K only reduces per-case noise
 and never inflates the sample size. The decision is
 
     PASS  iff  mean(candidate) >= threshold
-          and  lower bound of mean(candidate - baseline) > -margin
+          and  the confidence sequence shows mean(candidate - baseline) > -margin
 
-with a one-sided (1 - alpha) bootstrap-t lower bound over cases (seeded, so
-the same data give the same verdict). "Not significantly worse" is never
-enough: the bound itself must clear the margin.
+where the confidence sequence is ``betting``'s: valid at every sample size for
+any distribution of scores in [0, 1] (near-ceiling binary metrics, all-equal
+samples, a few cases that break), and at every look, so the regression gate
+may stop early. Evidence must be complete: every expected case and repeat is
+counted, a missing candidate score as 0 (the worst) and a missing baseline
+score as 1 (the best), so nothing missing can help the candidate. Cases are
+taken in an order fixed by a hash of each case's content (or, for score files
+that carry none, a fixed shuffle of the cases sorted by score), never by a
+case's name or its place in a file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
 
-BOOTSTRAP_RESAMPLES = 4000
+from genai_cicd.gates import betting
+
 MIN_CASES = 5
-DEFAULT_SEED = 20261126  # fixed, so the same scores always give the same verdict
+ORDER_SALT = "genai-cicd/case-order/v1"
+ORDER_SEED = 20261130
+# Alpha across runs of one candidate (same app, environment and candidate content): the first run
+# gets (1 - RERUN_SHARE) of alpha, run r >= 2 gets RERUN_SHARE * alpha / 2**(r-1); the sum is alpha,
+# so re-running a blocked candidate until it passes cannot raise the chance of passing a bad one.
+RERUN_SHARE = 0.2
+
+Decision = Literal["pass", "block", "inconclusive", "continue"]
 
 
 class MetricVerdict(BaseModel):
     metric: str
-    decision: str  # "pass" | "block" | "inconclusive"
+    decision: Decision
     cases: int
     baseline_mean: float
     candidate_mean: float
@@ -40,62 +55,36 @@ class MetricVerdict(BaseModel):
     threshold: float
     reason: str
     cases_needed: int | None = None
+    # Completeness: expected scores that were absent and counted against the candidate.
+    missing_candidate: int = 0
+    missing_baseline: int = 0
+    missing_cases: list[str] = []
 
 
-def _case_means(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    return {case: float(np.mean(values)) for case, values in scores.items() if len(values) > 0}
+def alpha_for_run(alpha: float, run: int) -> float:
+    """The share of ``alpha`` that run number ``run`` (1-based) of the same candidate may spend."""
+    if run <= 1:
+        return alpha * (1 - RERUN_SHARE)
+    return alpha * RERUN_SHARE / 2 ** (run - 1)
 
 
-@lru_cache(maxsize=8)
-def resample_counts(n: int, seed: int) -> np.ndarray:
-    """How often each case appears in each of the BOOTSTRAP_RESAMPLES resamples (seeded).
-
-    A pure function of (n, seed), kept for warm invocations and the benchmark's
-    many runs; read-only so no caller can change a cached copy.
-    """
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
-    flat = (idx + np.arange(BOOTSTRAP_RESAMPLES)[:, None] * n).ravel()
-    counts = np.bincount(flat, minlength=BOOTSTRAP_RESAMPLES * n).reshape(BOOTSTRAP_RESAMPLES, n).astype(float)
-    counts.flags.writeable = False
-    return counts
+def order_key(text: str) -> str:
+    return hashlib.sha256(f"{ORDER_SALT}\n{text}".encode()).hexdigest()
 
 
-def bootstrap_t_bounds_many(diffs: np.ndarray, alpha: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-sided (1-alpha) lower and upper bounds of the mean of each column, by bootstrap-t.
-
-    ``diffs`` is cases x samples; every column is resampled with the same seeded
-    resamples (as a resample-count matrix, so many samples cost one product).
-    Bootstrap-t keeps coverage closer to nominal than the percentile method at
-    small N and skewed differences; a zero-variance column gets a zero-width
-    interval.
-    """
-    n = diffs.shape[0]
-    mean = diffs.mean(axis=0)
-    sd = diffs.std(axis=0, ddof=1) if n > 1 else np.zeros(diffs.shape[1])
-    centred = diffs - mean
-    counts = resample_counts(n, seed)
-    shift = counts @ centred / n  # resample mean - sample mean
-    squares = counts @ centred**2
-    var = np.maximum((squares - n * shift**2) / max(n - 1, 1), 0.0)
-    # A resample with zero spread carries no t information; floor its sd.
-    sds = np.maximum(np.sqrt(var), sd * 1e-3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = shift / (sds / math.sqrt(n))
-    se = sd / math.sqrt(n)
-    # Both quantiles in one selection, along contiguous rows (half the time of two calls).
-    high, low = np.quantile(np.ascontiguousarray(t.T), [1.0 - alpha, alpha], axis=1)
-    lower = mean - high * se
-    upper = mean - low * se
-    flat = sd == 0.0
-    lower[flat], upper[flat] = mean[flat], mean[flat]
-    return lower, upper
-
-
-def bootstrap_t_bounds(diffs: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
-    """bootstrap_t_bounds_many for one sample."""
-    lower, upper = bootstrap_t_bounds_many(np.asarray(diffs, dtype=float).reshape(-1, 1), alpha, seed)
-    return float(lower[0]), float(upper[0])
+def _complete(scores: Mapping[str, Sequence[float]], cases: Sequence[str], repeats: Mapping[str, int],
+              fill: float) -> tuple[np.ndarray, int, list[str]]:
+    """Per-case means over exactly the expected repeats, filling what is absent with ``fill``."""
+    means, missing, where = [], 0, []
+    for case in cases:
+        k = repeats[case]
+        values = list(scores.get(case, ()))[:k]
+        absent = k - len(values)
+        if absent:
+            missing += absent
+            where.append(case)
+        means.append((sum(values) + absent * fill) / k)
+    return np.array(means, dtype=float), missing, where
 
 
 def decide(
@@ -106,58 +95,94 @@ def decide(
     threshold: float,
     margin: float,
     alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
+    repeats: int | Mapping[str, int] | None = None,
+    cases: Sequence[str] | None = None,
+    keys: Mapping[str, str] | None = None,
+    n_plan: int | None = None,
+    final: bool = True,
 ) -> MetricVerdict:
-    """Compare paired per-case scores (case id -> repeat scores)."""
-    base = _case_means(baseline)
-    cand = _case_means(candidate)
-    common = sorted(set(base) & set(cand))
-    n = len(common)
-    b = np.array([base[c] for c in common], dtype=float)
-    c = np.array([cand[c] for c in common], dtype=float)
+    """Compare paired per-case scores (case id -> repeat scores, each in [0, 1]).
+
+    ``cases`` are the cases expected (default: every case in either arm) and ``repeats``
+    the scores expected per case, one number or one per case (default: the most any case
+    has in either arm); ``keys`` give each case's
+    content, which fixes the order cases are taken in (default: a fixed shuffle of the cases
+    sorted by score, so names and file order never matter).
+    ``final=False`` is an interim look: it may "pass" or "block" early, else "continue".
+    """
+    expected = sorted(set(baseline) | set(candidate)) if cases is None else list(cases)
+    if isinstance(repeats, Mapping):
+        per_case = {case: max(1, repeats.get(case, 1)) for case in expected}
+    else:
+        k = repeats or max([len(v) for v in (*baseline.values(), *candidate.values())] or [1])
+        per_case = dict.fromkeys(expected, k)
+    b, missing_b, where_b = _complete(baseline, expected, per_case, 1.0)
+    c, missing_c, where_c = _complete(candidate, expected, per_case, 0.0)
+    if keys is not None:
+        order = sorted(range(len(expected)), key=lambda i: (order_key(keys[expected[i]]), expected[i]))
+    else:
+        # No content to order by (score files): a fixed pseudo-random shuffle of the cases sorted by
+        # their scores, so neither names nor file order move the bound. Sorting alone would not do:
+        # equal cases would arrive in runs (all the passes, then all the failures).
+        by_value = sorted(range(len(expected)), key=lambda i: (b[i], c[i]))
+        shuffle = np.random.default_rng(ORDER_SEED).permutation(len(expected))
+        order = [by_value[j] for j in shuffle]
+    b, c = b[order], c[order]
+    n = len(expected)
+    missing_cases = sorted(set(where_b) | set(where_c))
+    common: dict[str, object] = dict(
+        metric=metric, cases=n, alpha=alpha, margin=margin, threshold=threshold,
+        missing_candidate=missing_c, missing_baseline=missing_b, missing_cases=missing_cases[:20],
+    )
+    missing_note = ""
+    if missing_c or missing_b:
+        missing_note = (f" ({missing_c} candidate and {missing_b} baseline scores absent, counted against the "
+                        f"candidate, in {len(missing_cases)} cases)")
     if n < MIN_CASES:
         return MetricVerdict(
-            metric=metric, decision="inconclusive", cases=n,
+            decision="inconclusive" if final else "continue",
             baseline_mean=float(b.mean()) if n else math.nan, candidate_mean=float(c.mean()) if n else math.nan,
-            difference=float((c - b).mean()) if n else math.nan, lower_bound=-math.inf, upper_bound=math.inf,
-            alpha=alpha, margin=margin, threshold=threshold,
+            difference=float((c - b).mean()) if n else math.nan, lower_bound=-1.0, upper_bound=1.0,
             reason=f"inconclusive: only {n} paired cases (need at least {MIN_CASES})", cases_needed=MIN_CASES,
+            **common,  # type: ignore[arg-type]
         )
     diffs = c - b
-    lower, upper = bootstrap_t_bounds(diffs, alpha, seed)
-    diff = float(diffs.mean())
-    cand_mean = float(c.mean())
-    common_kwargs = dict(
-        metric=metric, cases=n, baseline_mean=float(b.mean()), candidate_mean=cand_mean, difference=diff,
-        lower_bound=lower, upper_bound=upper, alpha=alpha, margin=margin, threshold=threshold,
-    )
+    plan = n_plan or n
+    lower, upper = betting.bounds(diffs, lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
+    diff, cand_mean = float(diffs.mean()), float(c.mean())
+    common.update(baseline_mean=float(b.mean()), candidate_mean=cand_mean, difference=diff,
+                  lower_bound=lower, upper_bound=upper)
+    safe = betting.shown(diffs, -margin, "above", lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
+    worse = betting.shown(diffs, -margin, "below", lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
+
+    def verdict(decision: Decision, reason: str, needed: int | None = None) -> MetricVerdict:
+        return MetricVerdict(decision=decision, reason=reason + missing_note, cases_needed=needed,
+                             **common)  # type: ignore[arg-type]
+
+    if not final:
+        if threshold > 0 and betting.shown(c, threshold, "below", lo=0.0, hi=1.0, alpha=alpha, n_plan=plan):
+            return verdict("block", f"candidate mean {cand_mean:.3f} is shown below the threshold {threshold:.3f} "
+                                    f"after {n} cases")
+        if worse:
+            return verdict("block", f"regression shown early: candidate - baseline = {diff:.3f}, upper bound "
+                                    f"{upper:.3f} < -{margin:.3f} after {n} cases")
+        above = threshold <= 0 or betting.shown(c, threshold, "above", lo=0.0, hi=1.0, alpha=alpha, n_plan=plan)
+        if safe and above:
+            return verdict("pass", f"non-inferior after {n} cases: lower bound {lower:.3f} > -{margin:.3f}")
+        return verdict("continue", f"no decision after {n} cases (lower bound {lower:.3f}, margin {margin:.3f})")
     if cand_mean < threshold:
-        return MetricVerdict(
-            decision="block",
-            reason=f"candidate mean {cand_mean:.3f} is below the threshold {threshold:.3f}",
-            **common_kwargs,  # type: ignore[arg-type]
-        )
-    if lower > -margin:
-        return MetricVerdict(
-            decision="pass",
-            reason=(f"non-inferior: lower bound of candidate - baseline is {lower:.3f} > -{margin:.3f} "
-                    f"at alpha {alpha}"),
-            **common_kwargs,  # type: ignore[arg-type]
-        )
-    half_width = diff - lower
-    if diff > -margin / 2 and half_width > 0:
-        # Harmless-looking but too noisy: the interval is wider than the margin allows.
-        needed = math.ceil(n * (half_width / (diff + margin)) ** 2)
-        return MetricVerdict(
-            decision="inconclusive",
-            reason=(f"inconclusive: dataset too small for this margin; lower bound {lower:.3f} <= -{margin:.3f} "
-                    f"with {n} cases, need about {needed} cases (or more repeats)"),
-            cases_needed=needed,
-            **common_kwargs,  # type: ignore[arg-type]
-        )
-    return MetricVerdict(
-        decision="block",
-        reason=(f"regression: candidate - baseline = {diff:.3f}, lower bound {lower:.3f} <= -{margin:.3f} "
-                f"at alpha {alpha}"),
-        **common_kwargs,  # type: ignore[arg-type]
-    )
+        return verdict("block", f"candidate mean {cand_mean:.3f} is below the threshold {threshold:.3f}")
+    if safe:
+        return verdict("pass", f"non-inferior: lower bound of candidate - baseline is {lower:.3f} > -{margin:.3f} "
+                               f"at alpha {alpha:g}")
+    if not worse and diff > -margin / 2:
+        # Harmless-looking but not yet shown: the bound narrows like 1/sqrt(cases), and at least
+        # log(1/alpha)/log(1 + CAP * gap) cases are needed when a single case could fail outright.
+        gap = (diff + margin) / 2
+        floor = math.log(1 / alpha) / math.log1p(betting.CAP * gap / max((1 - margin) / 2, 1e-9))
+        needed = max(math.ceil(n * ((diff - lower) / (diff + margin)) ** 2), math.ceil(floor), n + 1)
+        return verdict("inconclusive", f"inconclusive: not yet shown within the margin; lower bound {lower:.3f} "
+                                       f"<= -{margin:.3f} with {n} cases, need about {needed} cases (or more "
+                                       "repeats)", needed)
+    return verdict("block", f"regression: candidate - baseline = {diff:.3f}, lower bound {lower:.3f} <= "
+                            f"-{margin:.3f} at alpha {alpha:g}")

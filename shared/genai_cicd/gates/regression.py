@@ -1,29 +1,49 @@
 """PromptRegression: golden dataset x K repeats, candidate vs baseline, scored.
 
 Per-case outputs and the score files (DESIGN.md §5 format) go to S3; the
-task returns a small summary. Inline, one invocation scores every case; with
+task returns a small summary. Inline, cases are scored in a fixed order (a
+hash of each case's content) and the verdict is read after each planned look
+(``looks``, default a quarter at a time): the gate stops at the first clear
+pass or block, and the confidence sequence keeps its level at every look. With
 ``shard_size`` the state machine plans shards, a Distributed Map scores each
-in its own invocation, and a reduce step decides over all of them. Candidate calls that fail after retries score
-0 and, above ``max_error_rate``, block; baseline failures are excluded from
-the pairing and, above the same rate, block too (the baseline could not be
-measured, so nothing can be shown).
+in its own invocation, and a reduce step decides over all of them at once.
+
+Evidence is complete or counted against the candidate: a failed call (either
+arm), a rejected judge verdict or an absent score is filled with the worst
+value for the candidate and the best for the baseline, and failed calls above
+``max_error_rate`` block on their own. Every run of the gate on the same
+candidate is counted (``aws/looks.py``) and spends its share of alpha.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections import defaultdict
 from typing import Any
 
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.gates.common import ARMS, load_cases, load_variant
-from genai_cicd.gates.model_scorers import DEFAULT_RUBRIC, EmbeddingCosine, LabelClassifier, LLMJudge
-from genai_cicd.gates.noninferiority import decide
+from genai_cicd.gates.model_scorers import DEFAULT_RUBRIC, EmbeddingCosine, LabelClassifier, LLMJudge, VerdictRejected
+from genai_cicd.gates.noninferiority import MetricVerdict, alpha_for_run, decide, order_key
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import SCORERS
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import PromptRegressionGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.providers.base import GenerationResult, ModelProvider
+
+MIN_LOOK_CASES = 20  # an interim look on fewer cases could hardly decide anything
+
+
+def case_key(case: GoldenCase) -> str:
+    """The case's place in the scoring order: its content, never its id or its line."""
+    return order_key(json.dumps(case.model_dump(mode="json", exclude={"id"}), sort_keys=True))
+
+
+def look_sizes(n: int, looks: list[float]) -> list[int]:
+    sizes = sorted({min(n, max(MIN_LOOK_CASES, math.ceil(f * n))) for f in looks} | {n})
+    return sizes
 
 
 def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_runtime: Any) -> dict[str, Any]:
@@ -45,10 +65,23 @@ def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_r
 
 
 def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
-                          release_id: str, evidence_prefix: str, bedrock_runtime: Any = None) -> GateResult:
-    """Inline: every case in this invocation, then the verdict."""
-    part = score_cases(manifest, store, provider, release_id, None, bedrock_runtime)
-    return reduce_parts(manifest, store, [part], evidence_prefix)
+                          release_id: str, evidence_prefix: str, bedrock_runtime: Any = None,
+                          run: int = 1) -> GateResult:
+    """Inline: score a look's cases at a time, in content order, and stop at the first clear verdict."""
+    gate = manifest.gates.prompt_regression
+    assert gate is not None
+    cases, _ = load_cases(store, gate.dataset, GoldenCase)
+    ids = case_ids(cases)
+    order = sorted(range(len(cases)), key=lambda i: (case_key(cases[i]), ids[i]))
+    parts: list[dict[str, Any]] = []
+    done = 0
+    for size in look_sizes(len(cases), gate.looks):
+        parts.append(score_cases(manifest, store, provider, release_id, order[done:size], bedrock_runtime))
+        done = size
+        judged = judge_parts(manifest, parts, run, final=size == len(cases))
+        if judged is not None:
+            return write_result(manifest, store, parts, evidence_prefix, run, judged)
+    raise AssertionError("the last look always decides")
 
 
 # ---------------------------------------------------------------- sharded (Distributed Map)
@@ -68,113 +101,156 @@ def plan_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix
 def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
                 evidence_prefix: str, shard: dict[str, int], bedrock_runtime: Any = None) -> dict[str, Any]:
     """One Distributed Map child: score cases [start, end), write them to S3, return a pointer."""
-    part = score_cases(manifest, store, provider, release_id, (shard["start"], shard["end"]), bedrock_runtime)
+    part = score_cases(manifest, store, provider, release_id, list(range(shard["start"], shard["end"])),
+                       bedrock_runtime)
     uri = store.put_json(f"{evidence_prefix}/shards/shard-{shard['index']:05d}.json", part)
     return {"index": shard["index"], "uri": uri, "rows": len(part["rows"])}
 
 
 def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str,
-                  shards: list[dict[str, Any]]) -> GateResult:
+                  shards: list[dict[str, Any]], run: int = 1) -> GateResult:
     """After the Map: the verdict over every shard. A shard missing from S3 fails the gate (never a pass)."""
     parts = [store.read_json(s["uri"]) for s in sorted(shards, key=lambda s: int(s["index"]))]
-    return reduce_parts(manifest, store, parts, evidence_prefix)
+    judged = judge_parts(manifest, parts, run, final=True)
+    assert judged is not None
+    return write_result(manifest, store, parts, evidence_prefix, run, judged)
 
 
 # ---------------------------------------------------------------- the two halves
 def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
-                window: tuple[int, int] | None, bedrock_runtime: Any = None) -> dict[str, Any]:
-    """Generate and score cases (all, or ``window``) x repeats x both arms. JSON-ready rows and counters."""
+                indices: list[int], bedrock_runtime: Any = None) -> dict[str, Any]:
+    """Generate and score the cases at ``indices`` x repeats x both arms. JSON-ready rows and counters."""
     gate = manifest.gates.prompt_regression
     assert gate is not None
-    cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
-    ids = case_ids(cases)
-    total = len(cases)
-    if window is not None:
-        cases, ids = cases[window[0]:window[1]], ids[window[0]:window[1]]
+    all_cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
+    all_ids = case_ids(all_cases)
+    cases, ids = [all_cases[i] for i in indices], [all_ids[i] for i in indices]
     variants = {"baseline": load_variant(store, "baseline", manifest.baseline),
                 "candidate": load_variant(store, "candidate", manifest.candidate)}
     jobs = [(arm, cid, case, k) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
             for k in range(gate.repeats)]
     scorers = build_scorers(gate, provider, bedrock_runtime)
 
-    def call(job: tuple[str, str, GoldenCase, int]) -> tuple[GenerationResult, dict[str, float]]:
+    def call(job: tuple[str, str, GoldenCase, int]) -> tuple[GenerationResult, dict[str, float], list[str]]:
         # Generate and score in one job, so judge and embedding calls share the
         # runner's adaptive concurrency and retries.
         arm, cid, case, k = job
         result = provider.generate(variants[arm].request(case.prompt, f"{release_id}:{arm}:{cid}:{k}"))
-        scored = {m: v for m, scorer in scorers.items() if (v := scorer.score(case, result.text)) is not None}
-        return result, scored
+        scored: dict[str, float] = {}
+        rejected: list[str] = []
+        for m, scorer in scorers.items():
+            try:
+                value = scorer.score(case, result.text)
+            except VerdictRejected:
+                rejected.append(m)  # absent: counted against the candidate, whichever arm it was
+                continue
+            if value is not None:
+                scored[m] = value
+        return result, scored, rejected
 
     outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency, max_throttle_seconds=gate.max_throttle_seconds)
     rows: list[dict[str, Any]] = []
+    keys = {cid: case_key(case) for cid, case in zip(ids, cases, strict=True)}
+    rejected_counts: dict[str, int] = defaultdict(int)
     for outcome in outcomes:
         arm, cid, case, k = outcome.item
-        scores: dict[str, float] | None
-        if outcome.result is None:
-            # A failed candidate call scores 0 on every metric; a failed baseline call is left out.
-            scores = None if arm == "baseline" else {str(m): 0.0 for m in gate.metrics}
-        else:
-            scores = outcome.result[1]
-        rows.append({"arm": arm, "case_id": cid, "repeat": k, "scores": scores, "error": outcome.error,
+        if outcome.result is not None:
+            for m in outcome.result[2]:
+                rejected_counts[m] += 1
+        # A failed call has no scores: its absence counts against the candidate in either arm.
+        rows.append({"arm": arm, "case_id": cid, "repeat": k, "key": keys[cid],
+                     "scores": outcome.result[1] if outcome.result else None,
+                     "rejected": outcome.result[2] if outcome.result else [], "error": outcome.error,
                      "output": outcome.result[0].text if outcome.result else None,
                      "output_tokens": outcome.result[0].output_tokens if outcome.result else None,
                      "latency_ms": outcome.result[0].latency_ms if outcome.result else None})
-    return {"dataset_hash": dataset_hash, "cases_total": total, "cases": len(cases), "rows": rows,
+    return {"dataset_hash": dataset_hash, "cases_total": len(all_cases), "cases": len(cases), "rows": rows,
             "prompt_hashes": {arm: v.prompt_hash for arm, v in variants.items()},
-            "rejected_model_verdicts": {m: getattr(sc, "rejected", 0) for m, sc in scorers.items()
-                                        if hasattr(sc, "rejected")},
+            "rejected_model_verdicts": dict(rejected_counts),
             "runner": {"calls": stats.calls, "throttle_events": stats.throttle_events,
                        "min_concurrency": stats.min_concurrency, "seconds": round(stats.seconds, 3)}}
 
 
-def reduce_parts(manifest: ReleaseManifest, store: ArtifactStore, parts: list[dict[str, Any]],
-                 evidence_prefix: str) -> GateResult:
+def judge_parts(manifest: ReleaseManifest, parts: list[dict[str, Any]], run: int, final: bool
+                ) -> dict[str, Any] | None:
+    """The verdict over the cases scored so far; None at an interim look that decided nothing."""
     gate = manifest.gates.prompt_regression
     assert gate is not None
+    alpha = alpha_for_run(gate.alpha, run)
     dataset_hash = parts[0]["dataset_hash"]
     total = parts[0]["cases_total"]
     covered = sum(p["cases"] for p in parts)
+    rows = [row for p in parts for row in p["rows"]]
     per_metric: dict[str, dict[str, defaultdict[str, list[float]]]] = {
-        m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics
-    }
-    errors = {arm: 0 for arm in ARMS}
+        m: {arm: defaultdict(list) for arm in ARMS} for m in gate.metrics}
+    errors = dict.fromkeys(ARMS, 0)
+    keys: dict[str, str] = {}
+    applies: dict[str, set[str]] = {m: set() for m in gate.metrics}
+    answered: set[str] = set()
+    for row in rows:
+        keys[row["case_id"]] = row["key"]
+        if row["error"]:
+            errors[row["arm"]] += 1
+            continue
+        answered.add(row["case_id"])
+        for metric_name, value in row["scores"].items():
+            per_metric[metric_name][row["arm"]][row["case_id"]].append(value)
+            applies[metric_name].add(row["case_id"])
+        for metric_name in row.get("rejected", []):
+            applies[metric_name].add(row["case_id"])
+    # A metric applies to a case if any answer was scored on it; a case no call answered is
+    # assumed to need every metric (unknown counts as applicable).
+    unanswered = set(keys) - answered
+    verdicts: list[MetricVerdict] = [
+        decide(m, per_metric[m]["baseline"], per_metric[m]["candidate"], threshold=policy.threshold,
+               margin=policy.margin, alpha=alpha, repeats=gate.repeats, cases=sorted(applies[m] | unanswered),
+               keys=keys, n_plan=total, final=final)
+        for m, policy in gate.metrics.items()
+    ]
+    calls_so_far = covered * gate.repeats
+    error_reasons = []
+    for arm in ARMS:
+        rate = errors[arm] / max(calls_so_far, 1)
+        if rate > gate.max_error_rate:
+            error_reasons.append(f"{arm}: {errors[arm]} of {calls_so_far} model calls failed after retries "
+                                 f"({rate:.1%} > {gate.max_error_rate:.1%}); failed calls never pass")
+    decisions = {v.decision for v in verdicts}
+    if not final and not error_reasons and decisions != {"pass"} and "block" not in decisions:
+        return None
+    reasons = [f"{v.metric}: {v.reason}" for v in verdicts if v.decision != "pass"] + error_reasons
+    if final and (covered != total or any(p["dataset_hash"] != dataset_hash for p in parts)):
+        reasons.append(f"only {covered} of {total} cases were scored (a shard is missing or saw another "
+                       "dataset); an incomplete run never passes")
+    return {"status": "BLOCK" if reasons else "PASS", "verdicts": verdicts, "reasons": reasons, "errors": errors,
+            "alpha": alpha, "covered": covered, "total": total, "dataset_hash": dataset_hash, "final": final}
+
+
+def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[dict[str, Any]],
+                 evidence_prefix: str, run: int, judged: dict[str, Any]) -> GateResult:
+    gate = manifest.gates.prompt_regression
+    assert gate is not None
+    verdicts: list[MetricVerdict] = judged["verdicts"]
     rows = [row for p in parts for row in p["rows"]]
     score_rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for row in rows:
-        arm = row["arm"]
-        if row["error"]:
-            errors[arm] += 1
-        if row["scores"] is None:
-            continue
-        for metric_name, value in row["scores"].items():
-            per_metric[metric_name][arm][row["case_id"]].append(value)
-        score_rows[arm].append({"case_id": row["case_id"], "repeat": row["repeat"], "scores": row["scores"]})
-    verdicts = [
-        decide(m, per_metric[m]["baseline"], per_metric[m]["candidate"], threshold=policy.threshold,
-               margin=policy.margin, alpha=gate.alpha)
-        for m, policy in gate.metrics.items()
-    ]
-    calls_per_arm = total * gate.repeats
-    reasons = [f"{v.metric}: {v.reason}" for v in verdicts if v.decision != "pass"]
-    if covered != total or any(p["dataset_hash"] != dataset_hash for p in parts):
-        reasons.append(f"only {covered} of {total} cases were scored (a shard is missing or saw another "
-                       "dataset); an incomplete run never passes")
-    for arm in ARMS:
-        rate = errors[arm] / calls_per_arm
-        if rate > gate.max_error_rate:
-            reasons.append(f"{arm}: {errors[arm]} of {calls_per_arm} model calls failed after retries "
-                           f"({rate:.1%} > {gate.max_error_rate:.1%}); failed calls never pass")
-    status = "BLOCK" if reasons else "PASS"
+        if row["scores"] is not None:
+            score_rows[row["arm"]].append({"case_id": row["case_id"], "repeat": row["repeat"],
+                                           "scores": row["scores"]})
     rejected: dict[str, int] = defaultdict(int)
     for p in parts:
         for m, n in p["rejected_model_verdicts"].items():
             rejected[m] += n
+    calls = sum(p["runner"]["calls"] for p in parts)
+    looks = {"run": run, "alpha": judged["alpha"], "looks_planned": len(look_sizes(judged["total"], gate.looks)),
+             "looks_taken": len(parts) if not gate.shard_size else 1, "cases_scored": judged["covered"],
+             "stopped_early": judged["covered"] < judged["total"]}
     verdict_doc = {
-        "gate": "prompt_regression", "status": status, "dataset": gate.dataset, "dataset_hash": dataset_hash,
-        "cases": total, "repeats": gate.repeats, "errors": errors, "shards": len(parts),
+        "gate": "prompt_regression", "status": judged["status"], "dataset": gate.dataset,
+        "dataset_hash": judged["dataset_hash"], "cases": judged["total"], "repeats": gate.repeats,
+        "errors": judged["errors"], "shards": len(parts) if gate.shard_size else 1, "sequential": looks,
         "rejected_model_verdicts": dict(rejected), "prompt_hashes": parts[0]["prompt_hashes"],
-        "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": reasons,
-        "runner": {"calls": sum(p["runner"]["calls"] for p in parts),
+        "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": judged["reasons"],
+        "runner": {"calls": calls,
                    "throttle_events": sum(p["runner"]["throttle_events"] for p in parts),
                    "min_concurrency": min(p["runner"]["min_concurrency"] for p in parts),
                    "seconds": round(sum(p["runner"]["seconds"] for p in parts), 3)},
@@ -184,11 +260,15 @@ def reduce_parts(manifest: ReleaseManifest, store: ArtifactStore, parts: list[di
         store.put_jsonl(f"{evidence_prefix}/{arm}_scores.jsonl", score_rows[arm])
     uri = store.put_json(f"{evidence_prefix}/verdict.json", verdict_doc)
     summary = "; ".join(f"{v.metric} {v.decision} (cand {v.candidate_mean:.3f} vs base {v.baseline_mean:.3f}, "
-                        f"LB {v.lower_bound:+.3f})" for v in verdicts)
+                        f"lower bound {v.lower_bound:+.3f})" for v in verdicts)
+    if looks["stopped_early"]:
+        summary += f"; decided after {judged['covered']} of {judged['total']} cases"
     return GateResult(
-        gate="prompt_regression", status=status, summary=summary[:2000], reasons=reasons[:50], report_uri=uri,
-        dataset_hash=dataset_hash,
-        stats={"cases": total, "repeats": gate.repeats, "errors": errors, "shards": len(parts),
+        gate="prompt_regression", status=judged["status"], summary=summary[:2000], reasons=judged["reasons"][:50],
+        report_uri=uri, dataset_hash=judged["dataset_hash"],
+        stats={"cases": judged["total"], "cases_scored": judged["covered"], "repeats": gate.repeats,
+               "errors": judged["errors"], "shards": len(parts), "run": run, "alpha": judged["alpha"],
+               "model_calls": calls,
                "metrics": {v.metric: {"decision": v.decision, "baseline_mean": round(v.baseline_mean, 4),
                                       "candidate_mean": round(v.candidate_mean, 4),
                                       "lower_bound": round(v.lower_bound, 4)} for v in verdicts}},

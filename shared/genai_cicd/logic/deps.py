@@ -18,6 +18,7 @@ from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.aws.cloudwatch import CanaryMetricsReader
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
+from genai_cicd.aws.looks import GateLooks
 from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
 from genai_cicd.providers.base import ModelProvider
@@ -49,6 +50,10 @@ class Deps:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.client("dynamodb"), self.config.table_name)
+
+    @cached_property
+    def looks(self) -> GateLooks:
+        return GateLooks(self.client("dynamodb"), self.config.table_name)
 
     @cached_property
     def lock(self) -> ReleaseLock:

@@ -19,6 +19,7 @@ from genai_cicd.models.tasks import (
     GateTaskInput,
     QualityGateInput,
     QualityVerdict,
+    ReleaseContext,
 )
 
 
@@ -37,10 +38,10 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
                                deps.client("bedrock-runtime"))
         if not task.shards:
             raise InvalidInput("shards: the Map's results are required for action 'reduce'")
-        return reduce_shards(manifest, deps.artifacts, prefix, task.shards)
+        return reduce_shards(manifest, deps.artifacts, prefix, task.shards, _run_number(release, gate, deps))
     if gate == "prompt_regression":
         return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
-                                     deps.client("bedrock-runtime"))
+                                     deps.client("bedrock-runtime"), _run_number(release, gate, deps))
     if gate == "injection_suite":
         return run_injection_suite(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
     if gate == "guardrail_suite":
@@ -48,6 +49,12 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
     if gate == "schema_contract":
         return run_schema_contract(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
     raise ValueError(f"unknown gate {gate!r}")
+
+
+def _run_number(release: ReleaseContext, gate: str, deps: Deps) -> int:
+    """This run's number among every run of ``gate`` on the same candidate content (re-runs spend alpha)."""
+    candidate = release.candidate_hash or release.manifest_hash
+    return deps.looks.record(release.app, release.environment, candidate, gate, release.release_id)
 
 
 def quality_gate(event: QualityGateInput, deps: Deps) -> QualityVerdict:

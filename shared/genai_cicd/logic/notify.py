@@ -68,7 +68,9 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
         record: dict[str, Any] = {"detail": detail, "manifest_hash": release.manifest_hash,
                                   "sns_message_id": message_id}
         if event.event == "started":
-            record["change"] = {"kinds": release.change_kinds, "variants": release.variants}
+            record["change"] = {"kinds": release.change_kinds, "declared": release.declared_kinds,
+                                "derived": release.derived_kinds, "disagreement": release.kinds_note,
+                                "candidate_hash": release.candidate_hash, "variants": release.variants}
         seq = deps.ledger.append(release.release_id, event.event, actor, record).seq
     elif event.release_id is not None:
         seq = deps.ledger.append(event.release_id, event.event, "genai-cicd", {"detail": detail,

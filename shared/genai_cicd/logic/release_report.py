@@ -54,6 +54,7 @@ def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality:
              intervals: list[dict[str, Any]]) -> str:
     lines = [f"# Release {release.release_id}: {outcome}", "",
              f"- app: {release.app} / {release.environment}", f"- change: {', '.join(release.change_kinds)}",
+             *([f"- change kinds: {release.kinds_note}"] if release.kinds_note else []),
              f"- started by: {release.started_by}", f"- manifest: {release.manifest_uri} ({release.manifest_hash})",
              ""]
     if reasons:
@@ -108,7 +109,8 @@ def html_report(md_title: str, release: ReleaseContext, outcome: str, reasons: l
              ".PASS{color:#070}.BLOCK{color:#b00}.SKIPPED{color:#777}svg{background:#fafafa;border:1px solid #ddd}"
              "</style></head><body>", f"<h1>{e(md_title)}</h1>",
              f"<p>{e(release.app)} / {e(release.environment)} — change: {e(', '.join(release.change_kinds))} — "
-             f"started by {e(release.started_by)}</p>"]
+             f"started by {e(release.started_by)}</p>",
+             *([f"<p class='BLOCK'>{e(release.kinds_note)}</p>"] if release.kinds_note else [])]
     if reasons:
         parts += ["<h2>Why</h2><ul>", *[f"<li>{e(r)}</li>" for r in reasons], "</ul>"]
     parts.append("<h2>Gates</h2>")

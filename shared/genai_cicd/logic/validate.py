@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import content_hash
-from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, parse_manifest
+from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, derive_change_kinds, parse_manifest
 from genai_cicd.models.tasks import GATE_NAMES, ReleaseContext, ReleaseInput, ValidateInput
 from genai_cicd.models.validation import describe_validation_error
 
@@ -66,23 +66,37 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     release_id = event.execution_name
     key = f"releases/{release_id}/manifest.json"
     uri = deps.artifacts.put_text(key, document, "application/json")
-    selection = manifest.selected_gates()
-    gates = {name: selection[name] is None for name in GATE_NAMES}
     variants = {}
+    prompt_hashes: dict[str, str] = {}
     for arm in ("baseline", "candidate"):
         v = getattr(manifest, arm)
         try:
-            prompt_hash = content_hash(deps.artifacts.read_bytes(v.prompt))
+            prompt_hashes[arm] = content_hash(deps.artifacts.read_bytes(v.prompt))
         except InvalidInput:
-            prompt_hash = "missing"
-        variants[arm] = {"model_id": v.model_id, "prompt": v.prompt, "prompt_hash": prompt_hash,
+            prompt_hashes[arm] = "missing"
+        variants[arm] = {"model_id": v.model_id, "prompt": v.prompt, "prompt_hash": prompt_hashes[arm],
                          "guardrail": f"{v.guardrail.id}:{v.guardrail.version}" if v.guardrail else None,
-                         "lambda_version": v.lambda_version}
+                         "lambda_version": v.lambda_version, "temperature": v.temperature,
+                         "max_tokens": v.max_tokens}
+    declared = set(manifest.change.kinds)
+    derived = derive_change_kinds(manifest.baseline, manifest.candidate, prompt_hashes)
+    effective = declared | derived
+    selection = manifest.selected_gates(effective)
+    gates = {name: selection[name] is None for name in GATE_NAMES}
+    kinds_note = None
+    if declared != derived:
+        kinds_note = (f"declared change kinds [{', '.join(sorted(declared))}] differ from those found by comparing "
+                      f"baseline and candidate [{', '.join(sorted(derived)) or 'none'}]; gates run for "
+                      f"[{', '.join(sorted(effective))}]")
+    # The candidate as released (content, not paths): the key under which gate looks are counted.
+    candidate_hash = content_hash(json.dumps({**variants["candidate"], "prompt": None}, sort_keys=True))
     bedrock = manifest.gates.bedrock_evaluation
     return ReleaseContext(
         release_id=release_id, execution_arn=event.execution_arn, app=manifest.app,
         environment=manifest.environment, manifest_uri=uri, manifest_hash=content_hash(document),
-        change_kinds=[k.value for k in manifest.change.kinds], gates=gates,
+        change_kinds=sorted(k.value for k in effective), declared_kinds=sorted(k.value for k in declared),
+        derived_kinds=sorted(k.value for k in derived), kinds_note=kinds_note, candidate_hash=candidate_hash,
+        gates=gates,
         skipped={name: reason for name, reason in selection.items() if reason is not None},
         approval_required=manifest.approval.required, approval_timeout_seconds=manifest.approval.timeout_seconds,
         bake_seconds=manifest.canary.bake_seconds,

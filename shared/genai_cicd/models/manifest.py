@@ -7,6 +7,7 @@ unknown fields are errors, so a typo never silently disables a gate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -59,7 +60,7 @@ class MetricPolicy(Strict):
     """Absolute threshold AND non-inferiority against the baseline."""
 
     threshold: float = Field(ge=0.0, le=1.0)
-    margin: float = Field(gt=0.0, le=1.0)
+    margin: float = Field(gt=0.0, lt=1.0)
 
 
 class JudgeSettings(Strict):
@@ -97,6 +98,17 @@ class PromptRegressionGate(Strict):
     shard_size: int | None = Field(default=None, ge=10, le=100_000)
     # How long one case may back off under throttling before it counts as an error.
     max_throttle_seconds: float = Field(default=60.0, ge=1.0, le=600.0)
+    # Group-sequential: the verdict is read after these shares of the cases (in a fixed order
+    # from each case's content) and the gate stops at the first clear pass or block; [1.0]
+    # scores every case first. The sharded path always scores every case.
+    looks: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], min_length=1, max_length=10)
+
+    @field_validator("looks")
+    @classmethod
+    def _looks(cls, looks: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in looks) or looks != sorted(set(looks)) or looks[-1] != 1.0:
+            raise ValueError("looks must be increasing shares of the cases in (0, 1], ending with 1.0")
+        return looks
 
     @model_validator(mode="after")
     def _scorer_settings(self) -> PromptRegressionGate:
@@ -151,6 +163,27 @@ GATES_FOR_CHANGE: dict[ChangeKind, set[str]] = {
     ChangeKind.CODE: {"prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
                       "bedrock_evaluation"},
 }
+
+
+def derive_change_kinds(baseline: Variant, candidate: Variant, prompt_hashes: dict[str, str]) -> set[ChangeKind]:
+    """What changed, from the variants themselves, not from what the author declared.
+
+    ``prompt_hashes`` maps "baseline"/"candidate" to the prompt's content hash, or to
+    "missing" when it could not be read: an unreadable prompt counts as changed.
+    Inference parameters are part of the model's configuration.
+    """
+    kinds: set[ChangeKind] = set()
+    b_hash, c_hash = prompt_hashes.get("baseline", "missing"), prompt_hashes.get("candidate", "missing")
+    if b_hash != c_hash or "missing" in (b_hash, c_hash):
+        kinds.add(ChangeKind.PROMPT)
+    if (baseline.model_id, baseline.temperature, baseline.max_tokens) != (
+            candidate.model_id, candidate.temperature, candidate.max_tokens):
+        kinds.add(ChangeKind.MODEL)
+    if baseline.guardrail != candidate.guardrail:
+        kinds.add(ChangeKind.GUARDRAIL)
+    if baseline.lambda_version != candidate.lambda_version:
+        kinds.add(ChangeKind.CODE)
+    return kinds
 
 
 class Gates(Strict):
@@ -280,10 +313,16 @@ class ReleaseManifest(Strict):
     canary: CanaryPlan = CanaryPlan()
     build: BuildInfo | None = None
 
-    def selected_gates(self) -> dict[str, str | None]:
-        """Gate name -> None when it runs, else why it does not."""
+    def selected_gates(self, kinds: Iterable[ChangeKind] | None = None) -> dict[str, str | None]:
+        """Gate name -> None when it runs, else why it does not.
+
+        ``kinds`` are the change kinds that decide ``gates.run: auto``: LoadManifest passes the
+        declared kinds together with those derived from the variants (``derive_change_kinds``),
+        so a declaration can add gates but never remove one.
+        """
         names = ["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract", "bedrock_evaluation"]
-        needed = set().union(*(GATES_FOR_CHANGE[k] for k in self.change.kinds))
+        effective = sorted(set(self.change.kinds if kinds is None else kinds))
+        needed = set().union(*(GATES_FOR_CHANGE[k] for k in effective))
         out: dict[str, str | None] = {}
         for name in names:
             if getattr(self.gates, name) is None:
@@ -291,8 +330,8 @@ class ReleaseManifest(Strict):
             elif isinstance(self.gates.run, list):
                 out[name] = None if name in self.gates.run else "not in gates.run"
             elif self.gates.run == "auto" and name not in needed:
-                kinds = ", ".join(k.value for k in self.change.kinds)
-                out[name] = f"not needed for a {kinds} change (gates.run: auto)"
+                described = ", ".join(k.value for k in effective) or "no detected"
+                out[name] = f"not needed for a {described} change (gates.run: auto)"
             else:
                 out[name] = None
         return out

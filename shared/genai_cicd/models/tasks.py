@@ -60,7 +60,11 @@ class ReleaseContext(TaskModel):
     environment: str
     manifest_uri: str
     manifest_hash: str
-    change_kinds: list[str]
+    change_kinds: list[str]  # what the gates ran for: declared and derived together
+    declared_kinds: list[str] = Field(default_factory=list)  # what the manifest's author typed
+    derived_kinds: list[str] = Field(default_factory=list)  # what comparing baseline and candidate found
+    kinds_note: str | None = None  # set when declared and derived disagree
+    candidate_hash: str | None = None  # the candidate's content (prompt hash, model, parameters, guardrail, code)
     gates: dict[str, bool]
     skipped: dict[str, str] = Field(default_factory=dict)  # gate -> why it does not run
     approval_required: bool
