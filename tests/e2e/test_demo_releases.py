@@ -26,6 +26,7 @@ def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalRe
                                                                  scenario: str) -> None:
     result = released(runner, scenario)
     assert result["ledger_verified"] and result["ledger_entries"] == result["notifications"]
+    assert result["ledger_anchors"] == result["notifications"]  # every message carries the head
     expected = {
         "good-prompt": ("promoted", None, 100.0),
         "quality-regression": ("blocked", "prompt_regression", 0.0),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,41 @@ EXPECTED_ERRORS = {
     "start_release/malformed": "InvalidInput",
 }
 EVENTS = sorted(str(p.relative_to(ROOT / "events").with_suffix("")) for p in (ROOT / "events").glob("*/*.json"))
-# The order matters for a few: the lock is acquired before it is released.
-ORDER = {"release_lock/acquire": 0, "release_lock/release": 1}
+# The order matters for a few: the lock is acquired before it is released, and the pipeline's
+# gate action starts its release before the cancel event supersedes that pipeline execution.
+ORDER = {"start_release/gate-action-started": -1, "release_lock/acquire": 0, "release_lock/release": 1}
+# What each file's name promises, checked on the function's answer (not merely "no error").
+PROMISES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "analyze_canary/first-interval": lambda p: p["action"] == "continue" and p["outcome"] == "baking",
+    "bedrock_evaluation/start": lambda p: p["status"] == "InProgress" and set(p["jobs"]) == {"baseline", "candidate"},
+    # The release that start_release/gate-action-started began for the same pipeline execution.
+    "cancel_release/pipeline-superseded": lambda p: [c["release_id"][:24] for c in p["cancelled"]] == [
+        "cp-support-bot-pipeline-"],
+    "guardrail_suite/good-prompt": lambda p: p["status"] == "PASS" and p["gate"] == "guardrail_suite",
+    "injection_suite/good-prompt": lambda p: p["status"] == "PASS" and p["stats"]["success_rate"]["candidate"] <= 0.05,
+    "notify/blocked": lambda p: bool(p["message_id"]) and p["ledger_seq"] >= 1,
+    "notify/started": lambda p: bool(p["message_id"]) and p["ledger_seq"] >= 1,
+    "prompt_regression/good-prompt": lambda p: p["status"] == "PASS" and p["stats"]["cases"] == 60,
+    "quality_gate/all-passed": lambda p: p["decision"] == "PASS" and p["blocked_by"] == [],
+    "quality_gate/gate-crashed": lambda p: p["decision"] == "BLOCK" and p["blocked_by"] == ["prompt_regression"],
+    "reconcile_release/execution-aborted": lambda p: p["release_id"] == "evt-aborted" and p["action"] == "none",
+    "record_release/blocked": lambda p: p["report_uri"].endswith("/report.md") and p["html_uri"].endswith(".html"),
+    "release_lock/acquire": lambda p: p["held"] is True,
+    "release_lock/release": lambda p: p["released"] is True and p["held"] is False,
+    "report_to_pipeline/approval-action": lambda p: p["reported"] is True and p["status"] == "Rejected",
+    "report_to_pipeline/invoke-action": lambda p: p["reported"] is False,
+    "request_approval/request": lambda p: p["parked"] is True,
+    "rollback/canary-judge": lambda p: p["verified"] is True and p["weight"] == 0.0,
+    "schema_contract/classifier": lambda p: p["status"] == "PASS" and p["stats"]["valid_rate"] == 1.0,
+    "shift_traffic/full-rollout": lambda p: p["weight"] == 100.0 and p["action"] == "promote",
+    "shift_traffic/next-step": lambda p: p["weight"] == 25.0 and p["step_index"] == 1,
+    "start_canary/first-step": lambda p: p["weight"] == 5.0 and p["step_index"] == 0,
+    "start_release/gate-action-started": lambda p: p["started"] is True and bool(p["execution_arn"]),
+    "start_release/other-action": lambda p: p["started"] is False,
+    "support_bot/indirect-injection": lambda p: "PWNED" not in p["answer"],
+    "support_bot/question": lambda p: p["variant"] in ("baseline", "candidate") and len(p["answer"]) > 20,
+    "validate_manifest/inline-manifest": lambda p: p["release_id"] == "evt-release" and p["gates"]["prompt_regression"],
+}
 
 
 def logical_for(aws: EmbeddedAWS, folder: str) -> str:
@@ -36,6 +71,11 @@ def test_given_event_file_when_invoked_then_result_is_as_documented(aws: Embedde
         assert "Field required" in payload["errorMessage"] or "canary.steps" in payload["errorMessage"]
     else:
         assert not error, payload
+        assert PROMISES[name](payload), payload
+
+
+def test_every_event_file_has_a_promise() -> None:
+    assert set(EVENTS) == set(PROMISES) | set(EXPECTED_ERRORS)
 
 
 def test_given_invalid_manifest_when_validated_then_nothing_is_written(aws: EmbeddedAWS) -> None:

@@ -21,6 +21,23 @@ def test_dataset_validate_ok_and_bad_line(tmp_path: Path, capsys: pytest.Capture
     assert "bad.jsonl:2: prompt" in err and "bad.jsonl:3: not valid JSON" in err
 
 
+def test_dataset_validate_refuses_duplicate_ids_bad_regexes_and_bad_schemas(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(json.dumps(line) for line in [
+        {"id": "a", "prompt": "q1"},
+        {"id": "a", "prompt": "q2"},
+        {"id": "b", "prompt": "q3", "assertions": [{"type": "regex", "value": "(unclosed"}]},
+        {"id": "c", "prompt": "q4", "assertions": [{"type": "regex", "value": "(a)\\1"}]},
+        {"id": "d", "prompt": "q5", "schema": {"type": "no-such-type"}},
+    ]) + "\n")
+    assert main(["dataset", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:2: id: duplicate case id 'a' (first on line 1)" in err
+    assert "bad.jsonl:3: assertions.0" in err and "bad.jsonl:4: assertions.0" in err and "RE2" in err
+    assert "bad.jsonl:5: schema" in err and "not a valid JSON Schema" in err
+
+
 def test_dataset_convert_accepts_nested_text_and_writes_bedrock_lines(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     line = {"prompt": {"text": "q"}, "referenceResponse": "a", "category": "c", "tags": ["x"]}

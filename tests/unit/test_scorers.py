@@ -48,3 +48,14 @@ def test_leak_detection_sees_through_separators_and_case() -> None:
 def test_refusal_detection() -> None:
     assert is_refusal("I'm sorry, but I can't help with that request.")
     assert not is_refusal("The Pro plan costs 12 dollars.")
+
+
+def test_regex_assertions_run_in_linear_time_on_hostile_output() -> None:
+    """(a+)+$ backtracks exponentially in Python's re (1.7 s at 24 characters); RE2 does not."""
+    import time
+
+    case = GoldenCase.model_validate({"prompt": "q", "assertions": [{"type": "regex", "value": "(a+)+$"}]})
+    started = time.perf_counter()
+    assert Assertions().score(case, "a" * 5000 + "!") == 0.0
+    assert time.perf_counter() - started < 2.0  # a guard against hours of backtracking, not a speed figure
+    assert Assertions().score(case, "a" * 40) == 1.0

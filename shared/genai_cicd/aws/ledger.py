@@ -3,6 +3,14 @@
 Each entry stores the SHA-256 of the previous entry; appends use a
 conditional write on the next sequence number, so two writers can never both
 claim the same position and nothing is overwritten.
+
+What a hash chain alone cannot prove: someone who can write the table can edit
+an entry and recompute every hash after it, and the forged chain verifies.
+What anchors it: every SNS notification (and its EventBridge copy) carries the
+ledger's head, the (seq, hash) of the last entry before it, and those messages
+are stored outside the table (subscribers, an EventBridge archive). A chain is
+trusted when it verifies *and* agrees with every head published for it
+(``verify_anchors``; ``genai-cicd audit --anchors``).
 """
 
 from __future__ import annotations
@@ -57,6 +65,30 @@ def verify_chain(entries: list[LedgerEntry]) -> list[str]:
     return problems
 
 
+def verify_anchors(entries: list[LedgerEntry], anchors: list[tuple[int, str]]) -> list[str]:
+    """Problems found comparing the chain with heads published outside the table."""
+    by_seq = {e.seq: e.hash for e in entries}
+    problems = []
+    for seq, digest in anchors:
+        if seq == 0:
+            continue  # published before the first entry: nothing to compare
+        if seq not in by_seq:
+            problems.append(f"entry {seq} was published as the ledger head but is missing")
+        elif by_seq[seq] != digest:
+            problems.append(f"entry {seq} differs from the head published with a notification: rewritten")
+    return problems
+
+
+def anchors_in(messages: list[dict[str, Any]], release_id: str) -> list[tuple[int, str]]:
+    """The (seq, hash) heads carried by notification bodies of one release."""
+    found = []
+    for body in messages:
+        head = body.get("ledger_head")
+        if body.get("release_id") == release_id and isinstance(head, dict):
+            found.append((int(head["seq"]), str(head["hash"])))
+    return found
+
+
 # Every finished release ends with one of these; a chain that stops short of one lost its tail.
 OUTCOMES = frozenset({"promoted", "blocked", "rolled_back", "failed", "failed_rollback", "rejected", "invalid",
                       "locked", "cancelled", "reconciled"})
@@ -109,6 +141,10 @@ class Ledger:
             )
             for i in items
         ]
+
+    def head(self, release_id: str) -> tuple[int, str]:
+        """(seq, hash) of the last entry; (0, GENESIS) before the first."""
+        return self._last(release_id)
 
     def _last(self, release_id: str) -> tuple[int, str]:
         page = self._ddb.query(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.aws.ledger import Ledger, verify_chain
+from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_chain
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.cli.local_release import ProgressPrinter, TrafficGenerator, upload_manifest_artifacts
 from genai_cicd.embedded.aws_session import EmbeddedAWS
@@ -200,6 +200,8 @@ class LocalReleaseRunner:
                 "decided_on": decided[-1] if decided else None,
                 "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
                 "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),
-                "ledger_verified": not verify_chain(entries), "error": error, "seconds": round(seconds, 2),
+                "ledger_verified": not verify_chain(entries) and not verify_anchors(
+                    entries, anchors_in([n["body"] for n in notes], name)),
+                "ledger_anchors": len(anchors_in([n["body"] for n in notes], name)), "error": error, "seconds": round(seconds, 2),
                 "report": report,
                 "app_requests": requests}

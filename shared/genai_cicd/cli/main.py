@@ -226,12 +226,29 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import boto3
 
-    from genai_cicd.aws.ledger import Ledger, verify_chain
+    from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_chain
 
+    anchors: list[tuple[int, str]] = []
+    if args.anchors:
+        messages = []
+        try:
+            lines = Path(args.anchors).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{args.anchors}: cannot read: {exc}") from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+                # An SNS envelope (as SQS receives it) or the message body itself.
+                messages.append(json.loads(message["Message"]) if "Message" in message else message)
+            except (json.JSONDecodeError, TypeError, KeyError) as exc:
+                raise InvalidInput(f"{args.anchors}:{number}: not a notification: {exc}") from None
+        anchors = anchors_in(messages, args.release_id)
     entries = Ledger(boto3.client("dynamodb"), args.table).entries(args.release_id)
-    problems = verify_chain(entries)
+    problems = verify_chain(entries) + verify_anchors(entries, anchors)
     _print_json({"release_id": args.release_id, "entries": [e.model_dump() for e in entries],
-                 "verified": not problems and bool(entries), "problems": problems})
+                 "anchors_checked": len(anchors), "verified": not problems and bool(entries), "problems": problems})
     return 0 if entries and not problems else 1
 
 
@@ -340,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
     audit = sub.add_parser("audit", help="print a release's ledger and verify its hash chain (AWS)")
     audit.add_argument("release_id")
-    audit.add_argument("--table", required=True)
+    audit.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
+    audit.add_argument("--anchors", help="JSON lines of the release's notifications (SNS envelopes or bodies) kept "
+                                         "outside the table: their ledger heads must match the chain")
     audit.set_defaults(func=cmd_audit)
     appr = sub.add_parser("approve", help="approve or reject a release waiting for manual approval (AWS)")
     appr.add_argument("release_id")

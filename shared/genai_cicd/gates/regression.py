@@ -267,7 +267,7 @@ def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[di
         gate="prompt_regression", status=judged["status"], summary=summary[:2000], reasons=judged["reasons"][:50],
         report_uri=uri, dataset_hash=judged["dataset_hash"],
         stats={"cases": judged["total"], "cases_scored": judged["covered"], "repeats": gate.repeats,
-               "errors": judged["errors"], "shards": len(parts), "run": run, "alpha": judged["alpha"],
+               "errors": judged["errors"], "shards": len(parts) if gate.shard_size else 1, "run": run, "alpha": judged["alpha"],
                "model_calls": calls,
                "metrics": {v.metric: {"decision": v.decision, "baseline_mean": round(v.baseline_mean, 4),
                                       "candidate_mean": round(v.candidate_mean, 4),

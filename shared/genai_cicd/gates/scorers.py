@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from genai_cicd.models.dataset import GoldenCase
+from genai_cicd.models.patterns import compile_pattern
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -69,9 +70,9 @@ class Assertions:
             return None
         held = 0
         for a in case.assertions:
-            flags = 0 if a.case_sensitive else re.IGNORECASE
             if a.type == "regex":
-                ok = re.search(a.value, output, flags) is not None
+                # RE2: linear in the output's length, whatever the pattern (models/patterns.py).
+                ok = compile_pattern(a.value, a.case_sensitive).search(output) is not None
             else:
                 hay, needle = (output, a.value) if a.case_sensitive else (output.lower(), a.value.lower())
                 ok = (needle in hay) == (a.type == "contains")

@@ -13,7 +13,7 @@ from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias,
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.canary.planning import PlanEstimate
-from genai_cicd.errors import ReleaseFenced
+from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.manifest import ReleaseManifest
@@ -154,6 +154,11 @@ def full_rollout(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Ca
 
 
 def rollback(release: ReleaseContext, deps: Deps) -> RollbackResult:
+    """Route everything to the baseline, then read the weight back: only a read-back of 0 is verified."""
     manifest = load_manifest(deps, release)
-    receipt: dict[str, Any] = shifter(deps, release, manifest).rollback()
-    return RollbackResult(weight=0.0, verified=True, receipt=json.loads(json.dumps(receipt, default=str)))
+    target = shifter(deps, release, manifest)
+    receipt: dict[str, Any] = target.rollback()
+    weight = target.current_weight()
+    if weight != 0.0:
+        raise RollbackVerificationFailed(f"after rollback the candidate still gets {weight}% of traffic")
+    return RollbackResult(weight=weight, verified=True, receipt=json.loads(json.dumps(receipt, default=str)))

@@ -47,6 +47,11 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
     subject_tail = SUBJECTS[event.event]
     if event.event == "canary_step" and "weight" in detail:
         subject_tail = f"canary at {detail['weight']}%"
+    ledger_id = release.release_id if release is not None else event.release_id
+    if ledger_id is not None:
+        # The ledger's head travels with the message, outside the table: it anchors the hash chain.
+        seq, digest = deps.ledger.head(ledger_id)
+        body["ledger_head"] = {"seq": seq, "hash": digest}
     if release is not None:
         body.update({
             "release_id": release.release_id, "app": release.app, "environment": release.environment,

@@ -13,9 +13,11 @@ import json
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+import jsonschema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genai_cicd.errors import DatasetInvalid
+from genai_cicd.models.patterns import compile_pattern
 from genai_cicd.models.validation import describe_validation_error
 
 MAX_LINES = 100_000
@@ -42,6 +44,12 @@ class Assertion(Line):
     value: str = Field(min_length=1, max_length=1000)
     case_sensitive: bool = False
 
+    @model_validator(mode="after")
+    def _pattern(self) -> Assertion:
+        if self.type == "regex":
+            compile_pattern(self.value, self.case_sensitive)  # PatternInvalid is a ValueError: named by field
+        return self
+
 
 class GoldenCase(Line):
     id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -51,6 +59,17 @@ class GoldenCase(Line):
     assertions: list[Assertion] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+            try:
+                validator.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return schema
 
 
 class GuardrailCase(Line):
@@ -86,6 +105,7 @@ def parse_jsonl(text: str, model: type[T], source: str) -> list[T]:
     """Parse JSONL strictly. Blank lines are skipped; anything else must validate."""
     items: list[T] = []
     errors: list[str] = []
+    seen_ids: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -100,9 +120,17 @@ def parse_jsonl(text: str, model: type[T], source: str) -> list[T]:
             errors.append(f"{source}:{number}: not valid JSON: {exc.msg} (column {exc.colno})")
             continue
         try:
-            items.append(model.model_validate(data))
+            item = model.model_validate(data)
         except ValidationError as exc:
             errors.append(describe_validation_error(exc, source, number))
+        else:
+            items.append(item)
+            case_id = getattr(item, "id", None)
+            if case_id is not None:
+                if case_id in seen_ids:
+                    errors.append(f"{source}:{number}: id: duplicate case id {case_id!r} (first on line "
+                                  f"{seen_ids[case_id]})")
+                seen_ids.setdefault(case_id, number)
         if len(errors) >= 20:
             break
     if errors:
