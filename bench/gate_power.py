@@ -1,32 +1,36 @@
-"""Pre-deploy gate benchmark: the paired non-inferiority rule vs a plain threshold on the mean.
+"""Pre-deploy gate benchmark: size, power and model calls of the regression gate's decision.
 
-Seeded simulations of per-case scores for N cases and K repeats. Each case has
-its own difficulty; the candidate differs from the baseline by a true
-difference spread evenly over the cases, or concentrated in a quarter of them.
-For each cell: how often the gate passes when the candidate is truly worse by
-exactly the margin (the guarantee: at most alpha), how often it passes when
-nothing changed (the power to show non-inferiority), how often the one-sided
-interval covers the true difference, and the same pass rates for a plain
-threshold on the candidate's mean set at the baseline's expected mean minus the
-margin (what most tools do).
+Seeded simulations of per-case scores for N cases and K repeats, in four
+families the method was not designed around:
 
-The rule is the product's: ``bootstrap_t_bounds_many`` is what ``decide`` calls,
-with ``decide``'s fixed resampling seed, and with threshold 0 ``decide`` passes
-exactly when the lower bound clears -margin. The 54 cells of one N and one run
-are bounded together (one matrix product over the cached resamples); chunks of
-runs are spread over worker processes, each with its own seeded stream, so the
-figures do not depend on the number of workers.
+- spread: continuous scores (per-case difficulty Beta(6, 2), repeat noise 0.12),
+  the candidate shifted by the true difference on every case;
+- quarter: the same difference concentrated in a quarter of the cases;
+- ceiling: a binary metric near 100%: the baseline answers every repeat right,
+  the candidate each repeat with probability 1 + difference;
+- breaks: a few cases break: a share |difference| / 0.8 of the cases lose 0.8,
+  the rest are unchanged (continuous noise as in "spread").
+
+True differences: 0 (unchanged), -margin (the boundary of the guarantee) and
+-2 x margin. Each run is judged twice with the product's own rule
+(``noninferiority.evidence``, what every look of ``decide`` reads): the fixed
+design reads the verdict once after all N cases; the group-sequential design,
+the gate's default, reads it after 25/50/75/100% of the cases (at least 20)
+and stops at the first clear pass, shown regression or futility (estimate
+more than two standard errors below -margin; a stop that can only block). Model calls are counted as cases
+scored (x K repeats x 2 arms, the same factor for both designs).
 
 "At most alpha in every cell" is checked the only way a finite simulation can:
 an exact one-sided binomial test of "pass rate <= alpha" per cell, with Holm's
 correction over all cells (family-wise 5%).
 
-    python bench/gate_power.py [--runs 400] [--seed 1] [--sizes 50,100,200,500] [--workers 2]
+    python bench/gate_power.py [--runs 1000] [--seed 1] [--sizes 20,50,200,500] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from collections import Counter
@@ -40,48 +44,72 @@ import numpy as np  # noqa: E402
 from common import describe, wilson  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 
-from genai_cicd.gates.noninferiority import DEFAULT_SEED, bootstrap_t_bounds_many  # noqa: E402
+from genai_cicd.gates.noninferiority import alpha_for_run, evidence  # noqa: E402
+from genai_cicd.gates.regression import look_sizes  # noqa: E402
 
 REPEATS = (1, 3, 5)
 MARGINS = (0.02, 0.05, 0.10)
-KINDS = {"at margin": -1.0, "unchanged": 0.0, "twice the margin": -2.0}
+FAMILIES = ("spread", "quarter", "ceiling", "breaks")
+KINDS = {"unchanged": 0.0, "at margin": -1.0, "twice the margin": -2.0}
+LOOKS = [0.25, 0.5, 0.75, 1.0]
 NOISE = 0.12
+BREAK = 0.8
 CHUNK = 50  # runs per job: the unit of seeding and of work for a process
-CELLS = [(k, m, conc) for k in REPEATS for m in MARGINS for conc in (False, True)]
+CELLS = [(k, m, f) for k in REPEATS for m in MARGINS for f in FAMILIES]
 
 
-def case_means(rng: np.random.Generator, n: int, k: int, diff: float, concentrated: bool
-               ) -> tuple[np.ndarray, np.ndarray]:
-    ability = rng.beta(6, 2, size=n)  # per-case difficulty; mean 0.75
-    shift = np.full(n, diff)
-    if concentrated and diff != 0:
+def case_diffs(rng: np.random.Generator, n: int, k: int, diff: float, family: str) -> np.ndarray:
+    """Per-case candidate - baseline means, in [-1, 1], in the order the gate would take them."""
+    if family == "ceiling":
+        cand = (rng.random((n, k)) < 1.0 + diff).mean(axis=1)
+        return cand - 1.0
+    ability = rng.beta(6, 2, size=n)
+    shift: np.ndarray = np.full(n, diff)
+    if family == "quarter" and diff != 0:
         hit = max(1, n // 4)
         shift = np.zeros(n)
         shift[rng.choice(n, hit, replace=False)] = diff * n / hit
-    # Unclipped, like a continuous quality score, so the true difference is exactly `diff`.
-    base = ability + rng.normal(0, NOISE, (n, k)).mean(axis=1)
-    cand = ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1)
-    return base, cand
+    elif family == "breaks":
+        shift = np.where(rng.random(n) < -diff / BREAK, -BREAK, 0.0)
+    base = np.clip(ability + rng.normal(0, NOISE, (n, k)).mean(axis=1), 0, 1)
+    cand = np.clip(ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1), 0, 1)
+    return cand - base
+
+
+def true_difference(rng: np.random.Generator, n: int, k: int, diff: float, family: str) -> float:
+    """Clipping to [0, 1] moves the mean: the difference the data really have, by a large sample."""
+    return float(case_diffs(rng, 200_000 // max(k, 1), k, diff, family).mean())
+
+
+def judge(d: np.ndarray, margin: float, alpha: float, sequential: bool) -> tuple[str, int]:
+    """(decision, cases scored) of one run."""
+    n = len(d)
+    sizes = look_sizes(n, LOOKS) if sequential else [n]
+    for size in sizes:
+        safe, worse, futile = evidence(d[:size], margin, alpha, n)
+        final = size == n
+        if safe:
+            return "pass", size
+        if (worse or futile) and not final:
+            return "block", size
+        if final:
+            return "not pass", size
+    raise AssertionError
 
 
 def simulate(job: tuple[int, int, int, int, float]) -> Counter[tuple[object, ...]]:
-    """Pass and coverage counts of ``runs`` seeded runs of every cell at one N."""
     n, chunk, runs, seed, alpha = job
     rng = np.random.default_rng([seed, n, chunk])
     count: Counter[tuple[object, ...]] = Counter()
     for _ in range(runs):
-        meta, columns = [], []
-        for k, margin, conc in CELLS:
+        for k, margin, family in CELLS:
             for kind, times in KINDS.items():
-                base, cand = case_means(rng, n, k, times * margin, conc)
-                meta.append((k, margin, conc, kind, times * margin, float(cand.mean())))
-                columns.append(cand - base)
-        lower, _ = bootstrap_t_bounds_many(np.column_stack(columns), alpha, seed=DEFAULT_SEED)
-        for (k, margin, conc, kind, true, cand_mean), lb in zip(meta, lower, strict=True):
-            key = (n, k, margin, conc, kind)
-            count[key + ("pass",)] += bool(lb > -margin)
-            count[key + ("plain",)] += cand_mean >= 0.75 - margin
-            count[key + ("covered",)] += bool(lb <= true)
+                d = case_diffs(rng, n, k, times * margin, family)
+                for design in ("fixed", "sequential"):
+                    decision, scored = judge(d, margin, alpha, design == "sequential")
+                    key = (n, k, margin, family, kind, design)
+                    count[key + ("pass",)] += decision == "pass"
+                    count[key + ("cases",)] += scored
     return count
 
 
@@ -99,66 +127,89 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--sizes", default="50,100,200,500")
+    parser.add_argument("--alpha", type=float, default=0.05, help="the gate's alpha (first run: 80% of it)")
+    parser.add_argument("--sizes", default="20,50,200,500")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
+    # A release's first run of a candidate spends alpha_for_run(alpha, 1); that is what a user sees.
+    alpha = alpha_for_run(args.alpha, 1)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     machine = describe()
-    jobs = [(n, chunk, min(CHUNK, args.runs - chunk * CHUNK), args.seed, args.alpha)
+    jobs = [(n, chunk, min(CHUNK, args.runs - chunk * CHUNK), args.seed, alpha)
             for n in sizes for chunk in range(-(-args.runs // CHUNK))]
     count: Counter[tuple[object, ...]] = Counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for counted in pool.map(simulate, jobs):
             count.update(counted)
     runs = args.runs
-    print(f"# Gate power: {runs} seeded runs per cell, alpha {args.alpha}\n")
+    truth_rng = np.random.default_rng(99)
+    print(f"# Gate power: {runs} seeded runs per cell, gate alpha {args.alpha} (first run {alpha:.3f})\n")
     print(machine + "\n")
-    print("| N | K | margin | spread | pass when worse by margin (ours) [95% CI] | plain threshold | pass when "
-          "unchanged (ours) | plain threshold | pass when worse by 2x margin (ours) | one-sided coverage |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    mde: dict[tuple[int, int], float | None] = {}
-    worst: tuple[float, tuple[int, int, float, str] | None] = (0.0, None)
-    significant = 0
+    print("| N | K | margin | family | true diff at margin | pass at margin, sequential [95% CI] | fixed | "
+          "pass unchanged, sequential | fixed | pass at 2x margin | cases scored unchanged (seq/fixed) | "
+          "at 2x margin |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     p_values: list[float] = []
+    worst: tuple[float, str] = (0.0, "")
+    savings: dict[str, list[float]] = {"clear pass": [], "clear block": []}
+    powers: list[tuple[float, float]] = []
+    mde: dict[tuple[int, int], float] = {}
     for n in sizes:
-        for k, margin, conc in CELLS:
-            c = {kind: {m: count[(n, k, margin, conc, kind, m)] / runs for m in ("pass", "plain", "covered")}
-                 for kind in KINDS}
-            at = count[(n, k, margin, conc, "at margin", "pass")]
-            lo, hi = wilson(at, runs)
-            significant += lo > args.alpha
-            p_values.append(binomtest(at, runs, args.alpha, alternative="greater").pvalue)
-            if at / runs > worst[0]:
-                worst = (at / runs, (n, k, margin, "25% of cases" if conc else "even"))
-            print(f"| {n} | {k} | {margin:.2f} | {'25% of cases' if conc else 'even'} | "
-                  f"{c['at margin']['pass']:.1%} [{lo:.1%}, {hi:.1%}] | {c['at margin']['plain']:.1%} | "
-                  f"{c['unchanged']['pass']:.1%} | {c['unchanged']['plain']:.1%} | "
-                  f"{c['twice the margin']['pass']:.1%} | {c['at margin']['covered']:.1%} |")
-            if not conc and c["unchanged"]["pass"] >= 0.8 and mde.get((n, k)) is None:
+        for k, margin, family in CELLS:
+            def rate(kind: str, design: str, what: str = "pass") -> float:
+                return count[(n, k, margin, family, kind, design, what)] / runs  # noqa: B023
+
+            at_seq = count[(n, k, margin, family, "at margin", "sequential", "pass")]
+            at_fixed = count[(n, k, margin, family, "at margin", "fixed", "pass")]
+            for at in (at_seq, at_fixed):
+                p_values.append(binomtest(at, runs, alpha, alternative="greater").pvalue)
+            lo, hi = wilson(at_seq, runs)
+            if max(at_seq, at_fixed) / runs > worst[0]:
+                worst = (max(at_seq, at_fixed) / runs, f"N {n}, K {k}, margin {margin}, {family}")
+            truth = true_difference(truth_rng, n, k, -margin, family)
+            cases = {kind: rate(kind, "sequential", "cases") / max(rate(kind, "fixed", "cases"), 1e-9)
+                     for kind in ("unchanged", "twice the margin")}
+            if rate("unchanged", "fixed") >= 0.8:
+                savings["clear pass"].append(cases["unchanged"])
+                powers.append((rate("unchanged", "sequential"), rate("unchanged", "fixed")))
+            if rate("twice the margin", "fixed") <= 0.01 and n >= 200:
+                savings["clear block"].append(cases["twice the margin"])
+            if family == "spread" and rate("unchanged", "sequential") >= 0.8 and (n, k) not in mde:
                 mde[(n, k)] = margin
-    total = sum(count[(n, k, m, conc, "at margin", "pass")] for n in sizes for k, m, conc in CELLS)
-    trials = runs * len(sizes) * len(CELLS)
-    lo, hi = wilson(total, trials)
-    by_spread = []
-    for conc, label in ((False, "spread evenly"), (True, "concentrated in 25% of cases")):
-        part = sum(count[(n, k, m, c, "at margin", "pass")] for n in sizes for k, m, c in CELLS if c == conc)
-        part_trials = trials // 2
-        p_lo, p_hi = wilson(part, part_trials)
-        by_spread.append(f"{label} {part / part_trials:.2%} [{p_lo:.2%}, {p_hi:.2%}]")
-    print(f"\nPass rate at the margin by spread: {'; '.join(by_spread)}.")
-    print(f"\nPass rate at the margin, all cells pooled: {total / trials:.2%} [{lo:.2%}, {hi:.2%}] of {trials} "
-          f"(target <= {args.alpha:.0%}). Highest single cell: {worst[0]:.1%} at N, K, margin, spread = {worst[1]}. "
-          f"Cells whose 95% interval lies wholly above {args.alpha:.0%}: {significant} of {len(sizes) * len(CELLS)}. "
-          f"Cells where an exact binomial test rejects 'pass rate <= {args.alpha:g}' (one-sided, Holm over "
-          f"{len(p_values)} cells, family-wise 5%): {holm_rejections(p_values)}; smallest p-value "
-          f"{min(p_values):.3f}.")
-    print("\n## Minimum detectable margin (smallest margin at which an unchanged candidate passes >= 80%)\n")
+            print(f"| {n} | {k} | {margin:.2f} | {family} | {truth:+.3f} | {at_seq / runs:.1%} [{lo:.1%}, {hi:.1%}] | "
+                  f"{at_fixed / runs:.1%} | {rate('unchanged', 'sequential'):.1%} | {rate('unchanged', 'fixed'):.1%} | "
+                  f"{rate('twice the margin', 'sequential'):.1%} | {cases['unchanged']:.2f} | "
+                  f"{cases['twice the margin']:.2f} |")
+    total_at = sum(count[(n, k, m, f, "at margin", d, "pass")] for n in sizes for k, m, f in CELLS
+                   for d in ("fixed", "sequential"))
+    trials = runs * len(sizes) * len(CELLS) * 2
+    lo, hi = wilson(total_at, trials)
+    print(f"\n**Pass rate at exactly the margin**, all cells and both designs pooled: {total_at / trials:.2%} "
+          f"[{lo:.2%}, {hi:.2%}] of {trials} (target <= {alpha:.0%}, the first run's alpha). Highest single "
+          f"cell: {worst[0]:.1%} ({worst[1]}). Cells where an exact one-sided binomial test rejects "
+          f"'pass rate <= {alpha:.3g}' (Holm over {len(p_values)} cells, family-wise 5%): "
+          f"**{holm_rejections(p_values)}**; smallest p-value {min(p_values):.3f}.")
+    for label, ratios in savings.items():
+        if ratios:
+            plural = label.capitalize() + ("es" if label.endswith("s") else "s")
+            print(f"\n**{plural}** ({len(ratios)} cells): the group-sequential gate scores a median "
+                  f"{np.median(ratios):.2f} of the fixed design's cases (mean {np.mean(ratios):.2f}, worst "
+                  f"{max(ratios):.2f}) - {1 - float(np.mean(ratios)):.0%} fewer model calls on average.")
+    if powers:
+        seq, fixed = np.mean([p[0] for p in powers]), np.mean([p[1] for p in powers])
+        print(f"\nPower where the fixed design has at least 80%: sequential {seq:.1%}, fixed {fixed:.1%} (mean over "
+              f"{len(powers)} cells).")
+    print("\n## Minimum detectable margin (spread family, sequential: smallest margin an unchanged candidate "
+          "passes >= 80%)\n")
     print("| N cases | K=1 | K=3 | K=5 |\n|---|---|---|---|")
     for n in sizes:
-        row = [f"{mde[(n, k)]:.2f}" if mde.get((n, k)) else "> 0.10" for k in REPEATS]
+        row = [f"{mde[(n, k)]:.2f}" if (n, k) in mde else "> 0.10" for k in REPEATS]
         print(f"| {n} | " + " | ".join(row) + " |")
+    floor = {m: math.ceil(math.log(1 / alpha) / math.log1p(0.9 * m / (1 - m))) for m in MARGINS}
+    print("\nNo valid rule can pass every bounded metric with fewer cases than the one-failure bound: at least "
+          + ", ".join(f"{v} cases for margin {m}" for m, v in floor.items())
+          + " (when any single case could fail outright, fewer cases cannot rule it out).")
     print(f"\n(took {time.perf_counter() - started:.0f} s with {args.workers} workers)")
 
 

@@ -93,7 +93,7 @@ def test_verdict_parser_is_strict_and_needs_the_calls_nonce() -> None:
                                                                               if k != "nonce"}),
                 json.dumps(good) + " trailing words", json.dumps({**good, "score": True}),
                 # Duplicate keys: a later "verdict" must not silently win.
-                '{"nonce": "%s", "verdict": "FAIL", "score": 0.9, "reason": "x", "verdict": "PASS"}' % nonce]:
+                f'{{"nonce": "{nonce}", "verdict": "FAIL", "score": 0.9, "reason": "x", "verdict": "PASS"}}']:
         assert parse_verdict(bad, nonce) is None, bad
 
 

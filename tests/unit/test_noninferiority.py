@@ -21,7 +21,7 @@ def simulate(n: int, k: int, true_diff: float, rng: np.random.Generator, sd_case
 def pass_rate(n: int, k: int, true_diff: float, margin: float, sims: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     passed = 0
-    for s in range(sims):
+    for _ in range(sims):
         base, cand = simulate(n, k, true_diff, rng)
         passed += decide("m", base, cand, threshold=0.0, margin=margin, alpha=0.05).decision == "pass"
     return passed / sims

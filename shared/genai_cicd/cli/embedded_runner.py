@@ -194,14 +194,14 @@ class LocalReleaseRunner:
         report = self._save_report(name)
         ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
         entries = ledger.entries(name)
+        anchors = anchors_in([n["body"] for n in notes], name)  # heads published outside the table
         # The metric that decided a rollback, or the last one shown safe before promotion.
         decided = [e.detail.get("detail", {}).get("metric") for e in entries if e.event in ("promoted", "rolled_back")]
         return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
                 "decided_on": decided[-1] if decided else None,
                 "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
                 "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),
-                "ledger_verified": not verify_chain(entries) and not verify_anchors(
-                    entries, anchors_in([n["body"] for n in notes], name)),
-                "ledger_anchors": len(anchors_in([n["body"] for n in notes], name)), "error": error, "seconds": round(seconds, 2),
+                "ledger_verified": not verify_chain(entries) and not verify_anchors(entries, anchors),
+                "ledger_anchors": len(anchors), "error": error, "seconds": round(seconds, 2),
                 "report": report,
                 "app_requests": requests}

@@ -37,6 +37,7 @@ ORDER_SEED = 20261130
 # gets (1 - RERUN_SHARE) of alpha, run r >= 2 gets RERUN_SHARE * alpha / 2**(r-1); the sum is alpha,
 # so re-running a blocked candidate until it passes cannot raise the chance of passing a bad one.
 RERUN_SHARE = 0.2
+FUTILITY_Z = 2.0  # an interim look blocks when the estimate is this many standard errors below -margin
 
 Decision = Literal["pass", "block", "inconclusive", "continue"]
 
@@ -70,6 +71,21 @@ def alpha_for_run(alpha: float, run: int) -> float:
 
 def order_key(text: str) -> str:
     return hashlib.sha256(f"{ORDER_SALT}\n{text}".encode()).hexdigest()
+
+
+def evidence(diffs: np.ndarray, margin: float, alpha: float, n_plan: int) -> tuple[bool, bool, bool]:
+    """(shown within the margin, shown worse than it, futile): what every look of ``decide`` reads.
+
+    ``diffs`` are per-case candidate - baseline means in the order the cases were taken.
+    Futile: the estimate is more than FUTILITY_Z standard errors below -margin, so the
+    candidate would almost surely not pass at the end. Stopping for futility can only block,
+    never pass, so it costs a little power and nothing of the guarantee.
+    """
+    safe = betting.shown(diffs, -margin, "above", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
+    worse = betting.shown(diffs, -margin, "below", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
+    n = len(diffs)
+    futile = bool(n >= 2 and diffs.mean() + FUTILITY_Z * diffs.std(ddof=1) / math.sqrt(n) < -margin)
+    return safe, worse, futile
 
 
 def _complete(scores: Mapping[str, Sequence[float]], cases: Sequence[str], repeats: Mapping[str, int],
@@ -152,8 +168,7 @@ def decide(
     diff, cand_mean = float(diffs.mean()), float(c.mean())
     common.update(baseline_mean=float(b.mean()), candidate_mean=cand_mean, difference=diff,
                   lower_bound=lower, upper_bound=upper)
-    safe = betting.shown(diffs, -margin, "above", lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
-    worse = betting.shown(diffs, -margin, "below", lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
+    safe, worse, futile = evidence(diffs, margin, alpha, plan)
 
     def verdict(decision: Decision, reason: str, needed: int | None = None) -> MetricVerdict:
         return MetricVerdict(decision=decision, reason=reason + missing_note, cases_needed=needed,
@@ -166,6 +181,9 @@ def decide(
         if worse:
             return verdict("block", f"regression shown early: candidate - baseline = {diff:.3f}, upper bound "
                                     f"{upper:.3f} < -{margin:.3f} after {n} cases")
+        if futile:
+            return verdict("block", f"stopped for futility after {n} cases: candidate - baseline = {diff:.3f} is "
+                                    f"more than {FUTILITY_Z:g} standard errors below -{margin:.3f}")
         above = threshold <= 0 or betting.shown(c, threshold, "above", lo=0.0, hi=1.0, alpha=alpha, n_plan=plan)
         if safe and above:
             return verdict("pass", f"non-inferior after {n} cases: lower bound {lower:.3f} > -{margin:.3f}")

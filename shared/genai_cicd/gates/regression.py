@@ -24,7 +24,13 @@ from typing import Any
 
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.gates.common import ARMS, load_cases, load_variant
-from genai_cicd.gates.model_scorers import DEFAULT_RUBRIC, EmbeddingCosine, LabelClassifier, LLMJudge, VerdictRejected
+from genai_cicd.gates.model_scorers import (
+    DEFAULT_RUBRIC,
+    EmbeddingCosine,
+    LabelClassifier,
+    LLMJudge,
+    VerdictRejected,
+)
 from genai_cicd.gates.noninferiority import MetricVerdict, alpha_for_run, decide, order_key
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import SCORERS
@@ -267,8 +273,8 @@ def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[di
         gate="prompt_regression", status=judged["status"], summary=summary[:2000], reasons=judged["reasons"][:50],
         report_uri=uri, dataset_hash=judged["dataset_hash"],
         stats={"cases": judged["total"], "cases_scored": judged["covered"], "repeats": gate.repeats,
-               "errors": judged["errors"], "shards": len(parts) if gate.shard_size else 1, "run": run, "alpha": judged["alpha"],
-               "model_calls": calls,
+               "errors": judged["errors"], "shards": len(parts) if gate.shard_size else 1, "run": run,
+               "alpha": judged["alpha"], "model_calls": calls,
                "metrics": {v.metric: {"decision": v.decision, "baseline_mean": round(v.baseline_mean, 4),
                                       "candidate_mean": round(v.candidate_mean, 4),
                                       "lower_bound": round(v.lower_bound, 4)} for v in verdicts}},

@@ -50,8 +50,8 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
     ledger_id = release.release_id if release is not None else event.release_id
     if ledger_id is not None:
         # The ledger's head travels with the message, outside the table: it anchors the hash chain.
-        seq, digest = deps.ledger.head(ledger_id)
-        body["ledger_head"] = {"seq": seq, "hash": digest}
+        head_seq, head_hash = deps.ledger.head(ledger_id)
+        body["ledger_head"] = {"seq": head_seq, "hash": head_hash}
     if release is not None:
         body.update({
             "release_id": release.release_id, "app": release.app, "environment": release.environment,
