@@ -8,8 +8,14 @@ families the method was not designed around:
 - quarter: the same difference concentrated in a quarter of the cases;
 - ceiling: a binary metric near 100%: the baseline answers every repeat right,
   the candidate each repeat with probability 1 + difference;
-- breaks: a few cases break: a share |difference| / 0.8 of the cases lose 0.8,
+- breaks: a few cases break: a share |difference| / 0.6 of the cases lose 0.6,
   the rest are unchanged (continuous noise as in "spread").
+
+Continuous scores are left unclipped so the true difference is exactly the one
+stated (clipping each arm to [0, 1] moved it by up to a tenth of the margin, which
+made "at the margin" cells easier than the boundary); only the per-case difference
+is clipped to [-1, 1], which never binds for spread and quarter and binds for
+about 1% of broken cases. The table's "true diff" column checks it on 200,000 cases.
 
 True differences: 0 (unchanged), -margin (the boundary of the guarantee) and
 -2 x margin. Each run is judged twice with the product's own rule
@@ -53,7 +59,7 @@ FAMILIES = ("spread", "quarter", "ceiling", "breaks")
 KINDS = {"unchanged": 0.0, "at margin": -1.0, "twice the margin": -2.0}
 LOOKS = [0.25, 0.5, 0.75, 1.0]
 NOISE = 0.12
-BREAK = 0.8
+BREAK = 0.6
 CHUNK = 50  # runs per job: the unit of seeding and of work for a process
 CELLS = [(k, m, f) for k in REPEATS for m in MARGINS for f in FAMILIES]
 
@@ -71,13 +77,13 @@ def case_diffs(rng: np.random.Generator, n: int, k: int, diff: float, family: st
         shift[rng.choice(n, hit, replace=False)] = diff * n / hit
     elif family == "breaks":
         shift = np.where(rng.random(n) < -diff / BREAK, -BREAK, 0.0)
-    base = np.clip(ability + rng.normal(0, NOISE, (n, k)).mean(axis=1), 0, 1)
-    cand = np.clip(ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1), 0, 1)
-    return cand - base
+    base = ability + rng.normal(0, NOISE, (n, k)).mean(axis=1)
+    cand = ability + shift + rng.normal(0, NOISE, (n, k)).mean(axis=1)
+    return np.clip(cand - base, -1.0, 1.0)
 
 
 def true_difference(rng: np.random.Generator, n: int, k: int, diff: float, family: str) -> float:
-    """Clipping to [0, 1] moves the mean: the difference the data really have, by a large sample."""
+    """The difference the simulated data really have, by a large sample."""
     return float(case_diffs(rng, 200_000 // max(k, 1), k, diff, family).mean())
 
 

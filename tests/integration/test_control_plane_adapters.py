@@ -178,3 +178,21 @@ def test_given_a_maximum_canary_duration_when_exceeded_then_the_judge_rolls_back
     state = analyze_canary(release, canary, Deps.from_environment())
     assert state.action == "rollback" and state.outcome == "not_shown_safe"
     assert state.last_reasons[0] == "not shown safe within the maximum canary duration of 60 s"
+
+
+def test_gate_runs_are_counted_per_candidate_content_and_a_retry_keeps_its_number(aws: EmbeddedAWS) -> None:
+    from genai_cicd.aws.looks import GateLooks
+    from genai_cicd.gates.noninferiority import alpha_for_run
+
+    now = [100.0]
+    looks = GateLooks(aws.client("dynamodb"), table(aws), clock=lambda: now[0])
+    assert looks.record("app-l", "prod", "sha256:cand", "prompt_regression", "r1") == 1
+    now[0] += 1
+    assert looks.record("app-l", "prod", "sha256:cand", "prompt_regression", "r1") == 1  # a Lambda retry
+    assert looks.record("app-l", "prod", "sha256:cand", "prompt_regression", "r2") == 2  # a re-run, new name
+    now[0] += 1
+    assert looks.record("app-l", "prod", "sha256:cand", "prompt_regression", "r3") == 3
+    assert looks.record("app-l", "prod", "sha256:other", "prompt_regression", "r4") == 1  # another candidate
+    assert looks.record("app-l", "staging", "sha256:cand", "prompt_regression", "r5") == 1
+    # Three runs of one candidate together spend less than the gate's alpha.
+    assert sum(alpha_for_run(0.05, r) for r in (1, 2, 3)) < 0.05

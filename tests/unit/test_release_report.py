@@ -38,3 +38,11 @@ def test_html_is_self_contained_and_escapes_text() -> None:
 def test_a_release_blocked_before_traffic_says_so() -> None:
     md = markdown(RELEASE, "blocked", [], {"decision": "BLOCK", "blocked_by": ["injection_suite"], "gates": {}}, [])
     assert "blocked by injection_suite" in md and "Traffic never moved" in md
+
+
+def test_a_declaration_that_disagrees_with_the_change_is_printed() -> None:
+    note = "declared change kinds [guardrail] differ from those found by comparing baseline and candidate [prompt]"
+    release = RELEASE.model_copy(update={"kinds_note": note, "change_kinds": ["guardrail", "prompt"]})
+    assert f"- change kinds: {note}" in markdown(release, "blocked", [], None, [])
+    assert "differ from those found" in html_report("t", release, "blocked", [], None, [])
+    assert "change kinds" not in markdown(RELEASE, "blocked", [], None, [])

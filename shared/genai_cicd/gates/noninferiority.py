@@ -201,6 +201,7 @@ def decide(
         needed = max(math.ceil(n * ((diff - lower) / (diff + margin)) ** 2), math.ceil(floor), n + 1)
         return verdict("inconclusive", f"inconclusive: not yet shown within the margin; lower bound {lower:.3f} "
                                        f"<= -{margin:.3f} with {n} cases, need about {needed} cases (or more "
-                                       "repeats)", needed)
+                                       "repeats); a re-run of this candidate is counted and spends less alpha",
+                       needed)
     return verdict("block", f"regression: candidate - baseline = {diff:.3f}, lower bound {lower:.3f} <= "
                             f"-{margin:.3f} at alpha {alpha:g}")

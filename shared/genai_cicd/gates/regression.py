@@ -150,8 +150,12 @@ def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: Model
             except VerdictRejected:
                 rejected.append(m)  # absent: counted against the candidate, whichever arm it was
                 continue
-            if value is not None:
-                scored[m] = value
+            if value is None:
+                continue
+            if isinstance(value, bool) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+                rejected.append(m)  # a scorer out of its range is a broken measurement, never a score
+                continue
+            scored[m] = float(value)
         return result, scored, rejected
 
     outcomes, stats = run_all(jobs, call, concurrency=gate.concurrency, max_throttle_seconds=gate.max_throttle_seconds)
