@@ -153,5 +153,8 @@ def test_given_the_model_throttles_or_times_out_every_call_then_the_gate_blocks_
             Bucket=aws.bucket, Key=f"releases/model-{code.lower()}/quality_gate.json")["Body"].read())
         assert result["outcome"] == "blocked" and result["final_candidate_weight"] == 0.0, result
         gate = verdict["gates"]["prompt_regression"]
-        # Every call failed after retries: counted as errors, the gate ran and said so (not a crash).
-        assert gate["status"] == "BLOCK" and gate["stats"]["errors"] == {"baseline": 60, "candidate": 60}, gate
+        # Every call failed after retries: counted as errors, the gate ran and said so (not a crash),
+        # and it stopped at its first look instead of spending the rest of the dataset on a broken model.
+        scored = gate["stats"]["cases_scored"]
+        assert gate["status"] == "BLOCK" and gate["stats"]["errors"] == {"baseline": scored, "candidate": scored}, gate
+        assert scored == 20 and gate["stats"]["cases"] == 60

@@ -159,7 +159,8 @@ class EmbeddingCosine:
         norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
         if norm == 0:
             return 0.0
-        return max(0.0, sum(x * y for x, y in zip(a, b, strict=True)) / norm)
+        # Clamped: rounding can put the cosine of two unit vectors a hair above 1.
+        return min(1.0, max(0.0, sum(x * y for x, y in zip(a, b, strict=True)) / norm))
 
 
 class LabelClassifier:
