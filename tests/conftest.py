@@ -21,7 +21,7 @@ os.environ.pop("AWS_PROFILE", None)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
-        if parts and parts[0] in ("unit", "integration", "e2e", "reliability", "security"):
+        if parts and parts[0] in ("unit", "contract", "integration", "e2e", "reliability", "security"):
             item.add_marker(getattr(pytest.mark, parts[0]))
 
 

@@ -1,4 +1,4 @@
-"""CancelRelease: a pipeline execution SUPERSEDED / STOPPED / FAILED stops its release and restores traffic."""
+"""CancelRelease: a pipeline execution SUPERSEDED / STOPPED / FAILED / CANCELED stops its release, restores traffic."""
 
 from typing import Any
 
@@ -9,7 +9,7 @@ from genai_cicd.logic.pipeline_events import PipelineExecutionDetail, cancel_for
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_eventbridge
 
-CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED"}
+CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED", "CANCELED"}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,7 +2,8 @@
 
 Triggered by an EventBridge rule on ``aws.codepipeline`` Action Execution
 State Change events. Idempotent on what makes the request the same
-(pipeline, execution id, stage, action), not on the EventBridge event id.
+(pipeline, execution id, stage, action, attempt), not on the EventBridge event
+id: a retried stage is a new attempt and a new request.
 """
 
 from typing import Any
@@ -23,7 +24,7 @@ from genai_cicd.observability import logger, metrics, tracer
 from genai_cicd.parsing import parse_eventbridge
 
 _persistence: DynamoDBPersistenceLayer | None = None
-_config = IdempotencyConfig(event_key_jmespath="[pipeline, execution_id, stage, action]",
+_config = IdempotencyConfig(event_key_jmespath="[pipeline, execution_id, stage, action, attempt]",
                             expires_after_seconds=7 * 86400)
 
 
@@ -51,6 +52,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if detail.state != "STARTED" or detail.action != settings.start().gate_action_name:
         logger.info("ignored", extra={"state": detail.state, "action": detail.action})
         return {"started": False, "reason": "not the gate action entering STARTED"}
+    if detail.type.get("category") != "Approval":
+        # The rule already filters on it; checked here too, so a misconfigured rule cannot start a
+        # shadow release next to the one a Step Functions invoke action starts itself.
+        logger.info("ignored", extra={"category": str(detail.type.get("category"))[:40]})
+        return {"started": False, "reason": "not an approval action: a Step Functions invoke action starts "
+                                            "its own execution"}
     _config.register_lambda_context(context)
     try:
         result = _start_once(detail)

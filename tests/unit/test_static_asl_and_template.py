@@ -159,3 +159,78 @@ def test_the_stacks_canary_defaults_are_the_models_defaults() -> None:
     assert canary, "the stack sets no canary defaults"
     for field, stack_value in canary.items():
         assert getattr(model, field) == stack_value, field
+
+
+def _function_timeouts() -> dict[str, int]:
+    default = TEMPLATE["Globals"]["Function"]["Timeout"]
+    return {name: int(res["Properties"].get("Timeout", default)) for name, res in TEMPLATE["Resources"].items()
+            if res["Type"] == "AWS::Serverless::Function"}
+
+
+def test_every_lambda_task_waits_at_least_as_long_as_its_function_may_run() -> None:
+    """A state that times out first abandons a function still working (and retries it next to itself)."""
+    timeouts = _function_timeouts()
+    for name, state in STATES.items():
+        found = re.match(r"\$\{(\w+)Arn\}", state.get("Resource", "")) if state["Type"] == "Task" else None
+        if found:
+            assert state["TimeoutSeconds"] >= timeouts[found.group(1)], (name, timeouts[found.group(1)])
+
+
+def _compared(rule: dict[str, Any]) -> set[str]:
+    if "And" in rule or "Or" in rule:
+        return set().union(*(_compared(r) for r in rule.get("And", rule.get("Or", []))))
+    if "Not" in rule:
+        return _compared(rule["Not"])
+    return {rule["Variable"]} if "IsPresent" not in rule else set()
+
+
+def _guarded(rule: dict[str, Any]) -> set[str]:
+    return {r["Variable"] for r in rule.get("And", []) if r.get("IsPresent") is True}
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Choice"])
+def test_every_choice_guards_its_fields_with_is_present(name: str) -> None:
+    """A Choice that reads a missing field fails the execution with States.Runtime, which no Catch handles."""
+    absent_handled: set[str] = set()
+    for rule in STATES[name]["Choices"]:
+        negated = rule.get("Not", {})
+        if negated.get("IsPresent") is True and set(negated) == {"Variable", "IsPresent"}:
+            absent_handled.add(negated["Variable"])
+            continue
+        unguarded = _compared(rule) - _guarded(rule) - absent_handled
+        assert not unguarded, (name, unguarded)
+
+
+def test_the_history_model_matches_the_loops_in_the_asl() -> None:
+    from genai_cicd.models import limits
+
+    assert STATES["Bake"]["Next"] == "AnalyzeCanary" and STATES["AnalyzeCanary"]["Next"] == "CanaryDecision"
+    assert {"Bake", "ShiftTraffic"} <= {c["Next"] for c in STATES["CanaryDecision"]["Choices"]}
+    assert STATES["ShiftTraffic"]["Next"] == "NotifyCanaryStep" and STATES["NotifyCanaryStep"]["Next"] == "Bake"
+    assert STATES["WaitForEvaluation"]["Next"] == "PollEvaluationJobs"
+    assert STATES["PollEvaluationJobs"]["Next"] == "EvaluationDone?"
+    def events(names: tuple[str, ...]) -> int:
+        return sum(limits.EVENTS_PER_VISIT[STATES[n]["Type"]] for n in names)
+
+    assert events(limits.CANARY_LOOP) == limits.CANARY_PASS_EVENTS
+    assert events(limits.STEP_CHANGE) == limits.STEP_EVENTS
+    assert events(limits.EVALUATION_LOOP) == limits.POLL_EVENTS
+    # Every other state visited once, each Lambda task retried up to 4 times (4 events per retry).
+    looped = set(limits.CANARY_LOOP + limits.STEP_CHANGE + limits.EVALUATION_LOOP)
+    once = sum(limits.EVENTS_PER_VISIT.get(s["Type"], 4) + (16 if s["Type"] == "Task" else 0)
+               for n, s in STATES.items() if n not in looped)
+    assert once <= limits.FIXED_EVENTS, once
+
+
+def test_a_plan_that_could_overflow_the_execution_history_is_refused() -> None:
+    from genai_cicd.models.limits import HISTORY_LIMIT, history_problem, worst_case_history
+    from genai_cicd.models.manifest import parse_manifest
+    from tests.utils import sample_manifest
+
+    data = sample_manifest("good-prompt")
+    assert history_problem(parse_manifest(data)) is None
+    data["canary"] = {**data["canary"], "steps": [1, 2, 5, 10, 25, 50], "max_intervals_per_step": 500}
+    manifest = parse_manifest(data)
+    assert worst_case_history(manifest) > HISTORY_LIMIT
+    problem = history_problem(manifest)
+    assert problem is not None and "25,000" in problem

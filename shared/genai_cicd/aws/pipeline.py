@@ -16,11 +16,20 @@ class PipelineReporter:
     def __init__(self, codepipeline: Any) -> None:
         self._cp = codepipeline
 
-    def approval_token(self, pipeline: str, stage: str, action: str) -> str | None:
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str | None = None) -> str | None:
+        """The open approval's token; with ``execution_id``, only if the stage runs that pipeline execution.
+
+        GetPipelineState returns the stage's latest execution (StageState.latestExecution,
+        ``pipelineExecutionId``): after a supersede the approval may belong to a newer execution,
+        which a release of the older one must never answer.
+        """
         state = self._cp.get_pipeline_state(name=pipeline)
         for stage_state in state.get("stageStates", []):
             if stage_state.get("stageName") != stage:
                 continue
+            running = (stage_state.get("latestExecution") or {}).get("pipelineExecutionId")
+            if execution_id is not None and running != execution_id:
+                return None
             for action_state in stage_state.get("actionStates", []):
                 if action_state.get("actionName") == action:
                     latest = action_state.get("latestExecution") or {}
@@ -28,10 +37,12 @@ class PipelineReporter:
                         return latest.get("token")
         return None
 
-    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str) -> dict[str, Any]:
-        token = self.approval_token(pipeline, stage, action)
+    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                     execution_id: str | None = None) -> dict[str, Any]:
+        token = self.approval_token(pipeline, stage, action, execution_id)
         if token is None:
-            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress (superseded or decided)")
+            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress for this execution "
+                                 "(superseded or decided)")
         self._cp.put_approval_result(
             pipelineName=pipeline, stageName=stage, actionName=action, token=token,
             result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"},

@@ -328,14 +328,20 @@ class EmbeddedBackend:
 
     def get_pipeline_state(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["name"]
+        # GetPipelineState's documented shape: per stage, actionStates[].latestExecution (status,
+        # token) and latestExecution (StageExecution: pipelineExecutionId, status).
         stages: dict[str, list[dict[str, Any]]] = {}
+        running: dict[str, dict[str, Any]] = {}
         for (pipeline, stage, action), state in self.approvals.items():
             if pipeline == name:
                 stages.setdefault(stage, []).append({"actionName": action, "latestExecution": {
                     "status": state["status"], "token": state["token"]}})
+                running[stage] = {"pipelineExecutionId": state["pipelineExecutionId"],
+                                  "status": "InProgress" if state["status"] == "InProgress" else "Succeeded"}
         if not stages:
             raise BackendError("PipelineNotFoundException", f"pipeline {name} not found")
-        return {"pipelineName": name, "stageStates": [{"stageName": s, "actionStates": a} for s, a in stages.items()]}
+        return {"pipelineName": name, "stageStates": [{"stageName": s, "actionStates": a, "latestExecution": running[s]}
+                                                      for s, a in stages.items()]}
 
     def put_approval_result(self, p: dict[str, Any]) -> dict[str, Any]:
         key = (p["pipelineName"], p["stageName"], p["actionName"])
@@ -467,9 +473,9 @@ class EmbeddedBackend:
                 "blockedOutputsMessaging": config.get("blockedOutputsMessaging", "")}
 
     # A simulated evaluation job: InProgress on the first GetEvaluationJob, then
-    # Completed with per-record scores written in Bedrock's output layout by a
-    # simulated judge (token overlap with the reference), so the gate's own
-    # S3 parsing runs unchanged.
+    # Completed with per-record scores written in Bedrock's documented output layout
+    # by a simulated judge (token overlap with the reference), so the gate's own S3
+    # parsing runs unchanged. Like Bedrock, it refuses a dataset over 1,000 prompts.
     def create_evaluation_job(self, p: dict[str, Any]) -> dict[str, Any]:
         token = p.get("clientRequestToken")
         for job in self.evaluation_jobs.values():
@@ -505,7 +511,13 @@ class EmbeddedBackend:
         out_bucket, _, out_prefix = job["outputDataConfig"]["s3Uri"][5:].partition("/")
         for config in job["evaluationConfig"]["automated"]["datasetMetricConfigs"]:
             src_bucket, _, src_key = config["dataset"]["datasetLocation"]["s3Uri"][5:].partition("/")
-            lines = s3.get_object(Bucket=src_bucket, Key=src_key)["Body"].read().decode().splitlines()
+            lines = [line for line in s3.get_object(Bucket=src_bucket, Key=src_key)["Body"].read().decode()
+                     .splitlines() if line.strip()]
+            if len(lines) > 1000:
+                job["status"] = "Failed"
+                job["failureMessages"] = [f"dataset {config['dataset']['name']} has {len(lines)} prompts; "
+                                          "the limit is 1000"]
+                return
             out = []
             for line in lines:
                 if not line.strip():
@@ -520,7 +532,12 @@ class EmbeddedBackend:
                     value = recall if metric.endswith("Completeness") else (
                         2 * precision * recall / (precision + recall) if precision + recall else 0.0)
                     scores.append({"metricName": metric, "result": round(value, 3)})
-                out.append(json.dumps({**record, "automatedEvaluationResult": {"scores": scores}}))
+                # The documented layout (Bedrock user guide, "Understand how the results of your model
+                # evaluation job are saved in Amazon S3"): the scores, the dataset line as
+                # inputRecord, and the responses beside it; tests/contract holds the page's shape.
+                responses = record.pop("modelResponses")
+                out.append(json.dumps({"automatedEvaluationResult": {"scores": scores}, "inputRecord": record,
+                                       "modelResponses": responses}))
             model = job["inferenceConfig"]["models"][0]["precomputedInferenceSource"]["inferenceSourceIdentifier"]
             key = (f"{out_prefix}{job['jobName']}/{job['_id']}/models/{model}/taskTypes/{config['taskType']}/"
                    f"datasets/{config['dataset']['name']}/{uuid.uuid4().hex[:8]}_output.jsonl")

@@ -28,6 +28,22 @@ from genai_cicd.models.tasks import GateResult
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 TERMINAL_FAILED = {"Failed", "Stopped", "Stopping", "Deleting"}
+MAX_PROMPTS_PER_JOB = 1000
+
+
+def prompt_key(prompt: object) -> str:
+    """A case's key in the job's output: its prompt (a string, or Bedrock's {"text": ...} form)."""
+    if isinstance(prompt, dict) and set(prompt) == {"text"}:
+        prompt = prompt["text"]
+    return hashlib.sha256(str(prompt).encode()).hexdigest()[:24]
+
+
+def job_parts(n: int) -> list[tuple[int, int]]:
+    return [(start, min(start + MAX_PROMPTS_PER_JOB, n)) for start in range(0, n, MAX_PROMPTS_PER_JOB)]
+
+
+def job_key(arm: str, part: int, parts: int) -> str:
+    return arm if parts == 1 else f"{arm}-{part + 1}"
 
 
 def job_name(release_id: str, arm: str) -> str:
@@ -48,8 +64,14 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
     ids = case_ids(cases)
     if any(c.reference_response is None for c in cases):
         raise GateError(f"{gate.dataset}: every case needs a referenceResponse for a model-as-a-judge job")
+    keys = [prompt_key(c.prompt) for c in cases]
+    if len(set(keys)) != len(keys):
+        raise GateError(f"{gate.dataset}: prompts must be unique: the job's output identifies a case by its prompt")
+    if gate.candidate_answers == "dataset" and any(c.model_responses is None for c in cases):
+        raise GateError(f"{gate.dataset}: candidate_answers 'dataset' needs modelResponses on every line")
     variants = {arm: load_variant(store, arm, getattr(manifest, arm)) for arm in ARMS}
-    jobs = [(arm, cid, case) for arm in ARMS for cid, case in zip(ids, cases, strict=True)]
+    jobs = [(arm, cid, case) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
+            if not (arm == "candidate" and gate.candidate_answers == "dataset")]
 
     def call(job: tuple[str, str, GoldenCase]) -> GenerationResult:
         arm, cid, case = job
@@ -58,49 +80,72 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
     outcomes, stats = run_all(jobs, call, concurrency=8)
     if stats.errors:
         raise GateError(f"{stats.errors} answers could not be generated for the evaluation dataset")
+    answers = {(o.item[0], o.item[1]): o.result.text for o in outcomes if o.result is not None}
+    for cid, case in zip(ids, cases, strict=True):
+        if gate.candidate_answers == "dataset" and case.model_responses:
+            answers[("candidate", cid)] = case.model_responses[0].response
     arns: dict[str, str] = {}
+    parts = job_parts(len(cases))
     for arm in ARMS:
-        rows = [{"prompt": case.prompt, "referenceResponse": case.reference_response, "category": case.category
-                 or "general", "modelResponses": [{"response": o.result.text if o.result else "",
-                                                   "modelIdentifier": source_id(manifest, arm)}]}
-                for o in outcomes if o.item[0] == arm for (_, _, case) in [o.item]]
-        dataset_uri = store.put_jsonl(f"{prefix}/{arm}/dataset.jsonl", rows)
-        evaluator: dict[str, Any] = {}
-        if gate.evaluator_model_id:
-            evaluator = {"evaluatorModelConfig": {"bedrockEvaluatorModels": [
-                {"modelIdentifier": gate.evaluator_model_id}]}}
-        response = bedrock.create_evaluation_job(
-            jobName=job_name(release_id, arm), jobDescription=f"genai-cicd {release_id} {arm}"[:200],
-            roleArn=gate.role_arn,
-            clientRequestToken=hashlib.sha256(f"{release_id}:{arm}".encode()).hexdigest()[:64],
-            applicationType="ModelEvaluation",
-            evaluationConfig={"automated": {"datasetMetricConfigs": [{
-                "taskType": gate.task_type,
-                "dataset": {"name": f"{arm}-cases", "datasetLocation": {"s3Uri": dataset_uri}},
-                "metricNames": gate.metric_names}], **evaluator}},
-            inferenceConfig={"models": [{"precomputedInferenceSource": {
-                "inferenceSourceIdentifier": source_id(manifest, arm)}}]},
-            outputDataConfig={"s3Uri": store.uri(f"{prefix}/{arm}/output/")},
-        )
-        arns[arm] = response["jobArn"]
+        rows = [{"prompt": case.prompt, "referenceResponse": case.reference_response,
+                 "category": case.category or "general",
+                 "modelResponses": [{"response": answers[(arm, cid)], "modelIdentifier": source_id(manifest, arm)}]}
+                for cid, case in zip(ids, cases, strict=True)]
+        for part, (start, end) in enumerate(parts):
+            key = job_key(arm, part, len(parts))
+            dataset_uri = store.put_jsonl(f"{prefix}/{arm}/dataset-{part + 1:03d}.jsonl", rows[start:end])
+            evaluator: dict[str, Any] = {}
+            if gate.evaluator_model_id:
+                evaluator = {"evaluatorModelConfig": {"bedrockEvaluatorModels": [
+                    {"modelIdentifier": gate.evaluator_model_id}]}}
+            response = bedrock.create_evaluation_job(
+                jobName=job_name(release_id, key), jobDescription=f"genai-cicd {release_id} {key}"[:200],
+                roleArn=gate.role_arn,
+                clientRequestToken=hashlib.sha256(f"{release_id}:{key}".encode()).hexdigest()[:64],
+                applicationType="ModelEvaluation",
+                evaluationConfig={"automated": {"datasetMetricConfigs": [{
+                    "taskType": gate.task_type,
+                    "dataset": {"name": f"{key}-cases", "datasetLocation": {"s3Uri": dataset_uri}},
+                    "metricNames": gate.metric_names}], **evaluator}},
+                inferenceConfig={"models": [{"precomputedInferenceSource": {
+                    "inferenceSourceIdentifier": source_id(manifest, arm)}}]},
+                outputDataConfig={"s3Uri": store.uri(f"{prefix}/{arm}/output/part-{part + 1:03d}/")},
+            )
+            arns[key] = response["jobArn"]
     return {"status": "InProgress", "jobs": arns, "polls": 0, "dataset_hash": dataset_hash}
 
 
-def _scores(store: ArtifactStore, output_prefix: str) -> dict[str, dict[str, list[float]]]:
-    """{metric: {case key: [score]}} from every ``*_output.jsonl`` under the job's output prefix."""
-    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+def read_scores(store: ArtifactStore, output_prefix: str) -> tuple[dict[str, dict[str, list[float | None]]], int]:
+    """({metric: {prompt key: [result or None]}}, records) from every ``*_output.jsonl`` under a prefix."""
+    scores: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    records = 0
     for ref in store.list_keys(output_prefix):
         if not ref.endswith("_output.jsonl"):
             continue
-        for line in store.read_text(ref).splitlines():
+        for number, line in enumerate(store.read_text(ref).splitlines(), start=1):
             if not line.strip():
                 continue
             record = json.loads(line)
-            key = hashlib.sha256(str(record.get("prompt")).encode()).hexdigest()[:16]
+            source = record.get("inputRecord")
+            if not isinstance(source, dict) or "prompt" not in source:
+                raise GateError(f"{ref}:{number}: inputRecord.prompt is missing: not an evaluation output line")
+            records += 1
+            key = prompt_key(source["prompt"])
             for item in (record.get("automatedEvaluationResult") or {}).get("scores", []):
-                if isinstance(item.get("result"), int | float):
-                    scores[item["metricName"]][key].append(float(item["result"]))
-    return scores
+                value = item.get("result")
+                usable = isinstance(value, int | float) and not isinstance(value, bool)
+                scores[str(item.get("metricName"))][key].append(float(value) if usable else None)
+    return scores, records
+
+
+def _dataset_keys(store: ArtifactStore, prefix: str, arm: str) -> list[str]:
+    keys: list[str] = []
+    for ref in sorted(store.list_keys(store.uri(f"{prefix}/{arm}/"))):
+        name = ref.rsplit("/", 1)[-1]
+        if name.startswith("dataset-") and name.endswith(".jsonl"):
+            keys += [prompt_key(json.loads(line)["prompt"]) for line in store.read_text(ref).splitlines()
+                     if line.strip()]
+    return keys
 
 
 def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, state: dict[str, Any],
@@ -118,14 +163,21 @@ def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, sta
         if polls >= gate.max_polls:
             raise GateError(f"evaluation jobs still {statuses} after {polls} polls")
         return {**state, "status": "InProgress", "polls": polls}
-    per_arm = {arm: _scores(store, store.uri(f"{prefix}/{arm}/output/")) for arm in ARMS}
+    expected = sorted(set(_dataset_keys(store, prefix, "baseline")) | set(_dataset_keys(store, prefix, "candidate")))
+    per_arm = {arm: read_scores(store, store.uri(f"{prefix}/{arm}/output/"))[0] for arm in ARMS}
     verdicts = []
     for metric in gate.metric_names:
         base, cand = per_arm["baseline"].get(metric, {}), per_arm["candidate"].get(metric, {})
-        if not base or not cand:
-            verdicts.append({"metric": metric, "decision": "block", "reason": "no scores in the job output"})
+        values = [v for arm in (base, cand) for vs in arm.values() for v in vs if v is not None]
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            verdicts.append({"metric": metric, "decision": "block",
+                             "reason": "scores outside [0, 1]: the gate judges normalised metrics only"})
             continue
-        verdicts.append(decide(metric, base, cand, threshold=0.0, margin=gate.margin).model_dump(mode="json"))
+        # A null result is absent: it counts against the candidate like a missing case.
+        clean = {arm: {k: [v for v in vs if v is not None] for k, vs in scores.items()}
+                 for arm, scores in (("baseline", base), ("candidate", cand))}
+        verdicts.append(decide(metric, clean["baseline"], clean["candidate"], threshold=0.0, margin=gate.margin,
+                               repeats=1, cases=expected, keys={k: k for k in expected}).model_dump(mode="json"))
     reasons = [f"{v['metric']}: {v['reason']}" for v in verdicts if v["decision"] != "pass"]
     status = "BLOCK" if reasons else "PASS"
     uri = store.put_json(f"{prefix}/verdict.json", {"gate": "bedrock_evaluation", "status": status,

@@ -1,14 +1,20 @@
 """CodePipeline events in (start, cancel) and the verdict out (report).
 
-Start: an approval action named like GATE_ACTION_NAME entering STARTED
-starts one release. The execution name is derived from pipeline execution id
-+ stage + action, so a duplicate event maps to the same name and starts
-nothing new (Step Functions refuses a second execution with that name).
-The manifest is the one CodeBuild wrote for that pipeline execution.
+Start: an *approval* action (``detail.type.category`` = Approval) named like
+GATE_ACTION_NAME entering STARTED starts one release; the pipeline kit's
+Step Functions invoke action of the same name starts its own execution and
+never a second one from its event. The execution name is derived from
+pipeline execution id + stage + action + attempt
+(``pipeline-execution-attempt``, documented in "Monitoring CodePipeline
+events"), so a duplicate event maps to the same name and starts nothing new
+(Step Functions refuses a second execution with that name), while a retried
+stage is a new attempt and starts a fresh release for its new approval. The
+manifest is the one CodeBuild wrote for that pipeline execution.
 
-Cancel: SUPERSEDED / STOPPED / FAILED for a pipeline execution stops its
-release and puts traffic back on the baseline. It leaves a tombstone first,
-so the two events give the same end state in either order.
+Cancel: SUPERSEDED / STOPPED / FAILED / CANCELED for a pipeline execution stops
+its release and puts traffic back on the baseline. It leaves a tombstone (with
+the attempt it ended) first, so the two events give the same end state in
+either order, and a later retry of the same execution may still start.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class ActionDetail(BaseModel):
     action: str = Field(min_length=1, max_length=100)
     state: str
     type: dict[str, Any] = Field(default_factory=dict)
+    attempt: int = Field(default=1, alias="pipeline-execution-attempt", ge=1, le=10_000)
 
 
 class PipelineExecutionDetail(BaseModel):
@@ -48,6 +55,7 @@ class PipelineExecutionDetail(BaseModel):
     pipeline: str = Field(min_length=1, max_length=100)
     execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
     state: str
+    attempt: int = Field(default=1, alias="pipeline-execution-attempt", ge=1, le=10_000)
 
 
 class StartResult(BaseModel):
@@ -61,8 +69,10 @@ class StartResult(BaseModel):
 TOMBSTONE_SECONDS = 30 * 86400
 
 
-def execution_name(pipeline: str, execution_id: str, stage: str, action: str) -> str:
-    digest = hashlib.sha256(f"{pipeline}|{execution_id}|{stage}|{action}".encode()).hexdigest()[:20]
+def execution_name(pipeline: str, execution_id: str, stage: str, action: str, attempt: int = 1) -> str:
+    """One name per gate entry: the first attempt keeps the original form, a retry adds its number."""
+    retry = f"|attempt-{attempt}" if attempt > 1 else ""
+    digest = hashlib.sha256(f"{pipeline}|{execution_id}|{stage}|{action}{retry}".encode()).hexdigest()[:20]
     prefix = re.sub(r"[^A-Za-z0-9-_]", "-", pipeline)[:40]
     return f"cp-{prefix}-{digest}"
 
@@ -72,7 +82,12 @@ def manifest_key(pipeline: str, execution_id: str) -> str:
 
 
 def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps) -> StartResult:
-    name = execution_name(detail.pipeline, detail.execution_id, detail.stage, detail.action)
+    if detail.type.get("category") != "Approval":
+        # An invoke action's event: CodePipeline already started the execution it waits for.
+        name = execution_name(detail.pipeline, detail.execution_id, detail.stage, detail.action, detail.attempt)
+        return StartResult(execution_name=name, execution_arn=None, started=False,
+                           reason="not an approval action: a Step Functions invoke action starts its own execution")
+    name = execution_name(detail.pipeline, detail.execution_id, detail.stage, detail.action, detail.attempt)
     context = PipelineContext(pipeline=detail.pipeline, execution_id=detail.execution_id, stage=detail.stage,
                               action=detail.action,
                               callback="approval" if detail.type.get("category") == "Approval" else "none")
@@ -80,7 +95,7 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
                "pipeline": context.model_dump(mode="json"), "started_by": f"codepipeline:{detail.pipeline}"}
     sfn = deps.client("stepfunctions")
     ddb = deps.client("dynamodb")
-    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id)) is not None:
+    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
         return StartResult(execution_name=name, execution_arn=None, started=False,
                            reason=f"pipeline execution already {cancelled}: nothing to release")
     try:
@@ -97,7 +112,7 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
               "execution_arn": {"S": arn}},
     )
     # A cancel that arrived between the check above and this record did not see us: stop ourselves.
-    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id)) is not None:
+    if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
         sfn.stop_execution(executionArn=arn, error="PipelineCancelled", cause=f"pipeline execution {cancelled}")
         return StartResult(execution_name=name, execution_arn=arn, started=False,
                            reason=f"pipeline execution {cancelled} while starting: stopped")
@@ -108,11 +123,14 @@ def _pipeline_pk(pipeline: str, execution_id: str) -> str:
     return f"PIPELINE#{pipeline}#{execution_id}"
 
 
-def _cancelled_state(deps: Deps, pipeline: str, execution_id: str) -> str | None:
+def _cancelled_state(deps: Deps, pipeline: str, execution_id: str, attempt: int) -> str | None:
+    """The state that ended this attempt (or a later one) of the pipeline execution, if any."""
     item = deps.client("dynamodb").get_item(
         TableName=deps.config.table_name, ConsistentRead=True,
         Key={"pk": {"S": _pipeline_pk(pipeline, execution_id)}, "sk": {"S": "CANCELLED"}}).get("Item")
-    return str(item["state"]["S"]) if item else None
+    if not item or int(item.get("attempt", {}).get("N", "1")) < attempt:
+        return None  # nothing ended, or a retry started after the attempt that ended
+    return str(item["state"]["S"])
 
 
 def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dict[str, Any]]:
@@ -122,7 +140,8 @@ def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dic
     # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
     ddb.put_item(TableName=deps.config.table_name, Item={
         "pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)}, "sk": {"S": "CANCELLED"},
-        "state": {"S": detail.state}, "expiration": {"N": str(int(time.time()) + TOMBSTONE_SECONDS)}})
+        "state": {"S": detail.state}, "attempt": {"N": str(detail.attempt)},
+        "expiration": {"N": str(int(time.time()) + TOMBSTONE_SECONDS)}})
     items = ddb.query(
         TableName=deps.config.table_name, KeyConditionExpression="pk = :pk AND begins_with(sk, :exec)",
         ExpressionAttributeValues={":pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)},
@@ -147,5 +166,6 @@ def report_to_pipeline(event: ReportInput, deps: Deps) -> dict[str, Any]:
         return {"reported": False, "reason": "no callback: the caller reads the execution status"}
     approved = event.outcome == "promoted"
     summary = f"genai-cicd {event.outcome}: {event.summary}".strip()
-    result = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary)
+    result = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
+                                        execution_id=pipeline.execution_id)
     return {"reported": True, **result}

@@ -8,7 +8,12 @@ FAILED). Both may see the same release, in any order, more than once, so:
   only a lock left behind is released (traffic was settled by the execution);
 - otherwise the lock is released first (a shift still in flight sees it gone
   and undoes itself, see ``fenced_shift``), then traffic is rolled back and
-  read back, then the outcome is announced and recorded once.
+  read back, then the outcome is announced and recorded once;
+- and a release started by a pipeline's approval action answers that approval
+  (Rejected, with the reason) whichever way it ended — an invalid manifest, a
+  stop, a timeout, an uncatchable failure — so the pipeline never waits for its
+  own approval timeout. Only the approval of the same pipeline execution is
+  answered (``PipelineReporter.approval_token``).
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from genai_cicd.errors import InvalidInput
+from genai_cicd.errors import GenAICicdError, InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
-from genai_cicd.models.tasks import NotifyInput, ReleaseContext
+from genai_cicd.models.tasks import NotifyInput, PipelineContext, ReleaseContext
 
 # Outcomes after which the execution itself left traffic where it belongs.
 SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid", "locked", "cancelled",
@@ -35,7 +41,8 @@ def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dic
     name = described["name"]
     found = release_context(deps, described)
     if found is None:
-        return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved"}
+        return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved",
+                "approval": answer_pending_approval(deps, described, f"release {event}: the manifest was not valid")}
     context, manifest = found
     # First free the lock (conditional on us holding it): a shift still in flight then undoes itself.
     freed = deps.lock.release(manifest.app, manifest.environment, name)
@@ -46,11 +53,30 @@ def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dic
                 "lock_freed": freed}
     if "started" not in history:
         # Stopped before it announced anything: nothing to restore.
-        return {"release_id": name, "action": "none", "reason": "stopped before the release started"}
+        return {"release_id": name, "action": "none", "reason": "stopped before the release started",
+                "approval": answer_pending_approval(deps, described, f"release {event} before it started: {cause}")}
     receipt = shifter(deps, context, manifest).rollback()
     receipt = json.loads(json.dumps(receipt, default=str))
     notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)  # type: ignore[arg-type]
-    return {"release_id": name, "action": "rolled_back", "receipt": receipt}
+    return {"release_id": name, "action": "rolled_back", "receipt": receipt,
+            "approval": answer_pending_approval(deps, described, f"release {event}, traffic on the baseline: {cause}")}
+
+
+def answer_pending_approval(deps: Deps, described: dict[str, Any], reason: str) -> str:
+    """Reject the approval this execution was started for, if it is still open. Returns what happened."""
+    try:
+        start_input = json.loads(described.get("input") or "{}")
+        pipeline = PipelineContext.model_validate(start_input.get("pipeline"))
+    except (json.JSONDecodeError, ValidationError, AttributeError):
+        return "no pipeline"
+    if pipeline.callback != "approval":
+        return "no approval to answer"
+    try:
+        deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, False,
+                                   f"genai-cicd: {reason}", execution_id=pipeline.execution_id)
+    except (GenAICicdError, ClientError):
+        return "no approval pending"
+    return "rejected"
 
 
 def release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:

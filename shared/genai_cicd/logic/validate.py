@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import content_hash
+from genai_cicd.models.limits import history_problem
 from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, derive_change_kinds, parse_manifest
 from genai_cicd.models.tasks import GATE_NAMES, ReleaseContext, ReleaseInput, ValidateInput
 from genai_cicd.models.validation import describe_validation_error
@@ -62,6 +63,8 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
         source = start.manifest_uri
         raw = decode_manifest_text(deps.artifacts.read_text(source), source)
     manifest: ReleaseManifest = parse_manifest(merge_defaults(raw, read_defaults(deps)), source)
+    if (too_long := history_problem(manifest)) is not None:
+        raise ManifestInvalid(f"{source}: {too_long}")
     document = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
     release_id = event.execution_name
     key = f"releases/{release_id}/manifest.json"

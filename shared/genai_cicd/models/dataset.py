@@ -51,6 +51,13 @@ class Assertion(Line):
         return self
 
 
+class ModelResponse(Line):
+    """One bring-your-own-inference answer, as Bedrock evaluation datasets carry it."""
+
+    response: str = Field(max_length=100_000)
+    model_identifier: str = Field(alias="modelIdentifier", min_length=1, max_length=256)
+
+
 class GoldenCase(Line):
     id: str | None = Field(default=None, min_length=1, max_length=128)
     prompt: Text
@@ -59,6 +66,9 @@ class GoldenCase(Line):
     assertions: list[Assertion] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     tags: list[str] = Field(default_factory=list)
+    # Bedrock's bring-your-own-inference field: answers produced outside this run (one per source).
+    model_responses: list[ModelResponse] | None = Field(default=None, alias="modelResponses", min_length=1,
+                                                        max_length=1)
 
     @field_validator("json_schema")
     @classmethod

@@ -145,8 +145,12 @@ class BedrockEvaluationGate(Strict):
     evaluator_model_id: str | None = None
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     metric_names: list[str] = Field(default_factory=lambda: ["Builtin.Correctness", "Builtin.Completeness"])
-    task_type: Literal["General", "Summarization", "QuestionAndAnswer", "Classification"] = "QuestionAndAnswer"
-    margin: float = Field(default=0.05, gt=0.0, le=1.0)
+    # "General": what AWS's model-as-a-judge examples use (CreateEvaluationJob, taskType).
+    task_type: Literal["General", "Summarization", "QuestionAndAnswer", "Classification"] = "General"
+    margin: float = Field(default=0.05, gt=0.0, lt=1.0)
+    # Where the candidate's answers come from: generated now by the candidate variant, or the
+    # dataset's own bring-your-own-inference ``modelResponses`` (answers produced elsewhere).
+    candidate_answers: Literal["generate", "dataset"] = "generate"
     poll_seconds: int = Field(default=60, ge=1, le=3600)
     max_polls: int = Field(default=120, ge=1, le=1000)
 

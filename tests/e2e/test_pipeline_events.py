@@ -1,0 +1,146 @@
+"""CodePipeline as AWS sends it: only approval actions start a release, every ending answers the approval.
+
+Event shapes follow "Monitoring CodePipeline events" (CodePipeline User Guide): action events carry
+``detail.type.category``; every event may carry ``pipeline-execution-attempt`` (a retried stage of
+the same execution is a new attempt); pipeline executions end SUCCEEDED, FAILED, STOPPED,
+SUPERSEDED or CANCELED.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.logic.pipeline_events import execution_name, manifest_key
+from tests.stack import AppTraffic, put_pipeline_manifest, status_event, wait_for
+from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
+
+PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
+SLOW = {"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500}
+
+
+def pipeline_ended(execution_id: str, state: str, attempt: int = 1) -> dict[str, Any]:
+    return {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
+            "detail": {"pipeline": PIPELINE, "execution-id": execution_id, "state": state, "version": 1,
+                       "pipeline-execution-attempt": attempt}}
+
+
+def started(execution_id: str, attempt: int = 1, category: str = "Approval") -> dict[str, Any]:
+    event = pipeline_action_event("STARTED", execution_id, category=category)
+    event["detail"]["pipeline-execution-attempt"] = attempt
+    return event
+
+
+def answers(aws: EmbeddedAWS) -> list[dict[str, Any]]:
+    return [a for a in aws.backend.approval_results if a["pipeline"] == PIPELINE]
+
+
+def release(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execution_id: str,
+            canary: dict[str, Any]) -> None:
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary=canary)
+    put_pipeline_manifest(aws, path, execution_id)
+    runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
+
+
+def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    event = started("exec-invoke", category="Invoke")
+    assert aws.deliver_event(event) == []  # the rule matches approval actions only
+    payload, error = aws.invoke("StartReleaseFunction", event)  # and the handler refuses it too
+    assert not error and payload["started"] is False and "not an approval action" in payload["reason"]
+    names = [e["name"] for e in aws.client("stepfunctions").list_executions(
+        stateMachineArn=aws.state_machine_arn)["executions"]]
+    assert execution_name(PIPELINE, "exec-invoke", STAGE, ACTION) not in names
+
+
+def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approval(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    release(aws, runner, tmp_path, "exec-canceled", SLOW)
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-canceled")
+    [outcome] = aws.deliver_event(started("exec-canceled"))
+    arn = outcome["payload"]["execution_arn"]
+    wait_for(lambda: runner.flag_weight() > 0)
+    before = len(answers(aws))
+    [cancel] = aws.deliver_event(pipeline_ended("exec-canceled", "CANCELED"))
+    assert cancel["error"] is None, cancel
+    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert runner.flag_weight() == 0.0
+    assert [a["status"] for a in answers(aws)[before:]] == ["Rejected"]
+    assert "cancelled" in answers(aws)[-1]["summary"]
+
+
+def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    release(aws, runner, tmp_path, "exec-retry", {**QUICK_CANARY, "steps": [50]})
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
+    [first] = aws.deliver_event(started("exec-retry", attempt=1))
+    first_arn = first["payload"]["execution_arn"]
+    [failed] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))  # the stage failed
+    assert failed["error"] is None
+    assert aws.client("stepfunctions").describe_execution(executionArn=first_arn)["status"] != "RUNNING"
+    # The operator retries the failed stage: the same execution id, attempt 2, a new approval.
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
+    before = len(answers(aws))
+    [second] = aws.deliver_event(started("exec-retry", attempt=2))
+    assert second["payload"]["started"] is True, second
+    assert second["payload"]["execution_name"] == execution_name(PIPELINE, "exec-retry", STAGE, ACTION, 2)
+    assert second["payload"]["execution_arn"] != first_arn
+    with AppTraffic(aws):
+        final = aws.wait(second["payload"]["execution_arn"], timeout=120)
+    assert final["status"] == "SUCCEEDED", final
+    assert [a["status"] for a in answers(aws)[before:]] == ["Approved"]
+    # A late duplicate of attempt 1 gets attempt 1's first answer back and starts nothing.
+    [late] = aws.deliver_event(started("exec-retry", attempt=1))
+    assert late["payload"]["execution_arn"] == first_arn
+    names = [e["name"] for e in aws.client("stepfunctions").list_executions(
+        stateMachineArn=aws.state_machine_arn)["executions"]]
+    assert names.count(execution_name(PIPELINE, "exec-retry", STAGE, ACTION)) == 1
+
+
+def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key(PIPELINE, "exec-invalid"),
+                                Body=json.dumps({"app": "support-bot", "canary": {"steps": [150]}}).encode())
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-invalid")
+    before = len(answers(aws))
+    [outcome] = aws.deliver_event(started("exec-invalid"))
+    arn = outcome["payload"]["execution_arn"]
+    final = aws.wait(arn, timeout=60)
+    assert final["status"] == "FAILED"
+    aws.deliver_event(status_event(aws, arn))  # Step Functions' status change reaches ReconcileRelease
+    assert [a["status"] for a in answers(aws)[before:]] == ["Rejected"]
+    assert "not valid" in answers(aws)[-1]["summary"]
+
+
+def test_an_operator_stop_answers_the_approval_and_restores_traffic(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    release(aws, runner, tmp_path, "exec-stop", SLOW)
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-stop")
+    [outcome] = aws.deliver_event(started("exec-stop"))
+    arn = outcome["payload"]["execution_arn"]
+    wait_for(lambda: runner.flag_weight() > 0)
+    before = len(answers(aws))
+    aws.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    wait_for(lambda: aws.runtime.in_flight == 0)
+    aws.deliver_event(status_event(aws, arn))
+    assert runner.flag_weight() == 0.0
+    assert [a["status"] for a in answers(aws)[before:]] == ["Rejected"]
+
+
+def test_settling_a_superseded_release_never_answers_the_newer_executions_approval(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    release(aws, runner, tmp_path, "exec-old", SLOW)
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-old")
+    [outcome] = aws.deliver_event(started("exec-old"))
+    wait_for(lambda: runner.flag_weight() > 0)
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-new")  # a newer execution reached the gate
+    before = len(answers(aws))
+    [cancel] = aws.deliver_event(pipeline_ended("exec-old", "SUPERSEDED"))
+    assert cancel["error"] is None and cancel["payload"]["cancelled"][0]["approval"] == "no approval pending"
+    assert answers(aws)[before:] == []
+    assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
+    assert aws.client("stepfunctions").describe_execution(
+        executionArn=outcome["payload"]["execution_arn"])["status"] == "ABORTED"
