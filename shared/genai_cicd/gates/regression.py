@@ -23,6 +23,7 @@ from collections import defaultdict
 from typing import Any
 
 from genai_cicd.aws.artifacts import ArtifactStore
+from genai_cicd.errors import GateError, InvalidInput
 from genai_cicd.gates.common import ARMS, load_cases, load_variant
 from genai_cicd.gates.model_scorers import (
     DEFAULT_RUBRIC,
@@ -92,7 +93,12 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
 
 # ---------------------------------------------------------------- sharded (Distributed Map)
 def plan_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str) -> dict[str, Any]:
-    """Split the golden set into contiguous shards of ``shard_size`` cases; the list goes to S3 for ItemReader."""
+    """Split the golden set into contiguous shards of ``shard_size`` cases; the list goes to S3 for ItemReader.
+
+    The Map writes its children's results to S3 (ResultWriter, under ``map-results/``), so the
+    execution's state holds a pointer whatever the number of shards; the reduce step reads each
+    shard's part from where the child stored it, by the plan's index.
+    """
     gate = manifest.gates.prompt_regression
     assert gate is not None and gate.shard_size is not None
     cases, _ = load_cases(store, gate.dataset, GoldenCase)
@@ -104,19 +110,31 @@ def plan_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix
     return {"bucket": bucket, "key": key, "shards": len(shards), "cases": len(cases)}
 
 
+def shard_key(evidence_prefix: str, index: int) -> str:
+    return f"{evidence_prefix}/shards/shard-{index:05d}.json"
+
+
 def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
                 evidence_prefix: str, shard: dict[str, int], bedrock_runtime: Any = None) -> dict[str, Any]:
     """One Distributed Map child: score cases [start, end), write them to S3, return a pointer."""
     part = score_cases(manifest, store, provider, release_id, list(range(shard["start"], shard["end"])),
                        bedrock_runtime)
-    uri = store.put_json(f"{evidence_prefix}/shards/shard-{shard['index']:05d}.json", part)
+    uri = store.put_json(shard_key(evidence_prefix, shard["index"]), part)
     return {"index": shard["index"], "uri": uri, "rows": len(part["rows"])}
 
 
 def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str,
-                  shards: list[dict[str, Any]], run: int = 1) -> GateResult:
-    """After the Map: the verdict over every shard. A shard missing from S3 fails the gate (never a pass)."""
-    parts = [store.read_json(s["uri"]) for s in sorted(shards, key=lambda s: int(s["index"]))]
+                  plan: dict[str, Any], run: int = 1) -> GateResult:
+    """After the Map: the verdict over every planned shard. A shard missing from S3 fails the gate (never a pass)."""
+    planned = store.read_json(f"s3://{plan['bucket']}/{plan['key']}")
+    parts = []
+    for shard in sorted(planned, key=lambda s: int(s["index"])):
+        try:
+            parts.append(store.read_json(store.uri(shard_key(evidence_prefix, int(shard["index"])))))
+        except InvalidInput:
+            continue  # counted as missing cases by judge_parts: an incomplete run never passes
+    if not parts:
+        raise GateError(f"none of the {len(planned)} shards of {plan['key']} left a result")
     judged = judge_parts(manifest, parts, run, final=True)
     assert judged is not None
     return write_result(manifest, store, parts, evidence_prefix, run, judged)

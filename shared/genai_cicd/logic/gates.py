@@ -36,9 +36,9 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
                 raise InvalidInput("shard: index, start and end are required for action 'shard'")
             return score_shard(manifest, deps.artifacts, deps.provider, release.release_id, prefix, task.shard,
                                deps.client("bedrock-runtime"))
-        if not task.shards:
-            raise InvalidInput("shards: the Map's results are required for action 'reduce'")
-        return reduce_shards(manifest, deps.artifacts, prefix, task.shards, _run_number(release, gate, deps))
+        if not task.plan or not {"bucket", "key"} <= set(task.plan):
+            raise InvalidInput("plan: the shard plan (bucket, key) is required for action 'reduce'")
+        return reduce_shards(manifest, deps.artifacts, prefix, task.plan, _run_number(release, gate, deps))
     if gate == "prompt_regression":
         return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
                                      deps.client("bedrock-runtime"), _run_number(release, gate, deps))

@@ -93,7 +93,9 @@ class GateTaskInput(TaskModel):
     # prompt_regression only: run inline, or plan / score one shard / reduce for the Distributed Map.
     action: Literal["run", "plan", "shard", "reduce"] = "run"
     shard: dict[str, int] | None = None
-    shards: list[dict[str, Any]] | None = Field(default=None, max_length=10_000)
+    # reduce: the plan PlanRegressionShards returned (bucket and key of the shard list); the
+    # children's results stay in S3 (the Map's ResultWriter), never in the state.
+    plan: dict[str, Any] | None = None
 
 
 class QualityGateInput(TaskModel):
