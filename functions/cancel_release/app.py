@@ -15,7 +15,8 @@ CANCELLING_STATES = {"SUPERSEDED", "STOPPED", "STOPPING", "FAILED", "CANCELED"}
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = parse_eventbridge(event, PipelineExecutionDetail)
+    detail = parse_eventbridge(event, PipelineExecutionDetail, source="aws.codepipeline",
+                               detail_type="CodePipeline Pipeline Execution State Change")
     if detail.state not in CANCELLING_STATES:
         return {"cancelled": [], "reason": f"state {detail.state} does not cancel"}
     done = cancel_for_pipeline(detail, Deps.from_environment())

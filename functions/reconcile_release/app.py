@@ -22,7 +22,8 @@ from genai_cicd.parsing import parse_eventbridge
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = parse_eventbridge(event, ExecutionStatusDetail)
+    detail = parse_eventbridge(event, ExecutionStatusDetail, source="aws.states",
+                               detail_type="Step Functions Execution Status Change")
     result = reconcile_execution(detail, Deps.from_environment())
     if result["action"] == "rolled_back":
         metrics.add_metric(name="ReleasesReconciled", unit=MetricUnit.Count, value=1)

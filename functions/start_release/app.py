@@ -48,7 +48,8 @@ def _start_once(detail: ActionDetail) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = parse_eventbridge(event, ActionDetail)
+    detail = parse_eventbridge(event, ActionDetail, source="aws.codepipeline",
+                               detail_type="CodePipeline Action Execution State Change")
     if detail.state != "STARTED" or detail.action != settings.start().gate_action_name:
         logger.info("ignored", extra={"state": detail.state, "action": detail.action})
         return {"started": False, "reason": "not the gate action entering STARTED"}

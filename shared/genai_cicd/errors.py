@@ -5,6 +5,8 @@ can Catch them by name (``ErrorEquals: ["ReleaseLocked"]``). Transient AWS
 errors are not wrapped: they surface as themselves and are retried by the ASL.
 """
 
+import json
+
 
 class GenAICicdError(Exception):
     """Base class of every domain error."""
@@ -40,3 +42,21 @@ class TrafficShiftError(GenAICicdError):
 
 class RollbackVerificationFailed(TrafficShiftError):
     """After a rollback the candidate still receives traffic."""
+
+
+def domain_message(cause: object, limit: int = 500) -> str:
+    """What a failure may say outside the function's own log: the error's type and message.
+
+    Step Functions passes a Lambda error's Cause as the runtime's JSON (errorType,
+    errorMessage, stackTrace, requestId); reports, SNS, the ledger and the pipeline's
+    approval summary get only "errorType: errorMessage". Anything else is kept as text.
+    """
+    text = str(cause)
+    try:
+        parsed = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return text[:limit]
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        kind = str(parsed.get("errorType") or "Error")
+        return f"{kind}: {parsed['errorMessage']}"[:limit]
+    return text[:limit]

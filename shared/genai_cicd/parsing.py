@@ -30,9 +30,18 @@ def parse_event(event: Any, model: type[M], source: str = "event") -> M:
         raise InvalidInput(describe_validation_error(exc, source)) from None
 
 
-def parse_eventbridge(event: Any, model: type[M]) -> M:
-    """The ``detail`` of an EventBridge event, through Powertools' EventBridge envelope."""
+def parse_eventbridge(event: Any, model: type[M], source: str | None = None, detail_type: str | None = None) -> M:
+    """The ``detail`` of an EventBridge event, through Powertools' EventBridge envelope.
+
+    With ``source`` and ``detail_type`` the handler checks what its rule should have filtered:
+    a rule edited by hand, or a direct invoke, cannot feed it another service's event.
+    """
     check_size(event, "EventBridge event")
+    if source is not None and isinstance(event, dict) and event.get("source") != source:
+        raise InvalidInput(f"EventBridge event: source: {str(event.get('source'))[:80]!r}, expected {source!r}")
+    if detail_type is not None and isinstance(event, dict) and event.get("detail-type") != detail_type:
+        raise InvalidInput(f"EventBridge event: detail-type: {str(event.get('detail-type'))[:80]!r}, "
+                           f"expected {detail_type!r}")
     try:
         parsed: M = parse(event=event, model=model, envelope=envelopes.EventBridgeEnvelope)  # type: ignore[assignment]
     except ValidationError as exc:

@@ -46,13 +46,19 @@ def test_given_transitions_when_notified_then_sns_carries_no_customer_text_and_l
     notify(NotifyInput(release=release, event="started"), deps)
     notify(NotifyInput(release=release, event="blocked", detail={
         "reasons": ["rouge_l regression"], "prompt": "SECRET PROMPT TEXT", "output": "model said X"}), deps)
+    # A failure's cause as Step Functions passes it: the Lambda runtime's JSON with the stack trace.
+    cause = json.dumps({"errorType": "TrafficShiftError", "errorMessage": "deployment ROLLED_BACK",
+                        "stackTrace": ['  File "/var/task/app.py", line 9, in lambda_handler\n']})
+    notify(NotifyInput(release=release, event="failed", detail={"error": "TrafficShiftError", "cause": cause}), deps)
     bodies = [json.loads(json.loads(m["Body"])["Message"])
               for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
-    assert {b["event"] for b in bodies} == {"started", "blocked"}
+    assert {b["event"] for b in bodies} == {"started", "blocked", "failed"}
     assert "SECRET PROMPT TEXT" not in json.dumps(bodies) and "model said" not in json.dumps(bodies)
+    assert "stackTrace" not in json.dumps(bodies) and "/var/task" not in json.dumps(bodies)
     ledger = Ledger(aws.client("dynamodb"), table(aws))
     entries = ledger.entries("ledger-1")
-    assert [e.event for e in entries] == ["started", "blocked"] and verify_chain(entries) == []
+    assert [e.event for e in entries] == ["started", "blocked", "failed"] and verify_chain(entries) == []
+    assert entries[2].detail["detail"]["cause"] == "TrafficShiftError: deployment ROLLED_BACK"
     # Tamper with the stored record: the chain no longer verifies.
     aws.client("dynamodb").update_item(
         TableName=table(aws), Key={"pk": {"S": "RELEASE#ledger-1"}, "sk": {"S": "ENTRY#000001"}},

@@ -16,9 +16,11 @@ EXPECTED_ERRORS = {
     "start_release/malformed": "InvalidInput",
 }
 EVENTS = sorted(str(p.relative_to(ROOT / "events").with_suffix("")) for p in (ROOT / "events").glob("*/*.json"))
-# The order matters for a few: the lock is acquired before it is released, and the pipeline's
-# gate action starts its release before the cancel event supersedes that pipeline execution.
-ORDER = {"start_release/gate-action-started": -1, "release_lock/acquire": 0, "release_lock/release": 1}
+# The order matters for a few: the lock is acquired before it is released; the open approval is
+# answered by its report before anything else decides it; the pipeline's gate action starts its
+# release before the cancel event supersedes that pipeline execution (and rejects the approval).
+ORDER = {"report_to_pipeline/approval-action": -2, "start_release/gate-action-started": -1,
+         "release_lock/acquire": 0, "release_lock/release": 1}
 # What each file's name promises, checked on the function's answer (not merely "no error").
 PROMISES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "analyze_canary/first-interval": lambda p: p["action"] == "continue" and p["outcome"] == "baking",
@@ -83,3 +85,35 @@ def test_given_invalid_manifest_when_validated_then_nothing_is_written(aws: Embe
     aws.invoke("ValidateManifestFunction", event)
     listed = aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix="releases/evt-invalid/")
     assert listed.get("KeyCount", 0) == 0
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("prompt", "s3://another-teams-bucket/prompts/v9.txt", "outside the artifact bucket"),
+    ("prompt", "examples/support_bot/prompts/no-such-prompt.txt", "does not exist"),
+])
+def test_given_a_reference_outside_the_release_when_validated_then_refused_before_any_write(
+        aws: EmbeddedAWS, field: str, value: str, says: str) -> None:
+    event = json.loads((ROOT / "events" / "validate_manifest" / "inline-manifest.json").read_text())
+    event["execution_name"] = "evt-outside"
+    event["input"]["manifest"]["candidate"][field] = value
+    payload, error = aws.invoke("ValidateManifestFunction", event)
+    assert error and payload["errorType"] == "ManifestInvalid", payload
+    assert "candidate.prompt" in payload["errorMessage"] and says in payload["errorMessage"]
+    listed = aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix="releases/evt-outside/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_given_an_event_from_another_source_then_the_handler_refuses_it(aws: EmbeddedAWS) -> None:
+    forged = json.loads((ROOT / "events" / "start_release" / "gate-action-started.json").read_text())
+    forged["source"] = "custom.someone"  # what a direct invoke or a hand-edited rule could pass
+    payload, error = aws.invoke(logical_for(aws, "start_release"), forged)
+    assert error and payload["errorType"] == "InvalidInput" and "source" in payload["errorMessage"], payload
+
+
+def test_given_a_plan_that_could_overflow_the_history_when_validated_then_refused(aws: EmbeddedAWS) -> None:
+    event = json.loads((ROOT / "events" / "validate_manifest" / "inline-manifest.json").read_text())
+    event["execution_name"] = "evt-long"
+    event["input"]["manifest"]["canary"] = {**event["input"]["manifest"].get("canary", {}),
+                                            "steps": [1, 2, 5, 10, 25, 50], "max_intervals_per_step": 500}
+    payload, error = aws.invoke("ValidateManifestFunction", event)
+    assert error and payload["errorType"] == "ManifestInvalid" and "25,000" in payload["errorMessage"], payload

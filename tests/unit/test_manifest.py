@@ -110,3 +110,19 @@ def test_change_kinds_are_derived_from_the_variants_and_declarations_only_add_ga
     data["change"]["kinds"] = ["guardrail"]
     selected = parse_manifest(data).selected_gates({ChangeKind.GUARDRAIL, ChangeKind.PROMPT})
     assert selected["prompt_regression"] is None and selected["guardrail_suite"] is None
+
+
+def test_every_number_in_the_manifest_is_finite() -> None:
+    for section, field, value in [("candidate", "temperature", float("nan")),
+                                  ("canary", "detect_ratio", float("inf")),
+                                  ("canary", "bake_seconds", float("nan"))]:
+        data = sample_manifest("good-prompt")
+        data[section] = {**data[section], field: value}
+        with pytest.raises(ManifestInvalid, match=field):
+            parse_manifest(data)
+
+
+def test_artifact_refs_name_every_file_the_release_reads() -> None:
+    refs = dict(parse_manifest(sample_manifest("good-prompt")).artifact_refs())
+    assert set(refs) == {"baseline.prompt", "candidate.prompt", "gates.prompt_regression.dataset",
+                         "gates.injection_suite.corpus", "gates.guardrail_suite.suite"}

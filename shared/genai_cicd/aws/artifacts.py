@@ -32,6 +32,16 @@ class ArtifactStore:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def exists(self, ref: str) -> bool:
+        bucket, key = self.locate(ref)
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+                return False
+            raise
+        return True
+
     def read_bytes(self, ref: str) -> bytes:
         bucket, key = self.locate(ref)
         try:

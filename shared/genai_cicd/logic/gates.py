@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from genai_cicd.errors import InvalidInput
+from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.gates.contract import run_schema_contract
 from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
@@ -66,7 +66,7 @@ def quality_gate(event: QualityGateInput, deps: Deps) -> QualityVerdict:
         if "Error" in raw:  # a branch that failed: its Catch put the error here
             name = str(raw.get("gate", "unknown"))
             blocked_by.append(name)
-            cause = str(raw.get("Cause", ""))[:300]
+            cause = domain_message(raw.get("Cause", ""), 300)
             reasons.append(f"{name}: gate failed to run ({raw['Error']}): {cause}")
             continue
         try:

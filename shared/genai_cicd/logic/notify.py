@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genai_cicd.errors import domain_message
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import NotifyInput, NotifyResult
 
@@ -43,6 +44,8 @@ def _clip(value: Any) -> Any:
 def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
     release = event.release
     detail = {k: _clip(v) for k, v in event.detail.items() if k in ALLOWED_DETAIL}
+    if "cause" in detail:
+        detail["cause"] = domain_message(event.detail["cause"])  # never a stack trace outside the log
     body: dict[str, Any] = {"event": event.event, "detail": detail}
     subject_tail = SUBJECTS[event.event]
     if event.event == "canary_step" and "weight" in detail:

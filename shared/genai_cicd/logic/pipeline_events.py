@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_cicd.errors import domain_message
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.reconcile import settle
 from genai_cicd.models.tasks import PipelineContext, ReportInput
@@ -165,7 +166,7 @@ def report_to_pipeline(event: ReportInput, deps: Deps) -> dict[str, Any]:
     if pipeline is None or pipeline.callback == "none":
         return {"reported": False, "reason": "no callback: the caller reads the execution status"}
     approved = event.outcome == "promoted"
-    summary = f"genai-cicd {event.outcome}: {event.summary}".strip()
+    summary = f"genai-cicd {event.outcome}: {domain_message(event.summary)}".strip()
     result = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
                                         execution_id=pipeline.execution_id)
     return {"reported": True, **result}

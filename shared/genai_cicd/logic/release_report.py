@@ -12,10 +12,10 @@ import html
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from genai_cicd.aws.artifacts import ArtifactStore
-from genai_cicd.errors import InvalidInput
+from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.logic.context import evidence_key
 from genai_cicd.models.tasks import ReleaseContext
 
@@ -26,6 +26,12 @@ class RecordInput(BaseModel):
     release: ReleaseContext
     outcome: str
     reasons: list[str] = []
+
+    @field_validator("reasons")
+    @classmethod
+    def _domain_messages(cls, reasons: list[str]) -> list[str]:
+        # A failure's reason arrives as the Lambda runtime's error JSON: keep type and message only.
+        return [domain_message(r, 1000) for r in reasons]
 
 
 class RecordResult(BaseModel):

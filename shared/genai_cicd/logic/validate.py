@@ -51,6 +51,28 @@ def read_defaults(deps: Deps) -> dict[str, Any]:
     return value
 
 
+def check_artifacts(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
+    """Every file the release reads is in the artifact bucket (the only one its functions may read) and exists.
+
+    Checked before anything is written, locked, announced or moved, so a typo or a reference to
+    another team's bucket fails here with the field named, not halfway through the gates.
+    """
+    problems = []
+    for field, ref in manifest.artifact_refs():
+        try:
+            bucket, _ = deps.artifacts.locate(ref)
+        except InvalidInput as exc:
+            problems.append(f"{source}: {field}: {exc}")
+            continue
+        if bucket != deps.config.artifact_bucket:
+            problems.append(f"{source}: {field}: {ref} is outside the artifact bucket {deps.config.artifact_bucket}; "
+                            "`genai-cicd bundle` uploads a release's files there")
+        elif not deps.artifacts.exists(ref):
+            problems.append(f"{source}: {field}: {ref} does not exist")
+    if problems:
+        raise ManifestInvalid("\n".join(problems))
+
+
 def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     try:
         start = ReleaseInput.model_validate(event.input)
@@ -65,6 +87,7 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     manifest: ReleaseManifest = parse_manifest(merge_defaults(raw, read_defaults(deps)), source)
     if (too_long := history_problem(manifest)) is not None:
         raise ManifestInvalid(f"{source}: {too_long}")
+    check_artifacts(manifest, deps, source)
     document = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
     release_id = event.execution_name
     key = f"releases/{release_id}/manifest.json"

@@ -24,7 +24,8 @@ ArtifactRef = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: NaN and infinities are refused in every number of the manifest.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ChangeKind(StrEnum):
@@ -316,6 +317,17 @@ class ReleaseManifest(Strict):
     approval: Approval = Approval()
     canary: CanaryPlan = CanaryPlan()
     build: BuildInfo | None = None
+
+    def artifact_refs(self) -> list[tuple[str, str]]:
+        """(field, reference) of every file the release reads: prompts, datasets and suites."""
+        refs = [("baseline.prompt", self.baseline.prompt), ("candidate.prompt", self.candidate.prompt)]
+        for name in ("prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
+                     "bedrock_evaluation"):
+            gate = getattr(self.gates, name)
+            for field in ("dataset", "suite", "corpus"):
+                if gate is not None and getattr(gate, field, None):
+                    refs.append((f"gates.{name}.{field}", getattr(gate, field)))
+        return refs
 
     def selected_gates(self, kinds: Iterable[ChangeKind] | None = None) -> dict[str, str | None]:
         """Gate name -> None when it runs, else why it does not.
