@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,17 @@ def pipeline_action_event(state: str = "STARTED", execution_id: str = "exec-1", 
     }
 
 
+def _refs(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    found = [(data[arm], "prompt") for arm in ("baseline", "candidate") if isinstance(data.get(arm), dict)]
+    for gate in (data.get("gates") or {}).values():
+        if isinstance(gate, dict):
+            found += [(gate, key) for key in ("dataset", "suite", "corpus") if isinstance(gate.get(key), str)
+                      and not gate[key].startswith("s3://")]
+    return found
+
+
 def manifest_file(tmp: Path, name: str = "good-prompt", **sections: Any) -> Path:
-    """A sample manifest with absolute artifact paths and some sections replaced or merged."""
+    """A sample manifest, its files copied beside it, with some sections replaced or merged."""
     data = sample_manifest(name)
     base = SAMPLE / "manifests"
     for arm in ("baseline", "candidate"):
@@ -58,5 +69,14 @@ def manifest_file(tmp: Path, name: str = "good-prompt", **sections: Any) -> Path
         else:
             data[key] = value
     path = tmp / f"{name}-{len(list(tmp.glob('*.yaml')))}.yaml"
+    # Manifests name files relative to themselves, inside their repository (cli/paths.py): copy what
+    # the manifest names next to it, as a release's repository would hold it.
+    for node, key in _refs(data):
+        source = Path(node[key])
+        if source.is_absolute():
+            copy = tmp / "files" / f"{hashlib.sha256(str(source).encode()).hexdigest()[:12]}-{source.name}"
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(source, copy)
+            node[key] = str(copy.relative_to(tmp))
     path.write_text(yaml.safe_dump(data))
     return path

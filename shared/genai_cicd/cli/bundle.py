@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema
 
 from genai_cicd.cli.local_release import upload_manifest_artifacts
+from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.pipeline_events import manifest_key
 from genai_cicd.models.dataset import GoldenCase, GuardrailCase, InjectionCase, parse_jsonl
@@ -47,10 +48,10 @@ def _timed(name: str, fn: Any) -> Check:
         return Check(name, False, str(exc), time.perf_counter() - started)
 
 
-def _local(release: Path, ref: str) -> Path:
+def _local(release: Path, ref: str, field: str = "reference") -> Path:
     if ref.startswith("s3://"):
         raise InvalidInput(f"{ref}: offline checks need files in the repository, not s3:// references")
-    return (release.parent / ref).resolve()
+    return resolve_ref(release, field, ref)
 
 
 def offline_checks(release: Path) -> list[Check]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.errors import ManifestInvalid
+from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.models.manifest import decode_manifest_text, parse_manifest
 
 REF_PATHS = [("baseline", "prompt"), ("candidate", "prompt"), ("gates", "prompt_regression", "dataset"),
@@ -38,9 +38,7 @@ def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict
         ref = node[path[-1]]
         if str(ref).startswith("s3://"):
             continue
-        local = (manifest_path.parent / ref).resolve()
-        if not local.is_file():
-            raise ManifestInvalid(f"{manifest_path}: {'.'.join(path)}: file {ref} not found")
+        local = resolve_ref(manifest_path, ".".join(path), str(ref))
         body = local.read_bytes()
         key = f"artifacts/{hashlib.sha256(body).hexdigest()[:16]}/{local.name}"
         s3.put_object(Bucket=bucket, Key=key, Body=body)
