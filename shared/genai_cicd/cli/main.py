@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -282,6 +284,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def release_name(value: str) -> str:
+    """A release id: what Step Functions accepts as an execution name, safe as a file and key name."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", value):
+        raise argparse.ArgumentTypeError(f"{value[:100]!r}: use 1 to 80 letters, digits, '-' or '_' (it names the "
+                                         "execution, its S3 prefix and its report file)")
+    return value
+
+
+def finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{value}: must be a finite number")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-cicd", description=__doc__)
     p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
@@ -292,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     rel = sub.add_parser("release", help="run one release (embedded AWS unless --state-machine-arn)")
     rel.add_argument("--manifest", required=True)
-    rel.add_argument("--name")
+    rel.add_argument("--name", type=release_name, help="the release id (default: cli-<time>)")
     rel.add_argument("--started-by", default="cli")
     rel.add_argument("--state-machine-arn")
     rel.add_argument("--bucket")
@@ -316,11 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--baseline", required=True, help="the baseline's score file (JSONL, schema score-line)")
     cmp_.add_argument("--candidate", required=True, help="the candidate's score file, same cases and repeats")
     cmp_.add_argument("--metric", help="judge only this metric (default: every metric in the files)")
-    cmp_.add_argument("--margin", type=float, default=0.05,
+    cmp_.add_argument("--margin", type=finite, default=0.05,
                       help="how much worse the candidate's mean may be, in (0, 1) (default 0.05)")
-    cmp_.add_argument("--alpha", type=float, default=0.05,
+    cmp_.add_argument("--alpha", type=finite, default=0.05,
                       help="chance of passing a candidate worse by the margin, over all its runs (default 0.05)")
-    cmp_.add_argument("--threshold", type=float, default=0.0,
+    cmp_.add_argument("--threshold", type=finite, default=0.0,
                       help="absolute floor for the candidate's mean, in [0, 1] (default 0)")
     cmp_.add_argument("--previous-runs", type=int, default=0,
                       help="how many times this candidate was compared before: each earlier run spends alpha")
@@ -333,11 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "missing fields take the stack's defaults")
     judge.set_defaults(func=cmd_canary_judge)
     cplan = canary_sub.add_parser("plan", help="expected minutes per step to 'shown safe' and to a rollback")
-    cplan.add_argument("--rps", type=float, required=True, help="total requests per second of the app")
+    cplan.add_argument("--rps", type=finite, required=True, help="total requests per second of the app")
     cplan.add_argument("--baseline-rate", required=True,
                        help="bad-event rate of the baseline: 0.01 for every metric, or errors=0.01,slow_requests=0.02")
     cplan.add_argument("--plan", help="a manifest's canary: section (YAML or JSON); default: the stack's defaults")
-    cplan.add_argument("--dispersion", type=float, default=1.0,
+    cplan.add_argument("--dispersion", type=finite, default=1.0,
                        help="variance-to-mean ratio of bad-event counts (1: independent requests; bursts: more)")
     cplan.set_defaults(func=cmd_canary_plan)
     check = sub.add_parser("check", help="offline checks of a release (no AWS, no model), JUnit XML")
@@ -356,13 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("name", choices=sorted(schema_models()))
     schema.set_defaults(func=cmd_schema)
     audit = sub.add_parser("audit", help="print a release's ledger and verify its hash chain (AWS)")
-    audit.add_argument("release_id")
+    audit.add_argument("release_id", type=release_name)
     audit.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
     audit.add_argument("--anchors", help="JSON lines of the release's notifications (SNS envelopes or bodies) kept "
                                          "outside the table: their ledger heads must match the chain")
     audit.set_defaults(func=cmd_audit)
     appr = sub.add_parser("approve", help="approve or reject a release waiting for manual approval (AWS)")
-    appr.add_argument("release_id")
+    appr.add_argument("release_id", type=release_name)
     appr.add_argument("--by", required=True)
     appr.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
     appr.add_argument("--reject", action="store_true")
