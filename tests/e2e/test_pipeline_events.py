@@ -80,7 +80,8 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
     first_arn = first["payload"]["execution_arn"]
     [failed] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))  # the stage failed
     assert failed["error"] is None
-    assert aws.client("stepfunctions").describe_execution(executionArn=first_arn)["status"] != "RUNNING"
+    sfn = aws.client("stepfunctions")
+    wait_for(lambda: sfn.describe_execution(executionArn=first_arn)["status"] != "RUNNING")  # stopped
     # The operator retries the failed stage: the same execution id, attempt 2, a new approval.
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
     before = len(answers(aws))

@@ -75,7 +75,8 @@ def test_given_codedeploy_mechanism_when_the_canary_has_no_data_then_deployment_
     cd.create_application(applicationName="support-bot", computePlatform="Lambda")
     cd.create_deployment_group(applicationName="support-bot", deploymentGroupName="prod",
                                deploymentConfigName="CodeDeployDefault.LambdaCanary10Percent30Minutes",
-                               serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy")
+                               serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+                               tags=[{"Key": "genai-cicd:app", "Value": "support-bot"}])  # registered
     aws.backend.codedeploy_minute_seconds = 60.0
     data = yaml_load(manifest_file(Path(str(tmp_path)), "good-prompt"))
     data["change"]["kinds"] = ["code"]

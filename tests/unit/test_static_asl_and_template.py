@@ -234,3 +234,36 @@ def test_a_plan_that_could_overflow_the_execution_history_is_refused() -> None:
     assert worst_case_history(manifest) > HISTORY_LIMIT
     problem = history_problem(manifest)
     assert problem is not None and "25,000" in problem
+
+
+TRAFFIC_ACTIONS = {"lambda:UpdateAlias", "codedeploy:CreateDeployment", "codedeploy:StopDeployment",
+                   "appconfig:StartDeployment", "appconfig:StopDeployment"}
+
+
+def _statements(policies: list[Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+    return found
+
+
+def test_no_traffic_moving_action_has_an_unconditioned_wildcard() -> None:
+    """Moving traffic on "any function" would let one team's manifest shift another team's traffic."""
+    checked = wildcards = 0
+    for name, res in TEMPLATE["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for statement in _statements(res["Properties"].get("Policies") or []):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if not TRAFFIC_ACTIONS & set(actions):
+                continue
+            checked += 1
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            text = [r.get("Fn::Sub", r) if isinstance(r, dict) else r for r in resources]
+            wildcard = [r for r in text if isinstance(r, str) and r.endswith(":*")]
+            if wildcard:
+                wildcards += 1
+                condition = json.dumps(statement.get("Condition") or {})
+                assert "aws:ResourceTag/genai-cicd:app" in condition, (name, actions, wildcard)
+    assert checked >= 4 and wildcards >= 3

@@ -288,7 +288,9 @@ class Provisioner:
             Handler=props["Handler"], Code={"ZipFile": buf.getvalue()},
             Timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
             MemorySize=int(props.get("MemorySize", glob.get("MemorySize", 128))),
-            Environment={"Variables": env})["FunctionArn"]
+            Environment={"Variables": env},
+            Tags={str(k): str(v) for k, v in {**(glob.get("Tags") or {}), **(props.get("Tags") or {})}.items()},
+        )["FunctionArn"]
         spec = FunctionSpec(name=name, arn=arn, code_dir=(stack.base_dir / props["CodeUri"]).resolve(),
                             handler=props["Handler"], environment=env,
                             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from genai_cicd.errors import InvalidInput, ManifestInvalid
@@ -73,6 +74,57 @@ def check_artifacts(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
         raise ManifestInvalid("\n".join(problems))
 
 
+APP_TAG = "genai-cicd:app"
+
+
+def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
+    """The traffic targets a release names must be registered for its app, before anything moves.
+
+    A Lambda function (alias and CodeDeploy mechanisms) and a CodeDeploy deployment group are
+    registered by the tag ``genai-cicd:app=<app>``; the traffic policies only allow tagged
+    targets, and this check makes the tag's value match the manifest's app, so one team's
+    manifest cannot shift another team's traffic. The AppConfig mechanism may move only the
+    control plane's own flag (its policies name it).
+    """
+    plan, cfg = manifest.canary, deps.config
+    problems: list[str] = []
+
+    def tagged(kind: str, name: str, tags: dict[str, str]) -> None:
+        owner = tags.get(APP_TAG)
+        if owner != manifest.app:
+            problems.append(f"{source}: canary: {kind} {name} is registered for "
+                            f"{'no app' if owner is None else repr(owner)}, not {manifest.app!r} (tag {APP_TAG})")
+
+    if plan.mechanism in ("lambda_alias", "codedeploy"):
+        target = plan.alias if plan.mechanism == "lambda_alias" else plan.codedeploy
+        assert target is not None
+        try:
+            function = deps.client("lambda").get_function(FunctionName=target.function_name)
+        except ClientError as exc:
+            raise ManifestInvalid(f"{source}: canary: function {target.function_name}: "
+                                  f"{exc.response.get('Error', {}).get('Code', 'not readable')}") from None
+        tagged("function", target.function_name, function.get("Tags") or {})
+        if plan.mechanism == "codedeploy" and plan.codedeploy is not None:
+            cd = plan.codedeploy
+            arn = function["Configuration"]["FunctionArn"].split(":")
+            group_arn = (f"arn:{arn[1]}:codedeploy:{arn[3]}:{arn[4]}:deploymentgroup:"
+                         f"{cd.application_name}/{cd.deployment_group_name}")
+            tags = deps.client("codedeploy").list_tags_for_resource(ResourceArn=group_arn).get("Tags") or []
+            tagged("CodeDeploy deployment group", f"{cd.application_name}/{cd.deployment_group_name}",
+                   {t["Key"]: t["Value"] for t in tags})
+    else:
+        flag = plan.appconfig
+        named = {"application_id": (flag.application_id, cfg.appconfig_application_id),
+                 "environment_id": (flag.environment_id, cfg.appconfig_environment_id),
+                 "configuration_profile_id": (flag.configuration_profile_id, cfg.appconfig_profile_id)}
+        for field, (given, own) in named.items():
+            if given is not None and given != own:
+                problems.append(f"{source}: canary.appconfig.{field}: {given} is not the control plane's flag "
+                                f"({own}); the stack may move only its own flag")
+    if problems:
+        raise ManifestInvalid("\n".join(problems))
+
+
 def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     try:
         start = ReleaseInput.model_validate(event.input)
@@ -88,6 +140,7 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     if (too_long := history_problem(manifest)) is not None:
         raise ManifestInvalid(f"{source}: {too_long}")
     check_artifacts(manifest, deps, source)
+    check_targets(manifest, deps, source)
     document = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
     release_id = event.execution_name
     key = f"releases/{release_id}/manifest.json"
