@@ -59,13 +59,19 @@ def quiesce(aws: EmbeddedAWS, timeout: float = 60.0) -> None:
 
 
 def status_event(aws: EmbeddedAWS, execution_arn: str) -> dict[str, Any]:
-    """The Step Functions Execution Status Change event EventBridge would deliver for this execution."""
+    """The Step Functions Execution Status Change event EventBridge would deliver for this execution.
+
+    Shaped as the Step Functions Developer Guide documents it (dates in epoch milliseconds);
+    tests/contract/test_bedrock_runtime_and_states.py holds it to that shape.
+    """
     d = aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
             "source": "aws.states", "account": "123456789012", "time": "2026-11-26T03:00:00Z",
             "region": aws.region, "resources": [execution_arn],
             "detail": {"executionArn": execution_arn, "stateMachineArn": d["stateMachineArn"], "name": d["name"],
-                       "status": d["status"], "input": d.get("input"), "output": d.get("output")}}
+                       "status": d["status"], "startDate": int(d["startDate"].timestamp() * 1000),
+                       "stopDate": int(d["stopDate"].timestamp() * 1000) if d.get("stopDate") else None,
+                       "input": d.get("input"), "output": d.get("output")}}
 
 
 def flag_documents(aws: EmbeddedAWS) -> list[dict[str, Any]]:
