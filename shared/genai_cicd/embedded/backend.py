@@ -265,8 +265,14 @@ class EmbeddedBackend:
                 return self._public(d)
         raise BackendError("ResourceNotFoundException", "deployment not found", 404)
 
+    # ListDeployments returns DeploymentSummary items (AppConfig API Reference), not whole deployments.
+    SUMMARY = ("DeploymentNumber", "ConfigurationName", "ConfigurationVersion", "DeploymentDurationInMinutes",
+               "GrowthType", "GrowthFactor", "FinalBakeTimeInMinutes", "State", "PercentageComplete", "StartedAt",
+               "CompletedAt", "VersionLabel")
+
     def list_deployments(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = [self._public(d) for d in self.deployments.get((p["ApplicationId"], p["EnvironmentId"]), [])]
+        items = [{k: v for k, v in self._public(d).items() if k in self.SUMMARY}
+                 for d in self.deployments.get((p["ApplicationId"], p["EnvironmentId"]), [])]
         return {"Items": list(reversed(items))}
 
     def stop_deployment(self, p: dict[str, Any]) -> dict[str, Any]:
