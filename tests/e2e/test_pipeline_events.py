@@ -46,6 +46,15 @@ def release(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execut
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
 
 
+def canary_running(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execution_id: str) -> str:
+    """A pipeline-started release whose canary has moved traffic (and bakes on); its execution ARN."""
+    release(aws, runner, tmp_path, execution_id, SLOW)
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, execution_id)
+    [outcome] = aws.deliver_event(started(execution_id))
+    wait_for(lambda: runner.flag_weight() > 0)
+    return str(outcome["payload"]["execution_arn"])
+
+
 def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
     event = started("exec-invoke", category="Invoke")
     assert aws.deliver_event(event) == []  # the rule matches approval actions only
@@ -58,11 +67,7 @@ def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runn
 
 def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    release(aws, runner, tmp_path, "exec-canceled", SLOW)
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-canceled")
-    [outcome] = aws.deliver_event(started("exec-canceled"))
-    arn = outcome["payload"]["execution_arn"]
-    wait_for(lambda: runner.flag_weight() > 0)
+    arn = canary_running(aws, runner, tmp_path, "exec-canceled")
     before = len(answers(aws))
     [cancel] = aws.deliver_event(pipeline_ended("exec-canceled", "CANCELED"))
     assert cancel["error"] is None, cancel
@@ -118,11 +123,7 @@ def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
 
 def test_an_operator_stop_answers_the_approval_and_restores_traffic(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    release(aws, runner, tmp_path, "exec-stop", SLOW)
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-stop")
-    [outcome] = aws.deliver_event(started("exec-stop"))
-    arn = outcome["payload"]["execution_arn"]
-    wait_for(lambda: runner.flag_weight() > 0)
+    arn = canary_running(aws, runner, tmp_path, "exec-stop")
     before = len(answers(aws))
     aws.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
     wait_for(lambda: aws.runtime.in_flight == 0)
@@ -133,15 +134,11 @@ def test_an_operator_stop_answers_the_approval_and_restores_traffic(
 
 def test_settling_a_superseded_release_never_answers_the_newer_executions_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    release(aws, runner, tmp_path, "exec-old", SLOW)
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-old")
-    [outcome] = aws.deliver_event(started("exec-old"))
-    wait_for(lambda: runner.flag_weight() > 0)
+    arn = canary_running(aws, runner, tmp_path, "exec-old")
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-new")  # a newer execution reached the gate
     before = len(answers(aws))
     [cancel] = aws.deliver_event(pipeline_ended("exec-old", "SUPERSEDED"))
     assert cancel["error"] is None and cancel["payload"]["cancelled"][0]["approval"] == "no approval pending"
     assert answers(aws)[before:] == []
     assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
-    assert aws.client("stepfunctions").describe_execution(
-        executionArn=outcome["payload"]["execution_arn"])["status"] == "ABORTED"
+    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
