@@ -71,7 +71,8 @@ def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approva
     before = len(answers(aws))
     [cancel] = aws.deliver_event(pipeline_ended("exec-canceled", "CANCELED"))
     assert cancel["error"] is None, cancel
-    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    sfn = aws.client("stepfunctions")
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")  # the stop lands
     assert runner.flag_weight() == 0.0
     assert [a["status"] for a in answers(aws)[before:]] == ["Rejected"]
     assert "cancelled" in answers(aws)[-1]["summary"]
@@ -141,4 +142,5 @@ def test_settling_a_superseded_release_never_answers_the_newer_executions_approv
     assert cancel["error"] is None and cancel["payload"]["cancelled"][0]["approval"] == "no approval pending"
     assert answers(aws)[before:] == []
     assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
-    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    sfn = aws.client("stepfunctions")
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")

@@ -81,7 +81,9 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
                              "state": "SUPERSEDED", "version": 1}}
     [cancel] = aws.deliver_event(superseded)
     assert cancel["error"] is None, cancel
-    assert aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    # StopExecution returns before the execution's status reads ABORTED (on AWS too): wait for it.
+    sfn = aws.client("stepfunctions")
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")
     assert runner.flag_weight() == 0.0
     from genai_cicd.aws.ledger import Ledger
 
@@ -115,6 +117,7 @@ def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_tra
     finally:
         aws.backend.clear_failures()
     sfn = aws.client("stepfunctions")
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
     assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"][-1]["type"] == "ExecutionAborted"
     assert runner.flag_weight() == 0.0
