@@ -112,6 +112,7 @@ def orchestration(plans: list[tuple[int, int | None]]) -> None:
           "Lambda invocations | Lambda s | model calls | model tokens | model spend $ | orchestration $ | "
           "orchestration share | wall s | outcome |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    import shutil
     import tempfile
 
     import yaml
@@ -125,8 +126,11 @@ def orchestration(plans: list[tuple[int, int | None]]) -> None:
             manifest = yaml.safe_load((ROOT / "examples/support_bot/manifests/good-prompt.yaml").read_text())
             base = ROOT / "examples/support_bot/manifests"
             for arm in ("baseline", "candidate"):
-                manifest[arm]["prompt"] = str((base / manifest[arm]["prompt"]).resolve())
-            regression = {**manifest["gates"]["prompt_regression"], "dataset": str(tmp / "golden.jsonl"),
+                # Manifest files are relative to the manifest, inside its directory tree (cli/paths.py).
+                prompt = (base / manifest[arm]["prompt"]).resolve()
+                shutil.copyfile(prompt, tmp / prompt.name)
+                manifest[arm]["prompt"] = prompt.name
+            regression = {**manifest["gates"]["prompt_regression"], "dataset": "golden.jsonl",
                           "repeats": 1, "concurrency": CONCURRENCY}
             if shard_size:
                 regression["shard_size"] = shard_size
