@@ -117,3 +117,18 @@ def test_given_a_plan_that_could_overflow_the_history_when_validated_then_refuse
                                             "steps": [1, 2, 5, 10, 25, 50], "max_intervals_per_step": 500}
     payload, error = aws.invoke("ValidateManifestFunction", event)
     assert error and payload["errorType"] == "ManifestInvalid" and "25,000" in payload["errorMessage"], payload
+
+
+def test_given_the_same_candidate_gated_again_then_the_run_is_counted_and_spends_less_alpha(
+        aws: EmbeddedAWS) -> None:
+    """A re-run under a new release id is still a re-run: the candidate's content is the key."""
+    event = json.loads((ROOT / "events" / "prompt_regression" / "good-prompt.json").read_text())
+    event["release"]["candidate_hash"] = "sha256:rerun-contract"
+    alphas = []
+    for release_id in ("evt-rerun-1", "evt-rerun-2"):
+        event["release"]["release_id"] = release_id
+        payload, error = aws.invoke("PromptRegressionFunction", event)
+        assert not error, payload
+        alphas.append((payload["stats"]["run"], payload["stats"]["alpha"]))
+    assert [run for run, _ in alphas] == [1, 2]
+    assert alphas[1][1] < alphas[0][1]
