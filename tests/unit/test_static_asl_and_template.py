@@ -205,8 +205,12 @@ def test_the_history_model_matches_the_loops_in_the_asl() -> None:
     from genai_cicd.models import limits
 
     assert STATES["Bake"]["Next"] == "AnalyzeCanary" and STATES["AnalyzeCanary"]["Next"] == "CanaryDecision"
-    assert {"Bake", "ShiftTraffic"} <= {c["Next"] for c in STATES["CanaryDecision"]["Choices"]}
-    assert STATES["ShiftTraffic"]["Next"] == "NotifyCanaryStep" and STATES["NotifyCanaryStep"]["Next"] == "Bake"
+    assert {"ProbesNeeded?", "ShiftTraffic"} <= {c["Next"] for c in STATES["CanaryDecision"]["Choices"]}
+    assert STATES["ShiftTraffic"]["Next"] == "NotifyCanaryStep"
+    assert STATES["NotifyCanaryStep"]["Next"] == "ProbesNeeded?"
+    assert STATES["ProbesNeeded?"]["Default"] == "Bake"
+    assert [c["Next"] for c in STATES["ProbesNeeded?"]["Choices"]] == [limits.PROBE_STATE]
+    assert STATES[limits.PROBE_STATE]["Next"] == "Bake"
     assert STATES["WaitForEvaluation"]["Next"] == "PollEvaluationJobs"
     assert STATES["PollEvaluationJobs"]["Next"] == "EvaluationDone?"
     def events(names: tuple[str, ...]) -> int:
@@ -215,8 +219,9 @@ def test_the_history_model_matches_the_loops_in_the_asl() -> None:
     assert events(limits.CANARY_LOOP) == limits.CANARY_PASS_EVENTS
     assert events(limits.STEP_CHANGE) == limits.STEP_EVENTS
     assert events(limits.EVALUATION_LOOP) == limits.POLL_EVENTS
+    assert events((limits.PROBE_STATE,)) == limits.PROBE_EVENTS
     # Every other state visited once, each Lambda task retried up to 4 times (4 events per retry).
-    looped = set(limits.CANARY_LOOP + limits.STEP_CHANGE + limits.EVALUATION_LOOP)
+    looped = set(limits.CANARY_LOOP + limits.STEP_CHANGE + limits.EVALUATION_LOOP + (limits.PROBE_STATE,))
     once = sum(limits.EVENTS_PER_VISIT.get(s["Type"], 4) + (16 if s["Type"] == "Task" else 0)
                for n, s in STATES.items() if n not in looped)
     assert once <= limits.FIXED_EVENTS, once

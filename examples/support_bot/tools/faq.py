@@ -74,3 +74,24 @@ TRAFFIC_EXTRA = [
     "restore deleted file from trash", "share link with password", "stop sharing link", "is data encrypted at rest",
     "install desktop app linux", "files not syncing desktop app", "use files offline on phone",
 ]
+
+# Team administration: answered by the prompts that carry a teams section (v5), asked by live users,
+# and deliberately absent from the golden set (the online-quality demo: what the gates cannot see).
+TEAMS = [
+    ("How do I invite a member to my team?", "Team admins invite a member from Team settings, Members, Invite member, by email address.",
+     "how do i invite a new member to my team"),
+    ("How do I remove a member from my team?", "Open Team settings, Members, pick the member and choose Remove member; their files move to the admin.",
+     "how can i remove a member from the team"),
+    ("How do I make someone a team admin?", "In Team settings, Members, open the member and set the role to Team admin.",
+     "how do i make a member a team admin"),
+    ("How do I change the team name?", "Team admins change the team name in Team settings, General, Team name.",
+     "where do i change our team name"),
+    ("How do I see team storage usage?", "Team storage usage per member is in Team settings, Usage.",
+     "where can i see team storage usage per member"),
+    ("How do I transfer team ownership?", "The owner transfers ownership in Team settings, Ownership, Transfer to another admin.",
+     "how do i transfer ownership of the team"),
+    ("Can team members share folders with each other?", "Team members share folders with each other from the folder menu, Share with team.",
+     "can team members share folders with each other"),
+    ("How do I add team members in bulk?", "Upload a CSV file of email addresses in Team settings, Members, Bulk invite to add many members.",
+     "can i add many team members in bulk with a csv"),
+]

@@ -10,7 +10,7 @@ import base64
 import json
 from pathlib import Path
 
-from faq import FAQ, TRAFFIC_EXTRA
+from faq import FAQ, TEAMS, TRAFFIC_EXTRA
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,14 @@ def knowledge(topics: set[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def teams(answers: list[str] | None = None) -> str:
+    """The team administration section; ``answers`` replaces the answers in order (a botched edit)."""
+    lines = ["### teams"]
+    for i, (q, a, _) in enumerate(TEAMS):
+        lines += [f"Q: {q}", f"A: {(answers or [])[i] if answers else a}"]
+    return "\n".join(lines) + "\n"
+
+
 def write(path: str, text: str) -> None:
     target = HERE / path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +61,10 @@ def prompts() -> None:
           + knowledge())
     write("prompts/v3-trimmed.txt", ROLE + DEFENCE + knowledge({"billing", "account"}))
     write("prompts/v4-helpful.txt", ROLE + HELPFUL + knowledge())
+    write("prompts/v5-teams.txt", ROLE + DEFENCE + knowledge() + teams())
+    # A reorganisation that pasted billing answers under the team questions: confident, fluent, wrong.
+    pasted = [a for topic, _, a, _, _ in FAQ if topic == "billing"][:len(TEAMS)]
+    write("prompts/v6-teams-reorganised.txt", ROLE + DEFENCE + knowledge() + teams(pasted))
     write("prompts/classifier-v1.txt", ROLE + "Respond only with JSON: an object with the keys answer, topic and "
           "confidence.\n" + DEFENCE + knowledge())
 
@@ -73,6 +85,11 @@ def golden() -> None:
                                    for i, (topic, _, _, asked, _) in enumerate(FAQ[::3], start=1)])
     jsonl("data/traffic.jsonl", [{"question": asked} for (_, _, _, asked, _) in FAQ]
           + [{"question": q} for q in TRAFFIC_EXTRA])
+    # Live traffic of a team-heavy week: team questions, which the golden set does not cover, between others.
+    team_questions = [asked for _, _, asked in TEAMS]
+    others = [asked for (_, _, _, asked, _) in FAQ[::4]]
+    jsonl("data/traffic-teams.jsonl", [{"question": q} for pair in zip(team_questions * 2, others, strict=False)
+                                       for q in pair])
 
 
 def injection() -> None:

@@ -35,7 +35,7 @@ class TrafficShifter(Protocol):
 class AppConfigFlag:
     def __init__(self, appconfig: Any, *, application_id: str, environment_id: str, profile_id: str,
                  strategy_id: str, baseline: dict[str, Any], candidate: dict[str, Any], release_id: str,
-                 wait_seconds: float = 120.0, poll_seconds: float = 0.2) -> None:
+                 wait_seconds: float = 120.0, poll_seconds: float = 0.2, capture: dict[str, Any] | None = None) -> None:
         self._ac = appconfig
         self._app = application_id
         self._env = environment_id
@@ -46,6 +46,7 @@ class AppConfigFlag:
         self._release = release_id
         self._wait = wait_seconds
         self._poll = poll_seconds
+        self._capture = capture
 
     def _deployments(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._ac.list_deployments(
@@ -67,8 +68,11 @@ class AppConfigFlag:
             time.sleep(self._poll)
 
     def _document(self, weight: float) -> dict[str, Any]:
-        return {"release_id": self._release, "candidate_weight": weight,
-                "baseline": self._baseline, "candidate": self._candidate}
+        doc = {"release_id": self._release, "candidate_weight": weight,
+               "baseline": self._baseline, "candidate": self._candidate}
+        if self._capture is not None and weight > 0:
+            doc["capture"] = self._capture  # genai_cicd_app captures answers only while a canary runs
+        return doc
 
     def _deploy(self, weight: float, description: str) -> dict[str, Any]:
         self._wait_until_idle()

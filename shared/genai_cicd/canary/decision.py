@@ -13,6 +13,12 @@ Each interval, for every judged metric of the plan (docs/STATISTICS.md):
   every judged metric at once (an intersection: each at alpha), after the
   step's minimum sample, on an interval where every metric arrived. -> the next
   step, or promote after the last.
+- quality (when the plan has ``quality_margin``): the mean of bounded scores of
+  each arm, pooled over every step (an answer's quality does not depend on the
+  load); shown harmful when the anytime-valid upper bound of canary - baseline
+  is below -quality_margin, shown safe when its lower bound is above it. An
+  interval with captured answers left unscored (judge budget spent, scorer
+  down) is incomplete: it never promotes.
 - neither by ``max_intervals_per_step`` or ``max_duration_seconds`` -> rollback,
   "not shown safe" (never a promotion on missing or insufficient data).
 - otherwise -> continue.
@@ -28,8 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from genai_cicd.canary.sequential import (
     Dispersion,
     PairedLogRatios,
+    ScoreSums,
     StepCounts,
     asymptotic_cs,
+    difference_bounds,
     interval_harm_score,
     log_e_harm,
     log_e_rate_below,
@@ -58,6 +66,7 @@ PAIRED_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tokens_per_request": ("max_token_increase", ("input_tokens", "output_tokens")),
 }
 Arm = dict[str, float | None]
+QUALITY = "quality"
 
 
 class Model(BaseModel):
@@ -94,11 +103,20 @@ class PairedEvidence(Model):
     step: PairedLogRatios = PairedLogRatios()
 
 
+class QualityEvidence(Model):
+    """Scores of both arms, pooled over every step."""
+
+    canary: ScoreSums = ScoreSums()
+    baseline: ScoreSums = ScoreSums()
+    unscored: float = 0.0  # captured answers no scorer could score, over the whole canary
+
+
 class CanaryEvidence(Model):
     """Everything the judge has seen; small enough to travel in Step Functions state."""
 
     counts: dict[str, CountEvidence] = Field(default_factory=dict)
     paired: dict[str, PairedEvidence] = Field(default_factory=dict)
+    quality: QualityEvidence = QualityEvidence()
     step_canary_requests: float = 0.0
     step_intervals: int = 0
     intervals: int = 0
@@ -107,7 +125,7 @@ class CanaryEvidence(Model):
         return CanaryEvidence(
             counts={m: e.model_copy(update={"steps": [*e.steps, StepCounts()]}) for m, e in self.counts.items()},
             paired={m: e.model_copy(update={"step": PairedLogRatios()}) for m, e in self.paired.items()},
-            step_canary_requests=0.0, step_intervals=0, intervals=self.intervals)
+            quality=self.quality, step_canary_requests=0.0, step_intervals=0, intervals=self.intervals)
 
 
 class MetricBounds(Model):
@@ -134,10 +152,22 @@ class Verdict(Model):
 
 
 def judged_metrics(plan: CanaryPlan) -> tuple[list[str], list[str]]:
-    """(count metrics, paired checks) the plan judges."""
+    """(count metrics, paired checks) the plan judges; "quality" counts among the paired checks."""
     counts = [m.value for m in plan.metrics]
     paired = [name for name, (field, _) in PAIRED_CHECKS.items() if getattr(plan, field) is not None]
+    if plan.quality_margin is not None:
+        paired.append(QUALITY)
     return counts, paired
+
+
+def _quality_interval(baseline: Arm, canary: Arm) -> tuple[tuple[float, float, float, float] | None, float, str]:
+    """(n_c, sum_c, n_b, sum_b) of this interval, unscored answers, and a note when data is missing."""
+    n_c, s_c = canary.get("quality_count"), canary.get("quality_sum")
+    n_b, s_b = baseline.get("quality_count"), baseline.get("quality_sum")
+    unscored = (canary.get("quality_unscored") or 0.0) + (baseline.get("quality_unscored") or 0.0)
+    if n_c is None or s_c is None or n_b is None or s_b is None:
+        return None, unscored, f"quality: no data for the {'canary' if n_c is None or s_c is None else 'baseline'}"
+    return (n_c, s_c, n_b, s_b), unscored, ""
 
 
 def _paired_log_ratio(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> float | None:
@@ -155,6 +185,10 @@ def _paired_log_ratio(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> fl
 
 def _rate(bad: float, requests: float) -> str:
     return f"{bad:,.0f} of {requests:,.0f} requests ({bad / requests:.2%})" if requests else "no requests"
+
+
+def _scores(s: ScoreSums) -> str:
+    return f"{s.n:,.0f} answers scored, mean {s.total / s.n:.3f}" if s.n else "no answers scored"
 
 
 def _fmt(x: float | None) -> str:
@@ -197,6 +231,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 continue
             counts[metric] = counts.get(metric, CountEvidence()).add(x_c, n_c, x_b, n_b, theta_harm)
         for check in paired_checks:
+            if check == QUALITY:
+                continue
             d = _paired_log_ratio(baseline, canary, PAIRED_CHECKS[check][1])
             if d is None:
                 complete = False
@@ -204,8 +240,23 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 continue
             pe = paired.get(check, PairedEvidence())
             paired[check] = PairedEvidence(total=pe.total.add(d), step=pe.step.add(d))
+    quality = evidence.quality
+    if QUALITY in paired_checks:
+        sums, unscored, missing = _quality_interval(baseline, canary)
+        if sums is not None:
+            quality = QualityEvidence(canary=quality.canary.add(sums[0], sums[1]),
+                                      baseline=quality.baseline.add(sums[2], sums[3]),
+                                      unscored=quality.unscored + unscored)
+        if missing:
+            complete = False
+            notes.append(missing)
+        if unscored > 0:
+            # Fail closed: an answer nobody scored might be the bad one.
+            complete = False
+            notes.append(f"quality: {unscored:,.0f} captured answers unscored in this interval "
+                         "(judge budget spent or scorer failed): no promotion on this interval")
     step_requests = evidence.step_canary_requests + ((n_c or 0.0) if complete else 0.0)
-    new = CanaryEvidence(counts=counts, paired=paired, step_canary_requests=step_requests,
+    new = CanaryEvidence(counts=counts, paired=paired, quality=quality, step_canary_requests=step_requests,
                          step_intervals=evidence.step_intervals + 1, intervals=evidence.intervals + 1)
     sample_reached = step_requests >= plan.min_canary_requests_per_step
     may_harm = new.intervals >= MIN_HARM_INTERVALS
@@ -249,6 +300,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 else "undecided", canary=_rate(c_bad, c_n), baseline=_rate(b_bad, b_n),
                 canary_this_step=_rate(step.canary_bad, step.canary_requests))
     for check in paired_checks:
+        if check == QUALITY:
+            continue
         limit = 1.0 + float(getattr(plan, PAIRED_CHECKS[check][0]))
         pe = paired.get(check, PairedEvidence())
         lower, _ = asymptotic_cs(pe.total, alpha / k)
@@ -268,10 +321,35 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 else "undecided",
                 canary=f"{pe.total.n} intervals paired", baseline=f"{pe.step.n} in this step")
 
+    if QUALITY in paired_checks:
+        margin = float(plan.quality_margin or 0.0)
+        q = quality
+        has_data = q.canary.n > 0 and q.baseline.n > 0
+        harm_lower, harm_upper = difference_bounds(q.canary, q.baseline, alpha / k)
+        safe_lower, _ = difference_bounds(q.canary, q.baseline, alpha)
+        critical = QUALITY in plan.critical_metrics
+        is_harmful = has_data and may_harm and (critical or sample_reached) and harm_upper < -margin
+        is_safe = has_data and safe_lower > -margin
+        if is_harmful:
+            harmful.append(QUALITY)
+        elif not is_safe:
+            unsafe.append(QUALITY)
+        if explain:
+            bounds[QUALITY] = MetricBounds(
+                estimate=(q.canary.mean() - q.baseline.mean()) if has_data else None,
+                lower=safe_lower if has_data else None, upper=harm_upper if has_data else None,
+                harm_above=-margin, allowance=-margin,
+                status="harmful" if is_harmful else "safe" if is_safe else "undecided" if has_data else "no data",
+                canary=_scores(q.canary), baseline=_scores(q.baseline))
+
     def say(metric: str) -> str:
         b = bounds.get(metric)
         if b is None:
             return metric
+        if metric == QUALITY:
+            return (f"quality: canary - baseline mean score {_fmt(b.estimate)} (bounds {_fmt(b.lower)} to "
+                    f"{_fmt(b.upper)}; harm below {_fmt(b.harm_above)}, safe above {_fmt(b.allowance)}); canary "
+                    f"{b.canary}, baseline {b.baseline}")
         if b.status == "negligible":
             return (f"{metric}: canary rate shown under the negligible rate {plan.negligible_rate:.2%} "
                     f"(this step {b.canary_this_step}; baseline {b.baseline})")
@@ -308,3 +386,32 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
            + ("" if sample_reached else f" of at least {plan.min_canary_requests_per_step:,}")]
     why += ["not yet shown safe: " + say(m) for m in unsafe]
     return verdict("continue", "baking", None, why)
+
+
+def with_alpha(plan: CanaryPlan, alpha: float) -> CanaryPlan:
+    return plan.model_copy(update={"alpha": alpha})
+
+
+def combine(user: Verdict, probe: Verdict) -> tuple[Verdict, Literal["user", "probe"]]:
+    """One verdict from two streams judged at alpha/2 each (so the union of their errors stays at alpha).
+
+    Harm shown in either stream rolls back; a step advances when either stream shows every judged
+    metric safe and the other shows no harm; both past the deadline roll back as not shown safe.
+    """
+    streams: tuple[tuple[Verdict, Literal["user", "probe"]], ...] = ((user, "user"), (probe, "probe"))
+    for verdict, stream in streams:
+        if verdict.outcome == "shown_harmful":
+            return _tagged(verdict, stream), stream
+    for verdict, stream in streams:
+        if verdict.outcome == "shown_safe":
+            return _tagged(verdict, stream), stream
+    for verdict, stream in streams:
+        if verdict.action == "rollback":
+            return _tagged(verdict, stream), stream
+    merged = user.model_copy(update={"reasons": (user.reasons[:8] + ["probes: " + r for r in probe.reasons[:8]])})
+    return merged, "user"
+
+
+def _tagged(verdict: Verdict, stream: str) -> Verdict:
+    return verdict if stream == "user" else verdict.model_copy(
+        update={"reasons": ["probe traffic: " + r for r in verdict.reasons]})

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -308,3 +309,72 @@ def asymptotic_cs(paired: PairedLogRatios, alpha: float) -> tuple[float, float]:
     rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / CS_TUNED_FOR
     half = paired.sd() * math.sqrt(2 * (t * rho2 + 1) / (t * t * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha))
     return paired.mean() - half, paired.mean() + half
+
+
+# ------------------------------------------------------------------ means of bounded scores (online quality)
+
+# Bets of the sums-only e-process, mixed with equal weight (each is a lambda of exp(lambda S - n psi)).
+MEAN_BETS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+class ScoreSums(Frozen):
+    """Count and sum of one arm's scores in [0, 1] (no list: it travels in Step Functions state)."""
+
+    n: float = 0.0
+    total: float = 0.0
+
+    def add(self, n: float, total: float) -> ScoreSums:
+        return ScoreSums(n=self.n + n, total=self.total + total)
+
+    def mean(self) -> float:
+        return self.total / self.n if self.n else math.nan
+
+
+def log_e_mean(sums: ScoreSums, m: float, side: Literal["above", "below"]) -> float:
+    """Log e-value against "mean <= m" (side "above") or "mean >= m" (side "below"), from (n, sum) only.
+
+    For a score x in [0, 1] with mean mu, E[exp(lam x)] <= 1 - mu + mu e^lam (by convexity), so
+    exp(lam S - n log(1 - m + m e^lam)) is a supermartingale when every score's conditional mean is
+    at most m (lam > 0) or at least m (lam < 0): the Bernoulli is the worst case, which makes this
+    the Chernoff bound of binary scores and a valid one for any scores in the range.
+    """
+    if sums.n <= 0 or not 0.0 < m < 1.0:
+        return 0.0
+    sign = 1.0 if side == "above" else -1.0
+    terms = [sign * lam * sums.total - sums.n * math.log1p(m * math.expm1(sign * lam)) for lam in MEAN_BETS]
+    return _log_mean_exp(terms)
+
+
+def mean_bounds(sums: ScoreSums, alpha: float) -> tuple[float, float]:
+    """One-sided (1 - alpha) anytime-valid lower and upper bounds of an arm's mean score ([0, 1] with no data)."""
+    if sums.n <= 0:
+        return 0.0, 1.0
+    target = math.log(1 / alpha)
+    mean = min(max(sums.mean(), 0.0), 1.0)
+
+    def edge(side: Literal["above", "below"]) -> float:
+        # The bound is the nearest m not rejected; the e-value falls as m moves toward the mean.
+        inside, outside = mean, (0.0 if side == "above" else 1.0)
+        if log_e_mean(sums, min(max(outside, 1e-9), 1 - 1e-9), side) < target:
+            return outside
+        for _ in range(40):
+            mid = (inside + outside) / 2
+            if log_e_mean(sums, mid, side) >= target:
+                outside = mid
+            else:
+                inside = mid
+        return outside
+
+    return edge("above"), edge("below")
+
+
+def difference_bounds(canary: ScoreSums, baseline: ScoreSums, alpha: float) -> tuple[float, float]:
+    """Anytime-valid (lower, upper) bounds of mean(canary) - mean(baseline), each one-sided at level alpha.
+
+    Each arm's bound is taken at alpha / 2 (a union bound), so each side of the difference holds
+    with probability at least 1 - alpha at every interval, with no assumption on the scores'
+    distribution beyond the range.
+    """
+    c_lo, c_hi = mean_bounds(canary, alpha / 2)
+    b_lo, b_hi = mean_bounds(baseline, alpha / 2)
+    return c_lo - b_hi, c_hi - b_lo

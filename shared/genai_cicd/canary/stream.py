@@ -16,7 +16,8 @@ class ArmCounts(BaseModel):
     latency_p50_ms: float | None = Field(default=None, ge=0)
     latency_p99_ms: float | None = Field(default=None, ge=0)
     quality_count: float | None = Field(default=None, ge=0)
-    quality_sum: float | None = Field(default=None, ge=0)
+    quality_sum: float | None = Field(default=None, ge=0)  # sum of scores in [0, 1]
+    quality_unscored: float | None = Field(default=None, ge=0)  # captured answers left unscored
     low_quality: float | None = Field(default=None, ge=0)
     guardrail_interventions: float | None = Field(default=None, ge=0)
     input_tokens: float | None = Field(default=None, ge=0)
@@ -30,6 +31,11 @@ class ArmCounts(BaseModel):
                 value = getattr(self, name)
                 if value is not None and value > self.requests:
                     raise ValueError(f"{name} ({value}) exceeds requests ({self.requests})")
+        if (self.quality_sum is None) != (self.quality_count is None):
+            raise ValueError("quality_count and quality_sum come together")
+        if self.quality_sum is not None and self.quality_count is not None and self.quality_sum > self.quality_count:
+            raise ValueError(f"quality_sum ({self.quality_sum}) exceeds quality_count ({self.quality_count}): "
+                             "scores are in [0, 1]")
         return self
 
 

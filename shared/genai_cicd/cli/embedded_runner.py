@@ -13,11 +13,12 @@ from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_cha
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.cli.local_release import ProgressPrinter, TrafficGenerator, upload_manifest_artifacts
 from genai_cicd.embedded.aws_session import EmbeddedAWS
-from genai_cicd.models.manifest import parse_manifest
+from genai_cicd.models.manifest import ProbePlan, parse_manifest
 
 SAMPLE = Path("examples") / "support_bot"
 POLL_MIN_SECONDS = 0.2
 POLL_MAX_SECONDS = 1.0
+CANARY_POLL_SECONDS = 0.5
 
 
 class LocalReleaseRunner:
@@ -65,7 +66,10 @@ class LocalReleaseRunner:
             "bedrock_evaluation": {"dataset": "examples/support_bot/data/golden.jsonl", "poll_seconds": 1,
                                    "role_arn": "arn:aws:iam::123456789012:role/BedrockEvaluationRole",
                                    "evaluator_model_id": "local.sim-judge-v1"}}}).gates})
-        for release_id, m in (("evt-release", manifest), ("evt-contract", contract), ("evt-eval", evaluation)):
+        probing = manifest.model_copy(update={"canary": manifest.canary.model_copy(update={
+            "probes": ProbePlan(function_name=self.aws.function_name("SupportBotFunction"), requests_per_second=2)})})
+        for release_id, m in (("evt-release", manifest), ("evt-contract", contract), ("evt-eval", evaluation),
+                              ("evt-probes", probing)):
             s3.put_object(Bucket=self.aws.bucket, Key=f"releases/{release_id}/manifest.json",
                           Body=json.dumps(m.model_dump(mode="json")).encode())
         self.seed_flag(manifest.model_dump(mode="json"))
@@ -124,11 +128,12 @@ class LocalReleaseRunner:
                 messages.append({"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])})
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=m["ReceiptHandle"])
 
-    def questions(self) -> list[str]:
-        lines = (self.root / SAMPLE / "data" / "traffic.jsonl").read_text().splitlines()
+    def questions(self, traffic_file: str = "traffic.jsonl") -> list[str]:
+        lines = (self.root / SAMPLE / "data" / traffic_file).read_text().splitlines()
         return [json.loads(line)["question"] for line in lines if line.strip()]
 
-    def run(self, manifest_path: Path, name: str | None = None, started_by: str = "cli") -> dict[str, Any]:
+    def run(self, manifest_path: Path, name: str | None = None, started_by: str = "cli",
+            traffic_rate: float | None = None, traffic_file: str = "traffic.jsonl") -> dict[str, Any]:
         self.setup()
         manifest = upload_manifest_artifacts(manifest_path, self.aws.client("s3"), self.aws.bucket)
         self.seed_flag(manifest)
@@ -141,7 +146,7 @@ class LocalReleaseRunner:
         def call_app(event: dict[str, Any]) -> None:
             lam.invoke(FunctionName=app_fn, Payload=json.dumps(event).encode())
 
-        traffic = TrafficGenerator(call_app, self.questions(), self.traffic_rate)
+        traffic = TrafficGenerator(call_app, self.questions(traffic_file), traffic_rate or self.traffic_rate)
         started = time.monotonic()
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name=name, input=json.dumps(
             {"manifest": manifest, "started_by": started_by}))["executionArn"]
@@ -168,10 +173,12 @@ class LocalReleaseRunner:
                 changed = progress.poll() + announce()
                 if described["status"] != "RUNNING":
                     break
-                # Back off while a long task runs (moto returns the whole history on every poll);
-                # poll fast again as soon as something happens, and throughout the canary.
+                # Back off while a long task runs: moto returns (and serialises) the whole history on
+                # every poll, which competes with the canary for the one interpreter. Poll fast again
+                # as soon as something happens; during the canary, about twice per interval.
                 quiet = not changed and not traffic.active.is_set()
-                pause = min(pause * 1.5, POLL_MAX_SECONDS) if quiet else POLL_MIN_SECONDS
+                pause = (min(pause * 1.5, POLL_MAX_SECONDS) if quiet
+                         else CANARY_POLL_SECONDS if traffic.active.is_set() else POLL_MIN_SECONDS)
                 time.sleep(pause)
         finally:
             traffic.stop()
@@ -196,9 +203,13 @@ class LocalReleaseRunner:
         entries = ledger.entries(name)
         anchors = anchors_in([n["body"] for n in notes], name)  # heads published outside the table
         # The metric that decided a rollback, or the last one shown safe before promotion.
-        decided = [e.detail.get("detail", {}).get("metric") for e in entries if e.event in ("promoted", "rolled_back")]
+        decided = [e.detail.get("detail", {}) for e in entries if e.event in ("promoted", "rolled_back")]
         return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
-                "decided_on": decided[-1] if decided else None,
+                "decided_on": decided[-1].get("metric") if decided else None,
+                "decided_by_stream": decided[-1].get("stream") if decided else None,
+                "probe_requests": int(decided[-1].get("probe_requests") or 0) if decided else 0,
+                "probe_cost_usd": decided[-1].get("probe_cost_usd") if decided else None,
+                "judge_calls": decided[-1].get("judge_calls") if decided else None,
                 "final_candidate_weight": self.flag_weight(), "notifications": len(notes),
                 "notification_subjects": [n["subject"] for n in notes], "ledger_entries": len(entries),
                 "ledger_verified": not verify_chain(entries) and not verify_anchors(entries, anchors),

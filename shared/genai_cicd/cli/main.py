@@ -16,11 +16,14 @@ from typing import Any
 
 from genai_cicd.errors import InvalidInput
 
+# (scenario, expected outcome, user requests per second, live traffic file under the sample's data/)
 DEMO_SCENARIOS = [
-    ("good-prompt", "promoted"),
-    ("quality-regression", "blocked"),
-    ("injection-regression", "blocked"),
-    ("slow-model", "rolled_back"),
+    ("good-prompt", "promoted", 40.0, "traffic.jsonl"),
+    ("quality-regression", "blocked", 40.0, "traffic.jsonl"),
+    ("injection-regression", "blocked", 40.0, "traffic.jsonl"),
+    ("slow-model", "rolled_back", 40.0, "traffic.jsonl"),
+    ("live-quality-regression", "rolled_back", 40.0, "traffic-teams.jsonl"),
+    ("low-traffic-probes", "promoted", 0.5, "traffic.jsonl"),
 ]
 
 
@@ -44,10 +47,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     releases = []
     with EmbeddedAWS(root, seed=args.seed) as aws:
         runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
-        for scenario, expected in DEMO_SCENARIOS:
-            print(f"\n=== {scenario} (expected: {expected}) ===")
+        for scenario, expected, rate, traffic in DEMO_SCENARIOS:
+            print(f"\n=== {scenario} (expected: {expected}; live traffic {rate:g} requests/s) ===")
             result = runner.run(root / SAMPLE / "manifests" / f"{scenario}.yaml", name=f"demo-{scenario}",
-                                started_by="demo")
+                                started_by="demo", traffic_rate=rate, traffic_file=traffic)
             result["scenario"] = scenario
             result["expected"] = expected
             releases.append(result)
@@ -59,10 +62,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = root / "reports" / "demo-summary.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} weight  seconds")
+    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} probes "
+          "weight  seconds")
     for r in releases:
         print(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
-              f"{str(r['decided_on']):15} {r['final_candidate_weight']:6.1f}  {r['seconds']:7.2f}")
+              f"{str(r['decided_on']):15} {r['probe_requests']:6d} {r['final_candidate_weight']:6.1f}  "
+              f"{r['seconds']:7.2f}")
     print(f"summary written to {out}")
     return 0 if all(r["outcome"] == r["expected"] for r in releases) else 1
 
@@ -304,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
     p.add_argument("--seed", type=int, default=7, help="seed of the simulated model (embedded AWS)")
     sub = p.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="four releases of the sample app on the embedded AWS")
+    demo = sub.add_parser("demo", help="six releases of the sample app on the embedded AWS")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=cmd_demo)
     rel = sub.add_parser("release", help="run one release (embedded AWS unless --state-machine-arn)")

@@ -238,7 +238,8 @@ class EmbeddedAWS:
             self.sample_app = provisioner.deploy(
                 self.root / "examples" / "support_bot" / "template.yaml", "support-bot", self.region,
                 {"FlagApplicationId": out["FlagApplicationId"], "FlagEnvironmentId": out["FlagEnvironmentId"],
-                 "FlagProfileId": out["FlagProfileId"], "PromptBucket": out["ArtifactBucketName"]},
+                 "FlagProfileId": out["FlagProfileId"], "PromptBucket": out["ArtifactBucketName"],
+                 "ArtifactKeyArn": out["ArtifactKeyArn"]},
             )
         self.runtime.preload()
 

@@ -129,6 +129,9 @@ class EmbeddedLambdaRuntime:
         self.busy_seconds: dict[str, float] = {}
         self.stdout = _install_stdout()
         self._lock = threading.Lock()
+        # One instance per function: Lambda never runs two invocations in one process at a time, and
+        # module state (Powertools' metrics buffer, a warm client's cache) relies on that.
+        self._instances: dict[str, threading.Lock] = {}
 
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
@@ -196,6 +199,12 @@ class EmbeddedLambdaRuntime:
         with self._lock:
             self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
             self.in_flight += 1
+            instance = self._instances.setdefault(spec.name, threading.Lock())
+        with instance:
+            return self._run(spec, handler, event, context)
+
+    def _run(self, spec: FunctionSpec, handler: Callable[..., Any], event: Any,
+             context: LambdaContext) -> tuple[bytes, str | None]:
         buf = self.stdout.capture()
         error: str | None = None
         began = time.perf_counter()

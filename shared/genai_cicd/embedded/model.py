@@ -272,10 +272,15 @@ class SimulatedFoundationModel:
         mark = boundary.group(1) if boundary else ""
         ref = set(content_words(self._section(user, "REFERENCE", mark)))
         got = set(content_words(self._section(user, "ANSWER", mark)))
+        if "there is no reference" in system:
+            # Reference-free (live answers): how much of what was asked the answer takes up.
+            asked = set(content_words(self._section(user, "QUESTION", mark)))
+            ref = asked
         recall = len(ref & got) / len(ref) if ref else 0.0
-        score = min(1.0, max(0.0, recall + rng.gauss(0, (1 - profile.accuracy) / 2)))
+        # Rounded before the verdict is read off it, so the two always agree.
+        score = round(min(1.0, max(0.0, recall + rng.gauss(0, (1 - profile.accuracy) / 2))), 2)
         verdict = "PASS" if score >= 0.5 else "FAIL"
-        return json.dumps({"nonce": nonce.group(1) if nonce else "", "verdict": verdict, "score": round(score, 2),
+        return json.dumps({"nonce": nonce.group(1) if nonce else "", "verdict": verdict, "score": score,
                            "reason": "states the reference facts" if verdict == "PASS" else "facts missing"})
 
     @staticmethod

@@ -46,6 +46,20 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule (AWS::S3::Bucket Rule) as PutBucketLifecycleConfiguration takes it."""
+    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters") or []]
+    out: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"],
+                           "Filter": {"Tag": tags[0]} if len(tags) == 1 else
+                           {"And": {"Prefix": rule.get("Prefix", ""), "Tags": tags}} if tags else
+                           {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "NoncurrentVersionExpiration" in rule:
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": rule["NoncurrentVersionExpiration"]["NoncurrentDays"]}
+    return out
+
+
 def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
@@ -216,6 +230,10 @@ class Provisioner:
                 {"CreateBucketConfiguration": {"LocationConstraint": stack.region}}))
             stack.physical[logical] = bucket
             stack.attributes[logical] = {"Arn": f"arn:aws:s3:::{bucket}"}
+            rules = (props.get("LifecycleConfiguration") or {}).get("Rules")
+            if rules:
+                self.client("s3").put_bucket_lifecycle_configuration(
+                    Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in rules]})
         elif rtype == "AWS::SNS::Topic":
             arn = self.client("sns").create_topic(Name=name)["TopicArn"]
             stack.physical[logical] = arn

@@ -11,13 +11,15 @@ from botocore.exceptions import ClientError
 from genai_cicd.aws.cloudwatch import latency_summary
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.canary import planning
-from genai_cicd.canary.decision import CanaryEvidence, judge
+from genai_cicd.canary.decision import CanaryEvidence, combine, judge, with_alpha
 from genai_cicd.canary.planning import PlanEstimate
 from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.online_quality import score_interval
+from genai_cicd.logic.probes import probes_needed
 from genai_cicd.models.manifest import ReleaseManifest
-from genai_cicd.models.tasks import CanaryState, ReleaseContext, RollbackResult
+from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
 
 FULL = 100.0
 
@@ -47,8 +49,16 @@ def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> T
         profile_id=target.configuration_profile_id or cfg.appconfig_profile_id,
         strategy_id=target.deployment_strategy_id or cfg.appconfig_strategy_id,
         baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
-        release_id=release.release_id,
+        release_id=release.release_id, capture=capture_block(manifest),
     )
+
+
+def capture_block(manifest: ReleaseManifest) -> dict[str, Any] | None:
+    """What genai_cicd_app reads from the flag to capture answers (docs/FORMATS.md)."""
+    online = manifest.canary.online_quality
+    if online is None:
+        return None
+    return {"share": online.sample_share, "store": online.store, "retention_days": online.retention_days}
 
 
 def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, weight: float) -> dict[str, Any]:
@@ -103,8 +113,33 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     now = deps.clock().isoformat()
     plan_text = (estimate.sentence() if estimate is not None
                  else "no baseline traffic in the last 15 minutes: time to a verdict unknown")
+    probes = probes_needed(manifest, estimate)
+    if manifest.canary.probes is not None:
+        plan_text += f"; probes {'on' if probes.active else 'off'}: {probes.reason}"
+    online = manifest.canary.online_quality
+    if online is not None:
+        plan_text += f"; {budget_sentence(manifest, estimate)}"
     return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=CanaryEvidence(),
-                       plan=plan_text[:1000])
+                       plan=plan_text[:1000], probes=probes)
+
+
+def budget_sentence(manifest: ReleaseManifest, estimate: PlanEstimate | None) -> str:
+    """What the judge budget buys: answers scored, and how long that lasts at the observed traffic."""
+    online = manifest.canary.online_quality
+    assert online is not None
+    if online.store == "hashes":
+        return "online quality: the app scores its answers (store: hashes), no judge calls here"
+    calls = online.max_judge_calls
+    text = f"online quality: a budget of {calls:,} judge calls scores up to {calls:,} answers"
+    if estimate is not None and estimate.steps:
+        # Both arms capture about as many answers as the canary at its share.
+        per_minute = 2 * estimate.steps[0].canary_requests_per_minute * online.sample_share
+        if per_minute > 0:
+            text += f", about {calls / per_minute:,.0f} min of captures at the first step"
+    return text
+
+
+PROBE_ARMS = ("baseline-probe", "candidate-probe")
 
 
 def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
@@ -116,25 +151,74 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     seconds = max(plan.metric_period_seconds, int((end - start).total_seconds()) // plan.metric_period_seconds
                   * plan.metric_period_seconds)
     end = start + timedelta(seconds=seconds)
-    counts = deps.metrics_reader.interval_counts(
-        namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
-        start=start, end=end, period=plan.metric_period_seconds,
-    )
+
+    def read(arms: tuple[str, str]) -> dict[str, dict[str, float | None]]:
+        return deps.metrics_reader.interval_counts(
+            namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
+            start=start, end=end, period=plan.metric_period_seconds, arms=arms)
+
+    counts = read(("baseline", "candidate"))
+    interval = canary.judge.intervals + 1
+    scores, online, scores_key = score_interval(deps, release, manifest, canary.online, end, interval)
+    if plan.online_quality is not None:
+        counts = {"baseline": {**counts["baseline"], **scores.arm("user", "baseline")},
+                  "candidate": {**counts["candidate"], **scores.arm("user", "candidate")}}
     elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds() if canary.started_at else None
-    evidence, verdict = judge(plan, canary.judge, counts["baseline"], counts["candidate"],
-                              step_index=canary.step_index, elapsed_seconds=elapsed)
+    probes = canary.probes
+    probe_counts: dict[str, dict[str, float | None]] | None = None
+    streams: dict[str, Any] = {}
+    if probes.active:
+        raw = read(PROBE_ARMS)
+        probe_counts = {"baseline": dict(raw["baseline-probe"]), "candidate": dict(raw["candidate-probe"])}
+        _count_crashes(probe_counts, probes)
+        if plan.online_quality is not None:
+            for arm in ("baseline", "candidate"):
+                probe_counts[arm].update(scores.arm("probe", arm))
+        cost = sum((probe_counts[a].get("cost_usd") or 0.0) for a in ("baseline", "candidate"))
+        probes = probes.model_copy(update={"cost_usd": probes.cost_usd + cost,
+                                           "crashed_seen": dict(probes.crashed)})
+        half = with_alpha(plan, plan.alpha / 2)
+        evidence, user_verdict = judge(half, canary.judge, counts["baseline"], counts["candidate"],
+                                       step_index=canary.step_index, elapsed_seconds=elapsed)
+        probe_evidence, probe_verdict = judge(half, probes.judge, probe_counts["baseline"],
+                                              probe_counts["candidate"], step_index=canary.step_index,
+                                              elapsed_seconds=elapsed)
+        probes = probes.model_copy(update={"judge": probe_evidence})
+        verdict, stream = combine(user_verdict, probe_verdict)
+        streams = {"user": user_verdict.model_dump(mode="json"), "probe": probe_verdict.model_dump(mode="json")}
+    else:
+        evidence, verdict = judge(plan, canary.judge, counts["baseline"], counts["candidate"],
+                                  step_index=canary.step_index, elapsed_seconds=elapsed)
+        stream = "user"
+    notes = list(scores.notes)
+    if probes.stopped:
+        notes.append(f"probes stopped: {probes.stopped}")
     latency = latency_summary(deps.client("cloudwatch"), namespace=plan.metrics_namespace, app=manifest.app,
                               environment=manifest.environment, start=start, end=end,
                               bound_ms=plan.slow_request_ms)
     # The time series for the report: one small JSON object per interval.
     key = evidence_key(release, "canary", f"interval-{evidence.intervals:04d}.json")
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
-                                  "counts": counts, "latency": latency, "decision": verdict.model_dump(mode="json"),
-                                  "action": verdict.action})
+                                  "counts": counts, "probe_counts": probe_counts, "latency": latency,
+                                  "decision": verdict.model_dump(mode="json"), "action": verdict.action,
+                                  "stream": stream, "streams": streams, "quality_scores": scores_key,
+                                  "online": online.model_dump(mode="json", exclude={"cursors"}),
+                                  "probes": probes.model_dump(mode="json", exclude={"judge"}), "notes": notes})
+    reasons = [r[:500] for r in (verdict.reasons + notes)[:10]]
     return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight,
                        action=verdict.action, outcome=verdict.outcome, window_start=end.isoformat(), judge=evidence,
-                       last_reasons=[r[:500] for r in verdict.reasons[:10]], metric=verdict.metric,
-                       timeline_uri=deps.artifacts.uri(key), plan=canary.plan)
+                       last_reasons=reasons, metric=verdict.metric, timeline_uri=deps.artifacts.uri(key),
+                       plan=canary.plan, stream=stream, online=online, probes=probes)
+
+
+def _count_crashes(counts: dict[str, dict[str, float | None]], probes: ProbeState) -> None:
+    """A probe whose invocation failed outright emitted no metric: count it as a request and an error."""
+    for arm in ("baseline", "candidate"):
+        new = probes.crashed.get(arm, 0) - probes.crashed_seen.get(arm, 0)
+        if new > 0:
+            c = counts[arm]
+            c["requests"] = (c.get("requests") or 0.0) + new
+            c["errors"] = (c.get("errors") or 0.0) + new
 
 
 def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:
@@ -142,9 +226,11 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     index = canary.step_index + 1
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = float(receipt.get("weight", manifest.canary.steps[index]))
+    probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
                        window_start=deps.clock().isoformat(), judge=canary.judge.new_step(),
-                       last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan)
+                       last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan,
+                       stream=canary.stream, online=canary.online, probes=probes)
 
 
 def full_rollout(release: ReleaseContext, canary: CanaryState, deps: Deps) -> CanaryState:

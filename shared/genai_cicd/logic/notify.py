@@ -28,7 +28,7 @@ SUBJECTS = {
 # Detail keys allowed in messages: ids, verdicts, reasons, pointers. Never prompts or outputs.
 ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index", "metric", "timeline_uri",
                   "error", "cause", "approver", "verdict", "receipt", "gates", "outcome", "release_report",
-                  "evidence", "plan"}
+                  "evidence", "plan", "stream", "probe_requests", "probe_cost_usd", "judge_calls", "answers_scored"}
 
 
 def _clip(value: Any) -> Any:

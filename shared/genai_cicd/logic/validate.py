@@ -121,6 +121,15 @@ def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
             if given is not None and given != own:
                 problems.append(f"{source}: canary.appconfig.{field}: {given} is not the control plane's flag "
                                 f"({own}); the stack may move only its own flag")
+    if plan.probes is not None:
+        # Probes invoke the app: only a function registered for this app (the probe policy needs the tag).
+        name = plan.probes.function_name
+        try:
+            function = deps.client("lambda").get_function(FunctionName=name)
+        except ClientError as exc:
+            raise ManifestInvalid(f"{source}: canary.probes.function_name: {name}: "
+                                  f"{exc.response.get('Error', {}).get('Code', 'not readable')}") from None
+        tagged("probe function", name, function.get("Tags") or {})
     if problems:
         raise ManifestInvalid("\n".join(problems))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -235,6 +236,53 @@ class CanaryMetric(StrEnum):
     GUARDRAIL_INTERVENTIONS = "guardrail_interventions"
 
 
+ONLINE_RUBRIC = ("PASS if the answer directly and correctly addresses the customer's QUESTION; FAIL if it "
+                 "answers a different question, is off topic, or gives no useful answer.")
+
+
+class OnlineQuality(Strict):
+    """Live answers captured by the app (genai_cicd_app) and scored each interval, blind to the variant."""
+
+    # Share of canary requests captured; the baseline is captured so both arms give about as many.
+    sample_share: float = Field(default=0.05, gt=0.0, le=1.0)
+    retention_days: Literal[1, 3, 7, 14, 30] = 7  # S3 lifecycle rules of the artifact bucket, by object tag
+    # "content": the request and answer are stored (KMS) and judged here; "hashes": the app stores
+    # only their SHA-256 and the scores it computed at capture time (nothing leaves its account).
+    store: Literal["content", "hashes"] = "content"
+    judge: JudgeSettings | None = None  # the LLM judge for "content"; refusal and guardrail checks always
+    response_schema: dict[str, Any] | None = None  # JSON Schema of structured answers: invalid scores 0
+    max_judge_calls: int = Field(default=500, ge=0, le=100_000)
+    max_judge_tokens: int = Field(default=1_000_000, ge=0, le=1_000_000_000)
+    max_samples_per_interval: int = Field(default=200, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _judge_for_content(self) -> OnlineQuality:
+        if self.store == "content" and self.judge is None:
+            raise ValueError("store 'content' needs a judge (model_id, optional rubric)")
+        if self.response_schema is not None:
+            validator = jsonschema.validators.validator_for(self.response_schema,
+                                                            default=jsonschema.Draft202012Validator)
+            try:
+                validator.check_schema(self.response_schema)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"response_schema is not a valid JSON Schema: {exc.message}") from None
+        return self
+
+
+class ProbePlan(Strict):
+    """Synthetic requests to both variants when the traffic alone cannot reach a verdict in time."""
+
+    function_name: str = Field(min_length=1, max_length=170)  # the app's entry point (tagged genai-cicd:app)
+    probe_set: ArtifactRef | None = None  # golden-case JSONL; default: gates.prompt_regression.dataset
+    payload_field: str = Field(default="question", min_length=1, max_length=100)  # where the prompt goes
+    when: Literal["auto", "always"] = "auto"  # auto: when the planner says the traffic is too low
+    requests_per_second: float = Field(default=0.5, gt=0.0, le=100.0)  # pairs (one per variant) per second
+    max_requests: int = Field(default=2000, ge=2, le=1_000_000)
+    max_cost_usd: float = Field(default=5.0, gt=0.0, le=100_000.0)
+    # Probe results are their own stream; "pooled" would add them to user traffic's counts.
+    stream: Literal["separate"] = "separate"
+
+
 class CanaryPlan(Strict):
     mechanism: Literal["appconfig_flag", "lambda_alias", "codedeploy"] = "appconfig_flag"
     appconfig: AppConfigTarget = AppConfigTarget()
@@ -252,7 +300,8 @@ class CanaryPlan(Strict):
     )
     # Critical metrics roll back as soon as they are shown harmful; the others once the step
     # served its minimum sample (min_canary_requests_per_step).
-    critical_metrics: list[CanaryMetric] = Field(default_factory=lambda: [CanaryMetric.ERRORS])
+    critical_metrics: list[CanaryMetric | Literal["quality"]] = Field(
+        default_factory=lambda: [CanaryMetric.ERRORS])  # type: ignore[arg-type]
     # A step advances (or the last one promotes) only when every judged metric is shown safe:
     # its anytime-valid upper bound of canary rate / baseline rate below detect_ratio.
     detect_ratio: float = Field(default=2.0, gt=1.0, le=100.0)
@@ -272,6 +321,12 @@ class CanaryPlan(Strict):
     max_duration_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
     # For the report: the share of requests within this latency (CloudWatch PR(:bound)).
     slow_request_ms: float | None = Field(default=None, gt=0)
+    # Quality of live answers (mean score in [0, 1], canary - baseline): rolled back when shown
+    # below -quality_margin, shown safe when above it. Judged when set; needs online_quality
+    # in a release manifest (the scores' source).
+    quality_margin: float | None = Field(default=None, gt=0.0, lt=1.0)
+    online_quality: OnlineQuality | None = None
+    probes: ProbePlan | None = None
 
     @field_validator("steps")
     @classmethod
@@ -287,8 +342,11 @@ class CanaryPlan(Strict):
         if self.mechanism == "codedeploy" and self.codedeploy is None:
             raise ValueError("mechanism codedeploy needs a 'codedeploy' block (application_name, "
                              "deployment_group_name, function_name, alias)")
-        if not set(self.critical_metrics) <= set(self.metrics):
-            raise ValueError("critical_metrics must be a subset of metrics")
+        if not set(self.critical_metrics) <= {*self.metrics, *(["quality"] if self.quality_margin else [])}:
+            raise ValueError("critical_metrics must be a subset of metrics (and 'quality' when quality_margin "
+                             "is set)")
+        if self.online_quality is not None and self.quality_margin is None:
+            raise ValueError("online_quality needs quality_margin: the drop in mean quality to roll back on")
         if 1.0 + self.rollback_tolerance >= self.detect_ratio:
             raise ValueError("rollback_tolerance must leave room below detect_ratio: 1 + rollback_tolerance "
                              "< detect_ratio")
@@ -327,7 +385,23 @@ class ReleaseManifest(Strict):
             for field in ("dataset", "suite", "corpus"):
                 if gate is not None and getattr(gate, field, None):
                     refs.append((f"gates.{name}.{field}", getattr(gate, field)))
+        if self.canary.probes is not None and self.canary.probes.probe_set:
+            refs.append(("canary.probes.probe_set", self.canary.probes.probe_set))
         return refs
+
+    def probe_set(self) -> str | None:
+        """The golden-case file probes are drawn from: the probe_set, else the regression dataset."""
+        if self.canary.probes is None:
+            return None
+        if self.canary.probes.probe_set:
+            return self.canary.probes.probe_set
+        return self.gates.prompt_regression.dataset if self.gates.prompt_regression else None
+
+    @model_validator(mode="after")
+    def _probes_have_prompts(self) -> ReleaseManifest:
+        if self.canary.probes is not None and self.probe_set() is None:
+            raise ValueError("canary.probes needs a probe_set or gates.prompt_regression.dataset to draw from")
+        return self
 
     def selected_gates(self, kinds: Iterable[ChangeKind] | None = None) -> dict[str, str | None]:
         """Gate name -> None when it runs, else why it does not.

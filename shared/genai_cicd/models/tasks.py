@@ -112,6 +112,32 @@ class QualityVerdict(TaskModel):
     evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class OnlineScoring(TaskModel):
+    """Online scoring of captured answers so far (no content: keys, counts and the budget)."""
+
+    cursors: dict[str, str] = Field(default_factory=dict)  # stream -> last sample key read
+    judge_calls: int = 0
+    judge_tokens: int = 0
+    scored: int = 0
+    imputed: int = 0  # the scorer failed: counted as the worst score for the arm (0 canary, 1 baseline)
+    unscored: int = 0  # captured but never scored (budget spent, unreadable record)
+    budget_spent: bool = False
+
+
+class ProbeState(TaskModel):
+    """Probe traffic of this canary: on or off and why, what it used, and its own evidence."""
+
+    active: bool = False
+    reason: str = Field(default="", max_length=500)
+    sent: int = 0  # probe requests (one per variant of a pair)
+    crashed: dict[str, int] = Field(default_factory=dict)  # arm -> invocations that failed outright
+    crashed_seen: dict[str, int] = Field(default_factory=dict)  # of those, already counted by the judge
+    cost_usd: float = 0.0
+    credit: float = 0.0  # fractional pairs carried to the next interval
+    stopped: str | None = Field(default=None, max_length=300)  # why sending stopped (a cap reached)
+    judge: CanaryEvidence = Field(default_factory=CanaryEvidence)
+
+
 class CanaryState(TaskModel):
     started_at: str | None = None
     step_index: int
@@ -125,6 +151,9 @@ class CanaryState(TaskModel):
     timeline_uri: str | None = None
     # The planner's estimate at the traffic seen before the start (for the people watching).
     plan: str | None = Field(default=None, max_length=1000)
+    stream: Literal["user", "probe"] = "user"  # the stream whose verdict decided
+    online: OnlineScoring = Field(default_factory=OnlineScoring)
+    probes: ProbeState = Field(default_factory=ProbeState)
 
 
 class CanaryTaskInput(TaskModel):

@@ -1,0 +1,239 @@
+"""genai_cicd_app: the app side of a genai-cicd release, in one small module.
+
+A released app imports this instead of hand-coding the contract of
+docs/FORMATS.md ("The app's side"). Powertools and boto3 only (no numpy):
+
+- ``route(event, sticky_key=...)`` reads the variant flag (AppConfig through
+  Powertools Parameters, cached ``FLAG_MAX_AGE_SECONDS``) and picks the arm:
+  by a hash of the release id and the key when the app passes a user or
+  session key (a conversation never flips between variants, and raising the
+  weight only moves users from baseline to candidate), at random otherwise.
+  A probe from the control plane (``PROBE_FIELD`` in the event, for the
+  release the flag names) gets the arm it asks for and is marked synthetic.
+- ``record(...)`` / ``record_error(...)`` emit the per-variant EMF metrics
+  with exactly the dimensions app, environment, variant. Probes are counted
+  under the variants ``baseline-probe`` / ``candidate-probe``: never mixed into
+  user traffic.
+- ``capture(...)`` stores a sampled share of (request, answer, variant,
+  request id, latency, tokens) in the release's folder of the artifact bucket,
+  KMS-encrypted and tagged for lifecycle expiry; with ``store: hashes`` only
+  SHA-256 digests and the scores the app computed. Content is never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools.utilities import parameters
+
+PROBE_FIELD = "genai_cicd_probe"
+ARMS = ("baseline", "candidate")
+EXPIRY_TAG = "genai-cicd:expire-days"
+_RELEASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_COUNTS = ("Requests", "Errors", "SlowRequests", "GuardrailInterventions", "LowQuality", "InputTokens",
+           "OutputTokens")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """From the function's environment (the sample app's template.yaml shows every variable)."""
+
+    app: str
+    environment: str
+    flag_application: str
+    flag_environment: str
+    flag_profile: str
+    flag_max_age: int = 0
+    slow_request_ms: float = 1500.0
+    high_resolution: bool = True
+    capture_bucket: str | None = None
+    capture_kms_key: str | None = None
+
+    @classmethod
+    def from_environment(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        missing = [k for k in ("APP_NAME", "APP_ENVIRONMENT", "FLAG_APPLICATION_ID", "FLAG_ENVIRONMENT_ID",
+                               "FLAG_PROFILE_ID") if not e.get(k)]
+        if missing:
+            raise RuntimeError(f"genai_cicd_app: missing environment variables: {', '.join(missing)}")
+        return cls(app=e["APP_NAME"], environment=e["APP_ENVIRONMENT"], flag_application=e["FLAG_APPLICATION_ID"],
+                   flag_environment=e["FLAG_ENVIRONMENT_ID"], flag_profile=e["FLAG_PROFILE_ID"],
+                   flag_max_age=int(e.get("FLAG_MAX_AGE_SECONDS", "0")),
+                   slow_request_ms=float(e.get("SLOW_REQUEST_MS", "1500")),
+                   high_resolution=e.get("METRIC_RESOLUTION", "1") == "1",
+                   capture_bucket=e.get("CAPTURE_BUCKET") or None, capture_kms_key=e.get("CAPTURE_KMS_KEY_ID") or None)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The flag's ``capture`` block, written by the control plane from the manifest's online_quality."""
+
+    share: float = 0.0
+    store: str = "content"
+    retention_days: int = 7
+
+    @classmethod
+    def from_flag(cls, block: Any) -> Capture:
+        if not isinstance(block, dict):
+            return cls()
+        try:
+            share = float(block.get("share", 0.0))
+            days = int(block.get("retention_days", 7))
+        except (TypeError, ValueError):
+            return cls()
+        store = block.get("store") if block.get("store") in ("content", "hashes") else "hashes"
+        return cls(share=min(max(share, 0.0), 1.0), store=str(store), retention_days=max(days, 1))
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one request goes. ``payload`` is the event without the probe marker."""
+
+    arm: str
+    variant: dict[str, Any]
+    release_id: str | None
+    weight: float
+    synthetic: bool = False
+    probe_id: str | None = None
+    capture: Capture = field(default_factory=Capture)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric_variant(self) -> str:
+        return f"{self.arm}-probe" if self.synthetic else self.arm
+
+
+def sticky_bucket(release_id: str, key: str) -> float:
+    """A stable number in [0, 100) for (release, key): the user's place in the ramp."""
+    digest = hashlib.sha256(f"{release_id}\x1f{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100.0
+
+
+class ReleasedApp:
+    def __init__(self, settings: Settings | None = None, *, s3: Any = None, rng: random.Random | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.settings = settings or Settings.from_environment()
+        self._s3 = s3
+        self._rng = rng or random.SystemRandom()
+        # service="" keeps the dimension set to exactly app, environment, variant.
+        self.metrics = metrics or Metrics(service="")
+        self.metrics.set_default_dimensions(app=self.settings.app, environment=self.settings.environment)
+
+    # -- flag and variant -------------------------------------------------
+    def flag(self) -> dict[str, Any]:
+        s = self.settings
+        doc = parameters.get_app_config(
+            name=s.flag_profile, environment=s.flag_environment, application=s.flag_application,
+            transform="json", max_age=s.flag_max_age)
+        if not isinstance(doc, dict):
+            raise ValueError("the variant flag is not a JSON object")
+        return doc
+
+    def route(self, event: dict[str, Any], *, sticky_key: str | None = None) -> Route:
+        flag = self.flag()
+        weight = float(flag.get("candidate_weight", 0.0))
+        release = flag.get("release_id")
+        release_id = release if isinstance(release, str) and _RELEASE_ID.match(release) else None
+        payload = {k: v for k, v in event.items() if k != PROBE_FIELD}
+        probe = event.get(PROBE_FIELD)
+        capture = Capture.from_flag(flag.get("capture"))
+        if isinstance(probe, dict):
+            # Synthetic: kept out of user metrics whatever it asks. It chooses its arm only for the
+            # release the flag names (a stale probe from an earlier release is routed like a user).
+            asked = probe.get("variant")
+            current = release_id is not None and probe.get("release_id") == release_id and asked in ARMS
+            arm = str(asked) if current else self._pick(weight, release_id, sticky_key)
+            return Route(arm=arm, variant=flag[arm], release_id=release_id if current else None, weight=weight,
+                         synthetic=True, probe_id=str(probe.get("id", ""))[:100] or None, capture=capture,
+                         payload=payload)
+        arm = self._pick(weight, release_id, sticky_key)
+        return Route(arm=arm, variant=flag[arm], release_id=release_id, weight=weight, capture=capture,
+                     payload=payload)
+
+    def _pick(self, weight: float, release_id: str | None, sticky_key: str | None) -> str:
+        place = (sticky_bucket(release_id or "", sticky_key) if sticky_key is not None
+                 else self._rng.random() * 100.0)
+        return "candidate" if place < weight else "baseline"
+
+    # -- metrics ------------------------------------------------------------
+    def _emit(self, route: Route, values: dict[str, float], latency_ms: float | None) -> None:
+        resolution = MetricResolution.High if self.settings.high_resolution else MetricResolution.Standard
+        self.metrics.add_dimension(name="variant", value=route.metric_variant)
+        for name, value in values.items():
+            unit = MetricUnit.NoUnit if name == "CostUSD" else MetricUnit.Count
+            self.metrics.add_metric(name=name, unit=unit, value=value, resolution=resolution)
+        if latency_ms is not None:
+            self.metrics.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=latency_ms,
+                                    resolution=resolution)
+
+    def record(self, route: Route, *, latency_ms: float, input_tokens: int, output_tokens: int, cost_usd: float,
+               guardrail_intervened: bool = False, low_quality: bool = False) -> None:
+        """One answered request: every metric of the contract, zeros included (a sum needs its zeros)."""
+        self._emit(route, {"Requests": 1, "Errors": 0,
+                           "SlowRequests": 1 if latency_ms > self.settings.slow_request_ms else 0,
+                           "GuardrailInterventions": 1 if guardrail_intervened else 0,
+                           "LowQuality": 1 if low_quality else 0, "InputTokens": input_tokens,
+                           "OutputTokens": output_tokens, "CostUSD": cost_usd}, latency_ms)
+
+    def record_error(self, route: Route) -> None:
+        self._emit(route, {**{name: 0 for name in _COUNTS}, "Requests": 1, "Errors": 1, "CostUSD": 0}, None)
+
+    # -- capture ------------------------------------------------------------
+    def should_capture(self, route: Route) -> bool:
+        """Probes always; user requests at the share for the canary, and at a share giving the baseline
+        about as many captured answers (the efficient split for a difference of two means)."""
+        if route.release_id is None or not self.settings.capture_bucket or route.capture.share <= 0:
+            return False
+        if route.synthetic:
+            return True
+        share = route.capture.share
+        if route.arm == "baseline" and 0 < route.weight < 100:
+            share *= min(1.0, route.weight / (100.0 - route.weight))
+        return self._rng.random() < share
+
+    def capture(self, route: Route, *, request_id: str, request: str, answer: str, latency_ms: float,
+                input_tokens: int, output_tokens: int, guardrail_intervened: bool = False,
+                scores: dict[str, float] | None = None) -> str | None:
+        """Store one sampled answer; returns its key, or None when not sampled. Never logs the content."""
+        if not self.should_capture(route):
+            return None
+        now = datetime.now(UTC)
+        record: dict[str, Any] = {
+            "schema": 1, "variant": route.arm, "synthetic": route.synthetic, "probe_id": route.probe_id,
+            "request_id": request_id[:200], "captured_at": now.isoformat(), "latency_ms": latency_ms,
+            "input_tokens": input_tokens, "output_tokens": output_tokens,
+            "guardrail_intervened": guardrail_intervened, "store": route.capture.store}
+        if route.capture.store == "hashes":
+            record["request_sha256"] = hashlib.sha256(request.encode()).hexdigest()
+            record["answer_sha256"] = hashlib.sha256(answer.encode()).hexdigest()
+            record["scores"] = {k: float(v) for k, v in (scores or {}).items()}
+        else:
+            record["request"], record["answer"] = request, answer
+        stream = "probe" if route.synthetic else "user"
+        key = (f"releases/{route.release_id}/samples/{stream}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-"
+               f"{uuid.uuid4().hex[:12]}.json")
+        kwargs: dict[str, Any] = {"Bucket": self.settings.capture_bucket, "Key": key,
+                                  "Body": json.dumps(record).encode(), "ContentType": "application/json",
+                                  "ServerSideEncryption": "aws:kms",
+                                  "Tagging": f"{EXPIRY_TAG}={route.capture.retention_days}"}
+        if self.settings.capture_kms_key:
+            kwargs["SSEKMSKeyId"] = self.settings.capture_kms_key
+        self._client().put_object(**kwargs)
+        return key
+
+    def _client(self) -> Any:
+        if self._s3 is None:
+            import boto3
+
+            self._s3 = boto3.client("s3")
+        return self._s3

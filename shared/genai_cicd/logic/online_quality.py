@@ -1,0 +1,231 @@
+"""Online quality: score the answers the app captured since the last interval, blind to the variant.
+
+The app (genai_cicd_app) writes sampled answers to
+``releases/{id}/samples/{stream}/{time}-{n}.json`` (docs/FORMATS.md "Captured
+answers"). Each interval this reads the new ones of both streams (user and
+probe), shuffles them together and scores each with the same checks, never
+telling a scorer which variant answered:
+
+- a guardrail intervention or a refusal scores 0;
+- with ``response_schema``, an answer that is not valid JSON of the schema scores 0;
+- otherwise the release's LLM judge grades the answer to the question (no reference);
+- ``store: hashes`` records carry the score the app computed at capture time.
+
+Fail closed: a scorer that fails counts as the worst score for the arm (0 for
+the canary, 1 for the baseline); a record that cannot be read, or one left
+over once the judge budget is spent, is *unscored* -- and an interval with
+unscored answers never promotes (canary.decision).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import jsonschema
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
+from genai_cicd.gates.scorers import is_refusal
+from genai_cicd.logic.context import evidence_key
+from genai_cicd.logic.deps import Deps
+from genai_cicd.models.manifest import ONLINE_RUBRIC, OnlineQuality, ReleaseManifest
+from genai_cicd.models.tasks import OnlineScoring, ReleaseContext
+from genai_cicd.providers.base import ProviderError
+
+STREAMS = ("user", "probe")
+# A sample is read once its capture time is this far behind the end of the interval: a write still
+# in flight when the interval closed is read in the next one, not skipped by the cursor.
+SETTLE_SECONDS = 2.0
+Arm = Literal["baseline", "candidate"]
+
+
+class CapturedAnswer(BaseModel):
+    """One record written by genai_cicd_app.ReleasedApp.capture (schema 1)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    schema_: Literal[1] = Field(alias="schema")
+    variant: Arm
+    synthetic: bool
+    probe_id: str | None = None
+    request_id: str
+    captured_at: str
+    latency_ms: float = Field(ge=0)
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    guardrail_intervened: bool
+    store: Literal["content", "hashes"]
+    request: str | None = None
+    answer: str | None = None
+    request_sha256: str | None = None
+    answer_sha256: str | None = None
+    scores: dict[str, float] | None = None
+
+
+class ArmScores(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: float = 0.0
+    total: float = 0.0
+    unscored: float = 0.0
+
+
+class IntervalScores(BaseModel):
+    """Per stream and arm: what the judge folds in as quality_count / quality_sum / quality_unscored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    streams: dict[str, dict[str, ArmScores]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    def arm(self, stream: str, arm: str) -> dict[str, float]:
+        a = self.streams.get(stream, {}).get(arm, ArmScores())
+        return {"quality_count": a.count, "quality_sum": a.total, "quality_unscored": a.unscored}
+
+
+def _timestamp(key: str) -> datetime | None:
+    name = key.rsplit("/", 1)[-1]
+    try:
+        return datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")
+    except ValueError:
+        return None
+
+
+def new_sample_keys(deps: Deps, release_id: str, stream: str, after: str | None, until: datetime) -> list[str]:
+    """Keys captured since ``after`` and settled by ``until`` (naive UTC), in capture order."""
+    s3 = deps.client("s3")
+    prefix = f"releases/{release_id}/samples/{stream}/"
+    kwargs: dict[str, Any] = {"Bucket": deps.config.artifact_bucket, "Prefix": prefix}
+    if after:
+        kwargs["StartAfter"] = after
+    keys: list[str] = []
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        for item in page.get("Contents", []):
+            stamp = _timestamp(item["Key"])
+            if stamp is not None and stamp <= until:
+                keys.append(item["Key"])
+        if not page.get("IsTruncated"):
+            return sorted(keys)
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
+class Scorer:
+    """The checks of the module docstring, with the release's judge and budget."""
+
+    def __init__(self, config: OnlineQuality, judge: LLMJudge | None, state: OnlineScoring) -> None:
+        self.config = config
+        self.judge = judge
+        self.calls = state.judge_calls
+        self.tokens = state.judge_tokens
+        self.spent = state.budget_spent
+
+    def _budget_left(self) -> bool:
+        if self.calls >= self.config.max_judge_calls or self.tokens >= self.config.max_judge_tokens:
+            self.spent = True
+        return not self.spent
+
+    def score(self, record: CapturedAnswer) -> tuple[float | None, str]:
+        """(score, how); None = unscored (budget spent or nothing to score with)."""
+        if record.store == "hashes":
+            value = (record.scores or {}).get("quality")
+            if value is None or not 0.0 <= value <= 1.0:
+                return None, "no app score in [0, 1]"
+            return value, "app"
+        answer, question = record.answer or "", record.request or ""
+        if record.guardrail_intervened:
+            return 0.0, "guardrail"
+        if is_refusal(answer):
+            return 0.0, "refusal"
+        if self.config.response_schema is not None:
+            try:
+                jsonschema.validate(json.loads(answer), self.config.response_schema)
+            except (json.JSONDecodeError, jsonschema.ValidationError):
+                return 0.0, "schema"
+        if self.judge is None:
+            return None, "no judge"
+        if not self._budget_left():
+            return None, "budget"
+        before_calls, before_tokens = self.judge.calls, self.judge.tokens
+        try:
+            value = self.judge.grade(question, answer)
+        finally:
+            self.calls += self.judge.calls - before_calls
+            self.tokens += self.judge.tokens - before_tokens
+        return value, "judge"
+
+
+def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, state: OnlineScoring,
+                   end: datetime, interval: int) -> tuple[IntervalScores, OnlineScoring, str | None]:
+    """Score what was captured since the last interval; returns the scores, the new state, and the key
+    of the per-sample results in S3 (scores only, never content)."""
+    config = manifest.canary.online_quality
+    if config is None:
+        return IntervalScores(), state, None
+    judge = (LLMJudge(deps.provider, config.judge.model_id, config.judge.rubric or ONLINE_RUBRIC)
+             if config.judge is not None else None)
+    scorer = Scorer(config, judge, state)
+    until = end.replace(tzinfo=None) - timedelta(seconds=SETTLE_SECONDS)
+    cursors = dict(state.cursors)
+    todo: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for stream in STREAMS:
+        keys = new_sample_keys(deps, release.release_id, stream, cursors.get(stream), until)
+        if keys:
+            cursors[stream] = keys[-1]
+        # Blind and unbiased: a random subset when more arrived than one interval may score.
+        rng = random.Random(hashlib.sha256(f"{release.release_id}:{stream}:{interval}".encode()).digest())
+        if len(keys) > config.max_samples_per_interval:
+            notes.append(f"{stream}: scored a random {config.max_samples_per_interval} of {len(keys)} new answers")
+            keys = rng.sample(keys, config.max_samples_per_interval)
+        todo += [(stream, k) for k in keys]
+    random.Random(interval).shuffle(todo)
+    result: dict[str, dict[str, ArmScores]] = {s: {"baseline": ArmScores(), "candidate": ArmScores()}
+                                               for s in STREAMS}
+    rows: list[dict[str, Any]] = []
+    scored = imputed = unscored = 0
+    for stream, key in todo:
+        try:
+            record = CapturedAnswer.model_validate(deps.artifacts.read_json(key))
+        except (ClientError, ValidationError, ValueError) as exc:
+            unscored += 1
+            rows.append({"key": key, "stream": stream, "unreadable": type(exc).__name__})
+            # Unknown arm: count it against both, so neither can promote on this interval.
+            for side in ("baseline", "candidate"):
+                result[stream][side].unscored += 1
+            continue
+        if record.synthetic != (stream == "probe"):
+            unscored += 1
+            result[stream][record.variant].unscored += 1
+            rows.append({"key": key, "stream": stream, "unreadable": "synthetic flag does not match the stream"})
+            continue
+        sums = result[stream][record.variant]
+        try:
+            value, how = scorer.score(record)
+        except (VerdictRejected, ProviderError) as exc:
+            value, how = (0.0 if record.variant == "candidate" else 1.0), f"imputed: {type(exc).__name__}"
+            imputed += 1
+        if value is None:
+            sums.unscored += 1
+            unscored += 1
+        else:
+            sums.count += 1
+            sums.total += value
+            scored += 1
+        rows.append({"key": key, "stream": stream, "variant": record.variant, "score": value, "how": how})
+    if scorer.spent and unscored:
+        notes.append(f"judge budget spent ({scorer.calls} calls, {scorer.tokens:,} tokens): scoring stopped, "
+                     f"{unscored} answers unscored")
+    new_state = OnlineScoring(cursors=cursors, judge_calls=scorer.calls, judge_tokens=scorer.tokens,
+                              scored=state.scored + scored, imputed=state.imputed + imputed,
+                              unscored=state.unscored + unscored, budget_spent=scorer.spent)
+    results_key: str | None = None
+    if rows:
+        results_key = evidence_key(release, "canary", f"quality-{interval:04d}.json")
+        deps.artifacts.put_json(results_key, {"interval": interval, "samples": rows, "notes": notes})
+    return IntervalScores(streams=result, notes=notes), new_state, results_key
