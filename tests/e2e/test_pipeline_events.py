@@ -126,7 +126,10 @@ def test_an_operator_stop_answers_the_approval_and_restores_traffic(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     arn = canary_running(aws, runner, tmp_path, "exec-stop")
     before = len(answers(aws))
-    aws.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    sfn = aws.client("stepfunctions")
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    # StopExecution returns before the status reads ABORTED (on AWS too): the event comes after.
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")
     wait_for(lambda: aws.runtime.in_flight == 0)
     aws.deliver_event(status_event(aws, arn))
     assert runner.flag_weight() == 0.0

@@ -1,0 +1,193 @@
+"""Quality in the canary: the sums-only confidence sequence and the judge's rules for live scores.
+
+The bound's guarantee (docs/STATISTICS.md, "Online quality"): for scores in [0, 1] whose
+conditional mean is constant, each one-sided bound fails with probability at most alpha at
+*any* interval it is read. Checked here on distributions the method was not tuned for --
+binary near 0 and 1, all-equal, a two-point split, bursts of equal scores -- read after every
+interval, seeded and small (the measured rates are in docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from genai_cicd.canary.decision import CanaryEvidence, Verdict, combine, judge
+from genai_cicd.canary.sequential import ScoreSums, difference_bounds, log_e_mean, mean_bounds
+from genai_cicd.canary.stream import ArmCounts
+from genai_cicd.models.manifest import CanaryPlan
+
+ALPHA = 0.05
+
+
+def draws(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    if kind == "binary near 1":
+        return (rng.random(n) < 0.97).astype(float)
+    if kind == "binary near 0":
+        return (rng.random(n) < 0.02).astype(float)
+    if kind == "all equal":
+        return np.full(n, 0.7)
+    if kind == "two points":
+        return rng.choice([0.1, 0.9], size=n, p=[0.3, 0.7])
+    if kind == "bursts":  # runs of 10 equal scores: far from independent requests
+        return np.repeat((rng.random(n // 10 + 1) < 0.6).astype(float), 10)[:n]
+    return rng.beta(2, 5, n)
+
+
+MEANS = {"binary near 1": 0.97, "binary near 0": 0.02, "all equal": 0.7, "two points": 0.66, "bursts": 0.6,
+         "skewed": 2 / 7}
+
+
+@pytest.mark.parametrize("kind", ["binary near 1", "binary near 0", "all equal", "two points", "skewed"])
+def test_given_bounded_scores_then_the_bounds_cover_the_mean_at_every_look(kind: str) -> None:
+    misses = 0
+    runs = 60
+    for seed in range(runs):
+        x = draws(kind, np.random.default_rng(seed), 300)
+        sums = ScoreSums()
+        for chunk in np.array_split(x, 30):  # read after every interval of 10
+            sums = sums.add(len(chunk), float(chunk.sum()))
+            lo, hi = mean_bounds(sums, ALPHA)
+            if not lo <= MEANS[kind] <= hi:
+                misses += 1
+                break
+    # each side at alpha: about 2 x 5% = 6 of 60 would be expected from an exact method; this one is
+    # conservative, so more than 9 would be news
+    assert misses <= 9, misses
+
+
+def test_given_bursts_of_equal_scores_then_the_bounds_are_not_promised_and_say_so() -> None:
+    """Bursts break independence (STATISTICS.md states it): the width shrinks as if there were 10x the data.
+
+    This documents the assumption rather than hiding it: the coverage drops below 1 - 2 alpha.
+    """
+    misses = 0
+    for seed in range(60):
+        x = draws("bursts", np.random.default_rng(seed), 300)
+        sums = ScoreSums()
+        for chunk in np.array_split(x, 30):
+            sums = sums.add(len(chunk), float(chunk.sum()))
+            lo, hi = mean_bounds(sums, ALPHA)
+            if not lo <= MEANS["bursts"] <= hi:
+                misses += 1
+                break
+    assert misses > 6
+
+
+def test_given_no_scores_then_the_bounds_are_the_whole_range_and_no_evidence() -> None:
+    assert mean_bounds(ScoreSums(), ALPHA) == (0.0, 1.0)
+    assert log_e_mean(ScoreSums(), 0.5, "above") == 0.0
+
+
+@pytest.mark.parametrize(("n", "total"), [(40, 40.0), (40, 0.0), (200, 100.0)])
+def test_given_extreme_or_tied_scores_then_the_bounds_stay_inside_the_range_with_width(n: int, total: float) -> None:
+    lo, hi = mean_bounds(ScoreSums(n=n, total=total), ALPHA)
+    assert 0.0 <= lo < total / n + 1e-9 and total / n - 1e-9 < hi <= 1.0
+    assert hi - lo > 0.05  # all-equal scores never give a zero-width interval
+
+
+def test_given_a_worse_canary_then_the_difference_is_below_zero_and_the_direction_is_right() -> None:
+    worse = difference_bounds(ScoreSums(n=400, total=120), ScoreSums(n=400, total=320), ALPHA)
+    better = difference_bounds(ScoreSums(n=400, total=320), ScoreSums(n=400, total=120), ALPHA)
+    assert worse[1] < -0.3 and better[0] > 0.3
+    assert worse[0] < worse[1] and better[0] < better[1]
+
+
+PLAN = CanaryPlan(steps=[50], bake_seconds=60, max_intervals_per_step=30, min_canary_requests_per_step=20,
+                  metrics=["errors"], negligible_rate=0.1, quality_margin=0.05,
+                  critical_metrics=["errors", "quality"])
+
+
+def arms(q_c: tuple[float, float] | None, q_b: tuple[float, float] | None, unscored: float = 0.0,
+         requests: float = 100.0) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    def arm(q: tuple[float, float] | None) -> dict[str, float | None]:
+        out: dict[str, float | None] = {"requests": requests, "errors": 0.0}
+        if q is not None:
+            out |= {"quality_count": q[0], "quality_sum": q[1], "quality_unscored": unscored / 2}
+        return out
+    return arm(q_b), arm(q_c)
+
+
+def run(data: list[tuple[dict[str, float | None], dict[str, float | None]]], plan: CanaryPlan = PLAN) -> Verdict:
+    evidence = CanaryEvidence()
+    verdict = None
+    for i, (baseline, canary) in enumerate(data):
+        evidence, verdict = judge(plan, evidence, baseline, canary, step_index=0,
+                                  elapsed_seconds=(i + 1) * plan.bake_seconds)
+        if verdict.action in ("promote", "rollback"):
+            return verdict
+    assert verdict is not None
+    return verdict
+
+
+def test_given_live_answers_much_worse_then_rolled_back_on_quality_not_errors() -> None:
+    verdict = run([arms((20, 8.0), (20, 16.0))] * 30)
+    assert verdict.action == "rollback" and verdict.outcome == "shown_harmful" and verdict.metric == "quality"
+    assert "quality" in verdict.reasons[0]
+
+
+def test_given_equal_quality_then_shown_safe_and_promoted() -> None:
+    # within 5 points needs about 2,000 scored answers per arm at a mean of 0.8 (BENCHMARKS.md)
+    verdict = run([arms((100, 80.0), (100, 80.0))] * 30)
+    assert verdict.action == "promote" and verdict.outcome == "shown_safe"
+    assert verdict.metrics["quality"].status == "safe"
+
+
+def test_given_answers_left_unscored_then_never_promoted_even_when_every_bound_is_safe() -> None:
+    # the same scores as the promoted case above, but each interval some answers went unscored
+    verdict = run([arms((100, 80.0), (100, 80.0), unscored=2)] * 30)
+    assert verdict.action == "rollback" and verdict.outcome == "not_shown_safe"
+    assert any("unscored" in r for r in verdict.reasons)
+
+
+def test_given_no_scores_at_all_then_never_promoted() -> None:
+    verdict = run([arms((0, 0.0), (0, 0.0))] * 30)
+    assert verdict.action == "rollback" and verdict.outcome == "not_shown_safe"
+    assert verdict.metrics["quality"].status == "no data"
+
+
+def test_given_a_missing_quality_field_then_the_interval_is_incomplete() -> None:
+    verdict = run([arms(None, (40, 32.0))] * 30)
+    assert verdict.action == "rollback" and verdict.outcome == "not_shown_safe"
+    assert any("quality: no data for the canary" in r for r in verdict.reasons)
+
+
+def test_given_a_small_drop_within_the_margin_then_not_rolled_back() -> None:
+    verdict = run([arms((200, 158.0), (200, 160.0))] * 30)
+    assert verdict.outcome != "shown_harmful"
+
+
+def test_given_a_quality_plan_without_margin_then_quality_is_not_a_critical_metric() -> None:
+    with pytest.raises(ValidationError, match="critical_metrics"):
+        CanaryPlan(metrics=["errors"], critical_metrics=["quality"])
+    with pytest.raises(ValidationError, match="quality_margin"):
+        CanaryPlan(online_quality={"judge": {"model_id": "m"}})
+
+
+@pytest.mark.parametrize("fields", [{"quality_count": 3, "quality_sum": 4}, {"quality_sum": 1},
+                                    {"quality_count": 2, "quality_sum": math.nan}])
+def test_given_impossible_quality_sums_in_a_stream_then_refused(fields: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        ArmCounts(requests=10, **fields)
+
+
+def verdict(action: str, outcome: str, metric: str | None = None) -> Verdict:
+    return Verdict(interval=1, action=action, outcome=outcome, metric=metric, reasons=[outcome])  # type: ignore[arg-type]
+
+
+def test_given_harm_in_the_probe_stream_then_it_rolls_back_even_if_users_show_safe() -> None:
+    final, stream = combine(verdict("promote", "shown_safe", "errors"), verdict("rollback", "shown_harmful", "quality"))
+    assert (final.action, final.metric, stream) == ("rollback", "quality", "probe")
+    assert final.reasons[0].startswith("probe traffic:")
+
+
+def test_given_safety_shown_by_either_stream_then_the_step_advances_and_names_the_stream() -> None:
+    final, stream = combine(verdict("continue", "baking"), verdict("next_step", "shown_safe", "errors"))
+    assert (final.action, stream) == ("next_step", "probe")
+    final, stream = combine(verdict("continue", "baking"), verdict("continue", "baking"))
+    assert (final.action, stream) == ("continue", "user")
+    final, _ = combine(verdict("rollback", "not_shown_safe"), verdict("rollback", "not_shown_safe"))
+    assert final.action == "rollback"
