@@ -1,4 +1,4 @@
-"""The four demo releases: outcomes emerge from what the model produced and the metrics the app emitted."""
+"""The six demo releases: outcomes emerge from what the model produced and the metrics the app emitted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.cli.main import DEMO_SCENARIOS
 from genai_cicd.embedded.aws_session import EmbeddedAWS
 from tests.utils import SAMPLE
 
@@ -17,11 +18,13 @@ RESULTS: dict[str, dict[str, Any]] = {}
 def released(runner: LocalReleaseRunner, scenario: str) -> dict[str, Any]:
     """The demo release's result, run now if this module's earlier test did not (tests run alone too)."""
     if scenario not in RESULTS:
-        RESULTS[scenario] = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}")
+        rate, traffic = next((r, t) for name, _, r, t in DEMO_SCENARIOS if name == scenario)
+        RESULTS[scenario] = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}",
+                                       traffic_rate=rate, traffic_file=traffic)
     return RESULTS[scenario]
 
 
-@pytest.mark.parametrize("scenario", ["good-prompt", "quality-regression", "injection-regression", "slow-model"])
+@pytest.mark.parametrize("scenario", [name for name, *_ in DEMO_SCENARIOS])
 def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalReleaseRunner,
                                                                  scenario: str) -> None:
     result = released(runner, scenario)
@@ -32,11 +35,56 @@ def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalRe
         "quality-regression": ("blocked", "prompt_regression", 0.0),
         "injection-regression": ("blocked", "injection_suite", 0.0),
         "slow-model": ("rolled_back", None, 0.0),
+        "live-quality-regression": ("rolled_back", None, 0.0),
+        "low-traffic-probes": ("promoted", None, 100.0),
     }[scenario]
     assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == expected, result
     # What decided: the metric that rolled back, or the last one shown safe; nothing for a blocked release.
-    decided = {"good-prompt": {"errors", "slow_requests", "low_quality"}, "slow-model": {"slow_requests"}}
+    decided = {"good-prompt": {"errors", "slow_requests", "low_quality"}, "slow-model": {"slow_requests"},
+               "live-quality-regression": {"quality"},
+               "low-traffic-probes": {"errors", "slow_requests", "low_quality"}}
     assert result["decided_on"] in decided.get(scenario, {None}), result
+    # Probes only where user traffic cannot reach a verdict.
+    assert (result["probe_requests"] > 0) is (scenario == "low-traffic-probes"), result
+
+
+def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_online_quality(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    result = released(runner, "live-quality-regression")
+    from genai_cicd.aws.ledger import Ledger
+
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "e2e-live-quality-regression")
+    assert [e.event for e in entries][:2] == ["started", "gates_passed"]  # the gates could not see it
+    rolled = entries[-1].detail["detail"]
+    assert rolled["metric"] == "quality" and rolled["outcome"] == "shown_harmful"
+    assert 0 < rolled["judge_calls"] <= 800 and rolled["answers_scored"] > 0
+    assert result["decided_by_stream"] == "user"
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket,
+                                                  Prefix="releases/e2e-live-quality-regression/canary/quality-")
+            ["Contents"]]
+    scored = [row for k in keys for row in json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read())
+              ["samples"]]
+    by_arm = {arm: [r["score"] for r in scored if r.get("variant") == arm and r["score"] is not None]
+              for arm in ("baseline", "candidate")}
+    assert sum(by_arm["candidate"]) / len(by_arm["candidate"]) < sum(by_arm["baseline"]) / len(by_arm["baseline"])
+
+
+def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(aws: EmbeddedAWS, runner: LocalReleaseRunner
+                                                                 ) -> None:
+    result = released(runner, "low-traffic-probes")
+    assert result["decided_by_stream"] == "probe" and result["probe_cost_usd"] > 0
+    # user traffic alone: half a request per second, a few dozen requests in all
+    assert result["app_requests"] < 60 < result["probe_requests"]
+    from genai_cicd.aws.ledger import Ledger
+
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "e2e-low-traffic-probes")
+    step = next(e for e in entries if e.event == "canary_step")
+    assert "probes on" in step.detail["detail"]["plan"]
+    promoted = entries[-1].detail["detail"]
+    assert promoted["stream"] == "probe" and promoted["probe_requests"] == result["probe_requests"]
 
 
 def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:

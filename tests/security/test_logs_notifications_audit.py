@@ -17,16 +17,16 @@ from genai_cicd.logic.notify import ALLOWED_DETAIL
 from tests.stack import wait_for
 from tests.utils import QUICK_CANARY, SAMPLE, manifest_file
 
-RELEASES = ["sec-promoted", "sec-blocked", "sec-approved"]
+RELEASES = ["sec-promoted", "sec-blocked", "sec-approved", "sec-live"]
 
 
 def sensitive_texts() -> list[str]:
     """Questions, reference answers, attacks and prompt templates: none may appear in logs or messages."""
     texts = []
-    for name in ("golden.jsonl", "injection.jsonl", "guardrail_suite.jsonl"):
+    for name in ("golden.jsonl", "injection.jsonl", "guardrail_suite.jsonl", "traffic-teams.jsonl"):
         for line in (SAMPLE / "data" / name).read_text().splitlines():
             case = json.loads(line)
-            texts += [v for k, v in case.items() if k in ("prompt", "referenceResponse", "text", "attack")
+            texts += [v for k, v in case.items() if k in ("prompt", "referenceResponse", "text", "attack", "question")
                       and isinstance(v, str)]
     for prompt in (SAMPLE / "prompts").glob("*.txt"):
         texts += [line for line in prompt.read_text().splitlines() if len(line) >= 30]
@@ -72,9 +72,12 @@ def runs(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path_factory: pytest.
                          approval={"required": True, "timeout_seconds": 120}, canary=fast)
     results["sec-approved"] = runner.run(path, name="sec-approved")
     thread.join()
+    # Live answers captured by the app and scored by the control plane (online quality).
+    results["sec-live"] = runner.run(manifest_file(tmp, "live-quality-regression"), name="sec-live",
+                                     traffic_file="traffic-teams.jsonl")
     results["_tokens"] = tokens
     results["_queues"] = queues
-    assert [results[r]["outcome"] for r in RELEASES] == ["promoted", "blocked", "promoted"], results
+    assert [results[r]["outcome"] for r in RELEASES] == ["promoted", "blocked", "promoted", "rolled_back"], results
     return results
 
 
@@ -86,6 +89,34 @@ def test_no_prompt_answer_attack_or_task_token_reaches_the_logs(aws: EmbeddedAWS
     secrets = [*sensitive_texts(), token]
     leaked = [s[:60] for s in secrets if any(s in line for line in lines)]
     assert not leaked, leaked
+
+
+def test_captured_answers_stay_in_their_encrypted_expiring_objects(aws: EmbeddedAWS, runs: dict[str, Any]) -> None:
+    """The app's own logs, the control plane's logs and the scores file never carry what was captured."""
+    s3 = aws.client("s3")
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=aws.bucket, Prefix="releases/sec-live/samples/") for o in page.get("Contents", [])]
+    assert len(keys) > 20
+    captured: set[str] = set()
+    for key in keys[:40]:
+        head = s3.head_object(Bucket=aws.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=aws.bucket, Key=key)["TagSet"]}
+        assert tags == {"genai-cicd:expire-days": "1"}  # the manifest's retention_days
+        record = json.loads(s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+        captured |= {record["request"], record["answer"]}
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=aws.bucket)["Rules"]
+    assert any(r["Filter"].get("Tag") == {"Key": "genai-cicd:expire-days", "Value": "1"}
+               and r["Expiration"]["Days"] == 1 for r in rules)
+    texts = [t for t in captured if len(t) >= 20]
+    assert texts
+    lines = [entry["line"] for entry in aws.logs]  # the app's logs included
+    assert not [t[:60] for t in texts if any(t in line for line in lines)]
+    scores = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/sec-live/canary/")["Contents"]]
+    bodies = [s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read().decode() for k in scores]
+    assert not [t[:60] for t in texts if any(t in b for b in bodies)]
+    ledger = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries("sec-live")
+    assert not [t[:60] for t in texts if t in json.dumps([e.detail for e in ledger])]
 
 
 def drain(aws: EmbeddedAWS, url: str) -> list[dict[str, Any]]:

@@ -1,0 +1,144 @@
+"""genai_cicd_app, the app side of a release: variant choice, metrics, probes and capture."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import boto3
+import pytest
+from genai_cicd_app import EXPIRY_TAG, PROBE_FIELD, ReleasedApp, Settings, sticky_bucket
+from moto import mock_aws
+
+SETTINGS = Settings(app="support-bot", environment="prod", flag_application="a", flag_environment="e",
+                    flag_profile="p", capture_bucket="artifacts", capture_kms_key="alias/genai-cicd")
+VARIANTS = {"baseline": {"prompt": "p1", "model_id": "m"}, "candidate": {"prompt": "p2", "model_id": "m"}}
+
+
+class App(ReleasedApp):
+    """The flag comes from a dict instead of AppConfig (the rest is the shipped code)."""
+
+    def __init__(self, flag: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(SETTINGS, **kwargs)
+        self.doc = flag
+
+    def flag(self) -> dict[str, Any]:
+        return self.doc
+
+
+def flag(weight: float, release: str = "rel-1", **extra: Any) -> dict[str, Any]:
+    return {"release_id": release, "candidate_weight": weight, **VARIANTS, **extra}
+
+
+def test_given_a_session_key_then_a_conversation_stays_on_one_variant_and_a_ramp_only_adds_users() -> None:
+    keys = [f"user-{i}" for i in range(2000)]
+    at5 = {k: App(flag(5)).route({}, sticky_key=k).arm for k in keys}
+    at25 = {k: App(flag(25)).route({}, sticky_key=k).arm for k in keys}
+    again = {k: App(flag(5)).route({}, sticky_key=k).arm for k in keys}
+    assert at5 == again
+    assert all(at25[k] == "candidate" for k in keys if at5[k] == "candidate")
+    share = sum(a == "candidate" for a in at25.values()) / len(keys)
+    assert 0.22 < share < 0.28
+    # another release reshuffles who goes first
+    assert sticky_bucket("rel-1", "user-1") != sticky_bucket("rel-2", "user-1")
+
+
+def test_given_no_key_then_each_request_is_drawn_at_the_weight() -> None:
+    app = App(flag(30), rng=random.Random(3))
+    arms = [app.route({}).arm for _ in range(4000)]
+    assert 0.27 < arms.count("candidate") / len(arms) < 0.33
+    assert {a for a in (App(flag(0)).route({}).arm for _ in range(200))} == {"baseline"}
+
+
+def test_given_a_probe_of_the_current_release_then_it_gets_its_variant_and_is_kept_out_of_user_metrics() -> None:
+    event = {"question": "q", PROBE_FIELD: {"release_id": "rel-1", "variant": "candidate", "id": "7-candidate"}}
+    route = App(flag(0)).route(event)
+    assert (route.arm, route.synthetic, route.metric_variant) == ("candidate", True, "candidate-probe")
+    assert route.payload == {"question": "q"} and route.probe_id == "7-candidate"
+
+
+def test_given_a_stale_or_forged_probe_then_it_chooses_nothing_and_is_never_captured() -> None:
+    for marker in ({"release_id": "old", "variant": "candidate"}, {"release_id": "rel-1", "variant": "admin"}):
+        route = App(flag(0, capture={"share": 1.0})).route({"question": "q", PROBE_FIELD: marker})
+        assert route.arm == "baseline" and route.synthetic and route.release_id is None
+        assert not App(flag(0)).should_capture(route)
+
+
+def emitted(app: ReleasedApp) -> dict[str, Any]:
+    doc: dict[str, Any] = app.metrics.serialize_metric_set()
+    app.metrics.clear_metrics()
+    return doc
+
+
+@pytest.mark.parametrize(("event", "variant"), [({}, "baseline"),
+                                                ({PROBE_FIELD: {"release_id": "rel-1", "variant": "baseline"}},
+                                                 "baseline-probe")])
+def test_given_an_answer_then_every_contract_metric_is_emitted_with_exactly_three_dimensions(
+        event: dict[str, Any], variant: str) -> None:
+    app = App(flag(0))
+    route = app.route(event)
+    app.record(route, latency_ms=2000.0, input_tokens=10, output_tokens=5, cost_usd=0.01, low_quality=True)
+    doc = emitted(app)
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["app", "environment", "variant"]]
+    assert (doc["app"], doc["environment"], doc["variant"]) == ("support-bot", "prod", variant)
+    assert {m["Name"] for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
+        "Requests", "Errors", "SlowRequests", "GuardrailInterventions", "LowQuality", "InputTokens",
+        "OutputTokens", "CostUSD", "LatencyMs"}
+    assert (doc["SlowRequests"], doc["LowQuality"], doc["Errors"]) == ([1.0], [1.0], [0.0])
+    app.record_error(route)
+    doc = emitted(app)
+    assert (doc["Requests"], doc["Errors"], doc["InputTokens"]) == ([1.0], [1.0], [0.0])
+
+
+@pytest.fixture
+def s3() -> Any:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="artifacts")
+        yield client
+
+
+def capture(app: ReleasedApp, event: dict[str, Any] | None = None, **kw: Any) -> str | None:
+    route = app.route(event or {}, sticky_key=kw.pop("key", None))
+    return app.capture(route, request_id="r-1", request="how do I invite a member", answer="Team settings",
+                       latency_ms=12.0, input_tokens=3, output_tokens=2, **kw)
+
+
+def test_given_capture_on_then_the_answer_is_stored_encrypted_and_tagged_for_expiry(s3: Any, capsys: Any) -> None:
+    app = App(flag(50, capture={"share": 1.0, "store": "content", "retention_days": 3}), s3=s3)
+    key = capture(app, {PROBE_FIELD: {"release_id": "rel-1", "variant": "candidate"}})
+    assert key is not None and key.startswith("releases/rel-1/samples/probe/")
+    head = s3.head_object(Bucket="artifacts", Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    tags = s3.get_object_tagging(Bucket="artifacts", Key=key)["TagSet"]
+    assert tags == [{"Key": EXPIRY_TAG, "Value": "3"}]
+    record = json.loads(s3.get_object(Bucket="artifacts", Key=key)["Body"].read())
+    assert (record["variant"], record["synthetic"], record["answer"]) == ("candidate", True, "Team settings")
+    out = capsys.readouterr()
+    assert "invite a member" not in out.out + out.err  # content is stored, never printed
+
+
+def test_given_store_hashes_then_only_digests_and_the_apps_scores_leave_the_app(s3: Any) -> None:
+    app = App(flag(50, capture={"share": 1.0, "store": "hashes"}), s3=s3)
+    key = capture(app, key="u1", scores={"quality": 0.0})
+    assert key is not None and key.startswith("releases/rel-1/samples/user/")
+    body = s3.get_object(Bucket="artifacts", Key=key)["Body"].read().decode()
+    assert "invite" not in body and "Team settings" not in body
+    record = json.loads(body)
+    assert len(record["request_sha256"]) == 64 and record["scores"] == {"quality": 0.0}
+
+
+def test_given_no_capture_block_or_no_release_then_nothing_is_stored(s3: Any) -> None:
+    assert capture(App(flag(50), s3=s3)) is None
+    assert capture(App(flag(50, release="not a valid id!", capture={"share": 1.0}), s3=s3)) is None
+    assert s3.list_objects_v2(Bucket="artifacts").get("KeyCount", 0) == 0
+
+
+def test_given_a_small_canary_then_the_baseline_is_captured_about_as_often_as_the_canary() -> None:
+    app = App(flag(20, capture={"share": 0.5}), rng=random.Random(1))
+    counts = {"baseline": 0, "candidate": 0}
+    for _ in range(20000):
+        route = app.route({})
+        counts[route.arm] += app.should_capture(route)
+    assert 0.85 < counts["baseline"] / counts["candidate"] < 1.15
