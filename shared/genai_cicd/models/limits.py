@@ -6,8 +6,9 @@ history grows with the canary loop (ProbesNeeded?, Bake, AnalyzeCanary,
 CanaryDecision per interval, and SendProbes with probes), the steps
 (ShiftTraffic and NotifyCanaryStep per step) and the Bedrock evaluation poll
 (WaitForEvaluation, PollEvaluationJobs, EvaluationDone? per poll). LoadManifest
-refuses a plan whose worst case does not fit, before anything is locked or moved. Events per visit: a Lambda task 5 (StateEntered,
-LambdaFunctionScheduled, Started, Succeeded, StateExited); a Wait or Choice 2.
+refuses a plan whose worst case does not fit, before anything is locked or
+moved. Events per visit: a Lambda task 5 (StateEntered, LambdaFunctionScheduled,
+Started, Succeeded, StateExited); a Wait or Choice 2.
 tests/unit/test_static_asl_and_template.py checks these loops against the ASL.
 """
 
