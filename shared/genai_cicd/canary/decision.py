@@ -66,6 +66,7 @@ PAIRED_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tokens_per_request": ("max_token_increase", ("input_tokens", "output_tokens")),
 }
 Arm = dict[str, float | None]
+Stream = Literal["user", "probe"]
 QUALITY = "quality"
 
 
@@ -392,13 +393,13 @@ def with_alpha(plan: CanaryPlan, alpha: float) -> CanaryPlan:
     return plan.model_copy(update={"alpha": alpha})
 
 
-def combine(user: Verdict, probe: Verdict) -> tuple[Verdict, Literal["user", "probe"]]:
+def combine(user: Verdict, probe: Verdict) -> tuple[Verdict, Stream]:
     """One verdict from two streams judged at alpha/2 each (so the union of their errors stays at alpha).
 
     Harm shown in either stream rolls back; a step advances when either stream shows every judged
     metric safe and the other shows no harm; both past the deadline roll back as not shown safe.
     """
-    streams: tuple[tuple[Verdict, Literal["user", "probe"]], ...] = ((user, "user"), (probe, "probe"))
+    streams: tuple[tuple[Verdict, Stream], ...] = ((user, "user"), (probe, "probe"))
     for verdict, stream in streams:
         if verdict.outcome == "shown_harmful":
             return _tagged(verdict, stream), stream
@@ -415,3 +416,24 @@ def combine(user: Verdict, probe: Verdict) -> tuple[Verdict, Literal["user", "pr
 def _tagged(verdict: Verdict, stream: str) -> Verdict:
     return verdict if stream == "user" else verdict.model_copy(
         update={"reasons": ["probe traffic: " + r for r in verdict.reasons]})
+
+
+def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, user_canary: Arm, *,
+                  probe: CanaryEvidence | None = None, probe_baseline: Arm | None = None,
+                  probe_canary: Arm | None = None, step_index: int, elapsed_seconds: float | None = None,
+                  explain: bool = True) -> tuple[CanaryEvidence, CanaryEvidence | None, Verdict, Stream]:
+    """AnalyzeCanary's decision for one interval: user traffic alone, or with the probe stream beside it.
+
+    With probes each stream is judged at alpha/2 and the verdicts are combined (``combine``).
+    """
+    if probe is None or probe_baseline is None or probe_canary is None:
+        evidence, verdict = judge(plan, user, user_baseline, user_canary, step_index=step_index,
+                                  elapsed_seconds=elapsed_seconds, explain=explain)
+        return evidence, None, verdict, "user"
+    half = with_alpha(plan, plan.alpha / 2)
+    user_ev, user_verdict = judge(half, user, user_baseline, user_canary, step_index=step_index,
+                                  elapsed_seconds=elapsed_seconds, explain=explain)
+    probe_ev, probe_verdict = judge(half, probe, probe_baseline, probe_canary, step_index=step_index,
+                                    elapsed_seconds=elapsed_seconds, explain=explain)
+    verdict, stream = combine(user_verdict, probe_verdict)
+    return user_ev, probe_ev, verdict, stream

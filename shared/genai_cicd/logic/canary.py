@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from genai_cicd.aws.cloudwatch import latency_summary
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.canary import planning
-from genai_cicd.canary.decision import CanaryEvidence, combine, judge, with_alpha
+from genai_cicd.canary.decision import CanaryEvidence, judge_streams
 from genai_cicd.canary.planning import PlanEstimate
 from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
@@ -166,7 +166,6 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds() if canary.started_at else None
     probes = canary.probes
     probe_counts: dict[str, dict[str, float | None]] | None = None
-    streams: dict[str, Any] = {}
     if probes.active:
         raw = read(PROBE_ARMS)
         probe_counts = {"baseline": dict(raw["baseline-probe"]), "candidate": dict(raw["candidate-probe"])}
@@ -175,21 +174,15 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
             for arm in ("baseline", "candidate"):
                 probe_counts[arm].update(scores.arm("probe", arm))
         cost = sum((probe_counts[a].get("cost_usd") or 0.0) for a in ("baseline", "candidate"))
-        probes = probes.model_copy(update={"cost_usd": probes.cost_usd + cost,
-                                           "crashed_seen": dict(probes.crashed)})
-        half = with_alpha(plan, plan.alpha / 2)
-        evidence, user_verdict = judge(half, canary.judge, counts["baseline"], counts["candidate"],
-                                       step_index=canary.step_index, elapsed_seconds=elapsed)
-        probe_evidence, probe_verdict = judge(half, probes.judge, probe_counts["baseline"],
-                                              probe_counts["candidate"], step_index=canary.step_index,
-                                              elapsed_seconds=elapsed)
+        probes = probes.model_copy(update={"cost_usd": probes.cost_usd + cost, "crashed_seen": dict(probes.crashed)})
+    evidence, probe_evidence, verdict, stream = judge_streams(
+        plan, canary.judge, counts["baseline"], counts["candidate"],
+        probe=probes.judge if probe_counts else None,
+        probe_baseline=probe_counts["baseline"] if probe_counts else None,
+        probe_canary=probe_counts["candidate"] if probe_counts else None, step_index=canary.step_index,
+        elapsed_seconds=elapsed)
+    if probe_evidence is not None:
         probes = probes.model_copy(update={"judge": probe_evidence})
-        verdict, stream = combine(user_verdict, probe_verdict)
-        streams = {"user": user_verdict.model_dump(mode="json"), "probe": probe_verdict.model_dump(mode="json")}
-    else:
-        evidence, verdict = judge(plan, canary.judge, counts["baseline"], counts["candidate"],
-                                  step_index=canary.step_index, elapsed_seconds=elapsed)
-        stream = "user"
     notes = list(scores.notes)
     if probes.stopped:
         notes.append(f"probes stopped: {probes.stopped}")
@@ -201,7 +194,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
                                   "counts": counts, "probe_counts": probe_counts, "latency": latency,
                                   "decision": verdict.model_dump(mode="json"), "action": verdict.action,
-                                  "stream": stream, "streams": streams, "quality_scores": scores_key,
+                                  "stream": stream, "quality_scores": scores_key,
                                   "online": online.model_dump(mode="json", exclude={"cursors"}),
                                   "probes": probes.model_dump(mode="json", exclude={"judge"}), "notes": notes})
     reasons = [r[:500] for r in (verdict.reasons + notes)[:10]]
