@@ -3,14 +3,16 @@
 Both parts drive the production decision (``genai_cicd.canary.decision.judge_streams``,
 the function AnalyzeCanary calls) with simulated intervals; nothing here is tuned to it.
 
-Part 1, a drop in the mean quality of live answers. 20 requests/s, steps 5% then 25%,
-300 s intervals, 12 per step, errors 1% in both arms (no effect), ``quality_margin``
-0.05, quality critical. Answers are scored by a judge in [0, 1]: a good answer
+Part 1, a drop in the mean quality of live answers. 100 requests/s, steps 5% then 25%,
+300 s intervals, up to 24 per step (2 h), errors 1% in both arms (no effect), ``quality_margin``
+0.02 (so a drop of 5 or 10 points is harm to be shown, not a tie at the margin),
+quality critical. Answers are scored by a judge in [0, 1]: a good answer
 Beta(8, 2) (mean 0.8), a bad one Beta(1, 4) (mean 0.2); the candidate gives a bad
 answer instead of a good one often enough to lower the mean by the drop. The app
 captures ``sample_share`` of the canary's answers and about as many of the
 baseline's; each captured answer costs one judge call until the budget is spent, after
-which answers are unscored and no interval promotes. Dollars: $0.0003 per judge call
+which answers are unscored and no interval promotes. Each interval brings the count,
+sum and sum of squares of its scores (as AnalyzeCanary does). Dollars: $0.0003 per judge call
 (800 input and 80 output tokens at $0.25 and $1.25 per million, a small judge model).
 
 Part 2, time to a verdict at low traffic, a harmless change (errors 1%, slow requests
@@ -36,18 +38,18 @@ from common import describe, wilson
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
 from genai_cicd.models.manifest import CanaryPlan
 
-RPS = 20.0
+RPS = 100.0
 BAKE = 300
 JUDGE_USD = 0.0003
 PROBE_USD = 0.002
-QUALITY_PLAN = CanaryPlan(steps=[5, 25], bake_seconds=BAKE, max_intervals_per_step=12, metrics=["errors"],
-                          critical_metrics=["errors", "quality"], quality_margin=0.05, negligible_rate=0.002)
+QUALITY_PLAN = CanaryPlan(steps=[5, 25], bake_seconds=BAKE, max_intervals_per_step=24, metrics=["errors"],
+                          critical_metrics=["errors", "quality"], quality_margin=0.02, negligible_rate=0.002)
 PROBE_PLAN = CanaryPlan(steps=[5, 25], bake_seconds=BAKE, max_intervals_per_step=12,
                         metrics=["errors", "slow_requests"], max_duration_seconds=7200)
 RATES = {"errors": 0.01, "slow_requests": 0.02}
 DROPS = (0.0, 0.05, 0.10)
-SHARES = (0.01, 0.05, 0.20)
-BUDGETS = (500, 2000, 10_000)
+SHARES = (0.05, 0.20, 1.0)
+BUDGETS = (2_000, 10_000, 50_000)
 
 
 def scores(rng: np.random.Generator, n: int, drop: float) -> np.ndarray:
@@ -72,10 +74,11 @@ def quality_run(seed: int, drop: float, share: float, budget: int) -> dict[str, 
             x = scores(rng, judged, arm_drop)
             arms[arm] = {"requests": float(n), "errors": float(rng.binomial(n, RATES["errors"])),
                          "quality_count": float(judged), "quality_sum": float(x.sum()),
-                         "quality_unscored": float(captured - judged)}
+                         "quality_sum_squares": float((x * x).sum()), "quality_unscored": float(captured - judged)}
         interval += 1
         evidence, _, verdict, _ = judge_streams(plan, evidence, arms["baseline"], arms["canary"], step_index=step,
-                                                elapsed_seconds=interval * BAKE, explain=False)
+                                                elapsed_seconds=interval * BAKE, budget_spent=calls >= budget,
+                                                explain=False)
         if verdict.action in ("promote", "rollback"):
             return {"outcome": "promoted" if verdict.action == "promote" else verdict.outcome,
                     "metric": verdict.metric, "minutes": interval * BAKE / 60, "calls": calls}
@@ -138,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     quality_cells = [(d, s, b) for d in DROPS for s in SHARES for b in BUDGETS]
-    probe_cells = [(r, p) for r in (0.2, 1.0, 5.0) for p in (0.0, 0.5, 2.0)]
+    probe_cells = [(r, p) for r in (0.2, 1.0, 5.0) for p in (0.0, 0.5, 2.0, 5.0)]
     with ProcessPoolExecutor() as pool:
         quality = list(pool.map(_quality_cell, [(*c, args.runs, args.seed) for c in quality_cells]))
         probes = list(pool.map(_probe_cell, [(*c, args.runs, args.seed) for c in probe_cells]))
@@ -147,7 +150,7 @@ def main() -> None:
     print(f"\n`python bench/online_quality.py --runs {args.runs} --seed {args.seed}`: {args.runs} simulated "
           "canaries per row, judged by `canary.decision.judge_streams` (AnalyzeCanary's decision). "
           "Intervals of 5 minutes; 95% Wilson intervals in brackets.\n")
-    print("## 1. A drop in the mean quality of live answers (20 requests/s, steps 5% then 25%)\n")
+    print("## 1. A drop in the mean quality of live answers (100 requests/s, steps 5% then 25%)\n")
     print("| drop | sample share | judge budget (calls) | promoted | rolled back, shown harmful (quality) | "
           "rolled back, not shown safe | median minutes to rollback | median judge calls | median judge $ |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -161,14 +164,16 @@ def main() -> None:
               f"{pct(len(harmful), n)} | {pct(len(unsafe), n)} | {median(rolled)} | {median(calls)} | "
               f"{statistics.median(calls) * JUDGE_USD:.2f} |")
     print("\n## 2. Time to a verdict for a harmless change at low traffic, with and without probes\n")
-    print("| user requests/s | probe pairs/s | promoted | median minutes to verdict | decided on probes | "
-          "median probe requests | median probe $ |")
-    print("|---|---|---|---|---|---|---|")
+    print("| user requests/s | probe pairs/s | promoted | rolled back as shown harmful | median minutes to verdict | "
+          "decided on probes | median probe requests | median probe $ |")
+    print("|---|---|---|---|---|---|---|---|")
     for (rps, probe_rps), runs in zip(probe_cells, probes, strict=True):
         n = len(runs)
         sent = [r["probes"] for r in runs]
+        harmful = sum(r["outcome"] == "shown_harmful" for r in runs)
         print(f"| {rps:g} | {probe_rps:g} | {pct(sum(r['outcome'] == 'promoted' for r in runs), n)} | "
-              f"{median([r['minutes'] for r in runs])} | {pct(sum(r['stream'] == 'probe' for r in runs), n)} | "
+              f"{pct(harmful, n)} | {median([r['minutes'] for r in runs])} | "
+              f"{pct(sum(r['stream'] == 'probe' for r in runs), n)} | "
               f"{median(sent)} | {statistics.median(sent) * PROBE_USD:.2f} |")
     print(f"\n_{time.monotonic() - started:.0f} s._")
 

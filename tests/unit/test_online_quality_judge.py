@@ -41,15 +41,16 @@ MEANS = {"binary near 1": 0.97, "binary near 0": 0.02, "all equal": 0.7, "two po
          "skewed": 2 / 7}
 
 
+@pytest.mark.parametrize("squares", [False, True], ids=["sums only", "with squares (empirical Bernstein)"])
 @pytest.mark.parametrize("kind", ["binary near 1", "binary near 0", "all equal", "two points", "skewed"])
-def test_given_bounded_scores_then_the_bounds_cover_the_mean_at_every_look(kind: str) -> None:
+def test_given_bounded_scores_then_the_bounds_cover_the_mean_at_every_look(kind: str, squares: bool) -> None:
     misses = 0
     runs = 60
     for seed in range(runs):
         x = draws(kind, np.random.default_rng(seed), 300)
         sums = ScoreSums()
         for chunk in np.array_split(x, 30):  # read after every interval of 10
-            sums = sums.add(len(chunk), float(chunk.sum()))
+            sums = sums.add(len(chunk), float(chunk.sum()), float((chunk ** 2).sum()) if squares else None)
             lo, hi = mean_bounds(sums, ALPHA)
             if not lo <= MEANS[kind] <= hi:
                 misses += 1
@@ -75,6 +76,20 @@ def test_given_bursts_of_equal_scores_then_the_bounds_are_not_promised_and_say_s
                 misses += 1
                 break
     assert misses > 6
+
+
+def test_given_graded_scores_with_squares_then_the_bound_is_tighter_than_from_sums_alone() -> None:
+    rng = np.random.default_rng(4)
+    with_sq, sums_only = ScoreSums(), ScoreSums()
+    for _ in range(10):
+        x = rng.beta(8, 2, 100)
+        with_sq = with_sq.add(100, float(x.sum()), float((x ** 2).sum()))
+        sums_only = sums_only.add(100, float(x.sum()))
+    assert not sums_only.eb and with_sq.eb
+    width = [hi - lo for lo, hi in (mean_bounds(with_sq, ALPHA), mean_bounds(sums_only, ALPHA))]
+    assert width[0] < 0.6 * width[1]
+    # one interval without squares turns the variance-adaptive part off for good
+    assert not with_sq.add(10, 8.0).add(10, 8.0, 6.5).eb
 
 
 def test_given_no_scores_then_the_bounds_are_the_whole_range_and_no_evidence() -> None:
@@ -168,7 +183,10 @@ def test_given_a_quality_plan_without_margin_then_quality_is_not_a_critical_metr
 
 
 @pytest.mark.parametrize("fields", [{"quality_count": 3, "quality_sum": 4}, {"quality_sum": 1},
-                                    {"quality_count": 2, "quality_sum": math.nan}])
+                                    {"quality_count": 2, "quality_sum": math.nan},
+                                    {"quality_count": 2, "quality_sum": 1.0, "quality_sum_squares": 1.5},
+                                    {"quality_count": 2, "quality_sum": 1.0, "quality_sum_squares": 0.2},
+                                    {"quality_sum_squares": 0.2}])
 def test_given_impossible_quality_sums_in_a_stream_then_refused(fields: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         ArmCounts(requests=10, **fields)
@@ -191,3 +209,17 @@ def test_given_safety_shown_by_either_stream_then_the_step_advances_and_names_th
     assert (final.action, stream) == ("continue", "user")
     final, _ = combine(verdict("rollback", "not_shown_safe"), verdict("rollback", "not_shown_safe"))
     assert final.action == "rollback"
+
+
+def test_given_a_spent_judge_budget_then_a_baking_canary_rolls_back_at_once_and_says_why() -> None:
+    from genai_cicd.canary.decision import judge_streams
+
+    baseline, canary = arms((10, 8.0), (10, 8.0), unscored=4)
+    _, _, verdict, stream = judge_streams(PLAN, CanaryEvidence(), baseline, canary, step_index=0,
+                                          elapsed_seconds=60, budget_spent=True)
+    assert (verdict.action, verdict.outcome, verdict.metric, stream) == ("rollback", "not_shown_safe", "quality",
+                                                                         "user")
+    assert "judge budget is spent" in verdict.reasons[0]
+    # without the flag the same interval only bakes on
+    _, _, verdict, _ = judge_streams(PLAN, CanaryEvidence(), baseline, canary, step_index=0, elapsed_seconds=60)
+    assert verdict.action == "continue"

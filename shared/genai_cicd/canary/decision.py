@@ -245,9 +245,10 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     if QUALITY in paired_checks:
         sums, unscored, missing = _quality_interval(baseline, canary)
         if sums is not None:
-            quality = QualityEvidence(canary=quality.canary.add(sums[0], sums[1]),
-                                      baseline=quality.baseline.add(sums[2], sums[3]),
-                                      unscored=quality.unscored + unscored)
+            quality = QualityEvidence(
+                canary=quality.canary.add(sums[0], sums[1], canary.get("quality_sum_squares")),
+                baseline=quality.baseline.add(sums[2], sums[3], baseline.get("quality_sum_squares")),
+                unscored=quality.unscored + unscored)
         if missing:
             complete = False
             notes.append(missing)
@@ -421,19 +422,30 @@ def _tagged(verdict: Verdict, stream: str) -> Verdict:
 def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, user_canary: Arm, *,
                   probe: CanaryEvidence | None = None, probe_baseline: Arm | None = None,
                   probe_canary: Arm | None = None, step_index: int, elapsed_seconds: float | None = None,
-                  explain: bool = True) -> tuple[CanaryEvidence, CanaryEvidence | None, Verdict, Stream]:
+                  budget_spent: bool = False, explain: bool = True
+                  ) -> tuple[CanaryEvidence, CanaryEvidence | None, Verdict, Stream]:
     """AnalyzeCanary's decision for one interval: user traffic alone, or with the probe stream beside it.
 
     With probes each stream is judged at alpha/2 and the verdicts are combined (``combine``).
+    ``budget_spent``: the judge budget of online quality is used up, so every later interval has
+    unscored answers and none can promote; a canary still baking rolls back now instead of at
+    its deadline.
     """
     if probe is None or probe_baseline is None or probe_canary is None:
         evidence, verdict = judge(plan, user, user_baseline, user_canary, step_index=step_index,
                                   elapsed_seconds=elapsed_seconds, explain=explain)
-        return evidence, None, verdict, "user"
-    half = with_alpha(plan, plan.alpha / 2)
-    user_ev, user_verdict = judge(half, user, user_baseline, user_canary, step_index=step_index,
-                                  elapsed_seconds=elapsed_seconds, explain=explain)
-    probe_ev, probe_verdict = judge(half, probe, probe_baseline, probe_canary, step_index=step_index,
-                                    elapsed_seconds=elapsed_seconds, explain=explain)
-    verdict, stream = combine(user_verdict, probe_verdict)
-    return user_ev, probe_ev, verdict, stream
+        probe_ev: CanaryEvidence | None = None
+        stream: Stream = "user"
+    else:
+        half = with_alpha(plan, plan.alpha / 2)
+        evidence, user_verdict = judge(half, user, user_baseline, user_canary, step_index=step_index,
+                                       elapsed_seconds=elapsed_seconds, explain=explain)
+        probe_ev, probe_verdict = judge(half, probe, probe_baseline, probe_canary, step_index=step_index,
+                                        elapsed_seconds=elapsed_seconds, explain=explain)
+        verdict, stream = combine(user_verdict, probe_verdict)
+    if budget_spent and verdict.action == "continue":
+        verdict = verdict.model_copy(update={
+            "action": "rollback", "outcome": "not_shown_safe", "metric": QUALITY,
+            "reasons": ["not shown safe: the judge budget is spent, so no later interval can be fully scored "
+                        "or promote", *verdict.reasons][:20]})
+    return evidence, probe_ev, verdict, stream

@@ -17,6 +17,7 @@ class ArmCounts(BaseModel):
     latency_p99_ms: float | None = Field(default=None, ge=0)
     quality_count: float | None = Field(default=None, ge=0)
     quality_sum: float | None = Field(default=None, ge=0)  # sum of scores in [0, 1]
+    quality_sum_squares: float | None = Field(default=None, ge=0)  # optional: a variance-adaptive bound
     quality_unscored: float | None = Field(default=None, ge=0)  # captured answers left unscored
     low_quality: float | None = Field(default=None, ge=0)
     guardrail_interventions: float | None = Field(default=None, ge=0)
@@ -36,6 +37,15 @@ class ArmCounts(BaseModel):
         if self.quality_sum is not None and self.quality_count is not None and self.quality_sum > self.quality_count:
             raise ValueError(f"quality_sum ({self.quality_sum}) exceeds quality_count ({self.quality_count}): "
                              "scores are in [0, 1]")
+        squares = self.quality_sum_squares
+        if squares is not None:
+            if self.quality_sum is None or self.quality_count is None:
+                raise ValueError("quality_sum_squares needs quality_count and quality_sum")
+            # x^2 <= x on [0, 1], and sum(x^2) >= sum(x)^2 / n (Cauchy-Schwarz)
+            lowest = self.quality_sum ** 2 / self.quality_count if self.quality_count else 0.0
+            if squares > self.quality_sum + 1e-9 or squares < lowest - 1e-9:
+                raise ValueError(f"quality_sum_squares ({squares}) is impossible for scores in [0, 1] with this "
+                                 "count and sum")
         return self
 
 

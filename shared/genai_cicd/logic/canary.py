@@ -180,7 +180,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         probe=probes.judge if probe_counts else None,
         probe_baseline=probe_counts["baseline"] if probe_counts else None,
         probe_canary=probe_counts["candidate"] if probe_counts else None, step_index=canary.step_index,
-        elapsed_seconds=elapsed)
+        elapsed_seconds=elapsed, budget_spent=online.budget_spent)
     if probe_evidence is not None:
         probes = probes.model_copy(update={"judge": probe_evidence})
     notes = list(scores.notes)

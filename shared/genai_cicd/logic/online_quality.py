@@ -72,6 +72,7 @@ class ArmScores(BaseModel):
 
     count: float = 0.0
     total: float = 0.0
+    squares: float = 0.0
     unscored: float = 0.0
 
 
@@ -85,7 +86,8 @@ class IntervalScores(BaseModel):
 
     def arm(self, stream: str, arm: str) -> dict[str, float]:
         a = self.streams.get(stream, {}).get(arm, ArmScores())
-        return {"quality_count": a.count, "quality_sum": a.total, "quality_unscored": a.unscored}
+        return {"quality_count": a.count, "quality_sum": a.total, "quality_sum_squares": a.squares,
+                "quality_unscored": a.unscored}
 
 
 def _timestamp(key: str) -> datetime | None:
@@ -216,6 +218,7 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
         else:
             sums.count += 1
             sums.total += value
+            sums.squares += value * value
             scored += 1
         rows.append({"key": key, "stream": stream, "variant": record.variant, "score": value, "how": how})
     if scorer.spent and unscored:
