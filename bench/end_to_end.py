@@ -1,4 +1,4 @@
-"""End to end: the four demo releases on the embedded AWS, wall time each and in total.
+"""End to end: the demo releases on the embedded AWS, wall time each and in total.
 
     python bench/end_to_end.py
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from common import describe
 
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+from genai_cicd.cli.main import DEMO_SCENARIOS
 from genai_cicd.embedded.aws_session import EmbeddedAWS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ["good-prompt", "quality-regression", "injection-regression", "slow-model"]
 
 
 def main() -> None:
@@ -28,11 +28,14 @@ def main() -> None:
         ready = time.perf_counter() - started
         runner = LocalReleaseRunner(aws, out=lambda _: None)
         runner.setup()
-        print("| release | outcome | wall s | app requests during the canary |\n|---|---|---|---|")
-        for name in SCENARIOS:
-            result = runner.run(ROOT / "examples/support_bot/manifests" / f"{name}.yaml", name=f"e2e-{name}")
+        print("| release | outcome | decided on | wall s | app requests during the canary | probe requests |\n"
+              "|---|---|---|---|---|---|")
+        for name, _, rate, traffic in DEMO_SCENARIOS:
+            result = runner.run(ROOT / "examples/support_bot/manifests" / f"{name}.yaml", name=f"e2e-{name}",
+                                traffic_rate=rate, traffic_file=traffic)
             blocked = f" ({result['blocked_by']})" if result["blocked_by"] else ""
-            print(f"| {name} | {result['outcome']}{blocked} | {result['seconds']:.1f} | {result['app_requests']} |")
+            print(f"| {name} | {result['outcome']}{blocked} | {result['decided_on'] or '-'} | "
+                  f"{result['seconds']:.1f} | {result['app_requests']} | {result['probe_requests']} |")
     total = time.perf_counter() - started
     print(f"\nStart-up and provisioning {ready:.1f} s; total {total:.1f} s.")
 
