@@ -69,6 +69,10 @@ def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_o
     by_arm = {arm: [r["score"] for r in scored if r.get("variant") == arm and r["score"] is not None]
               for arm in ("baseline", "candidate")}
     assert sum(by_arm["candidate"]) / len(by_arm["candidate"]) < sum(by_arm["baseline"]) / len(by_arm["baseline"])
+    # the release report shows the quality series and what scoring used
+    report = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-live-quality-regression/report.md")["Body"].read()
+    text = report.decode()
+    assert "quality canary/base" in text and "Online quality:" in text and "judge calls" in text
 
 
 def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(aws: EmbeddedAWS, runner: LocalReleaseRunner
@@ -85,6 +89,10 @@ def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(aws: EmbeddedAWS
     assert "probes on" in step.detail["detail"]["plan"]
     promoted = entries[-1].detail["detail"]
     assert promoted["stream"] == "probe" and promoted["probe_requests"] == result["probe_requests"]
+    report = aws.client("s3").get_object(Bucket=aws.bucket, Key="releases/e2e-low-traffic-probes/report.md")
+    text = report["Body"].read().decode()
+    assert f"Probe traffic: {result['probe_requests']:,} probe requests" in text
+    assert "The decision came from the probe stream." in text
 
 
 def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:

@@ -44,8 +44,9 @@ def _load(store: ArtifactStore, release: ReleaseContext) -> tuple[dict[str, Any]
         quality = json.loads(store.read_text(evidence_key(release, "quality_gate.json")))
     except InvalidInput:
         quality = None
+    # canary/interval-NNNN.json only (quality-NNNN.json beside them holds per-answer scores)
     intervals = [json.loads(store.read_text(key))
-                 for key in store.list_keys(evidence_key(release, "canary") + "/")]
+                 for key in store.list_keys(evidence_key(release, "canary", "interval-"))]
     return quality, intervals
 
 
@@ -54,6 +55,35 @@ def _rate(counts: dict[str, Any], arm: str, metric: str) -> float | None:
     if not n or x is None:
         return None
     return float(x) / float(n)
+
+
+def _mean_score(counts: dict[str, Any], arm: str) -> float | None:
+    n, total = counts.get(arm, {}).get("quality_count"), counts.get(arm, {}).get("quality_sum")
+    if not n or total is None:
+        return None
+    return float(total) / float(n)
+
+
+def live_traffic_lines(intervals: list[dict[str, Any]]) -> list[str]:
+    """What online scoring and probes used, from the last interval's running totals."""
+    if not intervals:
+        return []
+    last = intervals[-1]
+    out = []
+    online = last.get("online") or {}
+    if online.get("scored") or online.get("judge_calls") or online.get("unscored"):
+        out.append(f"Online quality: {online.get('scored', 0):,} captured answers scored "
+                   f"({online.get('judge_calls', 0):,} judge calls, {online.get('judge_tokens', 0):,} tokens), "
+                   f"{online.get('imputed', 0):,} imputed after a scorer failure, {online.get('unscored', 0):,} "
+                   "unscored" + ("; the judge budget was spent" if online.get("budget_spent") else ""))
+    probes = last.get("probes") or {}
+    if probes.get("active"):
+        out.append(f"Probe traffic: {probes.get('sent', 0):,} probe requests, ${probes.get('cost_usd', 0.0):.4f} "
+                   f"(why: {probes.get('reason', '')})" + (f"; stopped: {probes['stopped']}" if probes.get("stopped")
+                                                          else ""))
+    if last.get("stream") == "probe":
+        out.append("The decision came from the probe stream.")
+    return out
 
 
 def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality: dict[str, Any] | None,
@@ -79,16 +109,22 @@ def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality:
     if not intervals:
         lines += ["Traffic never moved to the candidate.", ""]
     else:
-        lines += ["| # | weight | canary req | " + " | ".join(f"{m} canary/base" for m in SERIES) + " | action |",
-                  "|---|---|---|" + "---|" * len(SERIES) + "---|"]
+        scored = any("quality_count" in (x["counts"].get("candidate") or {}) for x in intervals)
+        lines += ["| # | weight | canary req | " + " | ".join(f"{m} canary/base" for m in SERIES)
+                  + (" | quality canary/base" if scored else "") + " | action |",
+                  "|---|---|---|" + "---|" * (len(SERIES) + scored) + "---|"]
         for i, iv in enumerate(intervals, start=1):
             counts = iv["counts"]
             cells = []
             for m in SERIES:
                 c, b = _rate(counts, "candidate", m), _rate(counts, "baseline", m)
                 cells.append("-" if c is None or b is None else f"{c:.3f}/{b:.3f}")
+            if scored:
+                c, b = _mean_score(counts, "candidate"), _mean_score(counts, "baseline")
+                cells.append("-" if c is None or b is None else f"{c:.2f}/{b:.2f}")
             lines.append(f"| {i} | {iv['weight']}% | {counts['candidate'].get('requests') or 0:.0f} | "
                          + " | ".join(cells) + f" | {iv['action']} |")
+        lines += ["", *live_traffic_lines(intervals)]
         last = intervals[-1]
         lines += ["", f"Decision at interval {len(intervals)}: **{last['action']}**"
                   + (f" on {last['decision'].get('metric')}" if last["decision"].get("metric") else ""), "",
@@ -138,6 +174,13 @@ def html_report(md_title: str, release: ReleaseContext, outcome: str, reasons: l
                 continue
             parts.append(f"<h3>{e(metric)} rate per interval (red: canary, blue: baseline)</h3>"
                          f"<svg width='360' height='60'>{_sparkline(base, '#36c')}{_sparkline(canary, '#c33')}</svg>")
+        scores_c = [_mean_score(iv["counts"], "candidate") for iv in intervals]
+        scores_b = [_mean_score(iv["counts"], "baseline") for iv in intervals]
+        if not all(v is None for v in scores_c + scores_b):
+            parts.append("<h3>mean quality score of live answers per interval (red: canary, blue: baseline)</h3>"
+                         f"<svg width='360' height='60'>{_sparkline(scores_b, '#36c')}{_sparkline(scores_c, '#c33')}"
+                         "</svg>")
+        parts += [f"<p>{e(line)}</p>" for line in live_traffic_lines(intervals)]
         last = intervals[-1]
         parts.append(f"<p>Decision at interval {len(intervals)}: <b>{e(last['action'])}</b></p><ul>")
         parts += [f"<li>{e(r)}</li>" for r in last["decision"].get("reasons", [])]
