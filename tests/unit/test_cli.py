@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,26 @@ def test_canary_judge_exit_codes(tmp_path: Path) -> None:
     assert main(["canary", "judge", "--input", str(tmp_path / "x.json")]) == 2
     assert main(["canary", "judge", "--input", str(tmp_path / "inf.json")]) == 2
     assert main(["canary", "judge", "--input", str(tmp_path / "h.json"), "--plan", str(tmp_path / "badplan.yaml")]) == 2
+
+
+def test_canary_judge_takes_quality_fields_and_rolls_back_on_a_drop(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def interval(canary_mean: float) -> dict[str, Any]:
+        return {"baseline": {"requests": 950, "errors": 9, "quality_count": 60, "quality_sum": 48.0},
+                "canary": {"requests": 50, "errors": 0, "quality_count": 60, "quality_sum": 60 * canary_mean}}
+
+    (tmp_path / "plan.yaml").write_text("steps: [5]\nmax_intervals_per_step: 60\nmetrics: [errors]\n"
+                                        "quality_margin: 0.05\ncritical_metrics: [errors, quality]\n")
+    (tmp_path / "worse.json").write_text(json.dumps({"canary_share": 0.05, "intervals": [interval(0.5)] * 30}))
+    assert main(["canary", "judge", "--input", str(tmp_path / "worse.json"), "--plan",
+                 str(tmp_path / "plan.yaml")]) == 1
+    final = json.loads(capsys.readouterr().out)["final"]
+    assert (final["outcome"], final["decided_on"]) == ("shown_harmful", "quality")
+    # a stream without quality fields under a plan that judges quality never promotes
+    (tmp_path / "blind.json").write_text(json.dumps({"canary_share": 0.05, "intervals": [
+        {"baseline": {"requests": 950, "errors": 9}, "canary": {"requests": 50, "errors": 0}}] * 60}))
+    assert main(["canary", "judge", "--input", str(tmp_path / "blind.json"), "--plan",
+                 str(tmp_path / "plan.yaml")]) == 1
 
 
 def test_canary_plan_prints_minutes_and_refuses_bad_rates(capsys: pytest.CaptureFixture[str]) -> None:
