@@ -141,8 +141,4 @@ def build_bundle(release: Path, s3: Any, bucket: str, pipeline: str, execution_i
 
 
 def _refs(manifest: dict[str, Any]) -> list[str]:
-    refs = [manifest[arm]["prompt"] for arm in ("baseline", "candidate")]
-    for gate in (manifest.get("gates") or {}).values():
-        if isinstance(gate, dict):
-            refs += [v for k, v in gate.items() if k in ("dataset", "suite", "corpus") and isinstance(v, str)]
-    return [r for r in refs if r.startswith("s3://")]
+    return [ref for _, ref in parse_manifest(manifest).artifact_refs() if ref.startswith("s3://")]

@@ -19,17 +19,15 @@ from typing import Any
 from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.models.manifest import decode_manifest_text, parse_manifest
 
-REF_PATHS = [("baseline", "prompt"), ("candidate", "prompt"), ("gates", "prompt_regression", "dataset"),
-             ("gates", "guardrail_suite", "suite"), ("gates", "injection_suite", "corpus"),
-             ("gates", "schema_contract", "dataset"), ("gates", "bedrock_evaluation", "dataset")]
-
 
 def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict[str, Any]:
     """Validate the manifest, upload its local files, return the rewritten manifest."""
     text = manifest_path.read_text(encoding="utf-8")
     data = decode_manifest_text(text, str(manifest_path))
-    parse_manifest(data, str(manifest_path))  # fail before uploading anything
-    for path in REF_PATHS:
+    parsed = parse_manifest(data, str(manifest_path))  # fail before uploading anything
+    # Every file the release reads, named once (ReleaseManifest.artifact_refs).
+    for where, _ in parsed.artifact_refs():
+        path = where.split(".")
         node: Any = data
         for key in path[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
