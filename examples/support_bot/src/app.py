@@ -40,6 +40,7 @@ class ChatRequest(BaseModel):
 PRICES: dict[str, list[float]] = json.loads((Path(__file__).parent / "prices.json").read_text())
 logger = Logger()
 release = ReleasedApp()
+PROMPT_BUCKET = os.environ["PROMPT_BUCKET"]  # read once per cold start, like the helper's settings
 _UNANSWERED = re.compile(r"don't have information|i don't know", re.IGNORECASE)
 
 
@@ -52,7 +53,7 @@ def client(service: str) -> Any:
 @lru_cache(maxsize=64)
 def prompt_text(ref: str) -> str:
     """An s3:// reference, or a key in the control plane's artifact bucket (PROMPT_BUCKET)."""
-    bucket, key = ref[5:].split("/", 1) if ref.startswith("s3://") else (os.environ["PROMPT_BUCKET"], ref)
+    bucket, key = ref[5:].split("/", 1) if ref.startswith("s3://") else (PROMPT_BUCKET, ref)
     body: bytes = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return body.decode("utf-8")
 

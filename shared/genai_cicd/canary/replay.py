@@ -47,7 +47,7 @@ def load_plan(path: Path | None, stream: CanaryStream) -> CanaryPlan:
         defaults = [m.value for m in CanaryPlan().metrics]
         data["metrics"] = [m for m in defaults if m in present] or ["errors"]
         if "critical_metrics" not in data:
-            data["critical_metrics"] = [str(m) for m in CanaryPlan().critical_metrics if str(m) in data["metrics"]]
+            data["critical_metrics"] = [m.value for m in CanaryPlan().critical_metrics if m.value in data["metrics"]]
     try:
         return CanaryPlan.model_validate(data)
     except ValidationError as exc:

@@ -236,6 +236,16 @@ class CanaryMetric(StrEnum):
     GUARDRAIL_INTERVENTIONS = "guardrail_interventions"
 
 
+class CriticalMetric(StrEnum):
+    """A judged metric that rolls back as soon as it is shown harmful: a count metric, or quality."""
+
+    ERRORS = "errors"
+    SLOW_REQUESTS = "slow_requests"
+    LOW_QUALITY = "low_quality"
+    GUARDRAIL_INTERVENTIONS = "guardrail_interventions"
+    QUALITY = "quality"
+
+
 ONLINE_RUBRIC = ("PASS if the answer directly and correctly addresses the customer's QUESTION; FAIL if it "
                  "answers a different question, is off topic, or gives no useful answer.")
 
@@ -300,8 +310,7 @@ class CanaryPlan(Strict):
     )
     # Critical metrics roll back as soon as they are shown harmful; the others once the step
     # served its minimum sample (min_canary_requests_per_step).
-    critical_metrics: list[CanaryMetric | Literal["quality"]] = Field(
-        default_factory=lambda: [CanaryMetric.ERRORS])  # type: ignore[arg-type]
+    critical_metrics: list[CriticalMetric] = Field(default_factory=lambda: [CriticalMetric.ERRORS])
     # A step advances (or the last one promotes) only when every judged metric is shown safe:
     # its anytime-valid upper bound of canary rate / baseline rate below detect_ratio.
     detect_ratio: float = Field(default=2.0, gt=1.0, le=100.0)
@@ -342,7 +351,8 @@ class CanaryPlan(Strict):
         if self.mechanism == "codedeploy" and self.codedeploy is None:
             raise ValueError("mechanism codedeploy needs a 'codedeploy' block (application_name, "
                              "deployment_group_name, function_name, alias)")
-        if not set(self.critical_metrics) <= {*self.metrics, *(["quality"] if self.quality_margin else [])}:
+        judged = {m.value for m in self.metrics} | ({CriticalMetric.QUALITY.value} if self.quality_margin else set())
+        if not {m.value for m in self.critical_metrics} <= judged:
             raise ValueError("critical_metrics must be a subset of metrics (and 'quality' when quality_margin "
                              "is set)")
         if self.online_quality is not None and self.quality_margin is None:
