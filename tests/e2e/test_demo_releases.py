@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.cli.main import DEMO_SCENARIOS
 from genai_cicd.embedded.aws_session import EmbeddedAWS
-from tests.utils import SAMPLE
+from tests.utils import SAMPLE, manifest_file
 
 RESULTS: dict[str, dict[str, Any]] = {}
 
@@ -148,3 +149,22 @@ def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS, runner:
     assert len(lines) > 100
     leaked = [s for s in secrets if any(s in line for line in lines)]
     assert leaked == []
+
+
+def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    # good-prompt's harmless change, but a judge budget of 5 calls: far too few to show quality safe
+    online = {"sample_share": 1.0, "retention_days": 1, "judge": {"model_id": "local.sim-judge-v1"},
+              "max_judge_calls": 5}
+    path = manifest_file(tmp_path, "good-prompt", canary={"steps": [50], "quality_margin": 0.05,
+                                                          "online_quality": online})
+    result = runner.run(path, name="e2e-budget-spent")
+    assert result["outcome"] == "rolled_back" and result["final_candidate_weight"] == 0.0, result
+    assert result["decided_on"] == "quality" and result["judge_calls"] == 5
+    from genai_cicd.aws.ledger import Ledger
+
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "e2e-budget-spent")
+    assert not [e for e in entries if e.event == "promoted"]
+    rolled = entries[-1].detail["detail"]
+    assert rolled["outcome"] == "not_shown_safe" and "judge budget is spent" in rolled["reasons"][0]

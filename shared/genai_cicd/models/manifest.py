@@ -289,8 +289,6 @@ class ProbePlan(Strict):
     requests_per_second: float = Field(default=0.5, gt=0.0, le=100.0)  # pairs (one per variant) per second
     max_requests: int = Field(default=2000, ge=2, le=1_000_000)
     max_cost_usd: float = Field(default=5.0, gt=0.0, le=100_000.0)
-    # Probe results are their own stream; "pooled" would add them to user traffic's counts.
-    stream: Literal["separate"] = "separate"
 
 
 class CanaryPlan(Strict):
