@@ -134,5 +134,9 @@ class ProgressPrinter:
             c = data.get("canary", {})
             reasons = "; ".join(c.get("last_reasons", [])[:1])
             self._out(f"     canary @{c.get('weight')}%: {c.get('action')} - {reasons[:140]}")
+        elif state == "SendProbes":
+            probes = data.get("canary", {}).get("probes", {})
+            self._out(f"     probe requests so far: {probes.get('sent')}"
+                      + (f" (stopped: {probes['stopped']})" if probes.get("stopped") else ""))
         elif state in ("Rollback", "SafetyRollback"):
             self._out(f"     rollback verified: weight {data.get('rollback', {}).get('weight')}%")
