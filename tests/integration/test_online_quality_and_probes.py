@@ -140,7 +140,8 @@ def test_given_hashed_records_then_the_apps_scores_are_used_and_a_missing_one_is
     scores, state, _ = score_interval(deps_with(Recording(None, fail=True)), release("oq-hash"), manifest,
                                       OnlineScoring(), END, 1)
     assert scores.arm("user", "baseline")["quality_sum"] == 1.0 and state.judge_calls == 0
-    assert scores.arm("user", "candidate") == {"quality_count": 1, "quality_sum": 0.0, "quality_unscored": 1}
+    assert scores.arm("user", "candidate") == {"quality_count": 1, "quality_sum": 0.0, "quality_sum_squares": 0.0,
+                                               "quality_unscored": 1}
 
 
 def probing(aws: EmbeddedAWS, release_id: str, **probes: Any) -> tuple[ReleaseManifest, CanaryState]:
