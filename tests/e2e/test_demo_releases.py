@@ -156,8 +156,10 @@ def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(
     # good-prompt's harmless change, but a judge budget of 5 calls: far too few to show quality safe
     online = {"sample_share": 1.0, "retention_days": 1, "judge": {"model_id": "local.sim-judge-v1"},
               "max_judge_calls": 5}
-    path = manifest_file(tmp_path, "good-prompt", canary={"steps": [50], "quality_margin": 0.05,
-                                                          "online_quality": online})
+    # Only the injection suite: the prompt-regression gate would count this as a re-run of good-prompt's
+    # candidate (gate looks are per candidate content) and spend less alpha on it.
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary={"steps": [50], "quality_margin": 0.05, "online_quality": online})
     result = runner.run(path, name="e2e-budget-spent")
     assert result["outcome"] == "rolled_back" and result["final_candidate_weight"] == 0.0, result
     assert result["decided_on"] == "quality" and result["judge_calls"] == 5
