@@ -185,3 +185,22 @@ def test_probes_start_when_the_planner_says_traffic_cannot_reach_a_verdict(
     guess = None if traffic is None else estimate(plan, requests_per_second=traffic)
     state: ProbeState = probes_needed(manifest, guess)
     assert state.active is active, state.reason
+
+
+def test_given_probes_the_app_cannot_parse_then_each_crash_counts_as_a_request_and_an_error(aws: EmbeddedAWS) -> None:
+    from genai_cicd.logic.canary import _count_crashes
+
+    # the prompt goes in a field the app's request model forbids: every probe invocation fails outright
+    _, canary = probing(aws, "pr-crash", requests_per_second=2, payload_field="prompt")
+    after = send_probes(release("pr-crash"), canary, Deps.from_environment())
+    assert after.probes.sent == 4 and after.probes.crashed == {"baseline": 2, "candidate": 2}
+    counts: dict[str, dict[str, float | None]] = {"baseline": {"requests": None, "errors": None},
+                                                  "candidate": {"requests": 3.0, "errors": 0.0}}
+    _count_crashes(counts, after.probes)
+    assert counts == {"baseline": {"requests": 2.0, "errors": 2.0}, "candidate": {"requests": 5.0, "errors": 2.0}}
+    # counted once: the next interval sees only new crashes
+    seen = after.probes.model_copy(update={"crashed_seen": dict(after.probes.crashed)})
+    again: dict[str, dict[str, float | None]] = {"baseline": {"requests": 1.0, "errors": 0.0},
+                                                 "candidate": {"requests": 1.0, "errors": 0.0}}
+    _count_crashes(again, seen)
+    assert again["baseline"] == {"requests": 1.0, "errors": 0.0}

@@ -223,3 +223,21 @@ def test_given_a_spent_judge_budget_then_a_baking_canary_rolls_back_at_once_and_
     # without the flag the same interval only bakes on
     _, _, verdict, _ = judge_streams(PLAN, CanaryEvidence(), baseline, canary, step_index=0, elapsed_seconds=60)
     assert verdict.action == "continue"
+
+
+def test_given_a_probe_stream_then_each_stream_is_judged_at_half_the_alpha(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genai_cicd.canary import decision
+
+    seen: list[float] = []
+    real = decision.judge
+
+    def spy(plan: CanaryPlan, *args: object, **kwargs: object) -> object:
+        seen.append(plan.alpha)
+        return real(plan, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decision, "judge", spy)
+    baseline, canary = arms((10, 8.0), (10, 8.0))
+    decision.judge_streams(PLAN, CanaryEvidence(), baseline, canary, probe=CanaryEvidence(), probe_baseline=baseline,
+                           probe_canary=canary, step_index=0, elapsed_seconds=60)
+    decision.judge_streams(PLAN, CanaryEvidence(), baseline, canary, step_index=0, elapsed_seconds=60)
+    assert seen == [PLAN.alpha / 2, PLAN.alpha / 2, PLAN.alpha]
