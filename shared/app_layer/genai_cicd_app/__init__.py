@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
@@ -225,7 +226,8 @@ class ReleasedApp:
         kwargs: dict[str, Any] = {"Bucket": self.settings.capture_bucket, "Key": key,
                                   "Body": json.dumps(record).encode(), "ContentType": "application/json",
                                   "ServerSideEncryption": "aws:kms",
-                                  "Tagging": f"{EXPIRY_TAG}={route.capture.retention_days}"}
+                                  # URL-query encoded, as PutObject's Tagging is documented
+                                  "Tagging": urlencode({EXPIRY_TAG: route.capture.retention_days})}
         if self.settings.capture_kms_key:
             kwargs["SSEKMSKeyId"] = self.settings.capture_kms_key
         self._client().put_object(**kwargs)
