@@ -91,6 +91,7 @@ def send_probes(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Can
         response = lam.invoke(FunctionName=plan.function_name, InvocationType="RequestResponse",
                               Payload=json.dumps(payload).encode())
         response["Payload"].read()  # the answer is captured by the app, never read or logged here
+        # Lambda API Reference, Invoke: FunctionError is present only when the function errored.
         return arm, "FunctionError" not in response
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
