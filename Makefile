@@ -9,12 +9,21 @@ SEC_STAMP := $(SEC)/.installed
 
 .PHONY: demo test lint typecheck sam-check data clean schemas bench bench-quick security-tools
 
+# bash with pipefail: a failed pip install fails the target even though its output is filtered.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# What pip does, one line per package, without its warnings (installs take 1 to 3 minutes).
+PIP_PROGRESS := awk '/^(Collecting|Successfully installed|ERROR)/ {print "    " $$0; fflush()}'
+
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[local,dev]"
+	@echo "==> Installing genai-cicd into $(VENV) (first run only, about 1 to 3 minutes on 2 cores):"
+	@echo "    boto3, Powertools, pydantic, numpy (the layer); moto (the embedded AWS); pytest, ruff, mypy, cfn-lint"
+	@start=$$(date +%s); test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	$(BIN)/python -m pip install --progress-bar off -e ".[local,dev]" 2>&1 | $(PIP_PROGRESS); \
+	echo "==> $(VENV) ready in $$(( $$(date +%s) - start )) s"
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## four releases of the sample app on the embedded AWS
+demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
 test: $(STAMP) $(SEC_STAMP) lint typecheck  ## lint, types, then every test suite (tests/), offline
@@ -22,8 +31,10 @@ test: $(STAMP) $(SEC_STAMP) lint typecheck  ## lint, types, then every test suit
 
 # checkov pins an older boto3 than the project: the template scanners get their own virtualenv.
 $(SEC_STAMP): .ci/security-requirements.txt
-	@test -x $(SEC)/bin/python || $(PYTHON) -m venv $(SEC)
-	$(SEC)/bin/python -m pip install --quiet -r .ci/security-requirements.txt
+	@echo "==> Installing the template scanners into $(SEC) (first run only, about 1 minute): checkov, cfn-lint-serverless"
+	@start=$$(date +%s); test -x $(SEC)/bin/python || $(PYTHON) -m venv $(SEC); \
+	$(SEC)/bin/python -m pip install --progress-bar off -r .ci/security-requirements.txt 2>&1 | $(PIP_PROGRESS); \
+	echo "==> $(SEC) ready in $$(( $$(date +%s) - start )) s"
 	@touch $(SEC_STAMP)
 
 security-tools: $(SEC_STAMP)  ## checkov, cfn-lint-serverless and the SAM translator for tests/security

@@ -118,7 +118,8 @@ class CanaryEvidence(Model):
     counts: dict[str, CountEvidence] = Field(default_factory=dict)
     paired: dict[str, PairedEvidence] = Field(default_factory=dict)
     quality: QualityEvidence = QualityEvidence()
-    step_canary_requests: float = 0.0
+    step_canary_requests: float = 0.0  # in intervals where both arms reported every judged metric
+    step_canary_arrived: float = 0.0  # in every interval of the step
     step_intervals: int = 0
     intervals: int = 0
 
@@ -126,7 +127,8 @@ class CanaryEvidence(Model):
         return CanaryEvidence(
             counts={m: e.model_copy(update={"steps": [*e.steps, StepCounts()]}) for m, e in self.counts.items()},
             paired={m: e.model_copy(update={"step": PairedLogRatios()}) for m, e in self.paired.items()},
-            quality=self.quality, step_canary_requests=0.0, step_intervals=0, intervals=self.intervals)
+            quality=self.quality, step_canary_requests=0.0, step_canary_arrived=0.0, step_intervals=0,
+            intervals=self.intervals)
 
 
 class MetricBounds(Model):
@@ -192,12 +194,25 @@ def _scores(s: ScoreSums) -> str:
     return f"{s.n:,.0f} answers scored, mean {s.total / s.n:.3f}" if s.n else "no answers scored"
 
 
-def _fmt(x: float | None) -> str:
+PLAIN = {"errors": "error rate", "slow_requests": "slow-request rate", "low_quality": "low-quality rate",
+         "guardrail_interventions": "guardrail intervention rate", QUALITY: "mean quality score of live answers"}
+
+
+def _times(x: float | None) -> str:
+    """A ratio in words: 2.35 -> '2.35 times', inf -> 'unbounded' (too little data to bound it)."""
     if x is None or math.isnan(x):
-        return "?"
+        return "unknown"
     if math.isinf(x):
-        return "inf" if x > 0 else "0"
-    return f"{x:.2f}"
+        return "unbounded" if x > 0 else "0 times"
+    return f"{x:.2f} times"
+
+
+def _signed(x: float | None) -> str:
+    if x is None or math.isnan(x):
+        return "unknown"
+    if math.isinf(x):
+        return "unbounded"
+    return f"{x:+.2f}"
 
 
 def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm, *, step_index: int,
@@ -258,8 +273,13 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             notes.append(f"quality: {unscored:,.0f} captured answers unscored in this interval "
                          "(judge budget spent or scorer failed): no promotion on this interval")
     step_requests = evidence.step_canary_requests + ((n_c or 0.0) if complete else 0.0)
+    arrived = evidence.step_canary_arrived + (n_c or 0.0)
     new = CanaryEvidence(counts=counts, paired=paired, quality=quality, step_canary_requests=step_requests,
-                         step_intervals=evidence.step_intervals + 1, intervals=evidence.intervals + 1)
+                         step_canary_arrived=arrived, step_intervals=evidence.step_intervals + 1,
+                         intervals=evidence.intervals + 1)
+    # Why fewer requests count than arrived: say it where the count is printed.
+    uncounted = (f" ({arrived:,.0f} arrived; an interval counts only when both arms report every judged metric)"
+                 if arrived > step_requests else "")
     sample_reached = step_requests >= plan.min_canary_requests_per_step
     may_harm = new.intervals >= MIN_HARM_INTERVALS
 
@@ -345,19 +365,26 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 canary=_scores(q.canary), baseline=_scores(q.baseline))
 
     def say(metric: str) -> str:
+        """One metric in plain words: what each arm saw, the ratio, the range it may take, the lines."""
         b = bounds.get(metric)
+        name = PLAIN.get(metric, metric.replace("_", " "))
         if b is None:
-            return metric
+            return name
         if metric == QUALITY:
-            return (f"quality: canary - baseline mean score {_fmt(b.estimate)} (bounds {_fmt(b.lower)} to "
-                    f"{_fmt(b.upper)}; harm below {_fmt(b.harm_above)}, safe above {_fmt(b.allowance)}); canary "
-                    f"{b.canary}, baseline {b.baseline}")
+            return (f"{name}: canary {b.canary} vs baseline {b.baseline}; the difference is {_signed(b.estimate)} "
+                    f"(could be {_signed(b.lower)} to {_signed(b.upper)}); harmful below {_signed(b.harm_above)}, "
+                    f"safe above {_signed(b.allowance)}")
+        if b.status == "no data":
+            return f"{name}: no data yet (canary {b.canary}, baseline {b.baseline})"
         if b.status == "negligible":
-            return (f"{metric}: canary rate shown under the negligible rate {plan.negligible_rate:.2%} "
+            return (f"{name}: the canary's rate is shown under the negligible rate {plan.negligible_rate:.2%} "
                     f"(this step {b.canary_this_step}; baseline {b.baseline})")
-        return (f"{metric}: canary/baseline x{_fmt(b.estimate)} (bounds {_fmt(b.lower)} to {_fmt(b.upper)}; "
-                f"harm above x{_fmt(b.harm_above)}, safe below x{_fmt(b.allowance)}); canary {b.canary}, "
-                f"baseline {b.baseline}")
+        if metric in PAIRED_CHECKS:
+            return (f"{name}: canary/baseline {_times(b.estimate)} over {b.canary} (could be {_times(b.lower)} to "
+                    f"{_times(b.upper)}); harmful above {_times(b.harm_above)}, safe below {_times(b.allowance)}")
+        return (f"{name}: canary {b.canary} vs baseline {b.baseline}, {_times(b.estimate)} the baseline's rate "
+                f"(could be {_times(b.lower)} to {_times(b.upper)}); harmful above {_times(b.harm_above)}, safe "
+                f"below {_times(b.allowance)}")
 
     def verdict(action: Action, outcome: Outcome, metric: str | None, why: list[str]) -> tuple[CanaryEvidence,
                                                                                              Verdict]:
@@ -382,10 +409,10 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
         why = [f"not shown safe within {deadline}"]
         if not sample_reached:
             why.append(f"{step_requests:,.0f} of the {plan.min_canary_requests_per_step:,} canary requests "
-                       "this step must see")
+                       f"this step must see{uncounted}")
         return verdict("rollback", "not_shown_safe", pending[0], why + [say(m) for m in unsafe])
     why = [f"baking at {plan.steps[step_index]:g}%: {step_requests:,.0f} canary requests this step"
-           + ("" if sample_reached else f" of at least {plan.min_canary_requests_per_step:,}")]
+           + ("" if sample_reached else f" of at least {plan.min_canary_requests_per_step:,}") + uncounted]
     why += ["not yet shown safe: " + say(m) for m in unsafe]
     return verdict("continue", "baking", None, why)
 

@@ -1,8 +1,10 @@
 """What the pipeline's build step runs: offline checks, then the release bundle.
 
-``check`` needs no AWS and no model: it validates the release manifest, every
-dataset and suite it names, the JSON Schemas of the structured-output contracts,
-and lints the guardrail suite. It writes a JUnit XML report for CodeBuild.
+``check`` needs no model: it validates the release manifest, every dataset, suite
+and score file it names, the JSON Schemas of the structured-output contracts, and
+lints the guardrail suite. Local files are read relative to the manifest; ``s3://``
+references are read with the caller's AWS credentials, and reported as unchecked
+(not failed) where there are none. It writes a JUnit XML report for CodeBuild.
 
 ``bundle`` uploads the manifest's files to the control plane's artifact bucket
 (content-addressed), pins what the build knows (commit, pipeline execution,
@@ -26,6 +28,7 @@ import jsonschema
 from genai_cicd.cli.local_release import upload_manifest_artifacts
 from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.errors import InvalidInput
+from genai_cicd.gates.eval_formats import rows_from
 from genai_cicd.logic.pipeline_events import manifest_key
 from genai_cicd.models.dataset import GoldenCase, GuardrailCase, InjectionCase, parse_jsonl
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_file, parse_manifest
@@ -37,6 +40,11 @@ class Check:
     ok: bool
     message: str
     seconds: float = 0.0
+    unchecked: bool = False  # could not be checked here (an s3:// reference without AWS credentials)
+
+
+class Unchecked(Exception):
+    """A reference that cannot be checked on this machine; reported, not failed."""
 
 
 def _timed(name: str, fn: Any) -> Check:
@@ -44,14 +52,39 @@ def _timed(name: str, fn: Any) -> Check:
     try:
         message = fn()
         return Check(name, True, message, time.perf_counter() - started)
+    except Unchecked as exc:
+        return Check(name, True, f"unchecked: {exc}", time.perf_counter() - started, unchecked=True)
     except (InvalidInput, OSError, UnicodeDecodeError, jsonschema.SchemaError) as exc:
         return Check(name, False, str(exc), time.perf_counter() - started)
 
 
-def _local(release: Path, ref: str, field: str = "reference") -> Path:
+def _s3_bytes(ref: str) -> bytes:
+    """An s3:// reference's content, read with the caller's AWS credentials when there are any."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        raise Unchecked(f"{ref}: no AWS credentials here, so this s3:// reference was not read "
+                        "(run check where the build's role is, or bundle verifies it on upload)")
+    bucket, _, key = ref[5:].partition("/")
+    if not bucket or not key:
+        raise InvalidInput(f"{ref}: expected s3://bucket/key")
+    try:
+        data: bytes = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return data
+    except ClientError as exc:
+        raise InvalidInput(f"{ref}: cannot read: {exc.response.get('Error', {}).get('Code', exc)}") from None
+    except BotoCoreError as exc:
+        raise Unchecked(f"{ref}: AWS unreachable ({exc})") from None
+
+
+def _bytes(release: Path, ref: str, field: str = "reference") -> tuple[str, bytes]:
+    """(name for messages, content) of a local path (relative to the manifest) or an s3:// reference."""
     if ref.startswith("s3://"):
-        raise InvalidInput(f"{ref}: offline checks need files in the repository, not s3:// references")
-    return resolve_ref(release, field, ref)
+        return ref, _s3_bytes(ref)
+    path = resolve_ref(release, field, ref)
+    return str(path), path.read_bytes()
 
 
 def offline_checks(release: Path) -> list[Check]:
@@ -61,25 +94,44 @@ def offline_checks(release: Path) -> list[Check]:
     manifest: ReleaseManifest = load_manifest_file(release)
     gates = manifest.gates
 
-    def dataset(ref: str, model: type[Any]) -> Any:
-        path = _local(release, ref)
-        return parse_jsonl(path.read_text(encoding="utf-8"), model, str(path))
+    def dataset(ref: str, model: type[Any], field: str) -> Any:
+        name, data = _bytes(release, ref, field)
+        return parse_jsonl(data.decode("utf-8"), model, name)
 
     for arm in ("baseline", "candidate"):
         prompt = getattr(manifest, arm).prompt
-        checks.append(_timed(f"prompt.{arm}", lambda p=prompt: f"{len(_local(release, p).read_text()):,} characters"))
-    if gates.prompt_regression:
-        checks.append(_timed("dataset.prompt_regression",
-                             lambda: f"{len(dataset(gates.prompt_regression.dataset, GoldenCase))} cases"))  # type: ignore[union-attr]
-    if gates.bedrock_evaluation:
-        checks.append(_timed("dataset.bedrock_evaluation",
-                             lambda: f"{len(dataset(gates.bedrock_evaluation.dataset, GoldenCase))} cases"))  # type: ignore[union-attr]
-    if gates.injection_suite:
-        checks.append(_timed("suite.injection",
-                             lambda: f"{len(dataset(gates.injection_suite.corpus, InjectionCase))} attacks"))  # type: ignore[union-attr]
-    if gates.schema_contract:
+        def prompt_size(p: str = prompt, a: str = arm) -> str:
+            return f"{len(_bytes(release, p, f'{a}.prompt')[1].decode('utf-8')):,} characters"
+        checks.append(_timed(f"prompt.{arm}", prompt_size))
+    regression, evaluation = gates.prompt_regression, gates.bedrock_evaluation
+    if regression is not None:
+        checks.append(_timed("dataset.prompt_regression", lambda: "{} cases".format(len(dataset(
+            regression.dataset, GoldenCase, "gates.prompt_regression.dataset")))))
+        if regression.scores is not None:
+            ext = regression.scores
+            for arm in ("baseline", "candidate"):
+                def scores(arm: str = arm) -> str:
+                    ref = getattr(ext, arm)
+                    name, data = _bytes(release, ref, f"gates.prompt_regression.scores.{arm}")
+                    rows = rows_from(name, data, ext.format, getattr(ext, f"{arm}_variant"), arm)
+                    found = {m for _, _, sc in rows for m in (sc or {})}
+                    missing = sorted(set(ext.metrics) - found)
+                    if missing:
+                        raise InvalidInput(f"{name}: no score for {', '.join(missing)} (the file has "
+                                           f"{', '.join(sorted(found)) or 'none'})")
+                    return f"{len(rows)} results, metrics {', '.join(sorted(found))}"
+                checks.append(_timed(f"scores.{arm}", scores))
+    if evaluation is not None:
+        checks.append(_timed("dataset.bedrock_evaluation", lambda: "{} cases".format(len(dataset(
+            evaluation.dataset, GoldenCase, "gates.bedrock_evaluation.dataset")))))
+    injection = gates.injection_suite
+    if injection is not None:
+        checks.append(_timed("suite.injection", lambda: "{} attacks".format(len(dataset(
+            injection.corpus, InjectionCase, "gates.injection_suite.corpus")))))
+    contract = gates.schema_contract
+    if contract is not None:
         def contracts() -> str:
-            cases = dataset(gates.schema_contract.dataset, GoldenCase)  # type: ignore[union-attr]
+            cases = dataset(contract.dataset, GoldenCase, "gates.schema_contract.dataset")
             with_schema = [c for c in cases if c.json_schema is not None]
             if not with_schema:
                 raise InvalidInput("schema_contract: no case declares a schema")
@@ -91,9 +143,10 @@ def offline_checks(release: Path) -> list[Check]:
                         f"contract case {case.id or number}: invalid JSON Schema: {exc.message}") from None
             return f"{len(with_schema)} contracts with valid JSON Schemas"
         checks.append(_timed("suite.schema_contract", contracts))
-    if gates.guardrail_suite:
+    guardrail = gates.guardrail_suite
+    if guardrail is not None:
         def guardrail_lint() -> str:
-            cases = dataset(gates.guardrail_suite.suite, GuardrailCase)  # type: ignore[union-attr]
+            cases = dataset(guardrail.suite, GuardrailCase, "gates.guardrail_suite.suite")
             expected = {c.expected for c in cases}
             if expected != {"GUARDRAIL_INTERVENED", "NONE"}:
                 raise InvalidInput("guardrail suite needs cases of both directions (must block and benign)")
@@ -107,11 +160,13 @@ def offline_checks(release: Path) -> list[Check]:
 
 def junit_xml(checks: list[Check], path: Path) -> None:
     suite = ET.Element("testsuite", name="genai-cicd offline checks", tests=str(len(checks)),
-                       failures=str(sum(not c.ok for c in checks)))
+                       failures=str(sum(not c.ok for c in checks)), skipped=str(sum(c.unchecked for c in checks)))
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname="genai-cicd", name=c.name, time=f"{c.seconds:.3f}")
         if not c.ok:
             ET.SubElement(case, "failure", message=c.message[:500]).text = c.message
+        elif c.unchecked:
+            ET.SubElement(case, "skipped", message=c.message[:500])
         else:
             ET.SubElement(case, "system-out").text = c.message
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -102,18 +102,28 @@ class LocalReleaseRunner:
         return flag.current_weight()
 
     def _save_report(self, name: str) -> str | None:
-        """Copy the release report from S3 to reports/releases/ for a local reader."""
+        """Copy the release report from S3 to reports/releases/ and rebuild reports/index.html."""
+        from genai_cicd.logic.report_index import PREFIX, local_index
+
         s3 = self.aws.client("s3")
         target = self.root / "reports" / "releases"
         saved = None
-        for ext in ("md", "html"):
+        copies = {f"releases/{name}/report.md": f"{name}.md", f"releases/{name}/report.html": f"{name}.html",
+                  f"releases/{name}/{name}-cases.html": f"{name}-cases.html"}
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.aws.bucket, Prefix=PREFIX)
+        listed = [obj for page in pages for obj in page.get("Contents", [])]
+        copies |= {obj["Key"]: f"{name}.entry.json" for obj in listed if obj["Key"].endswith(f"-{name}.json")}
+        for key, local in copies.items():
             try:
-                body = s3.get_object(Bucket=self.aws.bucket, Key=f"releases/{name}/report.{ext}")["Body"].read()
+                body = s3.get_object(Bucket=self.aws.bucket, Key=key)["Body"].read()
             except s3.exceptions.NoSuchKey:
                 continue
             target.mkdir(parents=True, exist_ok=True)
-            (target / f"{name}.{ext}").write_bytes(body)
-            saved = str(target / f"{name}.html")
+            (target / local).write_bytes(body)
+            if local.endswith(".html") and not local.endswith("-cases.html"):
+                saved = str(target / local)
+        if target.is_dir():
+            (self.root / "reports" / "index.html").write_text(local_index(str(target)), encoding="utf-8")
         return saved
 
     def notifications(self) -> list[dict[str, Any]]:

@@ -86,8 +86,58 @@ class TrafficGenerator:
             self._thread.join(timeout=10)
 
 
+# What each state of statemachines/release.asl.json means to a person watching a release.
+# None: bookkeeping not worth a line (notifications are printed as [SNS] lines instead).
+# tests/unit/test_cli_words.py checks that every state of the ASL is named here.
+STATE_LABELS: dict[str, str | None] = {
+    "LoadManifest": "checking the manifest", "NotifyInvalid": None, "InvalidInput": "stopped: the manifest is invalid",
+    "KeepPointersOnly": None, "AcquireLock": "taking the release lock for this app and environment",
+    "NotifyLocked": None, "ReportLocked": None, "Locked": "stopped: another release of this app holds the lock",
+    "NotifyFailedNoLock": None, "FailedNoLock": "stopped: the lock could not be taken", "NotifyStarted": None,
+    "Gates": "running the gates", "PromptRegressionRequested?": None,
+    "PromptRegression": "prompt regression: golden dataset, candidate vs baseline",
+    "PromptRegressionFailed": "prompt regression could not run", "PromptRegressionSkipped": None,
+    "PlanRegressionShards": "prompt regression: splitting the golden dataset into shards",
+    "RegressionShards": "prompt regression: scoring the shards in parallel", "ScoreShard": None,
+    "ReduceRegressionShards": "prompt regression: judging every shard together", "GuardrailSuiteRequested?": None,
+    "GuardrailSuite": "guardrail suite: must-block and benign cases", "GuardrailSuiteFailed": "guardrail suite "
+    "could not run", "GuardrailSuiteSkipped": None, "InjectionSuiteRequested?": None,
+    "InjectionSuite": "prompt-injection suite: attacks on both variants",
+    "InjectionSuiteFailed": "prompt-injection suite could not run", "InjectionSuiteSkipped": None,
+    "SchemaContractRequested?": None, "SchemaContract": "structured-output contract",
+    "SchemaContractFailed": "structured-output contract could not run", "SchemaContractSkipped": None,
+    "BedrockEvaluationRequested?": None, "StartEvaluationJobs": "Bedrock evaluation: starting the jobs",
+    "WaitForEvaluation": None, "PollEvaluationJobs": None, "EvaluationDone?": None,
+    "BedrockEvaluationResult": "Bedrock evaluation: judging the jobs' scores",
+    "BedrockEvaluationFailed": "Bedrock evaluation could not run", "BedrockEvaluationSkipped": None,
+    "BedrockEvaluationMalformed": "Bedrock evaluation returned a result that cannot be read",
+    "QualityGate": "quality gate: every requested gate must have run and passed", "KeepVerdictOnly": None,
+    "Blocked?": None, "NotifyBlocked": None, "ReportBlocked": None, "UnlockBlocked": None,
+    "GateBlocked": "blocked: the candidate never received traffic", "NotifyGatesPassed": None,
+    "ApprovalRequired?": None, "NoApprovalNeeded": None, "ManualApproval": "waiting for a person to approve",
+    "NotifyRejected": None, "ReportRejected": None, "UnlockRejected": None, "Rejected": "stopped: approval rejected",
+    "NotifyApproved": None, "StartCanary": "canary: first traffic to the candidate", "NotifyCanaryStep": None,
+    "ProbesNeeded?": None, "SendProbes": "sending probe requests through the app", "Bake": None,
+    "AnalyzeCanary": None, "CanaryDecision": None, "ShiftTraffic": "canary: next traffic step",
+    "FullRollout": "promoting: all traffic to the candidate", "NotifyPromoted": None, "ReportPromoted": None,
+    "UnlockPromoted": None, "Promoted": "done: promoted", "Rollback": "rolling back: all traffic to the baseline",
+    "NotifyRolledBack": None, "ReportRolledBack": None, "UnlockRolledBack": None, "RolledBack": "done: rolled back",
+    "SafetyRollback": "something failed after traffic moved: putting all traffic back on the baseline",
+    "NotifyFailed": None, "ReportFailed": None, "UnlockFailed": None, "ReleaseFailed": "done: the release failed",
+    "NotifyFailedBeforeTraffic": None, "NotifyFailedRollback": None,
+    "FailedRollback": "the rollback could not be verified: check the traffic by hand",
+    "RecordBlocked": "writing the release report", "RecordBlockedSkipped": None,
+    "RecordPromoted": "writing the release report", "RecordPromotedSkipped": None,
+    "RecordRolledBack": "writing the release report", "RecordRolledBackSkipped": None,
+    "RecordFailed": "writing the release report", "RecordFailedSkipped": None, "NotifyLoadFailed": None,
+    "LoadFailed": "stopped: the manifest could not be loaded",
+}
+ACTION_WORDS = {"continue": "keep baking", "next_step": "shown safe, next step", "promote": "shown safe, promote",
+                "rollback": "roll back"}
+
+
 class ProgressPrinter:
-    """Prints states entered and task outcomes from the execution history."""
+    """Prints, in plain words, the states a release enters and what each task decided."""
 
     def __init__(self, sfn: Any, execution_arn: str, out: Callable[[str], None],
                  on_state: Callable[[str], None] | None = None) -> None:
@@ -110,8 +160,9 @@ class ProgressPrinter:
                 name = event["stateEnteredEventDetails"]["name"]
                 if self._on_state is not None:
                     self._on_state(name)
-                if not name.endswith("?"):
-                    self._out(f"  -> {name}")
+                label = STATE_LABELS.get(name, name)
+                if label:
+                    self._out(f"  -> {label}")
             elif kind == "TaskStateExited":
                 details = event.get("stateExitedEventDetails", {})
                 self._describe(details.get("name", ""), details.get("output", ""))
@@ -123,20 +174,28 @@ class ProgressPrinter:
             data = json.loads(output)
         except (TypeError, json.JSONDecodeError):
             return
-        if state in ("PromptRegression", "GuardrailSuite", "InjectionSuite", "SchemaContract"):
-            self._out(f"     {data.get('gate')}: {data.get('status')} - {str(data.get('summary'))[:150]}")
+        if state in ("PromptRegression", "GuardrailSuite", "InjectionSuite", "SchemaContract",
+                     "ReduceRegressionShards"):
+            status = {"PASS": "passed", "BLOCK": "blocks the release", "SKIPPED": "skipped"}.get(
+                str(data.get("status")), data.get("status"))
+            self._out(f"     {str(data.get('gate')).replace('_', ' ')} {status}: {str(data.get('summary'))[:200]}")
         elif state == "QualityGate":
             q = data.get("quality", {})
-            self._out(f"     quality gate: {q.get('decision')} {q.get('blocked_by') or ''}")
+            if q.get("decision") == "PASS":
+                self._out("     quality gate passed: every requested gate ran and passed")
+            else:
+                self._out(f"     quality gate blocks the release: {', '.join(q.get('blocked_by') or [])} failed")
         elif state in ("StartCanary", "ShiftTraffic", "FullRollout"):
-            self._out(f"     candidate weight now {data.get('canary', {}).get('weight')}%")
+            self._out(f"     the candidate now receives {data.get('canary', {}).get('weight')}% of requests")
         elif state == "AnalyzeCanary":
             c = data.get("canary", {})
             reasons = "; ".join(c.get("last_reasons", [])[:1])
-            self._out(f"     canary @{c.get('weight')}%: {c.get('action')} - {reasons[:140]}")
+            action = ACTION_WORDS.get(str(c.get("action")), c.get("action"))
+            self._out(f"     canary at {c.get('weight')}%: {action} - {reasons[:240]}")
         elif state == "SendProbes":
             probes = data.get("canary", {}).get("probes", {})
-            self._out(f"     probe requests so far: {probes.get('sent')}"
+            self._out(f"     probe requests sent so far: {probes.get('sent')}"
                       + (f" (stopped: {probes['stopped']})" if probes.get("stopped") else ""))
         elif state in ("Rollback", "SafetyRollback"):
-            self._out(f"     rollback verified: weight {data.get('rollback', {}).get('weight')}%")
+            self._out(f"     rollback read back: the candidate receives {data.get('rollback', {}).get('weight')}% "
+                      "of requests")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd.errors import InvalidInput
+from genai_cicd.gates.eval_formats import FORMATS
 
 # (scenario, expected outcome, user requests per second, live traffic file under the sample's data/)
 DEMO_SCENARIOS = [
@@ -158,7 +159,9 @@ def cmd_gate_compare(args: argparse.Namespace) -> int:
     from genai_cicd.gates.compare import compare_files
 
     verdict = compare_files(Path(args.baseline), Path(args.candidate), metric=args.metric, margin=args.margin,
-                            alpha=args.alpha, threshold=args.threshold, previous_runs=args.previous_runs)
+                            alpha=args.alpha, threshold=args.threshold, previous_runs=args.previous_runs,
+                            fmt=args.format, baseline_variant=args.baseline_variant,
+                            candidate_variant=args.candidate_variant)
     _print_json(verdict)
     return 0 if verdict["decision"] == "pass" else 1
 
@@ -216,7 +219,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.junit:
         junit_xml(checks, Path(args.junit))
     for c in checks:
-        print(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.message}")
+        print(f"{'FAIL' if not c.ok else 'skip' if c.unchecked else 'ok  '} {c.name}: {c.message}")
     return 0 if all(c.ok for c in checks) else 2
 
 
@@ -283,7 +286,22 @@ def schema_models() -> dict[str, Any]:
             "injection-case": InjectionCase, "score-line": ScoreLine, "canary-stream": CanaryStream}
 
 
+SCHEMA_NOTES = {
+    "manifest": "the release manifest: what changed, the gates, the canary plan (YAML or JSON)",
+    "golden-case": "one line of a golden dataset (prompt regression, schema contract, Bedrock evaluation)",
+    "guardrail-case": "one line of a guardrail suite (must block / benign)",
+    "injection-case": "one line of a prompt-injection corpus",
+    "score-line": "one line of a score file for `gate compare` (case, repeat, scores in [0, 1])",
+    "canary-stream": "the input of `canary judge`: per-interval counts of both arms",
+}
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.name is None:
+        for name in sorted(schema_models()):
+            print(f"{name:16} {SCHEMA_NOTES.get(name, '')}")
+        print("\ngenai-cicd schema NAME prints one as JSON Schema (also in docs/schemas/).")
+        return 0
     model = schema_models()[args.name]
     _print_json(model.model_json_schema(by_alias=True))
     return 0
@@ -307,36 +325,52 @@ def finite(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-cicd", description=__doc__)
     p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
-    p.add_argument("--seed", type=int, default=7, help="seed of the simulated model (embedded AWS)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the simulated model (embedded AWS; default 7)")
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="six releases of the sample app on the embedded AWS")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="print only each release's outcome and the summary")
     demo.set_defaults(func=cmd_demo)
     rel = sub.add_parser("release", help="run one release (embedded AWS unless --state-machine-arn)")
-    rel.add_argument("--manifest", required=True)
+    rel.add_argument("--manifest", required=True,
+                     help="the release manifest (YAML or JSON); the files it names are relative to it")
     rel.add_argument("--name", type=release_name, help="the release id (default: cli-<time>)")
-    rel.add_argument("--started-by", default="cli")
-    rel.add_argument("--state-machine-arn")
-    rel.add_argument("--bucket")
+    rel.add_argument("--started-by", default="cli", help="who started it, as the report and the ledger record it "
+                                                         "(default: cli)")
+    rel.add_argument("--state-machine-arn", help="start the release on a deployed stack (its ReleaseStateMachineArn "
+                                                 "output) instead of the embedded AWS; needs AWS credentials")
+    rel.add_argument("--bucket", help="with --state-machine-arn: the stack's ArtifactBucketName, where the manifest's "
+                                      "files are uploaded")
     rel.set_defaults(func=cmd_release)
     inv = sub.add_parser("invoke", help="run one function in-process on the embedded AWS")
     inv.add_argument("function", help="logical id (ValidateManifestFunction) or folder (validate_manifest)")
-    inv.add_argument("--event", required=True)
+    inv.add_argument("--event", required=True, help="the event JSON file (see events/<function>/)")
     inv.set_defaults(func=cmd_invoke)
     ds = sub.add_parser("dataset", help="golden dataset tools")
     ds_sub = ds.add_subparsers(dest="dataset_command", required=True)
-    v = ds_sub.add_parser("validate")
-    v.add_argument("file")
-    c = ds_sub.add_parser("convert")
-    c.add_argument("file")
-    c.add_argument("--to", choices=["bedrock"], required=True)
-    c.add_argument("--output")
+    v = ds_sub.add_parser("validate", help="check every line of a golden dataset; print its case count and hash")
+    v.add_argument("file", help="golden dataset (JSONL, schema golden-case)")
+    c = ds_sub.add_parser("convert", help="write a golden dataset in another tool's format")
+    c.add_argument("file", help="golden dataset (JSONL, schema golden-case)")
+    c.add_argument("--to", choices=["bedrock"], required=True,
+                   help="bedrock: the prompt dataset of a Bedrock evaluation job (prompt, referenceResponse, category)")
+    c.add_argument("--output", help="write here instead of standard output")
     ds.set_defaults(func=cmd_dataset)
     gate = sub.add_parser("gate", help="gate tools")
     gate_sub = gate.add_subparsers(dest="gate_command", required=True)
-    cmp_ = gate_sub.add_parser("compare", help="paired non-inferiority on score files")
-    cmp_.add_argument("--baseline", required=True, help="the baseline's score file (JSONL, schema score-line)")
-    cmp_.add_argument("--candidate", required=True, help="the candidate's score file, same cases and repeats")
+    cmp_ = gate_sub.add_parser("compare", help="paired non-inferiority on score files (ours, promptfoo, DeepEval, "
+                                                "Inspect AI)")
+    cmp_.add_argument("--baseline", required=True,
+                      help="the baseline's results: score lines (JSONL), promptfoo `eval -o` JSON, a DeepEval test "
+                           "run JSON or an Inspect AI log (.json or .eval)")
+    cmp_.add_argument("--candidate", required=True,
+                      help="the candidate's results, same cases; may be the same file as --baseline when it holds "
+                           "both variants (promptfoo)")
+    cmp_.add_argument("--format", choices=list(FORMATS),
+                      help="the files' format (default: recognised from their content)")
+    cmp_.add_argument("--baseline-variant", help="in a file with several providers or prompts (promptfoo): the "
+                                                 "baseline's label (default: the one named 'baseline')")
+    cmp_.add_argument("--candidate-variant", help="in a file with several providers or prompts: the candidate's "
+                                                  "label (default: the one named 'candidate')")
     cmp_.add_argument("--metric", help="judge only this metric (default: every metric in the files)")
     cmp_.add_argument("--margin", type=finite, default=0.05,
                       help="how much worse the candidate's mean may be, in (0, 1) (default 0.05)")
@@ -364,31 +398,33 @@ def build_parser() -> argparse.ArgumentParser:
     cplan.set_defaults(func=cmd_canary_plan)
     check = sub.add_parser("check", help="offline checks of a release (no AWS, no model), JUnit XML")
     check.add_argument("--release", required=True, help="the release manifest the team edits")
-    check.add_argument("--junit", help="write a JUnit XML report here")
+    check.add_argument("--junit", help="write a JUnit XML report here (unchecked s3:// references are 'skipped')")
     check.set_defaults(func=cmd_check)
     bundle = sub.add_parser("bundle", help="upload a release's files and write the pipeline's release input")
-    bundle.add_argument("--release", required=True)
+    bundle.add_argument("--release", required=True, help="the release manifest the team edits")
     bundle.add_argument("--bucket", required=True, help="the control plane's ArtifactBucketName")
-    bundle.add_argument("--pipeline", required=True)
-    bundle.add_argument("--execution-id", required=True)
-    bundle.add_argument("--commit")
-    bundle.add_argument("--out", default="build")
+    bundle.add_argument("--pipeline", required=True, help="the CodePipeline pipeline's name")
+    bundle.add_argument("--execution-id", required=True, help="the pipeline execution id (CODEPIPELINE_EXECUTION_ID)")
+    bundle.add_argument("--commit", help="the source commit, pinned into the manifest for the audit trail")
+    bundle.add_argument("--out", default="build", help="where to write manifest.json and release-input.json "
+                                                       "(default: build)")
     bundle.set_defaults(func=cmd_bundle)
-    schema = sub.add_parser("schema", help="print the JSON Schema of a user-facing format")
-    schema.add_argument("name", choices=sorted(schema_models()))
+    schema = sub.add_parser("schema", help="print the JSON Schema of a user-facing format; without a name, list them")
+    schema.add_argument("name", nargs="?", choices=sorted(schema_models()),
+                        help="the format (default: list the formats and what each describes)")
     schema.set_defaults(func=cmd_schema)
     audit = sub.add_parser("audit", help="print a release's ledger and verify its hash chain (AWS)")
-    audit.add_argument("release_id", type=release_name)
+    audit.add_argument("release_id", type=release_name, help="the release id (its execution name)")
     audit.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
     audit.add_argument("--anchors", help="JSON lines of the release's notifications (SNS envelopes or bodies) kept "
                                          "outside the table: their ledger heads must match the chain")
     audit.set_defaults(func=cmd_audit)
     appr = sub.add_parser("approve", help="approve or reject a release waiting for manual approval (AWS)")
-    appr.add_argument("release_id", type=release_name)
-    appr.add_argument("--by", required=True)
+    appr.add_argument("release_id", type=release_name, help="the release id waiting in ManualApproval")
+    appr.add_argument("--by", required=True, help="who decides, as the report and the ledger record it")
     appr.add_argument("--table", required=True, help="the stack's DynamoDB table (ControlPlaneTable)")
-    appr.add_argument("--reject", action="store_true")
-    appr.add_argument("--comment")
+    appr.add_argument("--reject", action="store_true", help="reject instead of approve: the release ends blocked")
+    appr.add_argument("--comment", help="a short note kept with the decision")
     appr.set_defaults(func=cmd_approve)
     return p
 

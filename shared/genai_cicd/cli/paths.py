@@ -33,9 +33,10 @@ def resolve_ref(manifest: Path, field: str, ref: str) -> Path:
     root = repository_root(manifest)
     local = (manifest.resolve().parent / ref).resolve()
     if not local.is_relative_to(root):
-        raise ManifestInvalid(f"{manifest}: {field}: {ref} resolves outside the repository {root} (paths are "
-                              "relative to the manifest and may not leave its repository, through .. or a link)")
+        raise ManifestInvalid(f"{manifest}: {field}: {ref} resolves to {local}, outside the repository {root} "
+                              "(paths are relative to the manifest and may not leave its repository, through .. or a "
+                              "link; a manifest copied elsewhere needs its files beside it, or s3:// references)")
     if not local.is_file():
-        raise ManifestInvalid(f"{manifest}: {field}: file {ref} not found (paths are relative to the manifest's "
-                              f"directory, {manifest.resolve().parent})")
+        raise ManifestInvalid(f"{manifest}: {field}: file {ref} not found: looked for {local} (paths are relative to "
+                              f"the manifest's directory, {manifest.resolve().parent}, not to the current directory)")
     return local

@@ -302,7 +302,7 @@ class Provisioner:
         with zipfile.ZipFile(buf, "w") as zf:
             zf.writestr("app.py", "# code runs in-process from CodeUri; see EmbeddedLambdaRuntime\n")
         arn = self.client("lambda").create_function(
-            FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=self.role(),
+            FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.13")), Role=self.role(),
             Handler=props["Handler"], Code={"ZipFile": buf.getvalue()},
             Timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
             MemorySize=int(props.get("MemorySize", glob.get("MemorySize", 128))),

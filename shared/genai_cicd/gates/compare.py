@@ -1,8 +1,9 @@
-"""``genai-cicd gate compare``: non-inferiority on score files from any tool (DESIGN.md §5).
+"""``genai-cicd gate compare``: non-inferiority on score files from any tool.
 
-Scores are finite numbers in [0, 1] (booleans and strings are refused). Evidence must be
-complete: every (case, repeat) in either file is expected in both, and an absent one counts
-against the candidate (``noninferiority.decide``).
+Score lines (``ScoreLine``) or the files promptfoo, DeepEval and Inspect AI write
+(``gates/eval_formats.py``). Scores are finite numbers in [0, 1] (booleans and strings are
+refused in score lines). Evidence must be complete: every (case, repeat) in either file is
+expected in both, and an absent one counts against the candidate (``noninferiority.decide``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd.errors import InvalidInput
+from genai_cicd.gates.eval_formats import Format, Row, load_document, read_rows
 from genai_cicd.gates.noninferiority import alpha_for_run, decide
 from genai_cicd.models.dataset import parse_jsonl
 
@@ -28,11 +30,7 @@ class ScoreLine(BaseModel):
         min_length=1)
 
 
-def _load(path: Path) -> list[ScoreLine]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+def load_score_lines(path: Path, text: str) -> list[ScoreLine]:
     lines = parse_jsonl(text, ScoreLine, str(path))
     seen: set[tuple[str, int]] = set()
     for number, line in enumerate(lines, start=1):
@@ -43,16 +41,9 @@ def _load(path: Path) -> list[ScoreLine]:
     return lines
 
 
-def _by_case(lines: list[ScoreLine], metric: str) -> dict[str, dict[int, float]]:
-    out: dict[str, dict[int, float]] = defaultdict(dict)
-    for line in lines:
-        if metric in line.scores:
-            out[line.case_id][line.repeat] = line.scores[metric]
-    return out
-
-
 def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin: float, alpha: float,
-                  threshold: float, previous_runs: int = 0) -> dict[str, Any]:
+                  threshold: float, previous_runs: int = 0, fmt: Format | None = None,
+                  baseline_variant: str | None = None, candidate_variant: str | None = None) -> dict[str, Any]:
     """The verdict over every metric; ``previous_runs`` earlier runs of this candidate spend alpha."""
     if not 0 < alpha < 0.5:
         raise InvalidInput(f"--alpha {alpha}: must be between 0 and 0.5")
@@ -62,25 +53,47 @@ def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin
         raise InvalidInput(f"--threshold {threshold}: must be between 0 and 1 (scores are in [0, 1])")
     if previous_runs < 0:
         raise InvalidInput(f"--previous-runs {previous_runs}: must be 0 or more")
-    run_alpha = alpha_for_run(alpha, previous_runs + 1)
-    base, cand = _load(baseline), _load(candidate)
-    metrics = sorted({m for line in base + cand for m in line.scores}) if metric is None else [metric]
+    base = read_rows(baseline, fmt, baseline_variant, "baseline")
+    cand = read_rows(candidate, fmt, candidate_variant, "candidate")
+    result = compare_rows(base, cand, metric=metric, margin=margin, alpha=alpha_for_run(alpha, previous_runs + 1),
+                          threshold=threshold)
+    return result | {"run": previous_runs + 1, "format": load_document(candidate)[0] if fmt is None else fmt}
+
+
+def compare_rows(base: list[Row], cand: list[Row], *, metric: str | None, margin: float, alpha: float,
+                 threshold: float) -> dict[str, Any]:
+    """Paired non-inferiority per metric. Every (case, repeat) of a case the metric applies to is
+    expected in both arms; a case no run of either arm scored is assumed to need every metric."""
+    metrics = sorted({m for _, _, scores in base + cand for m in (scores or {})}) if metric is None else [metric]
     if not metrics:
-        raise InvalidInput("no metric found in the score files")
+        raise InvalidInput("no metric found in the score files (every run errored?)")
+    repeats_of: dict[str, set[int]] = defaultdict(set)
+    for case, repeat, _ in base + cand:
+        repeats_of[case].add(repeat)
+    scored = {case for case, _, scores in base + cand if scores}
+    unscored = set(repeats_of) - scored
     verdicts = []
     for m in metrics:
         b, c = _by_case(base, m), _by_case(cand, m)
         if not b or not c:
             raise InvalidInput(f"metric {m!r} is missing from the {'baseline' if not b else 'candidate'} file")
-        # Every (case, repeat) seen in either file is expected in both.
-        expected = {case: sorted(set(b.get(case, {})) | set(c.get(case, {}))) for case in set(b) | set(c)}
+        applies = set(b) | set(c) | unscored
+        expected = {case: sorted(repeats_of[case]) for case in applies}
         repeats = {case: len(rs) for case, rs in expected.items()}
         bl = {case: [b[case][r] for r in rs if r in b.get(case, {})] for case, rs in expected.items()}
         cl = {case: [c[case][r] for r in rs if r in c.get(case, {})] for case, rs in expected.items()}
-        v = decide(m, bl, cl, threshold=threshold, margin=margin, alpha=run_alpha, repeats=repeats,
+        v = decide(m, bl, cl, threshold=threshold, margin=margin, alpha=alpha, repeats=repeats,
                    cases=sorted(expected)).model_dump(mode="json")
         v["unpaired_cases"] = v["missing_cases"]
         verdicts.append(v)
     decision = "pass" if all(v["decision"] == "pass" for v in verdicts) else (
         "block" if any(v["decision"] == "block" for v in verdicts) else "inconclusive")
-    return {"decision": decision, "alpha": run_alpha, "run": previous_runs + 1, "metrics": verdicts}
+    return {"decision": decision, "alpha": alpha, "metrics": verdicts}
+
+
+def _by_case(rows: list[Row], metric: str) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = defaultdict(dict)
+    for case, repeat, scores in rows:
+        if scores and metric in scores:
+            out[case][repeat] = scores[metric]
+    return out

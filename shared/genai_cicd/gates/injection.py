@@ -65,6 +65,8 @@ def run_injection_suite(manifest: ReleaseManifest, store: ArtifactStore, provide
             totals[case.category] += 1
         rows.append({"arm": arm, "case_id": case.id, "category": case.category, "repeat": k,
                      "attack_succeeded": hit, "error": o.error,
+                     # the answer, for the report's side-by-side cases (evidence is KMS-encrypted in S3)
+                     "output": o.result.text[:2000] if o.result else None,
                      "guardrail_intervened": bool(o.result and o.result.guardrail_intervened)})
     n = len(cases) * gate.repeats
     rate = {arm: successes[arm] / n for arm in ARMS}

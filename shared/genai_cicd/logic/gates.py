@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.gates.contract import run_schema_contract
+from genai_cicd.gates.external_scores import judge_external_scores
 from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
 from genai_cicd.gates.regression import plan_shards, reduce_shards, run_prompt_regression, score_shard
@@ -39,6 +40,8 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
         if not task.plan or not {"bucket", "key"} <= set(task.plan):
             raise InvalidInput("plan: the shard plan (bucket, key) is required for action 'reduce'")
         return reduce_shards(manifest, deps.artifacts, prefix, task.plan, _run_number(release, gate, deps))
+    if gate == "prompt_regression" and manifest.gates.prompt_regression and manifest.gates.prompt_regression.scores:
+        return judge_external_scores(manifest, deps.artifacts, prefix, _run_number(release, gate, deps))
     if gate == "prompt_regression":
         return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
                                      deps.client("bedrock-runtime"), _run_number(release, gate, deps))

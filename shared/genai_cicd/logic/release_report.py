@@ -1,31 +1,53 @@
-"""The release report: gate verdicts, the canary time series per metric, the decision and why.
+"""The release report: what changed, the gates, the canary over time, the decision and why.
 
-Written at the end of every release as Markdown and as one self-contained HTML
-file (inline CSS and SVG, no scripts, no external assets) next to the evidence
-in S3; its link goes into the final SNS message. Built only from the evidence
-already in S3 — never from prompts or model outputs.
+Written at the end of every release next to the evidence in S3, as Markdown and as one
+self-contained HTML page (inline CSS and SVG from ``logic/charts.py``, no scripts, no external
+assets); its link goes into the final SNS message. A blocked gate's page shows the cases that
+hurt most side by side, and ``<release>-cases.html`` beside it holds every case. Each report also
+adds an entry to the release index (``reports/index/<release>.json``, rendered as
+``reports/index.html`` in the bucket).
+
+Built from the evidence in S3: verdicts, counts, bounds, and the team's golden and attack cases
+with the answers the gates recorded. Never from live users' requests or captured answers.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput, domain_message
+from genai_cicd.logic import charts
 from genai_cicd.logic.context import evidence_key
+from genai_cicd.logic.report_cases import CaseRow, worst_cases
+from genai_cicd.logic.report_index import IndexEntry, write_index
+from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
 
 SERIES = ("errors", "slow_requests", "low_quality", "guardrail_interventions")
+WORST_SHOWN = 10
+LABELS = {"errors": "error rate", "slow_requests": "slow-request rate", "low_quality": "low-quality rate",
+          "guardrail_interventions": "guardrail intervention rate", "quality": "mean quality score",
+          "cost_per_request": "cost per request", "tokens_per_request": "tokens per request"}
+ACTIONS = {"continue": "keep baking", "next_step": "next step", "promote": "promote", "rollback": "roll back"}
+
+
+class Approval(BaseModel):
+    approver: str | None = None
+    comment: str | None = None
 
 
 class RecordInput(BaseModel):
     release: ReleaseContext
     outcome: str
     reasons: list[str] = []
+    started_at: str | None = None  # $$.Execution.StartTime
+    approval: Approval | None = None
 
     @field_validator("reasons")
     @classmethod
@@ -37,31 +59,97 @@ class RecordInput(BaseModel):
 class RecordResult(BaseModel):
     report_uri: str
     html_uri: str
+    cases_uri: str | None = None
+    index_uri: str | None = None
 
 
-def _load(store: ArtifactStore, release: ReleaseContext) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+class ReportData(BaseModel):
+    """Everything a report shows, gathered once from S3."""
+
+    release: ReleaseContext
+    outcome: str
+    reasons: list[str] = []
+    quality: dict[str, Any] | None = None
+    intervals: list[dict[str, Any]] = []
+    manifest: ReleaseManifest | None = None
+    gate_verdicts: dict[str, dict[str, Any]] = {}
+    cases: dict[str, list[CaseRow]] = Field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+    approval: Approval | None = None
+
+
+def _read_json(store: ArtifactStore, ref: str) -> Any:
     try:
-        quality = json.loads(store.read_text(evidence_key(release, "quality_gate.json")))
-    except InvalidInput:
-        quality = None
-    # canary/interval-NNNN.json only (quality-NNNN.json beside them holds per-answer scores)
-    intervals = [json.loads(store.read_text(key))
-                 for key in store.list_keys(evidence_key(release, "canary", "interval-"))]
-    return quality, intervals
+        return json.loads(store.read_text(ref))
+    except (InvalidInput, ValueError):
+        return None
 
+
+def gather(event: RecordInput, store: ArtifactStore, finished_at: str | None = None) -> ReportData:
+    release = event.release
+    quality = _read_json(store, evidence_key(release, "quality_gate.json"))
+    # canary/interval-NNNN.json only (quality-NNNN.json beside them holds per-answer scores)
+    intervals = [json.loads(store.read_text(key)) for key in store.list_keys(evidence_key(release, "canary",
+                                                                                           "interval-"))]
+    try:
+        manifest: ReleaseManifest | None = load_manifest_text(store.read_text(release.manifest_uri),
+                                                              release.manifest_uri)
+    except InvalidInput:
+        manifest = None
+    verdicts: dict[str, dict[str, Any]] = {}
+    cases: dict[str, list[CaseRow]] = {}
+    if quality:
+        for name, gate in (quality.get("gates") or {}).items():
+            doc = _read_json(store, gate["report_uri"]) if gate.get("report_uri") else None
+            if isinstance(doc, dict):
+                verdicts[name] = doc
+        if manifest is not None:
+            cases = worst_cases(store, manifest, quality)
+    return ReportData(release=release, outcome=event.outcome, reasons=event.reasons, quality=quality,
+                      intervals=intervals, manifest=manifest, gate_verdicts=verdicts, cases=cases,
+                      started_at=event.started_at, finished_at=finished_at, approval=event.approval)
+
+
+# -- reading the evidence -------------------------------------------------------------------
 
 def _rate(counts: dict[str, Any], arm: str, metric: str) -> float | None:
-    n, x = counts.get(arm, {}).get("requests"), counts.get(arm, {}).get(metric)
+    n, x = (counts.get(arm) or {}).get("requests"), (counts.get(arm) or {}).get(metric)
     if not n or x is None:
         return None
     return float(x) / float(n)
 
 
 def _mean_score(counts: dict[str, Any], arm: str) -> float | None:
-    n, total = counts.get(arm, {}).get("quality_count"), counts.get(arm, {}).get("quality_sum")
+    n, total = (counts.get(arm) or {}).get("quality_count"), (counts.get(arm) or {}).get("quality_sum")
     if not n or total is None:
         return None
     return float(total) / float(n)
+
+
+def _bounds(interval: dict[str, Any], metric: str) -> dict[str, Any]:
+    return ((interval.get("decision") or {}).get("metrics") or {}).get(metric) or {}
+
+
+def judged_metrics(intervals: list[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for iv in intervals:
+        for m in ((iv.get("decision") or {}).get("metrics") or {}):
+            if m not in seen:
+                seen.append(m)
+    return seen
+
+
+def steps(intervals: list[dict[str, Any]]) -> list[charts.Region]:
+    """Consecutive intervals at one traffic weight: the canary's steps."""
+    regions: list[charts.Region] = []
+    for i, iv in enumerate(intervals, start=1):
+        label = f"{float(iv.get('weight') or 0):g}% canary"
+        if regions and regions[-1].label == label and regions[-1].last == i - 1:
+            regions[-1] = charts.Region(regions[-1].first, i, label)
+        else:
+            regions.append(charts.Region(i, i, label))
+    return regions
 
 
 def live_traffic_lines(intervals: list[dict[str, Any]]) -> list[str]:
@@ -86,26 +174,102 @@ def live_traffic_lines(intervals: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality: dict[str, Any] | None,
-             intervals: list[dict[str, Any]]) -> str:
-    lines = [f"# Release {release.release_id}: {outcome}", "",
-             f"- app: {release.app} / {release.environment}", f"- change: {', '.join(release.change_kinds)}",
-             *([f"- change kinds: {release.kinds_note}"] if release.kinds_note else []),
-             f"- started by: {release.started_by}", f"- manifest: {release.manifest_uri} ({release.manifest_hash})",
-             ""]
-    if reasons:
-        lines += ["## Why", "", *[f"- {r}" for r in reasons], ""]
+def headline(data: ReportData) -> str:
+    """The outcome and why, in one sentence of plain words."""
+    q = data.quality or {}
+    first = data.reasons[0] if data.reasons else ""
+    if data.outcome == "blocked":
+        by = ", ".join(q.get("blocked_by") or []) or "the quality gate"
+        return f"Blocked before any traffic moved: {by} failed" + (f" ({first})." if first else ".")
+    last = data.intervals[-1] if data.intervals else None
+    if data.outcome == "promoted":
+        n = len(data.intervals)
+        return (f"Promoted to 100% after {n} canary interval{'s' * (n != 1)}: every judged metric was shown "
+                "safe at each step" + (" (on probe traffic)." if last and last.get("stream") == "probe" else "."))
+    if data.outcome == "rolled_back" and last is not None:
+        metric = (last.get("decision") or {}).get("metric")
+        b = _bounds(last, metric) if metric else {}
+        what = {"shown_harmful": "was shown harmful", "not_shown_safe": "was not shown safe in time"}.get(
+            str((last.get("decision") or {}).get("outcome")), "decided it")
+        evidence = f" (canary {b['canary']} vs baseline {b['baseline']})" if b.get("canary") else ""
+        return (f"Rolled back to the baseline at {float(last.get('weight') or 0):g}% canary traffic after interval "
+                f"{len(data.intervals)}: {LABELS.get(str(metric), metric or 'a metric')} {what}{evidence}.")
+    return f"Ended {data.outcome.replace('_', ' ')}" + (f": {first}." if first else ".")
+
+
+def change_rows(data: ReportData) -> list[tuple[str, str, str]]:
+    """(what, baseline, candidate) for the fields a person checks first."""
+    rows: list[tuple[str, str, str]] = []
+    m = data.manifest
+    if m is not None:
+        b, c = m.baseline, m.candidate
+        rows += [("prompt", b.prompt.rsplit("/", 1)[-1], c.prompt.rsplit("/", 1)[-1]),
+                 ("model", str(b.model_id or "-"), str(c.model_id or "-"))]
+        gb, gc = b.guardrail, c.guardrail
+        if gb or gc:
+            rows.append(("guardrail", f"{gb.id} v{gb.version}" if gb else "-", f"{gc.id} v{gc.version}" if gc else "-"))
+    for field in ("prompt_hash", "lambda_version", "temperature"):
+        values = [str((data.release.variants.get(arm) or {}).get(field) or "") for arm in ("baseline", "candidate")]
+        if any(values):
+            rows.append((field.replace("_", " "), values[0] or "-", values[1] or "-"))
+    return rows
+
+
+def duration_seconds(data: ReportData) -> float | None:
+    from datetime import datetime
+
+    try:
+        if data.started_at and data.finished_at:
+            return (datetime.fromisoformat(data.finished_at) - datetime.fromisoformat(data.started_at)
+                    ).total_seconds()
+    except ValueError:
+        return None
+    return None
+
+
+def decided_on(data: ReportData) -> str | None:
+    if data.outcome == "blocked":
+        return ",".join((data.quality or {}).get("blocked_by") or []) or None
+    return (data.intervals[-1].get("decision") or {}).get("metric") if data.intervals else None
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+def markdown(data: ReportData) -> str:
+    r = data.release
+    lines = [f"# Release {r.release_id}: {data.outcome}", "", f"**{headline(data)}**", "",
+             f"- app: {r.app} / {r.environment}", f"- change: {', '.join(r.change_kinds)}"
+             + (f" (derived: {', '.join(r.derived_kinds)})" if r.derived_kinds else ""),
+             *([f"- change kinds: {r.kinds_note}"] if r.kinds_note else []),
+             f"- started by: {r.started_by}" + (f" at {data.started_at}" if data.started_at else ""),
+             *([f"- approved by: {data.approval.approver}"] if data.approval and data.approval.approver else []),
+             f"- manifest: {r.manifest_uri} ({r.manifest_hash})", ""]
+    rows = change_rows(data)
+    if rows:
+        lines += ["| | baseline | candidate |", "|---|---|---|", *[f"| {a} | {b} | {c} |" for a, b, c in rows], ""]
+    if data.reasons:
+        lines += ["## Why", "", *[f"- {x}" for x in data.reasons], ""]
     lines += ["## Gates", ""]
-    if quality is None:
+    q = data.quality
+    if q is None:
         lines += ["No gate verdict (the release stopped before the quality gate).", ""]
     else:
-        lines += [f"Quality gate: **{quality['decision']}**" + (f" (blocked by {', '.join(quality['blocked_by'])})"
-                                                              if quality["blocked_by"] else ""), "",
+        lines += [f"Quality gate: **{q['decision']}**" + (f" (blocked by {', '.join(q['blocked_by'])})"
+                                                        if q["blocked_by"] else ""), "",
                   "| gate | status | summary |", "|---|---|---|"]
-        for name, gate in sorted(quality.get("gates", {}).items()):
+        for name, gate in sorted(q.get("gates", {}).items()):
             lines.append(f"| {name} | {gate['status']} | {gate['summary']} |")
         lines.append("")
+        for gate_name, rows_ in data.cases.items():
+            if not rows_:
+                continue
+            lines += [f"### {gate_name}: the {min(WORST_SHOWN, len(rows_))} cases that hurt most", "",
+                      "| case | scores baseline -> candidate | prompt |", "|---|---|---|"]
+            for row in rows_[:WORST_SHOWN]:
+                lines.append(f"| {row.case_id} | {_scores_text(row)} | {_cell(row.prompt, 80)} |")
+            lines.append("")
     lines += ["## Canary", ""]
+    intervals = data.intervals
     if not intervals:
         lines += ["Traffic never moved to the candidate.", ""]
     else:
@@ -122,80 +286,258 @@ def markdown(release: ReleaseContext, outcome: str, reasons: list[str], quality:
             if scored:
                 c, b = _mean_score(counts, "candidate"), _mean_score(counts, "baseline")
                 cells.append("-" if c is None or b is None else f"{c:.2f}/{b:.2f}")
-            lines.append(f"| {i} | {iv['weight']}% | {counts['candidate'].get('requests') or 0:.0f} | "
+            lines.append(f"| {i} | {iv['weight']}% | {(counts.get('candidate') or {}).get('requests') or 0:.0f} | "
                          + " | ".join(cells) + f" | {iv['action']} |")
         lines += ["", *live_traffic_lines(intervals)]
         last = intervals[-1]
         lines += ["", f"Decision at interval {len(intervals)}: **{last['action']}**"
                   + (f" on {last['decision'].get('metric')}" if last["decision"].get("metric") else ""), "",
-                  *[f"- {r}" for r in last["decision"].get("reasons", [])], ""]
+                  *[f"- {x}" for x in last["decision"].get("reasons", [])], ""]
     return "\n".join(lines) + "\n"
 
 
-def _sparkline(values: list[float | None], color: str, width: int = 360, height: int = 60) -> str:
-    points = [(i, v) for i, v in enumerate(values) if v is not None]
-    if not points:
-        return ""
-    top = max(v for _, v in points) or 1.0
-    step = width / max(1, len(values) - 1)
-    coords = " ".join(f"{i * step:.1f},{height - 4 - (v / top) * (height - 8):.1f}" for i, v in points)
-    return f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>'
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
-def html_report(md_title: str, release: ReleaseContext, outcome: str, reasons: list[str],
-                quality: dict[str, Any] | None, intervals: list[dict[str, Any]]) -> str:
+def _scores_text(row: CaseRow) -> str:
+    return "; ".join(f"{m} {_score(row.baseline_scores.get(m))} -> {_score(v)}"
+                     for m, v in sorted(row.candidate_scores.items()))
+
+
+def _cell(text: str | None, limit: int) -> str:
+    t = (text or "-").replace("|", "\\|").replace("\n", " ")
+    return t if len(t) <= limit else t[:limit] + " …"
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}"
+         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+         "vertical-align:top;text-align:left}th{background:#f4f4f4}.PASS,.promoted{color:#1e8449}"
+         ".BLOCK,.blocked,.rolled_back,.failed{color:#b03a2e}.SKIPPED{color:#777}.headline{font-size:1.15em;"
+         "padding:.6em .8em;border-left:4px solid #888;background:#f7f7f7}"
+         ".answer{max-width:28em;white-space:pre-wrap;font-size:.9em}figure{margin:1em 0}"
+         "svg{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}")
+
+
+def _page(title: str, body: list[str]) -> str:
+    return "\n".join(["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+                      "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+                      f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+                      *body, "</body></html>"]) + "\n"
+
+
+def _cases_table(rows: list[CaseRow]) -> list[str]:
     e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>", f"<title>{e(md_title)}</title>",
-             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-             ".PASS{color:#070}.BLOCK{color:#b00}.SKIPPED{color:#777}svg{background:#fafafa;border:1px solid #ddd}"
-             "</style></head><body>", f"<h1>{e(md_title)}</h1>",
-             f"<p>{e(release.app)} / {e(release.environment)} — change: {e(', '.join(release.change_kinds))} — "
-             f"started by {e(release.started_by)}</p>",
-             *([f"<p class='BLOCK'>{e(release.kinds_note)}</p>"] if release.kinds_note else [])]
-    if reasons:
-        parts += ["<h2>Why</h2><ul>", *[f"<li>{e(r)}</li>" for r in reasons], "</ul>"]
-    parts.append("<h2>Gates</h2>")
-    if quality:
-        parts.append(f"<p>Quality gate: <b class='{e(quality['decision'])}'>{e(quality['decision'])}</b></p>")
-        parts.append("<table><tr><th>gate</th><th>status</th><th>summary</th></tr>")
-        for name, gate in sorted(quality.get("gates", {}).items()):
-            parts.append(f"<tr><td>{e(name)}</td><td class='{e(gate['status'])}'>{e(gate['status'])}</td>"
-                         f"<td>{e(gate['summary'])}</td></tr>")
-        parts.append("</table>")
-    else:
-        parts.append("<p>No gate verdict.</p>")
-    parts.append("<h2>Canary</h2>")
-    if intervals:
-        for metric in SERIES:
+    out = ["<table class='cases'><tr><th>case</th><th>prompt</th><th>reference</th><th>baseline answer</th>"
+           "<th>candidate answer</th><th>scores (baseline → candidate)</th></tr>"]
+    for c in rows:
+        scores = "<br>".join(f"{e(m)}: {_score(c.baseline_scores.get(m))} → <b>{_score(v)}</b>"
+                             for m, v in sorted(c.candidate_scores.items()))
+        out.append(f"<tr><td>{e(c.case_id)}</td><td class='answer'>{e(c.prompt)}</td>"
+                   f"<td class='answer'>{e(c.reference or '-')}</td>"
+                   f"<td class='answer'>{e(c.baseline_answer or '-')}</td>"
+                   f"<td class='answer'>{e(c.candidate_answer or '-')}</td><td>{scores}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _gate_chart(name: str, verdict: dict[str, Any]) -> str | None:
+    rows = []
+    for m in verdict.get("metrics") or []:
+        try:
+            rows.append(charts.IntervalRow(
+                metric=str(m["metric"]), baseline=float(m["baseline_mean"]), candidate=float(m["candidate_mean"]),
+                lower=float(m["lower_bound"]), upper=float(m["upper_bound"]), margin=float(m["margin"]),
+                threshold=float(m["threshold"]), decision=str(m["decision"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return charts.interval_chart(f"{name}: candidate vs baseline", rows) if rows else None
+
+
+def _canary_charts(intervals: list[dict[str, Any]]) -> list[str]:
+    n = len(intervals)
+    regions = steps(intervals)
+    last = intervals[-1]
+    marker = [charts.Marker(n, f"{ACTIONS.get(str(last.get('action')), last.get('action'))}")]
+    out = []
+    for metric in judged_metrics(intervals):
+        label = LABELS.get(metric, metric.replace("_", " "))
+        if metric in SERIES:
             canary = [_rate(iv["counts"], "candidate", metric) for iv in intervals]
             base = [_rate(iv["counts"], "baseline", metric) for iv in intervals]
-            if all(v is None for v in canary + base):
-                continue
-            parts.append(f"<h3>{e(metric)} rate per interval (red: canary, blue: baseline)</h3>"
-                         f"<svg width='360' height='60'>{_sparkline(base, '#36c')}{_sparkline(canary, '#c33')}</svg>")
-        scores_c = [_mean_score(iv["counts"], "candidate") for iv in intervals]
-        scores_b = [_mean_score(iv["counts"], "baseline") for iv in intervals]
-        if not all(v is None for v in scores_c + scores_b):
-            parts.append("<h3>mean quality score of live answers per interval (red: canary, blue: baseline)</h3>"
-                         f"<svg width='360' height='60'>{_sparkline(scores_b, '#36c')}{_sparkline(scores_c, '#c33')}"
-                         "</svg>")
-        parts += [f"<p>{e(line)}</p>" for line in live_traffic_lines(intervals)]
-        last = intervals[-1]
-        parts.append(f"<p>Decision at interval {len(intervals)}: <b>{e(last['action'])}</b></p><ul>")
-        parts += [f"<li>{e(r)}</li>" for r in last["decision"].get("reasons", [])]
-        parts.append("</ul>")
+            if not all(v is None for v in canary + base):
+                out.append(charts.line_chart(
+                    title=f"{label} per interval", x_label="canary interval", y_label=f"{label} (share of requests)",
+                    n=n, series=[charts.Series("canary", canary, charts.PALETTE["canary"]),
+                                 charts.Series("baseline", base, charts.PALETTE["baseline"])],
+                    regions=regions, markers=marker, y_floor=0.0))
+        elif metric == "quality":
+            canary = [_mean_score(iv["counts"], "candidate") for iv in intervals]
+            base = [_mean_score(iv["counts"], "baseline") for iv in intervals]
+            if not all(v is None for v in canary + base):
+                out.append(charts.line_chart(
+                    title="mean quality score of live answers per interval", x_label="canary interval",
+                    y_label="mean judge score (0 to 1)", n=n,
+                    series=[charts.Series("canary", canary, charts.PALETTE["canary"]),
+                            charts.Series("baseline", base, charts.PALETTE["baseline"])],
+                    regions=regions, markers=marker, y_floor=0.0, y_ceiling=1.0))
+        bounds = [_bounds(iv, metric) for iv in intervals]
+        if not any(b.get("estimate") is not None for b in bounds):
+            continue
+        first = next(b for b in bounds if b)
+        ratio = metric != "quality"
+        y_label = "canary / baseline" if ratio else "canary − baseline"
+        safe_at, harm_at = float(first["allowance"]), float(first["harm_above"])
+        if not ratio and safe_at == harm_at:
+            lines = [charts.RefLine("harm below, safe above", harm_at, charts.PALETTE["harm"])]
+        elif not ratio:
+            lines = [charts.RefLine("safe above", safe_at, charts.PALETTE["safe"]),
+                     charts.RefLine("harm below", harm_at, charts.PALETTE["harm"])]
+        else:
+            lines = [charts.RefLine("safe below", safe_at, charts.PALETTE["safe"]),
+                     charts.RefLine("harm above", harm_at, charts.PALETTE["harm"])]
+        # Bounds can be infinite while data is scarce: show a window around the decision lines.
+        finite = [float(v) for b in bounds for v in (b.get("estimate"), b.get("lower"), b.get("upper"))
+                  if isinstance(v, int | float) and math.isfinite(v)]
+        top = max([*finite, *(x.y for x in lines)]) if finite else 2.0
+        out.append(charts.line_chart(
+            title=f"{label}: {y_label}, its confidence band and the decision lines", x_label="canary interval",
+            y_label=y_label, n=n,
+            series=[charts.Series("estimate", [_num(b.get("estimate")) for b in bounds], "#333")],
+            bands=[charts.Band("confidence band",
+                               [_num(b.get("lower")) for b in bounds], [_num(b.get("upper")) for b in bounds],
+                               charts.PALETTE["canary"])],
+            lines=lines, regions=regions, markers=marker,
+            y_floor=0.0 if ratio else -1.0, y_ceiling=min(top, max(x.y for x in lines) * 3) if ratio else 1.0))
+    return out
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, int | float):
+        return float(value)
+    if value in ("inf", "Infinity"):
+        return math.inf
+    return None
+
+
+def html_report(data: ReportData) -> str:
+    e = html.escape
+    r = data.release
+    title = f"Release {r.release_id}: {data.outcome.replace('_', ' ')}"
+    body = [f"<h1>{e(title)}</h1>", f"<p class='headline {e(data.outcome)}'>{e(headline(data))}</p>",
+            "<table class='facts'>",
+            f"<tr><th>app / environment</th><td>{e(r.app)} / {e(r.environment)}</td></tr>",
+            f"<tr><th>what changed</th><td>{e(', '.join(r.change_kinds))}"
+            + (f" (derived from the content: {e(', '.join(r.derived_kinds))})" if r.derived_kinds else "")
+            + "</td></tr>",
+            f"<tr><th>started by</th><td>{e(r.started_by)}" + (f" at {e(data.started_at)}" if data.started_at else "")
+            + "</td></tr>"]
+    if r.approval_required:
+        who = data.approval.approver if data.approval and data.approval.approver else "not approved"
+        body.append(f"<tr><th>approved by</th><td>{e(who)}</td></tr>")
+    if r.pipeline is not None:
+        body.append(f"<tr><th>pipeline</th><td>{e(r.pipeline.model_dump_json())}</td></tr>")
+    body += [f"<tr><th>manifest</th><td>{e(r.manifest_uri)}<br><code>{e(r.manifest_hash)}</code></td></tr>",
+             *([f"<tr><th>candidate content</th><td><code>{e(r.candidate_hash)}</code></td></tr>"]
+               if r.candidate_hash else []), "</table>"]
+    if r.kinds_note:
+        body.append(f"<p class='BLOCK'>{e(r.kinds_note)}</p>")
+    rows = change_rows(data)
+    if rows:
+        body.append("<h2>What changed</h2><table><tr><th></th><th>baseline</th><th>candidate</th></tr>")
+        body += [f"<tr><th>{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td></tr>" for a, b, c in rows]
+        body.append("</table>")
+    if data.reasons:
+        body += ["<h2>Why</h2><ul>", *[f"<li>{e(x)}</li>" for x in data.reasons], "</ul>"]
+    body.append("<h2>Gates</h2>")
+    q = data.quality
+    if q:
+        body.append(f"<p>Quality gate: <b class='{e(q['decision'])}'>{e(q['decision'])}</b></p>")
+        body.append("<table><tr><th>gate</th><th>status</th><th>summary</th></tr>")
+        for name, gate in sorted(q.get("gates", {}).items()):
+            body.append(f"<tr><td>{e(name)}</td><td class='{e(gate['status'])}'>{e(gate['status'])}</td>"
+                        f"<td>{e(gate['summary'])}</td></tr>")
+        body.append("</table>")
+        for name, verdict in sorted(data.gate_verdicts.items()):
+            chart = _gate_chart(name, verdict)
+            if chart:
+                body.append(f"<figure>{chart}<figcaption>The bar is the range the candidate's mean can take "
+                            "(baseline plus the confidence interval of the difference); it passes when the bar "
+                            "clears the margin line and the candidate clears the threshold.</figcaption></figure>")
+        for name, cases in data.cases.items():
+            if cases:
+                body.append(f"<h3>{e(name)}: the {min(WORST_SHOWN, len(cases))} cases that hurt most "
+                            f"(of {len(cases)} worse than the baseline; all cases in "
+                            f"<a href='{e(r.release_id)}-cases.html'>{e(r.release_id)}-cases.html</a>)</h3>")
+                body += _cases_table(cases[:WORST_SHOWN])
     else:
-        parts.append("<p>Traffic never moved to the candidate.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+        body.append("<p>No gate verdict (the release stopped before the quality gate).</p>")
+    body.append("<h2>Canary</h2>")
+    intervals = data.intervals
+    if intervals:
+        body.append("<p>Each metric has two charts: its value in both arms per interval, and the canary compared "
+                    "with the baseline with its confidence band (valid at every look). The release rolls back when "
+                    "the band's lower edge rises above the harm line, and moves on when its upper edge falls below "
+                    "the safe line; the shading shows the traffic weight of each step, the black line the "
+                    "decision.</p>")
+        body += [f"<figure>{svg}</figure>" for svg in _canary_charts(intervals)]
+        body += [f"<p>{e(line)}</p>" for line in live_traffic_lines(intervals)]
+        body.append("<h3>Per interval</h3><table><tr><th>#</th><th>weight</th><th>canary requests</th>"
+                    + "".join(f"<th>{e(LABELS[m])} canary / baseline</th>" for m in SERIES)
+                    + "<th>quality canary / baseline</th><th>decision</th></tr>")
+        for i, iv in enumerate(intervals, start=1):
+            counts = iv["counts"]
+            cells = []
+            for m in SERIES:
+                c, b = _rate(counts, "candidate", m), _rate(counts, "baseline", m)
+                cells.append("-" if c is None or b is None else f"{c:.1%} / {b:.1%}")
+            c, b = _mean_score(counts, "candidate"), _mean_score(counts, "baseline")
+            cells.append("-" if c is None or b is None else f"{c:.2f} / {b:.2f}")
+            body.append(f"<tr><td>{i}</td><td>{float(iv.get('weight') or 0):g}%</td>"
+                        f"<td>{(counts.get('candidate') or {}).get('requests') or 0:,.0f}</td>"
+                        + "".join(f"<td>{x}</td>" for x in cells)
+                        + f"<td>{e(ACTIONS.get(str(iv.get('action')), str(iv.get('action'))))}</td></tr>")
+        body.append("</table>")
+        last = intervals[-1]
+        body.append(f"<p>Decision at interval {len(intervals)}: <b>{e(ACTIONS.get(last['action'], last['action']))}"
+                    "</b></p><ul>")
+        body += [f"<li>{e(x)}</li>" for x in last["decision"].get("reasons", [])]
+        body.append("</ul>")
+    else:
+        body.append("<p>Traffic never moved to the candidate.</p>")
+    body.append("<p><a href='../../reports/index.html'>all releases</a></p>")
+    return _page(title, body)
 
 
-def record_release(event: RecordInput, store: ArtifactStore) -> RecordResult:
-    quality, intervals = _load(store, event.release)
-    title = f"Release {event.release.release_id}: {event.outcome}"
-    md = markdown(event.release, event.outcome, event.reasons, quality, intervals)
-    page = html_report(title, event.release, event.outcome, event.reasons, quality, intervals)
-    md_uri = store.put_text(evidence_key(event.release, "report.md"), md, "text/markdown; charset=utf-8")
-    html_uri = store.put_text(evidence_key(event.release, "report.html"), page, "text/html; charset=utf-8")
-    return RecordResult(report_uri=md_uri, html_uri=html_uri)
+def cases_page(data: ReportData) -> str:
+    body = [f"<h1>Release {html.escape(data.release.release_id)}: every case, worst first</h1>",
+            "<p><a href='../../reports/index.html'>all releases</a></p>"]
+    for name, cases in data.cases.items():
+        body.append(f"<h2>{html.escape(name)} ({len(cases)} cases)</h2>")
+        body += _cases_table(cases)
+    return _page(f"Release {data.release.release_id}: cases", body)
+
+
+def index_entry(data: ReportData) -> IndexEntry:
+    return IndexEntry(release_id=data.release.release_id, app=data.release.app,
+                      environment=data.release.environment, outcome=data.outcome, headline=headline(data),
+                      started_at=data.started_at, finished_at=data.finished_at,
+                      duration_seconds=duration_seconds(data), decided_on=decided_on(data),
+                      change=", ".join(data.release.change_kinds), started_by=data.release.started_by)
+
+
+def record_release(event: RecordInput, store: ArtifactStore, now: str | None = None) -> RecordResult:
+    from datetime import UTC, datetime
+
+    data = gather(event, store, finished_at=now or datetime.now(UTC).isoformat())
+    md_uri = store.put_text(evidence_key(event.release, "report.md"), markdown(data), "text/markdown; charset=utf-8")
+    html_uri = store.put_text(evidence_key(event.release, "report.html"), html_report(data),
+                              "text/html; charset=utf-8")
+    cases_uri = None
+    if any(data.cases.values()):
+        cases_uri = store.put_text(evidence_key(event.release, f"{event.release.release_id}-cases.html"),
+                                   cases_page(data), "text/html; charset=utf-8")
+    index_uri = write_index(store, index_entry(data))
+    return RecordResult(report_uri=md_uri, html_uri=html_uri, cases_uri=cases_uri, index_uri=index_uri)

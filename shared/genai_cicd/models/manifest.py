@@ -85,11 +85,28 @@ class ClassifierSettings(Strict):
 MetricName = Literal["rouge_l", "token_f1", "assertions", "llm_judge", "embedding_cosine", "classifier"]
 
 
+class ExternalScores(Strict):
+    """Scores another eval tool wrote (promptfoo, DeepEval, Inspect AI, or score lines), judged
+    by the gate instead of calling the model itself (docs/FORMATS.md, "Scores from your eval tool")."""
+
+    format: Literal["promptfoo", "deepeval", "inspect", "jsonl"] | None = None  # None: read from the content
+    baseline: ArtifactRef
+    candidate: ArtifactRef  # may be the same file as baseline (promptfoo: both variants in one run)
+    baseline_variant: str | None = Field(default=None, min_length=1, max_length=256)
+    candidate_variant: str | None = Field(default=None, min_length=1, max_length=256)
+    # The tool's metric names (promptfoo named metrics, DeepEval metric names, Inspect scorers).
+    metrics: dict[Annotated[str, Field(min_length=1, max_length=128)], MetricPolicy] = Field(min_length=1)
+
+
 class PromptRegressionGate(Strict):
+    # The golden cases. With ``scores``: the cases the score files must cover (by id); one
+    # absent from them counts against the candidate.
     dataset: ArtifactRef
     repeats: int = Field(default=3, ge=1, le=20)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
-    metrics: dict[MetricName, MetricPolicy] = Field(min_length=1)
+    # Our scorers' policies; empty when ``scores`` brings another tool's metrics.
+    metrics: dict[MetricName, MetricPolicy] = Field(default_factory=dict)
+    scores: ExternalScores | None = None
     concurrency: int = Field(default=8, ge=1, le=64)
     max_error_rate: float = Field(default=0.0, ge=0.0, le=0.2)
     judge: JudgeSettings | None = None
@@ -111,6 +128,16 @@ class PromptRegressionGate(Strict):
         if any(not 0 < f <= 1 for f in looks) or looks != sorted(set(looks)) or looks[-1] != 1.0:
             raise ValueError("looks must be increasing shares of the cases in (0, 1], ending with 1.0")
         return looks
+
+    @model_validator(mode="after")
+    def _metrics_or_scores(self) -> PromptRegressionGate:
+        if self.scores is None and not self.metrics:
+            raise ValueError("metrics: name at least one metric (or give 'scores' from your eval tool)")
+        if self.scores is not None and self.metrics:
+            raise ValueError("with 'scores', put the metric policies under scores.metrics (the tool's metric names)")
+        if self.scores is not None and self.shard_size is not None:
+            raise ValueError("shard_size: nothing to shard when the scores come from a file")
+        return self
 
     @model_validator(mode="after")
     def _scorer_settings(self) -> PromptRegressionGate:
@@ -393,6 +420,10 @@ class ReleaseManifest(Strict):
             for field in ("dataset", "suite", "corpus"):
                 if gate is not None and getattr(gate, field, None):
                     refs.append((f"gates.{name}.{field}", getattr(gate, field)))
+        scores = self.gates.prompt_regression.scores if self.gates.prompt_regression else None
+        if scores is not None:
+            refs += [("gates.prompt_regression.scores.baseline", scores.baseline),
+                     ("gates.prompt_regression.scores.candidate", scores.candidate)]
         if self.canary.probes is not None and self.canary.probes.probe_set:
             refs.append(("canary.probes.probe_set", self.canary.probes.probe_set))
         return refs

@@ -1,0 +1,283 @@
+"""Score files of other eval tools, read as those tools write them, mapped to our score lines.
+
+Each format gives (case id, repeat, {metric: score in [0, 1]}) per arm; the gate then judges
+them exactly like its own scores (``gates/compare.py``). The mapping (docs/FORMATS.md,
+"Scores from your eval tool"):
+
+- ``promptfoo``: ``promptfoo eval -o results.json``. One result per (test, provider/prompt,
+  repeat). Arm = the provider's label (else its id; with several prompts, ``label:prompt``).
+  Case = the test's ``description`` (else its vars). Repeat = order within (arm, case), as
+  ``--repeat`` writes them. Metrics = ``namedScores`` (assertions with ``metric:``), one
+  ``assert:<type>`` per unnamed assertion (mean if repeated), and ``pass`` (the test passed).
+- ``deepeval``: the test-run JSON DeepEval saves (``DEEPEVAL_RESULTS_FOLDER``), one file per
+  arm. Case = the test case's ``name`` (else its input). Repeat = order within the case
+  (``deepeval test run --repeat``). Metrics = each ``metricsData`` entry's ``name`` -> ``score``.
+- ``inspect``: an Inspect AI eval log, one per arm (``.json``, or the default ``.eval`` with
+  the ``local`` extra, which reads its zstd compression). Case = sample ``id``, repeat =
+  ``epoch`` - 1, metrics = each scorer's value (C=1, I=0, P=0.5, N=0, booleans, numbers;
+  a dict value gives ``scorer.key``).
+- ``jsonl``: our own score lines (``genai-cicd schema score-line``).
+
+Fail closed: a result the tool marks as an error, a metric that errored, or an unknown score
+value gives no score for that case and repeat: the comparison counts it against the candidate.
+A score outside [0, 1] is refused with the case named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from genai_cicd.errors import InvalidInput
+
+Format = Literal["jsonl", "promptfoo", "deepeval", "inspect"]
+FORMATS: tuple[Format, ...] = ("jsonl", "promptfoo", "deepeval", "inspect")
+INSPECT_VALUES = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
+
+# (case id, repeat, scores); scores None = the tool recorded an error for this run.
+Row = tuple[str, int, dict[str, float] | None]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _member(path: str, data: bytes, archive: zipfile.ZipFile, name: str) -> Any:
+    info = archive.getinfo(name)
+    if info.compress_type != 93:
+        return json.loads(archive.read(name))
+    # zstd (what Inspect writes): zipfile reads it only from Python 3.14, so decode the raw member.
+    try:
+        import zstandard  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise InvalidInput(f"{path}: an Inspect .eval log is zstd-compressed: install the local extra "
+                           "(pip install 'genai-cicd[local]'), or convert it with: inspect log convert "
+                           f"{path.rsplit('/', 1)[-1]} --to json --output-dir DIR") from None
+    header = info.header_offset
+    name_len = int.from_bytes(data[header + 26:header + 28], "little")
+    extra_len = int.from_bytes(data[header + 28:header + 30], "little")
+    start = header + 30 + name_len + extra_len
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[start:start + info.compress_size])) as reader:
+        return json.loads(reader.read())
+
+
+def _zip_json(path: str, data: bytes) -> dict[str, Any]:
+    """An Inspect ``.eval`` log (a zip: header.json + samples/*.json) as one JSON log."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        log = dict(_member(path, data, archive, "header.json"))
+        log["samples"] = [_member(path, data, archive, n) for n in archive.namelist()
+                          if n.startswith("samples/") and n.endswith(".json")]
+        return log
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as exc:
+        raise InvalidInput(f"{path}: not an Inspect .eval log: {exc}") from None
+
+
+def load_document(path: Path) -> tuple[Format, Any]:
+    """The file's format (from its content) and its parsed document (JSON lines stay text)."""
+    return parse_document(str(path), _read(path))
+
+
+def parse_document(path: str, data: bytes) -> tuple[Format, Any]:
+    """``path`` names the file in messages; the format is read from the content."""
+    if data[:4] == b"PK\x03\x04":
+        return "inspect", _zip_json(path, data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return "jsonl", text  # several JSON lines (or broken JSON: the JSONL parser names the line)
+    if isinstance(doc, dict):
+        results = doc.get("results")
+        if isinstance(results, dict) and isinstance(results.get("results"), list):
+            return "promptfoo", doc
+        if isinstance(doc.get("testCases"), list) or isinstance(doc.get("conversationalTestCases"), list):
+            return "deepeval", doc
+        if isinstance(doc.get("eval"), dict) and "samples" in doc:
+            return "inspect", doc
+        if "case_id" in doc:
+            return "jsonl", text  # a one-line score file
+    raise InvalidInput(f"{path}: not a score file genai-cicd knows: expected promptfoo `eval -o` JSON, a DeepEval "
+                       "test run, an Inspect AI log or score lines (use --format to say which)")
+
+
+def _score(path: str, where: str, metric: str, value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        number = float(value)
+        if not math.isfinite(number):
+            return None  # NaN is never a score: the run counts as missing
+        if not 0.0 <= number <= 1.0:
+            raise InvalidInput(f"{path}: {where}: {metric} = {number} is outside [0, 1]; gate compare judges scores "
+                               "in [0, 1] (rescale the metric in your tool)")
+        return number
+    if isinstance(value, str) and value in INSPECT_VALUES:
+        return INSPECT_VALUES[value]
+    return None
+
+
+def _vars_id(variables: Any) -> str:
+    return "vars-" + hashlib.sha256(json.dumps(variables, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def promptfoo_variants(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    results = doc["results"]["results"]
+    prompts_per_provider: dict[str, set[str]] = defaultdict(set)
+
+    def provider_name(r: dict[str, Any]) -> str:
+        p = r.get("provider") or {}
+        return str(p.get("label") or p.get("id") or "provider") if isinstance(p, dict) else str(p)
+
+    for r in results:
+        prompts_per_provider[provider_name(r)].add(str(r.get("promptId") or r.get("promptIdx")))
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0))):
+        name = provider_name(r)
+        if len(prompts_per_provider[name]) > 1:
+            prompt = r.get("prompt") or {}
+            name = f"{name}:{prompt.get('label') or r.get('promptIdx')}"
+        out[name].append(r)
+    return dict(out)
+
+
+def _promptfoo_rows(path: str, results: list[dict[str, Any]]) -> Iterator[Row]:
+    seen: dict[str, int] = defaultdict(int)
+    for r in results:
+        test = r.get("testCase") or {}
+        case = str(test.get("description") or _vars_id(r.get("vars") or test.get("vars")))
+        repeat = seen[case]
+        seen[case] += 1
+        # failureReason 2 (ERROR): the provider or an assertion errored; an assertion failure (1) is a score.
+        if r.get("failureReason") == 2 or (r.get("error") and not r.get("gradingResult")):
+            yield case, repeat, None
+            continue
+        where = f"test {case!r} repeat {repeat}"
+        scores: dict[str, float] = {}
+        for metric, value in (r.get("namedScores") or {}).items():
+            s = _score(path, where, metric, value)
+            if s is not None:
+                scores[metric] = s
+        unnamed: dict[str, list[float]] = defaultdict(list)
+        for component in ((r.get("gradingResult") or {}).get("componentResults") or []):
+            assertion = component.get("assertion") or {}
+            if assertion.get("metric"):
+                continue  # counted in namedScores
+            name = f"assert:{assertion.get('type', 'unknown')}"
+            s = _score(path, where, name, component.get("score"))
+            if s is not None:
+                unnamed[name].append(s)
+        scores |= {name: sum(v) / len(v) for name, v in unnamed.items()}
+        scores["pass"] = 1.0 if r.get("success") else 0.0
+        yield case, repeat, scores
+
+
+def _deepeval_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
+    seen: dict[str, int] = defaultdict(int)
+    for test in [*(doc.get("testCases") or []), *(doc.get("conversationalTestCases") or [])]:
+        case = str(test.get("name") or _vars_id(test.get("input")))
+        repeat = seen[case]
+        seen[case] += 1
+        scores: dict[str, float] = {}
+        for m in test.get("metricsData") or []:
+            if m.get("error"):
+                continue  # an errored metric has no score for this run
+            s = _score(path, f"test case {case!r} repeat {repeat}", str(m.get("name")), m.get("score"))
+            if s is not None:
+                scores[str(m.get("name"))] = s
+        yield case, repeat, scores or None
+
+
+def _inspect_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
+    if doc.get("status") != "success":
+        raise InvalidInput(f"{path}: the Inspect run ended with status {doc.get('status')!r}: an unfinished run "
+                           "is not judged (re-run it, or retry it with inspect eval-retry)")
+    seen: set[tuple[str, int]] = set()
+    for sample in doc.get("samples") or []:
+        case, repeat = str(sample.get("id")), int(sample.get("epoch") or 1) - 1
+        seen.add((case, repeat))
+        if sample.get("error"):
+            yield case, repeat, None
+            continue
+        scores: dict[str, float] = {}
+        for scorer, score in (sample.get("scores") or {}).items():
+            value = score.get("value") if isinstance(score, dict) else None
+            items = value.items() if isinstance(value, dict) else [(None, value)]
+            for key, v in items:
+                name = f"{scorer}.{key}" if key is not None else str(scorer)
+                s = _score(path, f"sample {case!r} epoch {repeat + 1}", name, v)
+                if s is not None:
+                    scores[name] = s
+        yield case, repeat, scores or None
+    # Every sample of the dataset in every epoch is expected: one the log lacks is a missing score.
+    dataset = (doc.get("eval") or {}).get("dataset") or {}
+    epochs = int(((doc.get("eval") or {}).get("config") or {}).get("epochs") or 1)
+    for case in dataset.get("sample_ids") or []:
+        for repeat in range(epochs):
+            if (str(case), repeat) not in seen:
+                yield str(case), repeat, None
+
+
+def variants_in(fmt: Format, doc: Any) -> list[str]:
+    """The arms a file holds: several for promptfoo (providers or prompts), one otherwise."""
+    if fmt == "promptfoo":
+        return sorted(promptfoo_variants(doc))
+    if fmt == "inspect":
+        return [str((doc.get("eval") or {}).get("model", "model"))]
+    return ["all"]
+
+
+def read_rows(path: Path, fmt: Format | None = None, variant: str | None = None, role: str = "") -> list[Row]:
+    """Score rows of one arm. ``variant`` picks an arm in a file holding several (promptfoo)."""
+    return rows_from(str(path), _read(path), fmt, variant, role)
+
+
+def rows_from(path: str, data: bytes, fmt: Format | None = None, variant: str | None = None,
+              role: str = "") -> list[Row]:
+    detected, doc = parse_document(path, data)
+    if fmt is not None and fmt != detected:
+        raise InvalidInput(f"{path}: --format {fmt}, but the file reads as {detected}")
+    if detected == "jsonl":
+        from genai_cicd.gates.compare import load_score_lines
+
+        return [(x.case_id, x.repeat, dict(x.scores)) for x in load_score_lines(Path(path), doc)]
+    if detected == "promptfoo":
+        arms = promptfoo_variants(doc)
+        if variant is None:
+            if role in arms:
+                variant = role
+            elif len(arms) == 1:
+                variant = next(iter(arms))
+            else:
+                raise InvalidInput(f"{path}: holds {len(arms)} variants ({', '.join(sorted(arms))}): say which is "
+                                   f"the {role or 'arm'} with --{role or 'baseline'}-variant")
+        if variant not in arms:
+            raise InvalidInput(f"{path}: no variant {variant!r}; it holds {', '.join(sorted(arms))}")
+        rows = list(_promptfoo_rows(path, arms[variant]))
+    elif detected == "deepeval":
+        rows = list(_deepeval_rows(path, doc))
+    else:
+        rows = list(_inspect_rows(path, doc))
+    if variant is not None and detected != "promptfoo":
+        raise InvalidInput(f"{path}: --{role}-variant applies to files with several variants (promptfoo)")
+    seen: set[tuple[str, int]] = set()
+    for case, repeat, _ in rows:
+        if (case, repeat) in seen:
+            raise InvalidInput(f"{path}: case {case!r} repeat {repeat} appears twice")
+        seen.add((case, repeat))
+    if not rows:
+        raise InvalidInput(f"{path}: no results in the file")
+    return rows
