@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEC := .venv-sec
 SEC_STAMP := $(SEC)/.installed
 
-.PHONY: demo test lint typecheck sam-check data clean schemas bench bench-quick security-tools
+.PHONY: demo test browser lint typecheck sam-check data clean schemas bench bench-quick security-tools
 
 # bash with pipefail: a failed pip install fails the target even though its output is filtered.
 SHELL := /bin/bash
@@ -26,8 +26,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-test: $(STAMP) $(SEC_STAMP) lint typecheck  ## lint, types, then every test suite (tests/), offline
+test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest
+
+# The report's browser test drives the machine's Chromium (tests/browser.py); Playwright downloads no browser.
+browser:  ## Debian's chromium for the report's browser test, when apt-get can install it
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> Installing Debian's chromium for the report's browser test (first run only, about 1 minute)"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium \
+	    >/dev/null)) || echo "==> chromium could not be installed here: the browser test will be skipped"; }
 
 # checkov pins an older boto3 than the project: the template scanners get their own virtualenv.
 $(SEC_STAMP): .ci/security-requirements.txt
@@ -51,6 +58,7 @@ sam-check:  ## sam validate --lint and sam build, in SAM CLI's own virtualenv
 	@test -x .venv-sam/bin/sam || ($(PYTHON) -m venv .venv-sam && .venv-sam/bin/pip install --quiet "aws-sam-cli==1.170.0")
 	.venv-sam/bin/sam validate --lint
 	.venv-sam/bin/sam build
+	.venv-sam/bin/sam build -t examples/support_bot/template.yaml --build-dir .aws-sam/support_bot
 
 data:  ## regenerate the sample app's prompts, datasets and suites
 	cd examples/support_bot/tools && ../../../$(BIN)/python make_data.py

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.cli.main import DEMO_SCENARIOS
 from genai_cicd.embedded.aws_session import EmbeddedAWS
+from tests.browser import render
 from tests.utils import SAMPLE, manifest_file
 
 RESULTS: dict[str, dict[str, Any]] = {}
@@ -170,3 +173,75 @@ def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(
     assert not [e for e in entries if e.event == "promoted"]
     rolled = entries[-1].detail["detail"]
     assert rolled["outcome"] == "not_shown_safe" and "judge budget is spent" in rolled["reasons"][0]
+
+
+def test_the_quality_regression_report_names_its_worst_cases(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    released(runner, "quality-regression")
+    s3 = aws.client("s3")
+    page = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-quality-regression/report.html")["Body"].read().decode()
+    golden = {json.loads(line)["id"]: json.loads(line) for line in (SAMPLE / "data/golden.jsonl").read_text()
+              .splitlines() if line}
+    rows = re.findall(r"<tr><td>(faq-\d+)</td><td class='answer'>([^<]*)</td><td class='answer'>([^<]*)</td>"
+                      r"<td class='answer'>([^<]*)</td><td class='answer'>([^<]*)</td>", page)
+    assert len(rows) == 10, page
+    for case_id, prompt, reference, baseline, candidate in rows:
+        assert html.unescape(prompt) == golden[case_id]["prompt"]
+        assert html.unescape(reference) == golden[case_id]["referenceResponse"]
+        assert baseline and candidate and baseline != candidate
+    # the trimmed prompt cannot answer outside billing and account: those are the cases that hurt
+    assert all(golden[cid]["category"] not in ("billing", "account") for cid, *_ in rows)
+    assert "Blocked before any traffic moved: prompt_regression failed" in page
+    cases = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-quality-regression/e2e-quality-regression-cases.html")
+    assert cases["Body"].read().decode().count("<tr><td>faq-") >= 10
+
+
+def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(root: Path, runner: LocalReleaseRunner
+                                                                         ) -> None:
+    for scenario, *_ in DEMO_SCENARIOS:
+        released(runner, scenario)
+    reports = root / "reports"
+    pages = [reports / "releases" / f"e2e-{name}.html" for name, *_ in DEMO_SCENARIOS]
+    pages += [reports / "releases" / "e2e-quality-regression-cases.html", reports / "index.html"]
+    rendered = {r.path.name: r for r in render(pages)}
+    for r in rendered.values():
+        assert not r.errors, (r.path, r.errors)
+        assert all(url.startswith(("file:", "data:", "about:")) for url in r.requests), r.requests  # no assets
+        assert r.height > 400 and r.title
+    for name in ("e2e-good-prompt.html", "e2e-slow-model.html", "e2e-live-quality-regression.html"):
+        charts = [c for c in rendered[name].charts if c["kind"] == "line"]
+        assert len(charts) >= 4, name
+        for c in charts:
+            assert c["x"]["text"] == "canary interval" and c["x"]["w"] > 50 and c["y"]["h"] > 50, (name, c)
+            assert c["xticks"][0] == "1" and c["width"] > 300
+    lq = rendered["e2e-live-quality-regression.html"]
+    assert any(c["title"].startswith("mean quality score") for c in lq.charts)
+    assert "Rolled back to the baseline" in lq.text and "Per interval" in lq.text
+    gate_charts = [c for c in rendered["e2e-quality-regression.html"].charts if c["kind"] == "interval"]
+    assert gate_charts and gate_charts[0]["x"]["w"] > 100 and gate_charts[0]["y"]["text"] == "metric"
+    index = rendered["index.html"]
+    for name, *_ in DEMO_SCENARIOS:
+        assert f"e2e-{name}" in index.text
+    assert "prompt_regression" in index.text and "slow_requests" in index.text  # decided_on
+
+
+def test_the_regression_gate_judges_a_promptfoo_run_shipped_in_the_bundle(tmp_path: Path, aws: EmbeddedAWS,
+                                                                           runner: LocalReleaseRunner) -> None:
+    import shutil
+
+    tools = SAMPLE.parent / "eval_tools"
+    for name in ("promptfoo-results.json", "cases.jsonl"):
+        shutil.copyfile(tools / name, tmp_path / name)
+    path = manifest_file(tmp_path, "quality-regression", gates={"prompt_regression": {
+        "dataset": "cases.jsonl", "scores": {
+            "format": "promptfoo", "baseline": "promptfoo-results.json", "candidate": "promptfoo-results.json",
+            "baseline_variant": "baseline", "candidate_variant": "candidate",
+            "metrics": {"assertions": {"threshold": 0.5, "margin": 0.1}}}}})
+    result = runner.run(path, name="e2e-promptfoo-scores")
+    assert (result["outcome"], result["blocked_by"]) == ("blocked", "prompt_regression"), result
+    s3 = aws.client("s3")
+    verdict = json.loads(s3.get_object(Bucket=aws.bucket, Key="releases/e2e-promptfoo-scores/gates/"
+                                       "prompt_regression/verdict.json")["Body"].read())
+    assert verdict["source"]["format"] == "promptfoo" and verdict["metrics"][0]["metric"] == "assertions"
+    assert verdict["source"]["candidate"].startswith("s3://")  # uploaded with the bundle, content-addressed
+    report = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-promptfoo-scores/report.html")["Body"].read()
+    assert b"from promptfoo score file" in report and b"cases that hurt most" in report

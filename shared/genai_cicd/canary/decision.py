@@ -207,6 +207,15 @@ def _times(x: float | None) -> str:
     return f"{x:.2f} times"
 
 
+def _range(lower: float | None, upper: float | None) -> str:
+    """Where the ratio can lie, in words: 'between 1.2 and 3.4 times', 'at least 5.5 times'."""
+    if lower is None or upper is None or math.isnan(lower) or math.isnan(upper):
+        return "too little data to bound it"
+    if math.isinf(upper):
+        return f"at least {_times(lower)}, no upper bound yet"
+    return f"between {_times(lower).removesuffix(' times')} and {_times(upper)}"
+
+
 def _signed(x: float | None) -> str:
     if x is None or math.isnan(x):
         return "unknown"
@@ -379,12 +388,13 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
         if b.status == "negligible":
             return (f"{name}: the canary's rate is shown under the negligible rate {plan.negligible_rate:.2%} "
                     f"(this step {b.canary_this_step}; baseline {b.baseline})")
+        lines = f"harmful above {_times(b.harm_above)}, safe below {_times(b.allowance)}"
         if metric in PAIRED_CHECKS:
-            return (f"{name}: canary/baseline {_times(b.estimate)} over {b.canary} (could be {_times(b.lower)} to "
-                    f"{_times(b.upper)}); harmful above {_times(b.harm_above)}, safe below {_times(b.allowance)}")
-        return (f"{name}: canary {b.canary} vs baseline {b.baseline}, {_times(b.estimate)} the baseline's rate "
-                f"(could be {_times(b.lower)} to {_times(b.upper)}); harmful above {_times(b.harm_above)}, safe "
-                f"below {_times(b.allowance)}")
+            return (f"{name}: canary/baseline {_times(b.estimate)} over {b.canary} ({_range(b.lower, b.upper)}); "
+                    f"{lines}")
+        ratio = ("the baseline had none" if b.estimate is not None and math.isinf(b.estimate)
+                 else f"{_times(b.estimate)} the baseline's rate")
+        return f"{name}: canary {b.canary} vs baseline {b.baseline}, {ratio} ({_range(b.lower, b.upper)}); {lines}"
 
     def verdict(action: Action, outcome: Outcome, metric: str | None, why: list[str]) -> tuple[CanaryEvidence,
                                                                                              Verdict]:

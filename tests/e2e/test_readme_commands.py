@@ -1,0 +1,44 @@
+"""Every command in the README's code blocks runs as written from the repository root: exit 0 or 1
+(a verdict), never 2 (bad input) and never a traceback. A new command is run here unless it is
+listed below with the reason it cannot run in a test."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from tests.utils import ROOT
+
+NOT_RUN_HERE = {
+    "make test": "the suite this test belongs to (CI runs it through .ci/run)",
+    "make demo": "installs, then runs `.venv/bin/genai-cicd demo`, which is run below",
+    "sam build && sam deploy --guided": "deploys to an AWS account (make sam-check runs the build offline)",
+}
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            command = re.sub(r"\s{2,}#.*$", "", line).strip()
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def test_the_readme_has_the_commands_this_test_expects() -> None:
+    commands = readme_commands()
+    assert commands[:2] == ["make demo", "make test"]  # the two commands come first
+    assert set(NOT_RUN_HERE) <= set(commands)
+    assert len(commands) >= 15
+
+
+@pytest.mark.parametrize("command", [c for c in readme_commands() if c not in NOT_RUN_HERE])
+def test_a_readme_command_runs_as_written(command: str) -> None:
+    done = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    assert done.returncode in (0, 1), f"exit {done.returncode}: {output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
