@@ -183,3 +183,14 @@ def test_check_reads_s3_references_with_credentials_and_fails_a_missing_one(
         assert main(["check", "--release", str(path)]) == 2
         assert f"FAIL dataset.prompt_regression: s3://releases-bucket/{golden}: cannot read: NoSuchKey" in (
             capsys.readouterr().out)
+
+
+def test_the_install_steps_say_what_they_install_and_how_long_it_takes() -> None:
+    import subprocess
+
+    done = subprocess.run(["make", "-n", "-B", ".venv/.installed", ".venv-sec/.installed"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert "==> Installing genai-cicd into .venv (first run only, about 1 to 3 minutes on 2 cores)" in done.stdout
+    assert "boto3, Powertools, pydantic, numpy" in done.stdout and "ready in" in done.stdout
+    assert "==> Installing the template scanners into .venv-sec" in done.stdout
+    assert "--quiet" not in done.stdout.split("security-requirements")[0]  # pip's progress is shown, filtered

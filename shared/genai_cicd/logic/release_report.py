@@ -63,20 +63,15 @@ class RecordResult(BaseModel):
     index_uri: str | None = None
 
 
-class ReportData(BaseModel):
-    """Everything a report shows, gathered once from S3."""
+class ReportData(RecordInput):
+    """Everything a report shows: the task's input and what was gathered from S3 once."""
 
-    release: ReleaseContext
-    outcome: str
-    reasons: list[str] = []
     quality: dict[str, Any] | None = None
     intervals: list[dict[str, Any]] = []
     manifest: ReleaseManifest | None = None
     gate_verdicts: dict[str, dict[str, Any]] = {}
     cases: dict[str, list[CaseRow]] = Field(default_factory=dict)
-    started_at: str | None = None
     finished_at: str | None = None
-    approval: Approval | None = None
 
 
 def _read_json(store: ArtifactStore, ref: str) -> Any:
@@ -129,6 +124,14 @@ def _mean_score(counts: dict[str, Any], arm: str) -> float | None:
 
 def _bounds(interval: dict[str, Any], metric: str) -> dict[str, Any]:
     return ((interval.get("decision") or {}).get("metrics") or {}).get(metric) or {}
+
+
+def interval_cells(counts: dict[str, Any], rate_format: str, between: str, quality: bool) -> list[str]:
+    """One interval's cells: each series' rate canary/baseline, then (optionally) the mean quality score."""
+    pairs = [(_rate(counts, "candidate", m), _rate(counts, "baseline", m), rate_format) for m in SERIES]
+    if quality:
+        pairs.append((_mean_score(counts, "candidate"), _mean_score(counts, "baseline"), ".2f"))
+    return ["-" if c is None or b is None else f"{c:{spec}}{between}{b:{spec}}" for c, b, spec in pairs]
 
 
 def judged_metrics(intervals: list[dict[str, Any]]) -> list[str]:
@@ -279,13 +282,7 @@ def markdown(data: ReportData) -> str:
                   "|---|---|---|" + "---|" * (len(SERIES) + scored) + "---|"]
         for i, iv in enumerate(intervals, start=1):
             counts = iv["counts"]
-            cells = []
-            for m in SERIES:
-                c, b = _rate(counts, "candidate", m), _rate(counts, "baseline", m)
-                cells.append("-" if c is None or b is None else f"{c:.3f}/{b:.3f}")
-            if scored:
-                c, b = _mean_score(counts, "candidate"), _mean_score(counts, "baseline")
-                cells.append("-" if c is None or b is None else f"{c:.2f}/{b:.2f}")
+            cells = interval_cells(counts, ".3f", "/", quality=scored)
             lines.append(f"| {i} | {iv['weight']}% | {(counts.get('candidate') or {}).get('requests') or 0:.0f} | "
                          + " | ".join(cells) + f" | {iv['action']} |")
         lines += ["", *live_traffic_lines(intervals)]
@@ -489,12 +486,7 @@ def html_report(data: ReportData) -> str:
                     + "<th>quality canary / baseline</th><th>decision</th></tr>")
         for i, iv in enumerate(intervals, start=1):
             counts = iv["counts"]
-            cells = []
-            for m in SERIES:
-                c, b = _rate(counts, "candidate", m), _rate(counts, "baseline", m)
-                cells.append("-" if c is None or b is None else f"{c:.1%} / {b:.1%}")
-            c, b = _mean_score(counts, "candidate"), _mean_score(counts, "baseline")
-            cells.append("-" if c is None or b is None else f"{c:.2f} / {b:.2f}")
+            cells = interval_cells(counts, ".1%", " / ", quality=True)
             body.append(f"<tr><td>{i}</td><td>{float(iv.get('weight') or 0):g}%</td>"
                         f"<td>{(counts.get('candidate') or {}).get('requests') or 0:,.0f}</td>"
                         + "".join(f"<td>{x}</td>" for x in cells)
