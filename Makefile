@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEC := .venv-sec
 SEC_STAMP := $(SEC)/.installed
 
-.PHONY: demo test browser lint typecheck sam-check data clean schemas bench bench-quick security-tools
+.PHONY: demo test test-fast browser lint typecheck sam-check data clean schemas bench bench-quick security-tools
 
 # bash with pipefail: a failed pip install fails the target even though its output is filtered.
 SHELL := /bin/bash
@@ -28,6 +28,9 @@ demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## unit and contract tests only (no lint, no stack): the quick loop while editing
+	$(BIN)/python -m pytest -q tests/unit tests/contract
 
 # The report's browser test drives the machine's Chromium (tests/browser.py); Playwright downloads no browser.
 browser:  ## Debian's chromium for the report's browser test, when apt-get can install it

@@ -11,6 +11,8 @@ import pytest
 from genai_cicd_app import EXPIRY_TAG, PROBE_FIELD, ReleasedApp, Settings, sticky_bucket
 from moto import mock_aws
 
+from genai_cicd import s3_keys
+
 SETTINGS = Settings(app="support-bot", environment="prod", flag_application="a", flag_environment="e",
                     flag_profile="p", capture_bucket="artifacts", capture_kms_key="alias/genai-cicd")
 VARIANTS = {"baseline": {"prompt": "p1", "model_id": "m"}, "candidate": {"prompt": "p2", "model_id": "m"}}
@@ -108,7 +110,8 @@ def capture(app: ReleasedApp, event: dict[str, Any] | None = None, **kw: Any) ->
 def test_given_capture_on_then_the_answer_is_stored_encrypted_and_tagged_for_expiry(s3: Any, capsys: Any) -> None:
     app = App(flag(50, capture={"share": 1.0, "store": "content", "retention_days": 3}), s3=s3)
     key = capture(app, {PROBE_FIELD: {"release_id": "rel-1", "variant": "candidate"}})
-    assert key is not None and key.startswith("releases/rel-1/samples/probe/")
+    # the app layer's own copy of the layout agrees with the control plane's (genai_cicd/s3_keys.py)
+    assert key is not None and key.startswith(s3_keys.samples("rel-1", "probe"))
     head = s3.head_object(Bucket="artifacts", Key=key)
     assert head["ServerSideEncryption"] == "aws:kms"
     tags = s3.get_object_tagging(Bucket="artifacts", Key=key)["TagSet"]
@@ -122,7 +125,7 @@ def test_given_capture_on_then_the_answer_is_stored_encrypted_and_tagged_for_exp
 def test_given_store_hashes_then_only_digests_and_the_apps_scores_leave_the_app(s3: Any) -> None:
     app = App(flag(50, capture={"share": 1.0, "store": "hashes"}), s3=s3)
     key = capture(app, key="u1", scores={"quality": 0.0})
-    assert key is not None and key.startswith("releases/rel-1/samples/user/")
+    assert key is not None and key.startswith(s3_keys.samples("rel-1", "user"))
     body = s3.get_object(Bucket="artifacts", Key=key)["Body"].read().decode()
     assert "invite" not in body and "Team settings" not in body
     record = json.loads(body)

@@ -1,4 +1,4 @@
-"""Traffic shifting behind one interface (DESIGN.md §3).
+"""Traffic shifting behind one interface (README, "Deploy to AWS"; docs/FORMATS.md, canary.mechanism).
 
 - ``AppConfigFlag``: the flag holds both variants and the candidate weight;
   each change is a new hosted configuration version deployed with

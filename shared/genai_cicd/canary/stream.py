@@ -1,4 +1,4 @@
-"""The canary stream format (DESIGN.md §5) used by ``genai-cicd canary judge``."""
+"""The canary stream format (docs/FORMATS.md) used by ``genai-cicd canary judge``."""
 
 from __future__ import annotations
 

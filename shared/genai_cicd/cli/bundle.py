@@ -25,6 +25,7 @@ from typing import Any
 
 import jsonschema
 
+from genai_cicd import s3_keys
 from genai_cicd.cli.local_release import upload_manifest_artifacts
 from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.errors import InvalidInput
@@ -179,7 +180,7 @@ def build_bundle(release: Path, s3: Any, bucket: str, pipeline: str, execution_i
     hashes: dict[str, str] = {}
     for ref in _refs(manifest):
         _, _, key = ref[5:].partition("/")
-        if key.startswith("artifacts/"):
+        if key.startswith(s3_keys.ARTIFACTS):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             hashes[ref] = "sha256:" + hashlib.sha256(body).hexdigest()
     manifest["build"] = {"commit": commit, "pipeline": pipeline, "pipeline_execution_id": execution_id,

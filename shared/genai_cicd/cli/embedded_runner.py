@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from genai_cicd import s3_keys
 from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_chain
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.cli.local_release import ProgressPrinter, TrafficGenerator, upload_manifest_artifacts
@@ -70,7 +71,7 @@ class LocalReleaseRunner:
             "probes": ProbePlan(function_name=self.aws.function_name("SupportBotFunction"), requests_per_second=2)})})
         for release_id, m in (("evt-release", manifest), ("evt-contract", contract), ("evt-eval", evaluation),
                               ("evt-probes", probing)):
-            s3.put_object(Bucket=self.aws.bucket, Key=f"releases/{release_id}/manifest.json",
+            s3.put_object(Bucket=self.aws.bucket, Key=s3_keys.release_manifest(release_id),
                           Body=json.dumps(m.model_dump(mode="json")).encode())
         self.seed_flag(manifest.model_dump(mode="json"))
         # events/reconcile_release points at an execution stopped right after it started.
@@ -108,8 +109,8 @@ class LocalReleaseRunner:
         s3 = self.aws.client("s3")
         target = self.root / "reports" / "releases"
         saved = None
-        copies = {f"releases/{name}/report.md": f"{name}.md", f"releases/{name}/report.html": f"{name}.html",
-                  f"releases/{name}/{name}-cases.html": f"{name}-cases.html"}
+        copies = {s3_keys.report(name, "md"): f"{name}.md", s3_keys.report(name, "html"): f"{name}.html",
+                  s3_keys.report_cases(name): f"{name}-cases.html"}
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.aws.bucket, Prefix=PREFIX)
         listed = [obj for page in pages for obj in page.get("Contents", [])]
         copies |= {obj["Key"]: f"{name}.entry.json" for obj in listed if obj["Key"].endswith(f"-{name}.json")}
@@ -206,7 +207,7 @@ class LocalReleaseRunner:
         blocked_by = None
         if outcome == "blocked":
             verdict = self.aws.client("s3").get_object(Bucket=self.aws.bucket,
-                                                       Key=f"releases/{name}/quality_gate.json")["Body"].read()
+                                                       Key=s3_keys.release(name, "quality_gate.json"))["Body"].read()
             blocked_by = ",".join(json.loads(verdict)["blocked_by"]) or None
         report = self._save_report(name)
         ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genai_cicd import s3_keys
 from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.models.manifest import decode_manifest_text, parse_manifest
 
@@ -38,7 +39,7 @@ def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict
             continue
         local = resolve_ref(manifest_path, ".".join(path), str(ref))
         body = local.read_bytes()
-        key = f"artifacts/{hashlib.sha256(body).hexdigest()[:16]}/{local.name}"
+        key = s3_keys.artifact(hashlib.sha256(body).hexdigest(), local.name)
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         node[path[-1]] = f"s3://{bucket}/{key}"
     return data

@@ -2,7 +2,7 @@
 
 botocore emits ``before-call.<service-id>.<Operation>`` before sending; a
 handler that returns ``(http_response, parsed)`` short-circuits the call,
-moto included (FINDINGS.md). The original keyword arguments are captured one
+moto included (docs/EMBEDDED.md). The original keyword arguments are captured one
 event earlier (``before-parameter-build``) so each operation reads exactly
 what the caller passed. Everything not listed in ``operations`` falls through
 to moto untouched.

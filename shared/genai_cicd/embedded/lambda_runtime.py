@@ -2,7 +2,7 @@
 
 moto's no-Docker Lambda backend answers every invoke with an echo; this
 module replaces that one method (``LambdaSimpleBackend.invoke``, the hook
-point named in FINDINGS.md) so the function's Handler is imported from its
+point docs/EMBEDDED.md names) so the function's Handler is imported from its
 CodeUri and called with a Lambda-like context. The handler's own boto3
 calls hit moto and the embedded backend. An exception becomes the
 ``x-amz-function-error`` header plus ``{errorType, errorMessage}``, so the

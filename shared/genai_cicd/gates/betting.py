@@ -1,4 +1,4 @@
-"""Confidence sequences for the mean of bounded scores, by betting (DESIGN.md §4).
+"""Confidence sequences for the mean of bounded scores, by betting (docs/STATISTICS.md).
 
 For values in a known range [lo, hi] taken in an order that does not depend on
 their size, ``K_t(m) = prod_i (1 + lam_i (x_i - m))`` is a nonnegative

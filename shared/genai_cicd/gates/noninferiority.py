@@ -1,4 +1,4 @@
-"""Paired non-inferiority decision for one bounded metric (DESIGN.md §4, docs/STATISTICS.md).
+"""Paired non-inferiority decision for one bounded metric (docs/STATISTICS.md).
 
 Candidate and baseline answer the same cases, each K times. A case is a
 cluster: its repeats are averaged first, so K only reduces per-case noise

@@ -1,6 +1,6 @@
 """PromptRegression: golden dataset x K repeats, candidate vs baseline, scored.
 
-Per-case outputs and the score files (DESIGN.md §5 format) go to S3; the
+Per-case outputs and the score files (docs/FORMATS.md, score lines) go to S3; the
 task returns a small summary. Inline, cases are scored in a fixed order (a
 hash of each case's content) and the verdict is read after each planned look
 (``looks``, default a quarter at a time): the gate stops at the first clear

@@ -1,4 +1,4 @@
-"""Run model calls concurrently, adapting to throttling (DESIGN.md §7).
+"""Run model calls concurrently, adapting to throttling (docs/RELIABILITY.md, docs/BENCHMARKS.md).
 
 Concurrency follows AIMD: a throttled call halves the limit (never below
 one) and is retried with exponential backoff and full jitter; a run of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genai_cicd import s3_keys
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
@@ -12,4 +13,5 @@ def load_manifest(deps: Deps, release: ReleaseContext) -> ReleaseManifest:
 
 
 def evidence_key(release: ReleaseContext, *parts: str) -> str:
-    return "/".join(("releases", release.release_id, *parts))
+    """A key under the release's prefix (the layout: ``genai_cicd/s3_keys.py``)."""
+    return s3_keys.release(release.release_id, *parts)

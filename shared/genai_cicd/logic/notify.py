@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genai_cicd import s3_keys
 from genai_cicd.errors import domain_message
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import NotifyInput, NotifyResult
@@ -60,7 +61,7 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
             "release_id": release.release_id, "app": release.app, "environment": release.environment,
             "change": release.change_kinds, "manifest_uri": release.manifest_uri,
             "manifest_hash": release.manifest_hash, "execution_arn": release.execution_arn,
-            "evidence": f"s3://{deps.config.artifact_bucket}/releases/{release.release_id}/",
+            "evidence": f"s3://{deps.config.artifact_bucket}/{s3_keys.release(release.release_id)}/",
         })
         subject = f"[genai-cicd] {release.app}/{release.environment}: {subject_tail}"
     else:

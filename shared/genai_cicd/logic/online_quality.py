@@ -29,6 +29,7 @@ import jsonschema
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from genai_cicd import s3_keys
 from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
 from genai_cicd.gates.scorers import is_refusal
 from genai_cicd.logic.context import evidence_key
@@ -101,7 +102,7 @@ def _timestamp(key: str) -> datetime | None:
 def new_sample_keys(deps: Deps, release_id: str, stream: str, after: str | None, until: datetime) -> list[str]:
     """Keys captured since ``after`` and settled by ``until`` (naive UTC), in capture order."""
     s3 = deps.client("s3")
-    prefix = f"releases/{release_id}/samples/{stream}/"
+    prefix = s3_keys.samples(release_id, stream)
     kwargs: dict[str, Any] = {"Bucket": deps.config.artifact_bucket, "Prefix": prefix}
     if after:
         kwargs["StartAfter"] = after

@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_cicd import s3_keys
 from genai_cicd.errors import domain_message
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.reconcile import settle
@@ -79,7 +80,7 @@ def execution_name(pipeline: str, execution_id: str, stage: str, action: str, at
 
 
 def manifest_key(pipeline: str, execution_id: str) -> str:
-    return f"pipelines/{pipeline}/{execution_id}/release.json"
+    return s3_keys.pipeline_manifest(pipeline, execution_id)
 
 
 def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps) -> StartResult:

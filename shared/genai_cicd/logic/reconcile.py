@@ -24,6 +24,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from genai_cicd import s3_keys
 from genai_cicd.errors import GenAICicdError, InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
@@ -82,7 +83,7 @@ def answer_pending_approval(deps: Deps, described: dict[str, Any], reason: str) 
 def release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:
     """The context and manifest of an execution (stored by LoadManifest), read once."""
     name = described["name"]
-    uri = deps.artifacts.uri(f"releases/{name}/manifest.json")
+    uri = deps.artifacts.uri(s3_keys.release_manifest(name))
     try:
         manifest = load_manifest_text(deps.artifacts.read_text(uri), uri)
     except InvalidInput:

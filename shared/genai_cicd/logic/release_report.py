@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from genai_cicd import s3_keys
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.logic import charts
@@ -524,12 +525,11 @@ def record_release(event: RecordInput, store: ArtifactStore, now: str | None = N
     from datetime import UTC, datetime
 
     data = gather(event, store, finished_at=now or datetime.now(UTC).isoformat())
-    md_uri = store.put_text(evidence_key(event.release, "report.md"), markdown(data), "text/markdown; charset=utf-8")
-    html_uri = store.put_text(evidence_key(event.release, "report.html"), html_report(data),
-                              "text/html; charset=utf-8")
+    release_id = event.release.release_id
+    md_uri = store.put_text(s3_keys.report(release_id, "md"), markdown(data), "text/markdown; charset=utf-8")
+    html_uri = store.put_text(s3_keys.report(release_id, "html"), html_report(data), "text/html; charset=utf-8")
     cases_uri = None
     if any(data.cases.values()):
-        cases_uri = store.put_text(evidence_key(event.release, f"{event.release.release_id}-cases.html"),
-                                   cases_page(data), "text/html; charset=utf-8")
+        cases_uri = store.put_text(s3_keys.report_cases(release_id), cases_page(data), "text/html; charset=utf-8")
     index_uri = write_index(store, index_entry(data))
     return RecordResult(report_uri=md_uri, html_uri=html_uri, cases_uri=cases_uri, index_uri=index_uri)

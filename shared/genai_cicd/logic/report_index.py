@@ -15,11 +15,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
+from genai_cicd import s3_keys
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput
 
-PREFIX = "reports/index/"
-INDEX_KEY = "reports/index.html"
+PREFIX = s3_keys.REPORT_INDEX_PREFIX
+INDEX_KEY = s3_keys.REPORT_INDEX
 SHOWN = 200  # newest releases on the page
 NEVER = 10**11  # seconds; minus the finish time gives keys that sort newest first
 

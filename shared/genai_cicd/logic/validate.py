@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from genai_cicd import s3_keys
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import content_hash
@@ -152,7 +153,7 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
     check_targets(manifest, deps, source)
     document = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
     release_id = event.execution_name
-    key = f"releases/{release_id}/manifest.json"
+    key = s3_keys.release_manifest(release_id)
     uri = deps.artifacts.put_text(key, document, "application/json")
     variants = {}
     prompt_hashes: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Golden datasets and test suites (JSONL, DESIGN.md §5).
+"""Golden datasets and test suites (JSONL, docs/FORMATS.md).
 
 A golden line is a superset of a Bedrock evaluation dataset line
 (``prompt``, ``referenceResponse``, ``category``), so one file feeds the

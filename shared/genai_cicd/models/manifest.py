@@ -1,4 +1,4 @@
-"""The release manifest (DESIGN.md §5): what changed, baseline, gates, canary plan.
+"""The release manifest (docs/FORMATS.md): what changed, baseline, gates, canary plan.
 
 The manifest is the one document a team edits to ship a prompt, a model
 version, a guardrail configuration or Lambda code. It is validated strictly:

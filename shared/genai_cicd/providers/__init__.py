@@ -1,4 +1,4 @@
-"""Foundation-model providers behind one interface (DESIGN.md §6).
+"""Foundation-model providers behind one interface (README, "Run and debug locally").
 
 - ``BedrockConverseProvider``: Bedrock Converse (production; locally the
   embedded backend answers the same call with the simulated model).
