@@ -196,6 +196,9 @@ def test_given_model_based_scorers_when_released_then_each_scores_every_case(
 
 def test_given_approval_required_when_someone_approves_then_the_canary_runs_and_the_approver_is_recorded(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    from genai_cicd.aws import table_keys
+    from genai_cicd.aws.control_table import DynamoApprovals
+    from genai_cicd.aws.executions import StepFunctionsExecutions
     from genai_cicd.aws.ledger import Ledger
     from genai_cicd.logic.approval import decide_approval
 
@@ -206,10 +209,10 @@ def test_given_approval_required_when_someone_approves_then_the_canary_runs_and_
 
     def approver() -> None:
         ddb = aws.client("dynamodb")
-        wait_for(lambda: "Item" in ddb.get_item(TableName=table, Key={"pk": {"S": "APPROVAL#e2e-approved"},
-                                                                      "sk": {"S": "TOKEN"}}))
-        decide_approval("e2e-approved", True, "release-manager@example.com", "looks good", dynamodb=ddb,
-                        sfn=aws.client("stepfunctions"), table=table)
+        wait_for(lambda: "Item" in ddb.get_item(TableName=table, Key=table_keys.approval("e2e-approved")))
+        decide_approval("e2e-approved", True, "release-manager@example.com", "looks good",
+                        approvals=DynamoApprovals(ddb, table),
+                        executions=StepFunctionsExecutions(aws.client("stepfunctions")))
 
     thread = threading.Thread(target=approver, daemon=True)
     thread.start()

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from genai_cicd.aws import table_keys
+from genai_cicd.aws.control_table import DynamoApprovals
+from genai_cicd.aws.executions import StepFunctionsExecutions
 from genai_cicd.aws.ledger import Ledger, audit
 from genai_cicd.cli.embedded_runner import LocalReleaseRunner
 from genai_cicd.embedded.aws_session import EmbeddedAWS
@@ -60,11 +63,11 @@ def runs(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path_factory: pytest.
 
     def approver() -> None:
         ddb = aws.client("dynamodb")
-        key = {"pk": {"S": "APPROVAL#sec-approved"}, "sk": {"S": "TOKEN"}}
+        key = table_keys.approval("sec-approved")
         wait_for(lambda: "Item" in ddb.get_item(TableName=table, Key=key))
         tokens.append(json.dumps(ddb.get_item(TableName=table, Key=key)["Item"]))
-        decide_approval("sec-approved", True, "lead@example.com", "ok", dynamodb=ddb,
-                        sfn=aws.client("stepfunctions"), table=table)
+        decide_approval("sec-approved", True, "lead@example.com", "ok", approvals=DynamoApprovals(ddb, table),
+                        executions=StepFunctionsExecutions(aws.client("stepfunctions")))
 
     thread = threading.Thread(target=approver, daemon=True)
     thread.start()

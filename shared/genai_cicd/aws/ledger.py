@@ -24,6 +24,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from genai_cicd.aws import table_keys
+
 GENESIS = "0" * 64
 
 
@@ -117,14 +119,14 @@ class Ledger:
 
     @staticmethod
     def _pk(release_id: str) -> str:
-        return f"RELEASE#{release_id}"
+        return table_keys.ledger_pk(release_id)
 
     def entries(self, release_id: str) -> list[LedgerEntry]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
-            "ExpressionAttributeValues": {":pk": {"S": self._pk(release_id)}, ":entry": {"S": "ENTRY#"}},
+            "ExpressionAttributeValues": {":pk": {"S": self._pk(release_id)}, ":entry": {"S": table_keys.LEDGER_ENTRY}},
             "ConsistentRead": True,
         }
         while True:
@@ -150,7 +152,7 @@ class Ledger:
         page = self._ddb.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :entry)",
-            ExpressionAttributeValues={":pk": {"S": self._pk(release_id)}, ":entry": {"S": "ENTRY#"}},
+            ExpressionAttributeValues={":pk": {"S": self._pk(release_id)}, ":entry": {"S": table_keys.LEDGER_ENTRY}},
             ScanIndexForward=False, Limit=1, ConsistentRead=True,
         )
         items = page.get("Items", [])
@@ -169,7 +171,7 @@ class Ledger:
                 self._ddb.put_item(
                     TableName=self._table,
                     Item={
-                        "pk": {"S": self._pk(release_id)}, "sk": {"S": f"ENTRY#{seq:06d}"},
+                        **table_keys.ledger_entry(release_id, seq),
                         "seq": {"N": str(seq)}, "event": {"S": event}, "at": {"S": at}, "actor": {"S": actor},
                         "detail": {"S": json.dumps(detail, sort_keys=True, default=str)},
                         "prev_hash": {"S": prev}, "hash": {"S": digest},

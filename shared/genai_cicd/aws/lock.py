@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from genai_cicd.aws import table_keys
 from genai_cicd.errors import ReleaseLocked
 
 
@@ -25,7 +26,7 @@ class ReleaseLock:
 
     @staticmethod
     def _key(app: str, environment: str) -> dict[str, Any]:
-        return {"pk": {"S": f"LOCK#{app}#{environment}"}, "sk": {"S": "LOCK"}}
+        return table_keys.lock(app, environment)
 
     def acquire(self, app: str, environment: str, release_id: str, execution_arn: str = "",
                 is_alive: Callable[[str], bool] | None = None) -> int:

@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from genai_cicd.aws import table_keys
+
 
 class GateLooks:
     def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], float] = time.time) -> None:
@@ -24,7 +26,7 @@ class GateLooks:
 
     @staticmethod
     def _pk(app: str, environment: str, candidate_hash: str) -> str:
-        return f"LOOKS#{app}#{environment}#{candidate_hash}"
+        return table_keys.looks_pk(app, environment, candidate_hash)
 
     def record(self, app: str, environment: str, candidate_hash: str, gate: str, release_id: str) -> int:
         """Record this release's run of ``gate``; return its 1-based number among all runs so far."""
@@ -32,7 +34,7 @@ class GateLooks:
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item={"pk": {"S": pk}, "sk": {"S": f"RUN#{gate}#{release_id}"}, "gate": {"S": gate},
+                Item={**table_keys.looks_run(app, environment, candidate_hash, gate, release_id), "gate": {"S": gate},
                       "release_id": {"S": release_id}, "at": {"N": f"{self._clock():.6f}"}},
                 ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -42,7 +44,7 @@ class GateLooks:
         kwargs: dict[str, Any] = {
             "TableName": self._table, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": f"RUN#{gate}#"}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": table_keys.looks_run_prefix(gate)}},
             "ProjectionExpression": "release_id, #at", "ExpressionAttributeNames": {"#at": "at"},
         }
         while True:

@@ -265,11 +265,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     import boto3
 
+    from genai_cicd.aws.control_table import DynamoApprovals
+    from genai_cicd.aws.executions import StepFunctionsExecutions
     from genai_cicd.logic.approval import decide_approval
 
     try:
         decide_approval(args.release_id, not args.reject, args.by, args.comment or "",
-                        dynamodb=boto3.client("dynamodb"), sfn=boto3.client("stepfunctions"), table=args.table)
+                        approvals=DynamoApprovals(boto3.client("dynamodb"), args.table),
+                        executions=StepFunctionsExecutions(boto3.client("stepfunctions")))
     except LookupError as exc:
         raise InvalidInput(str(exc)) from None
     print(f"{'rejected' if args.reject else 'approved'} {args.release_id} by {args.by}")

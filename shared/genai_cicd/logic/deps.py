@@ -16,11 +16,14 @@ from genai_cicd import settings
 from genai_cicd.aws import clients
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.aws.cloudwatch import CanaryMetricsReader
+from genai_cicd.aws.control_table import DynamoApprovals, DynamoPipelineRecords
+from genai_cicd.aws.executions import StepFunctionsExecutions
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
 from genai_cicd.aws.looks import GateLooks
 from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
+from genai_cicd.logic.ports import Approvals, Executions, PipelineRecords
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
 from genai_cicd.providers.openai_compat import OpenAICompatibleProvider
@@ -58,6 +61,18 @@ class Deps:
     @cached_property
     def lock(self) -> ReleaseLock:
         return ReleaseLock(self.client("dynamodb"), self.config.table_name, self.config.lock_ttl_seconds)
+
+    @cached_property
+    def approvals(self) -> Approvals:
+        return DynamoApprovals(self.client("dynamodb"), self.config.table_name)
+
+    @cached_property
+    def pipeline_records(self) -> PipelineRecords:
+        return DynamoPipelineRecords(self.client("dynamodb"), self.config.table_name)
+
+    @cached_property
+    def executions(self) -> Executions:
+        return StepFunctionsExecutions(self.client("stepfunctions"))
 
     @cached_property
     def notifier(self) -> Notifier:

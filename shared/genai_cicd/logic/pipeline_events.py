@@ -25,7 +25,6 @@ import re
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd import s3_keys
@@ -95,70 +94,44 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
                               callback="approval" if detail.type.get("category") == "Approval" else "none")
     payload = {"manifest_uri": deps.artifacts.uri(manifest_key(detail.pipeline, detail.execution_id)),
                "pipeline": context.model_dump(mode="json"), "started_by": f"codepipeline:{detail.pipeline}"}
-    sfn = deps.client("stepfunctions")
-    ddb = deps.client("dynamodb")
     if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
         return StartResult(execution_name=name, execution_arn=None, started=False,
                            reason=f"pipeline execution already {cancelled}: nothing to release")
-    try:
-        arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
-                                  input=json.dumps(payload, sort_keys=True))["executionArn"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return StartResult(execution_name=name, execution_arn=None, started=False,
-                               reason="duplicate event: this pipeline action already has a release")
-        raise
-    ddb.put_item(
-        TableName=deps.config.table_name,
-        Item={"pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)}, "sk": {"S": f"EXEC#{name}"},
-              "execution_arn": {"S": arn}},
-    )
+    arn = deps.executions.start(state_machine_arn, name, json.dumps(payload, sort_keys=True))
+    if arn is None:
+        return StartResult(execution_name=name, execution_arn=None, started=False,
+                           reason="duplicate event: this pipeline action already has a release")
+    deps.pipeline_records.record_execution(detail.pipeline, detail.execution_id, name, arn)
     # A cancel that arrived between the check above and this record did not see us: stop ourselves.
     if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
-        sfn.stop_execution(executionArn=arn, error="PipelineCancelled", cause=f"pipeline execution {cancelled}")
+        deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {cancelled}")
         return StartResult(execution_name=name, execution_arn=arn, started=False,
                            reason=f"pipeline execution {cancelled} while starting: stopped")
     return StartResult(execution_name=name, execution_arn=arn, started=True, reason="started")
 
 
-def _pipeline_pk(pipeline: str, execution_id: str) -> str:
-    return f"PIPELINE#{pipeline}#{execution_id}"
-
-
 def _cancelled_state(deps: Deps, pipeline: str, execution_id: str, attempt: int) -> str | None:
     """The state that ended this attempt (or a later one) of the pipeline execution, if any."""
-    item = deps.client("dynamodb").get_item(
-        TableName=deps.config.table_name, ConsistentRead=True,
-        Key={"pk": {"S": _pipeline_pk(pipeline, execution_id)}, "sk": {"S": "CANCELLED"}}).get("Item")
-    if not item or int(item.get("attempt", {}).get("N", "1")) < attempt:
+    tombstone = deps.pipeline_records.tombstone(pipeline, execution_id)
+    if tombstone is None or tombstone.attempt < attempt:
         return None  # nothing ended, or a retry started after the attempt that ended
-    return str(item["state"]["S"])
+    return tombstone.state
 
 
 def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dict[str, Any]]:
     """Stop the pipeline execution's running releases and restore the baseline."""
-    ddb = deps.client("dynamodb")
-    sfn = deps.client("stepfunctions")
     # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
-    ddb.put_item(TableName=deps.config.table_name, Item={
-        "pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)}, "sk": {"S": "CANCELLED"},
-        "state": {"S": detail.state}, "attempt": {"N": str(detail.attempt)},
-        "expiration": {"N": str(int(time.time()) + TOMBSTONE_SECONDS)}})
-    items = ddb.query(
-        TableName=deps.config.table_name, KeyConditionExpression="pk = :pk AND begins_with(sk, :exec)",
-        ExpressionAttributeValues={":pk": {"S": _pipeline_pk(detail.pipeline, detail.execution_id)},
-                                   ":exec": {"S": "EXEC#"}},
-        ConsistentRead=True,
-    ).get("Items", [])
+    deps.pipeline_records.bury(detail.pipeline, detail.execution_id, detail.state, detail.attempt,
+                               expires_at=int(time.time()) + TOMBSTONE_SECONDS)
     done = []
-    for item in items:
-        arn = item["execution_arn"]["S"]
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] == "RUNNING":
-            sfn.stop_execution(executionArn=arn, error="PipelineCancelled",
-                               cause=f"pipeline execution {detail.state}")
+    for arn in deps.pipeline_records.executions(detail.pipeline, detail.execution_id):
+        described = deps.executions.describe(arn)
+        if described is None:
+            continue  # recorded but gone (history expired): nothing left to stop
+        if described.status == "RUNNING":
+            deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {detail.state}")
         outcome = settle(deps, described, "cancelled", f"pipeline {detail.pipeline} execution {detail.state}")
-        done.append({"execution_arn": arn, "status": described["status"], **outcome})
+        done.append({"execution_arn": arn, "status": described.status, **outcome})
     return done
 
 

@@ -29,6 +29,7 @@ from genai_cicd.errors import GenAICicdError, InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
+from genai_cicd.logic.ports import Execution
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import NotifyInput, PipelineContext, ReleaseContext
 
@@ -37,9 +38,9 @@ SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid"
            "reconciled"}
 
 
-def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dict[str, Any]:
-    """``described`` is DescribeExecution's answer; ``event`` is ``cancelled`` or ``reconciled``."""
-    name = described["name"]
+def settle(deps: Deps, described: Execution, event: str, cause: str) -> dict[str, Any]:
+    """``described`` is the ended (or stopping) execution; ``event`` is ``cancelled`` or ``reconciled``."""
+    name = described.name
     found = release_context(deps, described)
     if found is None:
         return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved",
@@ -63,10 +64,10 @@ def settle(deps: Deps, described: dict[str, Any], event: str, cause: str) -> dic
             "approval": answer_pending_approval(deps, described, f"release {event}, traffic on the baseline: {cause}")}
 
 
-def answer_pending_approval(deps: Deps, described: dict[str, Any], reason: str) -> str:
+def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> str:
     """Reject the approval this execution was started for, if it is still open. Returns what happened."""
     try:
-        start_input = json.loads(described.get("input") or "{}")
+        start_input = json.loads(described.input or "{}")
         pipeline = PipelineContext.model_validate(start_input.get("pipeline"))
     except (json.JSONDecodeError, ValidationError, AttributeError):
         return "no pipeline"
@@ -80,19 +81,19 @@ def answer_pending_approval(deps: Deps, described: dict[str, Any], reason: str) 
     return "rejected"
 
 
-def release_context(deps: Deps, described: dict[str, Any]) -> tuple[ReleaseContext, ReleaseManifest] | None:
+def release_context(deps: Deps, described: Execution) -> tuple[ReleaseContext, ReleaseManifest] | None:
     """The context and manifest of an execution (stored by LoadManifest), read once."""
-    name = described["name"]
+    name = described.name
     uri = deps.artifacts.uri(s3_keys.release_manifest(name))
     try:
         manifest = load_manifest_text(deps.artifacts.read_text(uri), uri)
     except InvalidInput:
         return None
     try:
-        start_input = json.loads(described.get("input") or "{}")
+        start_input = json.loads(described.input or "{}")
     except json.JSONDecodeError:
         start_input = {}
-    context = ReleaseContext(release_id=name, execution_arn=described["executionArn"], app=manifest.app,
+    context = ReleaseContext(release_id=name, execution_arn=described.arn, app=manifest.app,
                              environment=manifest.environment, manifest_uri=uri, manifest_hash="",
                              change_kinds=[k.value for k in manifest.change.kinds], gates={},
                              approval_required=False, approval_timeout_seconds=1, bake_seconds=1,
@@ -112,17 +113,16 @@ class ExecutionStatusDetail(BaseModel):
 
 
 def reconcile_execution(detail: ExecutionStatusDetail, deps: Deps) -> dict[str, Any]:
-    described = deps.client("stepfunctions").describe_execution(executionArn=detail.executionArn)
-    if described["status"] == "RUNNING":
+    described = deps.executions.describe(detail.executionArn)
+    if described is None:
+        return {"release_id": detail.name, "action": "none", "reason": "no such execution"}
+    if described.status == "RUNNING":
         # A redriven or stale event: the execution is alive and will settle itself.
-        return {"release_id": described["name"], "action": "none", "reason": "execution is running"}
-    return settle(deps, described, "reconciled", f"execution {described['status']}")
+        return {"release_id": described.name, "action": "none", "reason": "execution is running"}
+    return settle(deps, described, "reconciled", f"execution {described.status}")
 
 
 def execution_running(deps: Deps, execution_arn: str) -> bool:
     """False only when Step Functions says the execution has ended (or never existed)."""
-    sfn = deps.client("stepfunctions")
-    try:
-        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return False
+    described = deps.executions.describe(execution_arn)
+    return described is not None and described.status == "RUNNING"

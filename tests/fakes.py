@@ -1,0 +1,77 @@
+"""In-memory fakes of the ports in ``logic/ports.py``, for unit tests of the logic that takes them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from genai_cicd.logic.ports import Execution, Tombstone
+
+
+@dataclass
+class FakeApprovals:
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def park(self, release_id: str, task_token: str, expires_at: int) -> None:
+        self.tokens[release_id] = task_token
+
+    def token(self, release_id: str) -> str | None:
+        return self.tokens.get(release_id)
+
+    def forget(self, release_id: str) -> None:
+        self.tokens.pop(release_id, None)
+
+
+@dataclass
+class FakePipelineRecords:
+    records: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    tombstones: dict[tuple[str, str], Tombstone] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def record_execution(self, pipeline: str, execution_id: str, execution_name: str, execution_arn: str) -> None:
+        self.calls.append("record_execution")
+        self.records.setdefault((pipeline, execution_id), []).append(execution_arn)
+
+    def executions(self, pipeline: str, execution_id: str) -> list[str]:
+        self.calls.append("executions")
+        return list(self.records.get((pipeline, execution_id), []))
+
+    def bury(self, pipeline: str, execution_id: str, state: str, attempt: int, expires_at: int) -> None:
+        self.calls.append("bury")
+        self.tombstones[(pipeline, execution_id)] = Tombstone(state=state, attempt=attempt)
+
+    def tombstone(self, pipeline: str, execution_id: str) -> Tombstone | None:
+        self.calls.append("tombstone")
+        return self.tombstones.get((pipeline, execution_id))
+
+
+@dataclass
+class FakeExecutions:
+    running: dict[str, Execution] = field(default_factory=dict)
+    stopped: list[tuple[str, str]] = field(default_factory=list)
+    task_results: list[tuple[str, str, str]] = field(default_factory=list)  # (token, "success"|"failure", detail)
+    # called between a start and the caller's next step, to play a concurrent event
+    on_start: Any = None
+
+    def start(self, state_machine_arn: str, name: str, input_json: str) -> str | None:
+        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        if arn in self.running:
+            return None
+        self.running[arn] = Execution(arn=arn, name=name, status="RUNNING", input=input_json)
+        if self.on_start is not None:
+            self.on_start()
+        return arn
+
+    def describe(self, execution_arn: str) -> Execution | None:
+        return self.running.get(execution_arn)
+
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        self.stopped.append((execution_arn, error))
+        self.running[execution_arn] = self.running[execution_arn].model_copy(update={"status": "ABORTED"})
+
+    def succeed_task(self, task_token: str, output_json: str) -> None:
+        self.task_results.append((task_token, "success", json.loads(output_json)["approver"]))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> None:
+        self.task_results.append((task_token, "failure", cause))

@@ -1,0 +1,98 @@
+"""Approvals and pipeline starts and cancels, against in-memory ports (tests/fakes.py): the rules in
+milliseconds, where the e2e suites prove the wiring to DynamoDB and Step Functions."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from genai_cicd.logic.approval import decide_approval
+from genai_cicd.logic.pipeline_events import (
+    ActionDetail,
+    PipelineExecutionDetail,
+    cancel_for_pipeline,
+    start_from_pipeline,
+)
+from tests.fakes import FakeApprovals, FakeExecutions, FakePipelineRecords
+from tests.memory_store import MemoryStore
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:release"
+
+
+class Pipeline:
+    def __init__(self) -> None:
+        self.answers: list[tuple[str, bool]] = []
+
+    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                     execution_id: str) -> dict[str, Any]:
+        self.answers.append((execution_id, approved))
+        return {}
+
+
+def deps() -> Any:
+    return SimpleNamespace(executions=FakeExecutions(), pipeline_records=FakePipelineRecords(),
+                           artifacts=MemoryStore(), pipeline=Pipeline(),
+                           config=SimpleNamespace(artifact_bucket="mem"))
+
+
+def action(execution_id: str = "exec-1", attempt: int = 1) -> ActionDetail:
+    return ActionDetail.model_validate({"pipeline": "p", "execution-id": execution_id, "stage": "Gate",
+                                        "action": "GenAIGate", "state": "STARTED", "type": {"category": "Approval"},
+                                        "pipeline-execution-attempt": attempt})
+
+
+def ended(state: str = "SUPERSEDED", attempt: int = 1) -> PipelineExecutionDetail:
+    return PipelineExecutionDetail.model_validate({"pipeline": "p", "execution-id": "exec-1", "state": state,
+                                                   "pipeline-execution-attempt": attempt})
+
+
+def test_an_approval_resumes_the_release_once_and_a_second_decision_finds_nothing() -> None:
+    approvals, executions = FakeApprovals({"r1": "token-1"}), FakeExecutions()
+    decide_approval("r1", True, "lead", "ok", approvals=approvals, executions=executions)
+    assert executions.task_results == [("token-1", "success", "lead")] and approvals.token("r1") is None
+    with pytest.raises(LookupError, match="not waiting for approval"):
+        decide_approval("r1", False, "lead", "", approvals=approvals, executions=executions)
+
+
+def test_a_rejection_fails_the_task_naming_who_rejected() -> None:
+    executions = FakeExecutions()
+    decide_approval("r1", False, "lead", "", approvals=FakeApprovals({"r1": "t"}), executions=executions)
+    assert executions.task_results == [("t", "failure", "rejected by lead")]
+
+
+def test_a_pipeline_action_starts_one_release_and_records_it() -> None:
+    d = deps()
+    first = start_from_pipeline(action(), MACHINE, d)
+    again = start_from_pipeline(action(), MACHINE, d)
+    assert first.started and not again.started and "duplicate event" in again.reason
+    assert d.pipeline_records.executions("p", "exec-1") == [first.execution_arn]
+
+
+def test_a_late_start_after_the_pipeline_ended_starts_nothing_but_a_retry_does() -> None:
+    d = deps()
+    cancel_for_pipeline(ended("SUPERSEDED", attempt=1), d)
+    late = start_from_pipeline(action(attempt=1), MACHINE, d)
+    assert not late.started and "already SUPERSEDED" in late.reason and not d.executions.running
+    retry = start_from_pipeline(action(attempt=2), MACHINE, d)
+    assert retry.started
+
+
+def test_a_cancel_between_the_check_and_the_record_stops_the_new_release() -> None:
+    d = deps()
+    d.executions.on_start = lambda: d.pipeline_records.bury("p", "exec-1", "STOPPED", 1, 0)
+    result = start_from_pipeline(action(), MACHINE, d)
+    assert not result.started and "while starting: stopped" in result.reason
+    assert d.executions.stopped == [(result.execution_arn, "PipelineCancelled")]
+
+
+def test_a_cancel_buries_first_then_stops_running_releases_and_rejects_their_approval() -> None:
+    d = deps()
+    started = start_from_pipeline(action(), MACHINE, d)
+    d.pipeline_records.calls.clear()
+    done = cancel_for_pipeline(ended("STOPPED"), d)
+    assert d.pipeline_records.calls[0] == "bury"  # before anything else: a late STARTED sees it
+    assert d.executions.stopped == [(started.execution_arn, "PipelineCancelled")]
+    assert done[0]["status"] == "RUNNING" and done[0]["approval"] == "rejected"
+    assert d.pipeline.answers == [("exec-1", False)]  # only this execution's approval, rejected
