@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from genai_cicd.aws.app_functions import LambdaAppFunctions
 from genai_cicd.errors import ManifestInvalid
 from genai_cicd.logic.validate import check_targets
 from genai_cicd.models.manifest import parse_manifest
@@ -49,7 +50,8 @@ def manifest(mechanism: str, **canary: Any) -> Any:
 
 
 def deps(clients: Clients) -> Any:
-    return SimpleNamespace(client=clients.client, config=CONFIG)
+    # the real adapter over boto3-shaped fakes: the adapter's translation is under test too
+    return SimpleNamespace(app_functions=LambdaAppFunctions(clients, clients), config=CONFIG)
 
 
 MINE = {"genai-cicd:app": "support-bot"}

@@ -70,6 +70,19 @@ class ArtifactStore:
             keys += [obj["Key"] for obj in page.get("Contents", [])]
         return sorted(f"s3://{bucket}/{k}" if ref.startswith("s3://") else k for k in keys)
 
+    def keys_after(self, prefix: str, start_after: str | None) -> list[str]:
+        """Keys under ``prefix`` in the artifact bucket that sort after ``start_after`` (all when None)."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        keys: list[str] = []
+        while True:
+            page = self._s3.list_objects_v2(**kwargs)
+            keys += [item["Key"] for item in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return keys
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
     def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
         return self.uri(key)

@@ -65,27 +65,26 @@ class CanaryMetricsReader:
             kwargs["NextToken"] = token
         return {arm: {field: sums[f"{arm[0]}_{field}"] for field in fields} for arm in arms}
 
+    def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                        bound_ms: float | None) -> dict[str, dict[str, float | None]] | None:
+        """Sample count, p50, p99 and PR(:bound) of LatencyMs per arm over the window, for the report only.
 
-def latency_summary(cloudwatch: Any, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
-                    bound_ms: float | None) -> dict[str, dict[str, float | None]] | None:
-    """Sample count, p50, p99 and PR(:bound) of LatencyMs per arm over the window, for the report only.
-
-    Percentiles never drive a decision (they are not additive across intervals and
-    cannot be exercised on the embedded CloudWatch); when unavailable this returns None.
-    """
-    seconds = max(60, int((end - start).total_seconds() + 59) // 60 * 60)
-    stats = {"samples": "SampleCount", "p50": "p50", "p99": "p99"}
-    if bound_ms:
-        stats["within_bound"] = f"PR(:{bound_ms:g})"
-    queries = [{"Id": f"{arm[0]}_{key}", "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": namespace, "MetricName": "LatencyMs",
-                   "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
-                                  {"Name": "variant", "Value": arm}]},
-        "Period": seconds, "Stat": stat}} for arm in ARMS for key, stat in stats.items()]
-    try:
-        page = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=start,
-                                          EndTime=start + timedelta(seconds=seconds))
-    except Exception:  # noqa: BLE001 - optional reading: the report says "unavailable"
-        return None
-    values = {r["Id"]: (r.get("Values") or [None])[0] for r in page.get("MetricDataResults", [])}
-    return {arm: {key: values.get(f"{arm[0]}_{key}") for key in stats} for arm in ARMS}
+        Percentiles never drive a decision (they are not additive across intervals and
+        cannot be exercised on the embedded CloudWatch); when unavailable this returns None.
+        """
+        seconds = max(60, int((end - start).total_seconds() + 59) // 60 * 60)
+        stats = {"samples": "SampleCount", "p50": "p50", "p99": "p99"}
+        if bound_ms:
+            stats["within_bound"] = f"PR(:{bound_ms:g})"
+        queries = [{"Id": f"{arm[0]}_{key}", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": "LatencyMs",
+                       "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
+                                      {"Name": "variant", "Value": arm}]},
+            "Period": seconds, "Stat": stat}} for arm in ARMS for key, stat in stats.items()]
+        try:
+            page = self._cw.get_metric_data(MetricDataQueries=queries, StartTime=start,
+                                            EndTime=start + timedelta(seconds=seconds))
+        except Exception:  # noqa: BLE001 - optional reading: the report says "unavailable"
+            return None
+        values = {r["Id"]: (r.get("Values") or [None])[0] for r in page.get("MetricDataResults", [])}
+        return {arm: {key: values.get(f"{arm[0]}_{key}") for key in stats} for arm in ARMS}

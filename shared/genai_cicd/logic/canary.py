@@ -8,8 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from genai_cicd.aws.cloudwatch import latency_summary
-from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
+from genai_cicd.aws.traffic import TrafficShifter
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
 from genai_cicd.canary.planning import PlanEstimate
@@ -25,40 +24,8 @@ FULL = 100.0
 
 
 def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> TrafficShifter:
-    plan = manifest.canary
-    if plan.mechanism == "codedeploy":
-        assert plan.codedeploy is not None
-        assert manifest.baseline.lambda_version and manifest.candidate.lambda_version
-        cd = plan.codedeploy
-        return CodeDeployLambda(deps.client("codedeploy"), deps.client("lambda"), application=cd.application_name,
-                                deployment_group=cd.deployment_group_name, function_name=cd.function_name,
-                                alias=cd.alias, baseline_version=manifest.baseline.lambda_version,
-                                candidate_version=manifest.candidate.lambda_version, release_id=release.release_id)
-    if plan.mechanism == "lambda_alias":
-        assert plan.alias is not None
-        assert manifest.baseline.lambda_version and manifest.candidate.lambda_version
-        return LambdaAlias(deps.client("lambda"), function_name=plan.alias.function_name, alias=plan.alias.alias,
-                           baseline_version=manifest.baseline.lambda_version,
-                           candidate_version=manifest.candidate.lambda_version)
-    target = plan.appconfig
-    cfg = deps.config
-    return AppConfigFlag(
-        deps.client("appconfig"),
-        application_id=target.application_id or cfg.appconfig_application_id,
-        environment_id=target.environment_id or cfg.appconfig_environment_id,
-        profile_id=target.configuration_profile_id or cfg.appconfig_profile_id,
-        strategy_id=target.deployment_strategy_id or cfg.appconfig_strategy_id,
-        baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
-        release_id=release.release_id, capture=capture_block(manifest),
-    )
-
-
-def capture_block(manifest: ReleaseManifest) -> dict[str, Any] | None:
-    """What genai_cicd_app reads from the flag to capture answers (docs/FORMATS.md)."""
-    online = manifest.canary.online_quality
-    if online is None:
-        return None
-    return {"share": online.sample_share, "store": online.store, "retention_days": online.retention_days}
+    """The adapter that moves this release's traffic (built by Deps from the manifest's mechanism)."""
+    return deps.traffic(release.release_id, manifest)
 
 
 def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, weight: float) -> dict[str, Any]:
@@ -186,9 +153,9 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     notes = list(scores.notes)
     if probes.stopped:
         notes.append(f"probes stopped: {probes.stopped}")
-    latency = latency_summary(deps.client("cloudwatch"), namespace=plan.metrics_namespace, app=manifest.app,
-                              environment=manifest.environment, start=start, end=end,
-                              bound_ms=plan.slow_request_ms)
+    latency = deps.metrics_reader.latency_summary(namespace=plan.metrics_namespace, app=manifest.app,
+                                                  environment=manifest.environment, start=start, end=end,
+                                                  bound_ms=plan.slow_request_ms)
     # The time series for the report: one small JSON object per interval.
     key = evidence_key(release, "canary", f"interval-{evidence.intervals:04d}.json")
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,

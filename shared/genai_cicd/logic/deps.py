@@ -14,6 +14,7 @@ from typing import Any
 
 from genai_cicd import settings
 from genai_cicd.aws import clients
+from genai_cicd.aws.app_functions import LambdaAppFunctions
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.aws.cloudwatch import CanaryMetricsReader
 from genai_cicd.aws.control_table import DynamoApprovals, DynamoPipelineRecords
@@ -23,7 +24,10 @@ from genai_cicd.aws.lock import ReleaseLock
 from genai_cicd.aws.looks import GateLooks
 from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
-from genai_cicd.logic.ports import Approvals, Executions, PipelineRecords
+from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
+from genai_cicd.errors import InvalidInput
+from genai_cicd.logic.ports import AppFunctions, Approvals, Executions, PipelineRecords
+from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
 from genai_cicd.providers.openai_compat import OpenAICompatibleProvider
@@ -73,6 +77,36 @@ class Deps:
     @cached_property
     def executions(self) -> Executions:
         return StepFunctionsExecutions(self.client("stepfunctions"))
+
+    @cached_property
+    def app_functions(self) -> AppFunctions:
+        return LambdaAppFunctions(self.client("lambda"), self.client("codedeploy"))
+
+    def traffic(self, release_id: str, manifest: ReleaseManifest) -> TrafficShifter:
+        """The adapter of the manifest's traffic mechanism (validated by the manifest model)."""
+        plan = manifest.canary
+        base, cand = manifest.baseline.lambda_version, manifest.candidate.lambda_version
+        if plan.mechanism == "codedeploy" and plan.codedeploy is not None and base and cand:
+            cd = plan.codedeploy
+            return CodeDeployLambda(self.client("codedeploy"), self.client("lambda"),
+                                    application=cd.application_name, deployment_group=cd.deployment_group_name,
+                                    function_name=cd.function_name, alias=cd.alias, baseline_version=base,
+                                    candidate_version=cand, release_id=release_id)
+        if plan.mechanism == "lambda_alias" and plan.alias is not None and base and cand:
+            return LambdaAlias(self.client("lambda"), function_name=plan.alias.function_name, alias=plan.alias.alias,
+                               baseline_version=base, candidate_version=cand)
+        if plan.mechanism != "appconfig_flag":
+            raise InvalidInput(f"canary.mechanism {plan.mechanism} needs its target and both lambda versions")
+        target, cfg = plan.appconfig, self.config
+        return AppConfigFlag(
+            self.client("appconfig"),
+            application_id=target.application_id or cfg.appconfig_application_id,
+            environment_id=target.environment_id or cfg.appconfig_environment_id,
+            profile_id=target.configuration_profile_id or cfg.appconfig_profile_id,
+            strategy_id=target.deployment_strategy_id or cfg.appconfig_strategy_id,
+            baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
+            release_id=release_id, capture=manifest.flag_capture(),
+        )
 
     @cached_property
     def notifier(self) -> Notifier:

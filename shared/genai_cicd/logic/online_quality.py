@@ -101,21 +101,9 @@ def _timestamp(key: str) -> datetime | None:
 
 def new_sample_keys(deps: Deps, release_id: str, stream: str, after: str | None, until: datetime) -> list[str]:
     """Keys captured since ``after`` and settled by ``until`` (naive UTC), in capture order."""
-    s3 = deps.client("s3")
-    prefix = s3_keys.samples(release_id, stream)
-    kwargs: dict[str, Any] = {"Bucket": deps.config.artifact_bucket, "Prefix": prefix}
-    if after:
-        kwargs["StartAfter"] = after
-    keys: list[str] = []
-    while True:
-        page = s3.list_objects_v2(**kwargs)
-        for item in page.get("Contents", []):
-            stamp = _timestamp(item["Key"])
-            if stamp is not None and stamp <= until:
-                keys.append(item["Key"])
-        if not page.get("IsTruncated"):
-            return sorted(keys)
-        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    keys = [key for key in deps.artifacts.keys_after(s3_keys.samples(release_id, stream), after)
+            if (stamp := _timestamp(key)) is not None and stamp <= until]
+    return sorted(keys)
 
 
 class Scorer:

@@ -64,3 +64,28 @@ class Executions(Protocol):
     def succeed_task(self, task_token: str, output_json: str) -> None: ...
 
     def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
+
+
+class TargetUnavailable(Exception):
+    """A function or deployment group the manifest names cannot be read (the message is AWS's error code)."""
+
+
+class Registration(BaseModel):
+    """A Lambda function as the control plane checks it before moving its traffic or probing it."""
+
+    arn: str
+    tags: dict[str, str]
+
+
+class AppFunctions(Protocol):
+    """The released app's Lambda functions and CodeDeploy groups, as the control plane touches them."""
+
+    def registration(self, function_name: str) -> Registration:
+        """Raises TargetUnavailable when the function cannot be read."""
+        ...
+
+    def deployment_group_tags(self, group_arn: str) -> dict[str, str]: ...
+
+    def invoke(self, function_name: str, payload_json: str) -> bool:
+        """Synchronously; True unless the function errored (its answer is not returned)."""
+        ...

@@ -84,15 +84,11 @@ def send_probes(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Can
             calls.append((arm, {plan.payload_field: prompt,
                                 PROBE_FIELD: {"release_id": release.release_id, "variant": arm,
                                               "id": f"{n}-{arm}"}}))
-    lam = deps.client("lambda")
+    functions = deps.app_functions
 
     def invoke(call: tuple[str, dict[str, Any]]) -> tuple[str, bool]:
         arm, payload = call
-        response = lam.invoke(FunctionName=plan.function_name, InvocationType="RequestResponse",
-                              Payload=json.dumps(payload).encode())
-        response["Payload"].read()  # the answer is captured by the app, never read or logged here
-        # Lambda API Reference, Invoke: FunctionError is present only when the function errored.
-        return arm, "FunctionError" not in response
+        return arm, functions.invoke(plan.function_name, json.dumps(payload))
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         outcomes = list(pool.map(invoke, calls))

@@ -11,12 +11,12 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from genai_cicd import s3_keys
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.logic.deps import Deps
+from genai_cicd.logic.ports import TargetUnavailable
 from genai_cicd.models.dataset import content_hash
 from genai_cicd.models.limits import history_problem
 from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, derive_change_kinds, parse_manifest
@@ -100,19 +100,17 @@ def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
         target = plan.alias if plan.mechanism == "lambda_alias" else plan.codedeploy
         assert target is not None
         try:
-            function = deps.client("lambda").get_function(FunctionName=target.function_name)
-        except ClientError as exc:
-            raise ManifestInvalid(f"{source}: canary: function {target.function_name}: "
-                                  f"{exc.response.get('Error', {}).get('Code', 'not readable')}") from None
-        tagged("function", target.function_name, function.get("Tags") or {})
+            function = deps.app_functions.registration(target.function_name)
+        except TargetUnavailable as exc:
+            raise ManifestInvalid(f"{source}: canary: function {target.function_name}: {exc}") from None
+        tagged("function", target.function_name, function.tags)
         if plan.mechanism == "codedeploy" and plan.codedeploy is not None:
             cd = plan.codedeploy
-            arn = function["Configuration"]["FunctionArn"].split(":")
+            arn = function.arn.split(":")
             group_arn = (f"arn:{arn[1]}:codedeploy:{arn[3]}:{arn[4]}:deploymentgroup:"
                          f"{cd.application_name}/{cd.deployment_group_name}")
-            tags = deps.client("codedeploy").list_tags_for_resource(ResourceArn=group_arn).get("Tags") or []
             tagged("CodeDeploy deployment group", f"{cd.application_name}/{cd.deployment_group_name}",
-                   {t["Key"]: t["Value"] for t in tags})
+                   deps.app_functions.deployment_group_tags(group_arn))
     else:
         flag = plan.appconfig
         named = {"application_id": (flag.application_id, cfg.appconfig_application_id),
@@ -126,11 +124,10 @@ def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
         # Probes invoke the app: only a function registered for this app (the probe policy needs the tag).
         name = plan.probes.function_name
         try:
-            function = deps.client("lambda").get_function(FunctionName=name)
-        except ClientError as exc:
-            raise ManifestInvalid(f"{source}: canary.probes.function_name: {name}: "
-                                  f"{exc.response.get('Error', {}).get('Code', 'not readable')}") from None
-        tagged("probe function", name, function.get("Tags") or {})
+            function = deps.app_functions.registration(name)
+        except TargetUnavailable as exc:
+            raise ManifestInvalid(f"{source}: canary.probes.function_name: {name}: {exc}") from None
+        tagged("probe function", name, function.tags)
     if problems:
         raise ManifestInvalid("\n".join(problems))
 

@@ -428,6 +428,13 @@ class ReleaseManifest(Strict):
             refs.append(("canary.probes.probe_set", self.canary.probes.probe_set))
         return refs
 
+    def flag_capture(self) -> dict[str, Any] | None:
+        """What genai_cicd_app reads from the variant flag to capture answers (docs/FORMATS.md)."""
+        online = self.canary.online_quality
+        if online is None:
+            return None
+        return {"share": online.sample_share, "store": online.store, "retention_days": online.retention_days}
+
     def probe_set(self) -> str | None:
         """The golden-case file probes are drawn from: the probe_set, else the regression dataset."""
         if self.canary.probes is None:
