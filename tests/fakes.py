@@ -1,4 +1,4 @@
-"""In-memory fakes of the ports in ``logic/ports.py``, for unit tests of the logic that takes them."""
+"""In-memory fakes of the ports in ``ports.py``, for unit tests of the logic that takes them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from genai_cicd.logic.ports import Execution, Tombstone
+from genai_cicd.ports import Execution, Tombstone
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from genai_cicd.logic.ports import Registration, TargetUnavailable
+from genai_cicd.ports import Registration, TargetUnavailable
 
 
 class LambdaAppFunctions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cicd.aws import table_keys
-from genai_cicd.logic.ports import Tombstone
+from genai_cicd.ports import Tombstone
 
 
 class DynamoApprovals:

@@ -1,4 +1,4 @@
-"""Step Functions executions and task tokens, behind ``logic.ports.Executions``."""
+"""Step Functions executions and task tokens, behind ``ports.Executions``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from genai_cicd.logic.ports import Execution
+from genai_cicd.ports import Execution
 
 
 class StepFunctionsExecutions:

@@ -281,7 +281,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def schema_models() -> dict[str, Any]:
     from genai_cicd.canary.stream import CanaryStream
-    from genai_cicd.gates.compare import ScoreLine
+    from genai_cicd.gates.eval_formats import ScoreLine
     from genai_cicd.models.dataset import GoldenCase, GuardrailCase, InjectionCase
     from genai_cicd.models.manifest import ReleaseManifest
 

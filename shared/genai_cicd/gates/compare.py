@@ -10,35 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.eval_formats import Format, Row, load_document, read_rows
 from genai_cicd.gates.noninferiority import alpha_for_run, decide
-from genai_cicd.models.dataset import parse_jsonl
-
-
-class ScoreLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    case_id: str = Field(min_length=1, max_length=256)
-    repeat: int = Field(ge=0)
-    # strict: true/false and "0.5" are not scores; NaN and infinities are refused too.
-    scores: dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]] = Field(
-        min_length=1)
-
-
-def load_score_lines(path: Path, text: str) -> list[ScoreLine]:
-    lines = parse_jsonl(text, ScoreLine, str(path))
-    seen: set[tuple[str, int]] = set()
-    for number, line in enumerate(lines, start=1):
-        key = (line.case_id, line.repeat)
-        if key in seen:
-            raise InvalidInput(f"{path}: case {line.case_id!r} repeat {line.repeat} appears twice (line {number})")
-        seen.add(key)
-    return lines
 
 
 def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin: float, alpha: float,

@@ -33,9 +33,12 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd.errors import InvalidInput
+from genai_cicd.models.dataset import parse_jsonl
 
 Format = Literal["jsonl", "promptfoo", "deepeval", "inspect"]
 FORMATS: tuple[Format, ...] = ("jsonl", "promptfoo", "deepeval", "inspect")
@@ -43,6 +46,27 @@ INSPECT_VALUES = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 
 # (case id, repeat, scores); scores None = the tool recorded an error for this run.
 Row = tuple[str, int, dict[str, float] | None]
+
+
+class ScoreLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str = Field(min_length=1, max_length=256)
+    repeat: int = Field(ge=0)
+    # strict: true/false and "0.5" are not scores; NaN and infinities are refused too.
+    scores: dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]] = Field(
+        min_length=1)
+
+
+def load_score_lines(path: Path, text: str) -> list[ScoreLine]:
+    lines = parse_jsonl(text, ScoreLine, str(path))
+    seen: set[tuple[str, int]] = set()
+    for number, line in enumerate(lines, start=1):
+        key = (line.case_id, line.repeat)
+        if key in seen:
+            raise InvalidInput(f"{path}: case {line.case_id!r} repeat {line.repeat} appears twice (line {number})")
+        seen.add(key)
+    return lines
 
 
 def _read(path: Path) -> bytes:
@@ -251,8 +275,6 @@ def rows_from(path: str, data: bytes, fmt: Format | None = None, variant: str | 
     if fmt is not None and fmt != detected:
         raise InvalidInput(f"{path}: --format {fmt}, but the file reads as {detected}")
     if detected == "jsonl":
-        from genai_cicd.gates.compare import load_score_lines
-
         return [(x.case_id, x.repeat, dict(x.scores)) for x in load_score_lines(Path(path), doc)]
     if detected == "promptfoo":
         arms = promptfoo_variants(doc)

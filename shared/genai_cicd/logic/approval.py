@@ -8,8 +8,8 @@ from typing import Any
 
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
-from genai_cicd.logic.ports import Approvals, Executions
 from genai_cicd.models.tasks import ApprovalRequest, NotifyInput
+from genai_cicd.ports import Approvals, Executions
 
 
 def request_approval(event: ApprovalRequest, deps: Deps) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.errors import InvalidInput
-from genai_cicd.logic.ports import AppFunctions, Approvals, Executions, PipelineRecords
 from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.ports import AppFunctions, Approvals, Executions, PipelineRecords
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
 from genai_cicd.providers.openai_compat import OpenAICompatibleProvider

@@ -29,9 +29,9 @@ from genai_cicd.errors import GenAICicdError, InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
-from genai_cicd.logic.ports import Execution
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import NotifyInput, PipelineContext, ReleaseContext
+from genai_cicd.ports import Execution
 
 # Outcomes after which the execution itself left traffic where it belongs.
 SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid", "locked", "cancelled",
