@@ -172,3 +172,11 @@ def test_a_damaged_index_entry_is_left_out_not_fatal(tmp_path: Any) -> None:
     page = local_index(str(tmp_path))
     assert "releases/r1.html" in page and "Releases (1)" in page
     assert "&lt;b&gt;" in render_index([entry.model_copy(update={"headline": "<b>"})], lambda e: "x")
+
+
+def test_what_changed_shows_each_arms_content_hash_short_with_the_whole_on_hover() -> None:
+    full = {"baseline": "sha256:" + "a" * 64, "candidate": "sha256:" + "b" * 64}
+    release = RELEASE.model_copy(update={"variants": {arm: {"prompt_hash": h} for arm, h in full.items()}})
+    page = html_report(data(release=release))
+    assert f"<code title='{full['candidate']}'>sha256:bbbbbbbbbbbb…</code>" in page
+    assert full["baseline"] in markdown(data(release=release))  # the Markdown keeps the whole hash

@@ -326,6 +326,13 @@ def _page(title: str, body: list[str]) -> str:
                       *body, "</body></html>"]) + "\n"
 
 
+def _short(value: str) -> str:
+    """A content hash shortened to 12 hex digits, the whole of it on hover; anything else as it is."""
+    if value.startswith("sha256:") and len(value) > 19:
+        return f"<code title='{html.escape(value)}'>{html.escape(value[:19])}…</code>"
+    return html.escape(value)
+
+
 def _cases_table(rows: list[CaseRow]) -> list[str]:
     e = html.escape
     out = ["<table class='cases'><tr><th>case</th><th>prompt</th><th>reference</th><th>baseline answer</th>"
@@ -445,7 +452,7 @@ def html_report(data: ReportData) -> str:
     rows = change_rows(data)
     if rows:
         body.append("<h2>What changed</h2><table><tr><th></th><th>baseline</th><th>candidate</th></tr>")
-        body += [f"<tr><th>{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td></tr>" for a, b, c in rows]
+        body += [f"<tr><th>{e(a)}</th><td>{_short(b)}</td><td>{_short(c)}</td></tr>" for a, b, c in rows]
         body.append("</table>")
     if data.reasons:
         body += ["<h2>Why</h2><ul>", *[f"<li>{e(x)}</li>" for x in data.reasons], "</ul>"]
