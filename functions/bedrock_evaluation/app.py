@@ -31,10 +31,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if manifest.gates.bedrock_evaluation is None:
         raise ValueError("bedrock_evaluation is not requested by this release's manifest")
     if task.action == "start":
-        state = start_jobs(manifest, deps.artifacts, deps.provider, deps.client("bedrock"),
+        state = start_jobs(manifest, deps.artifacts, deps.provider, deps.evaluation_jobs,
                            task.release.release_id, prefix)
     else:
-        state = poll_jobs(manifest, deps.artifacts, deps.client("bedrock"), task.evaluation or {}, prefix)
+        state = poll_jobs(manifest, deps.artifacts, deps.evaluation_jobs, task.evaluation or {}, prefix)
     logger.info("evaluation", extra={"release_id": task.release.release_id, "action": task.action,
                                      "status": state["status"], "polls": state.get("polls")})
     return state

@@ -7,7 +7,7 @@ implement them for the logic's unit tests.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -89,3 +89,30 @@ class AppFunctions(Protocol):
     def invoke(self, function_name: str, payload_json: str) -> bool:
         """Synchronously; True unless the function errored (its answer is not returned)."""
         ...
+
+
+class GuardrailVerdict(BaseModel):
+    """ApplyGuardrail's answer in the suite's terms: the action and the policies that fired."""
+
+    action: str  # GUARDRAIL_INTERVENED or NONE
+    policies: set[str]  # prompt_attack, content, topic, word, pii
+
+
+class Guardrails(Protocol):
+    def apply(self, guardrail_id: str, version: str, source: str, text: str) -> GuardrailVerdict:
+        """Raises ProviderThrottled on throttling and ProviderError on any other failure."""
+        ...
+
+
+class Embeddings(Protocol):
+    def embed(self, model_id: str, text: str, dimensions: int) -> list[float]:
+        """A normalised embedding; raises ProviderThrottled / ProviderError as Guardrails.apply does."""
+        ...
+
+
+class EvaluationJobs(Protocol):
+    def create(self, request: dict[str, Any]) -> str:
+        """CreateEvaluationJob with this request (built by gates/bedrock_eval.py); returns the job's ARN."""
+        ...
+
+    def status(self, job_arn: str) -> str: ...

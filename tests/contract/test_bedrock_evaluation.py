@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from genai_cicd.aws.bedrock import BedrockEvaluationJobs
 from genai_cicd.embedded.backend import EmbeddedBackend
 from genai_cicd.gates.bedrock_eval import MAX_PROMPTS_PER_JOB, job_parts, poll_jobs, start_jobs
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
@@ -74,7 +75,8 @@ def completed_store(candidate_lines: list[str]) -> MemoryStore:
 
 
 def verdict(store: MemoryStore) -> dict[str, Any]:
-    state = poll_jobs(manifest(), store, CompletedJobs(), {"jobs": {"baseline": "a", "candidate": "b"}},  # type: ignore[arg-type]
+    state = poll_jobs(manifest(), store, BedrockEvaluationJobs(CompletedJobs()),  # type: ignore[arg-type]
+                      {"jobs": {"baseline": "a", "candidate": "b"}},
                       PREFIX)
     return json.loads(store.files[f"{PREFIX}/verdict.json"]) | {"status": state["result"]["status"]}
 
@@ -138,7 +140,7 @@ def test_over_1000_prompts_runs_several_jobs_per_arm_with_the_documented_task_ty
     lines = [json.dumps({"prompt": f"question {i}?", "referenceResponse": f"answer {i}"}) for i in range(1500)]
     store = MemoryStore({"golden.jsonl": "\n".join(lines), "b.txt": "base prompt", "c.txt": "cand prompt"})
     jobs = Jobs()
-    state = start_jobs(manifest(), store, Answers(), jobs, "r1", PREFIX)  # type: ignore[arg-type]
+    state = start_jobs(manifest(), store, Answers(), BedrockEvaluationJobs(jobs), "r1", PREFIX)  # type: ignore[arg-type]
     assert sorted(state["jobs"]) == ["baseline-1", "baseline-2", "candidate-1", "candidate-2"]
     assert job_parts(1500) == [(0, 1000), (1000, 1500)]
     for job in jobs.created:
@@ -153,7 +155,8 @@ def test_candidate_answers_from_the_dataset_are_not_generated_again() -> None:
     byoi = (HERE / "byoi-dataset.jsonl").read_text()
     store = MemoryStore({"golden.jsonl": byoi, "b.txt": "base prompt", "c.txt": "cand prompt"})
     provider, jobs = Answers(), Jobs()
-    start_jobs(manifest(candidate_answers="dataset"), store, provider, jobs, "r1", PREFIX)  # type: ignore[arg-type]
+    start_jobs(manifest(candidate_answers="dataset"), store, provider, BedrockEvaluationJobs(jobs), "r1",  # type: ignore[arg-type]
+               PREFIX)
     assert provider.calls == 2  # the baseline's answers only
     candidate = [json.loads(line) for line in store.files[f"{PREFIX}/candidate/dataset-001.jsonl"].splitlines()]
     assert [row["modelResponses"][0]["response"] for row in candidate] == ["That is $6 in total.", "366 days."]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from genai_cicd.aws.bedrock import BedrockEmbeddings
 from genai_cicd.embedded.backend import EmbeddedBackend
 from genai_cicd.embedded.model import SimulatedFoundationModel
 from genai_cicd.gates.model_scorers import EmbeddingCosine, LabelClassifier, LLMJudge, VerdictRejected, parse_verdict
@@ -188,7 +189,7 @@ def test_embedding_scorer_ranks_a_paraphrase_above_an_unrelated_answer() -> None
         def invoke_model(self, **kwargs: Any) -> dict[str, Any]:
             return backend.invoke_model(dict(kwargs))
 
-    scorer = EmbeddingCosine(Client(), "amazon.titan-embed-text-v2:0")
+    scorer = EmbeddingCosine(BedrockEmbeddings(Client()), "amazon.titan-embed-text-v2:0")
     close = scorer.score(CASE, "Every paid plan includes a 14 day free trial, no card required.")
     far = scorer.score(CASE, "Invoices are in Settings under Billing as PDF files.")
     assert close is not None and far is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from genai_cicd.aws.bedrock import BedrockGuardrails
 from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
 from genai_cicd.models.manifest import parse_manifest
@@ -56,7 +57,7 @@ def test_given_a_guardrail_that_blocks_benign_traffic_then_the_gate_blocks() -> 
         [(t, "GUARDRAIL_INTERVENED") for t in BLOCK] + [(t, "NONE") for t in BENIGN]))
     store = MemoryStore({"suite.jsonl": suite})
     result = run_guardrail_suite(manifest({"guardrail_suite": {"suite": "suite.jsonl"}}), store,  # type: ignore[arg-type]
-                                 Guardrails(), "ev")
+                                 BedrockGuardrails(Guardrails()), "ev")
     assert result.status == "BLOCK"
     assert any("false-positive rate 100.0%" in r for r in result.reasons)
     assert any("false positives rose from 0.0% to 100.0%" in r for r in result.reasons)

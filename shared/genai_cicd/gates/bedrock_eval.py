@@ -25,6 +25,7 @@ from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
+from genai_cicd.ports import EvaluationJobs
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 TERMINAL_FAILED = {"Failed", "Stopped", "Stopping", "Deleting"}
@@ -56,7 +57,7 @@ def source_id(manifest: ReleaseManifest, arm: str) -> str:
     return f"{manifest.app}-{arm}"
 
 
-def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, bedrock: Any,
+def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, jobs_api: EvaluationJobs,
                release_id: str, prefix: str) -> dict[str, Any]:
     gate = manifest.gates.bedrock_evaluation
     assert gate is not None
@@ -98,7 +99,7 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
             if gate.evaluator_model_id:
                 evaluator = {"evaluatorModelConfig": {"bedrockEvaluatorModels": [
                     {"modelIdentifier": gate.evaluator_model_id}]}}
-            response = bedrock.create_evaluation_job(
+            arns[key] = jobs_api.create(dict(
                 jobName=job_name(release_id, key), jobDescription=f"genai-cicd {release_id} {key}"[:200],
                 roleArn=gate.role_arn,
                 clientRequestToken=hashlib.sha256(f"{release_id}:{key}".encode()).hexdigest()[:64],
@@ -110,8 +111,7 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
                 inferenceConfig={"models": [{"precomputedInferenceSource": {
                     "inferenceSourceIdentifier": source_id(manifest, arm)}}]},
                 outputDataConfig={"s3Uri": store.uri(f"{prefix}/{arm}/output/part-{part + 1:03d}/")},
-            )
-            arns[key] = response["jobArn"]
+            ))
     return {"status": "InProgress", "jobs": arns, "polls": 0, "dataset_hash": dataset_hash}
 
 
@@ -148,11 +148,11 @@ def _dataset_keys(store: ArtifactStore, prefix: str, arm: str) -> list[str]:
     return keys
 
 
-def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, bedrock: Any, state: dict[str, Any],
+def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, jobs_api: EvaluationJobs, state: dict[str, Any],
               prefix: str) -> dict[str, Any]:
     gate = manifest.gates.bedrock_evaluation
     assert gate is not None
-    statuses = {arm: bedrock.get_evaluation_job(jobIdentifier=arn)["status"] for arm, arn in state["jobs"].items()}
+    statuses = {arm: jobs_api.status(arn) for arm, arn in state["jobs"].items()}
     polls = int(state.get("polls", 0)) + 1
     failed = {arm: s for arm, s in statuses.items() if s in TERMINAL_FAILED}
     if failed:

@@ -8,53 +8,18 @@ fails counts as wrong in its direction (never as a pass).
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import ClientError
-
 from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.gates.common import ARMS, load_cases
 from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GuardrailCase
-from genai_cicd.models.manifest import GuardrailRef, ReleaseManifest
+from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
-from genai_cicd.providers.base import ProviderError, ProviderThrottled
+from genai_cicd.ports import Guardrails
 
 REGRESSION_TOLERANCE = 0.02
 
 
-def policies_of(assessments: list[dict[str, Any]]) -> set[str]:
-    """Map ApplyGuardrail assessments to the suite's policy names."""
-    found: set[str] = set()
-    for a in assessments:
-        for f in (a.get("contentPolicy") or {}).get("filters", []):
-            found.add("prompt_attack" if f.get("type") == "PROMPT_ATTACK" else "content")
-        if (a.get("topicPolicy") or {}).get("topics"):
-            found.add("topic")
-        word = a.get("wordPolicy") or {}
-        if word.get("customWords") or word.get("managedWordLists"):
-            found.add("word")
-        pii = a.get("sensitiveInformationPolicy") or {}
-        if pii.get("piiEntities") or pii.get("regexes"):
-            found.add("pii")
-    return found
-
-
-def apply_guardrail(client: Any, ref: GuardrailRef, case: GuardrailCase) -> tuple[str, set[str]]:
-    try:
-        response = client.apply_guardrail(
-            guardrailIdentifier=ref.id, guardrailVersion=ref.version, source=case.source,
-            content=[{"text": {"text": case.text}}],
-        )
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ThrottlingException":
-            raise ProviderThrottled(code) from exc
-        raise ProviderError(code) from exc
-    return str(response["action"]), policies_of(response.get("assessments") or [])
-
-
-def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, bedrock_runtime: Any,
+def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, guardrails: Guardrails,
                         evidence_prefix: str) -> GateResult:
     gate = manifest.gates.guardrail_suite
     assert gate is not None
@@ -69,7 +34,8 @@ def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, bedrock
         arm, case = job
         ref = refs[arm]
         assert ref is not None
-        return apply_guardrail(bedrock_runtime, ref, case)
+        verdict = guardrails.apply(ref.id, ref.version, case.source, case.text)
+        return verdict.action, verdict.policies
 
     outcomes, _ = run_all(jobs, call, concurrency=8)
     rates: dict[str, dict[str, float]] = {}

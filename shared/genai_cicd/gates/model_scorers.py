@@ -24,7 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genai_cicd.models.dataset import GoldenCase
-from genai_cicd.providers.base import GenerationRequest, ModelProvider, ProviderError
+from genai_cicd.ports import Embeddings
+from genai_cicd.providers.base import GenerationRequest, ModelProvider
 
 DEFAULT_RUBRIC = ("PASS if the answer states the same facts as the reference and adds nothing false; "
                   "FAIL if a fact is missing, wrong or invented.")
@@ -142,27 +143,13 @@ class EmbeddingCosine:
 
     name = "embedding_cosine"
 
-    def __init__(self, bedrock_runtime: Any, model_id: str, dimensions: int = 256) -> None:
-        self.client = bedrock_runtime
+    def __init__(self, embeddings: Embeddings, model_id: str, dimensions: int = 256) -> None:
+        self.embeddings = embeddings
         self.model_id = model_id
         self.dimensions = dimensions
 
     def embed(self, text: str) -> list[float]:
-        from botocore.exceptions import ClientError
-
-        from genai_cicd.providers.base import ProviderThrottled
-
-        try:
-            response = self.client.invoke_model(
-                modelId=self.model_id, contentType="application/json", accept="application/json",
-                body=json.dumps({"inputText": text[:50_000], "dimensions": self.dimensions, "normalize": True}))
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ThrottlingException":
-                raise ProviderThrottled(code) from exc
-            raise ProviderError(code) from exc
-        vector: list[float] = json.loads(response["body"].read())["embedding"]
-        return vector
+        return self.embeddings.embed(self.model_id, text, self.dimensions)
 
     def score(self, case: GoldenCase, output: str) -> float | None:
         if not case.reference_response:

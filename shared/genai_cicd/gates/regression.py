@@ -38,6 +38,7 @@ from genai_cicd.gates.scorers import SCORERS
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import PromptRegressionGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
+from genai_cicd.ports import Embeddings
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 MIN_LOOK_CASES = 20  # an interim look on fewer cases could hardly decide anything
@@ -53,15 +54,16 @@ def look_sizes(n: int, looks: list[float]) -> list[int]:
     return sizes
 
 
-def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_runtime: Any) -> dict[str, Any]:
+def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, embeddings: Embeddings | None) -> dict[str, Any]:
     scorers: dict[str, Any] = {}
     for name in gate.metrics:
         if name == "llm_judge":
             assert gate.judge is not None
             scorers[name] = LLMJudge(provider, gate.judge.model_id, gate.judge.rubric or DEFAULT_RUBRIC)
         elif name == "embedding_cosine":
-            assert gate.embedding_model_id is not None
-            scorers[name] = EmbeddingCosine(bedrock_runtime, gate.embedding_model_id)
+            if gate.embedding_model_id is None or embeddings is None:
+                raise ValueError("embedding_cosine needs embedding_model_id and an embeddings adapter")
+            scorers[name] = EmbeddingCosine(embeddings, gate.embedding_model_id)
         elif name == "classifier":
             assert gate.classifier is not None
             c = gate.classifier
@@ -72,7 +74,7 @@ def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, bedrock_r
 
 
 def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
-                          release_id: str, evidence_prefix: str, bedrock_runtime: Any = None,
+                          release_id: str, evidence_prefix: str, embeddings: Embeddings | None = None,
                           run: int = 1) -> GateResult:
     """Inline: score a look's cases at a time, in content order, and stop at the first clear verdict."""
     gate = manifest.gates.prompt_regression
@@ -83,7 +85,7 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
     parts: list[dict[str, Any]] = []
     done = 0
     for size in look_sizes(len(cases), gate.looks):
-        parts.append(score_cases(manifest, store, provider, release_id, order[done:size], bedrock_runtime))
+        parts.append(score_cases(manifest, store, provider, release_id, order[done:size], embeddings))
         done = size
         judged = judge_parts(manifest, parts, run, final=size == len(cases))
         if judged is not None:
@@ -115,10 +117,10 @@ def shard_key(evidence_prefix: str, index: int) -> str:
 
 
 def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
-                evidence_prefix: str, shard: dict[str, int], bedrock_runtime: Any = None) -> dict[str, Any]:
+                evidence_prefix: str, shard: dict[str, int], embeddings: Embeddings | None = None) -> dict[str, Any]:
     """One Distributed Map child: score cases [start, end), write them to S3, return a pointer."""
     part = score_cases(manifest, store, provider, release_id, list(range(shard["start"], shard["end"])),
-                       bedrock_runtime)
+                       embeddings)
     uri = store.put_json(shard_key(evidence_prefix, shard["index"]), part)
     return {"index": shard["index"], "uri": uri, "rows": len(part["rows"])}
 
@@ -142,7 +144,7 @@ def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_pref
 
 # ---------------------------------------------------------------- the two halves
 def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
-                indices: list[int], bedrock_runtime: Any = None) -> dict[str, Any]:
+                indices: list[int], embeddings: Embeddings | None = None) -> dict[str, Any]:
     """Generate and score the cases at ``indices`` x repeats x both arms. JSON-ready rows and counters."""
     gate = manifest.gates.prompt_regression
     assert gate is not None
@@ -153,7 +155,7 @@ def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: Model
                 "candidate": load_variant(store, "candidate", manifest.candidate)}
     jobs = [(arm, cid, case, k) for arm in ARMS for cid, case in zip(ids, cases, strict=True)
             for k in range(gate.repeats)]
-    scorers = build_scorers(gate, provider, bedrock_runtime)
+    scorers = build_scorers(gate, provider, embeddings)
 
     def call(job: tuple[str, str, GoldenCase, int]) -> tuple[GenerationResult, dict[str, float], list[str]]:
         # Generate and score in one job, so judge and embedding calls share the

@@ -16,6 +16,7 @@ from genai_cicd import settings
 from genai_cicd.aws import clients
 from genai_cicd.aws.app_functions import LambdaAppFunctions
 from genai_cicd.aws.artifacts import ArtifactStore
+from genai_cicd.aws.bedrock import BedrockEmbeddings, BedrockEvaluationJobs, BedrockGuardrails
 from genai_cicd.aws.cloudwatch import CanaryMetricsReader
 from genai_cicd.aws.control_table import DynamoApprovals, DynamoPipelineRecords
 from genai_cicd.aws.executions import StepFunctionsExecutions
@@ -27,7 +28,15 @@ from genai_cicd.aws.pipeline import PipelineReporter
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.manifest import ReleaseManifest
-from genai_cicd.ports import AppFunctions, Approvals, Executions, PipelineRecords
+from genai_cicd.ports import (
+    AppFunctions,
+    Approvals,
+    Embeddings,
+    EvaluationJobs,
+    Executions,
+    Guardrails,
+    PipelineRecords,
+)
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
 from genai_cicd.providers.openai_compat import OpenAICompatibleProvider
@@ -107,6 +116,18 @@ class Deps:
             baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
             release_id=release_id, capture=manifest.flag_capture(),
         )
+
+    @cached_property
+    def guardrails(self) -> Guardrails:
+        return BedrockGuardrails(self.client("bedrock-runtime"))
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        return BedrockEmbeddings(self.client("bedrock-runtime"))
+
+    @cached_property
+    def evaluation_jobs(self) -> EvaluationJobs:
+        return BedrockEvaluationJobs(self.client("bedrock"))
 
     @cached_property
     def notifier(self) -> Notifier:

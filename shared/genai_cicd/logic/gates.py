@@ -36,7 +36,7 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
             if task.shard is None or not {"index", "start", "end"} <= set(task.shard):
                 raise InvalidInput("shard: index, start and end are required for action 'shard'")
             return score_shard(manifest, deps.artifacts, deps.provider, release.release_id, prefix, task.shard,
-                               deps.client("bedrock-runtime"))
+                               deps.embeddings)
         if not task.plan or not {"bucket", "key"} <= set(task.plan):
             raise InvalidInput("plan: the shard plan (bucket, key) is required for action 'reduce'")
         return reduce_shards(manifest, deps.artifacts, prefix, task.plan, _run_number(release, gate, deps))
@@ -44,11 +44,11 @@ def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | di
         return judge_external_scores(manifest, deps.artifacts, prefix, _run_number(release, gate, deps))
     if gate == "prompt_regression":
         return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
-                                     deps.client("bedrock-runtime"), _run_number(release, gate, deps))
+                                     deps.embeddings, _run_number(release, gate, deps))
     if gate == "injection_suite":
         return run_injection_suite(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
     if gate == "guardrail_suite":
-        return run_guardrail_suite(manifest, deps.artifacts, deps.client("bedrock-runtime"), prefix)
+        return run_guardrail_suite(manifest, deps.artifacts, deps.guardrails, prefix)
     if gate == "schema_contract":
         return run_schema_contract(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
     raise ValueError(f"unknown gate {gate!r}")
