@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd.errors import InvalidInput
-from genai_cicd.gates.eval_formats import Format, Row, load_document, read_rows
+from genai_cicd.gates.eval_formats import Format, Row, read_arm
 from genai_cicd.gates.noninferiority import alpha_for_run, decide
 
 
@@ -29,11 +29,11 @@ def compare_files(baseline: Path, candidate: Path, *, metric: str | None, margin
         raise InvalidInput(f"--threshold {threshold}: must be between 0 and 1 (scores are in [0, 1])")
     if previous_runs < 0:
         raise InvalidInput(f"--previous-runs {previous_runs}: must be 0 or more")
-    base = read_rows(baseline, fmt, baseline_variant, "baseline")
-    cand = read_rows(candidate, fmt, candidate_variant, "candidate")
+    _, base = read_arm(baseline, fmt, baseline_variant, "baseline")
+    detected, cand = read_arm(candidate, fmt, candidate_variant, "candidate")
     result = compare_rows(base, cand, metric=metric, margin=margin, alpha=alpha_for_run(alpha, previous_runs + 1),
                           threshold=threshold)
-    return result | {"run": previous_runs + 1, "format": load_document(candidate)[0] if fmt is None else fmt}
+    return result | {"run": previous_runs + 1, "format": detected}
 
 
 def compare_rows(base: list[Row], cand: list[Row], *, metric: str | None, margin: float, alpha: float,

@@ -255,23 +255,26 @@ def _inspect_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
                 yield str(case), repeat, None
 
 
-def variants_in(fmt: Format, doc: Any) -> list[str]:
-    """The arms a file holds: several for promptfoo (providers or prompts), one otherwise."""
-    if fmt == "promptfoo":
-        return sorted(promptfoo_variants(doc))
-    if fmt == "inspect":
-        return [str((doc.get("eval") or {}).get("model", "model"))]
-    return ["all"]
-
-
 def read_rows(path: Path, fmt: Format | None = None, variant: str | None = None, role: str = "") -> list[Row]:
     """Score rows of one arm. ``variant`` picks an arm in a file holding several (promptfoo)."""
     return rows_from(str(path), _read(path), fmt, variant, role)
 
 
+def read_arm(path: Path, fmt: Format | None = None, variant: str | None = None,
+             role: str = "") -> tuple[Format, list[Row]]:
+    """The file's format and one arm's rows, reading and parsing the file once."""
+    detected, doc = parse_document(str(path), _read(path))
+    return detected, _rows(str(path), detected, doc, fmt, variant, role)
+
+
 def rows_from(path: str, data: bytes, fmt: Format | None = None, variant: str | None = None,
               role: str = "") -> list[Row]:
     detected, doc = parse_document(path, data)
+    return _rows(path, detected, doc, fmt, variant, role)
+
+
+def _rows(path: str, detected: Format, doc: Any, fmt: Format | None, variant: str | None,
+          role: str) -> list[Row]:
     if fmt is not None and fmt != detected:
         raise InvalidInput(f"{path}: --format {fmt}, but the file reads as {detected}")
     if detected == "jsonl":

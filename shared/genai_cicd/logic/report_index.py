@@ -9,7 +9,6 @@ Locally, ``genai-cicd`` renders ``reports/index.html`` from the entries it copie
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -104,7 +103,3 @@ def local_index(entries_dir: str) -> str:
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(Path(entries_dir).glob("*.entry.json"))]
     return render_index(read_entries(texts), lambda x: f"releases/{x.release_id}.html")
-
-
-def entry_json(entry: IndexEntry) -> str:
-    return json.dumps(entry.model_dump(mode="json"), indent=2)
