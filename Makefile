@@ -50,11 +50,11 @@ $(SEC_STAMP): .ci/security-requirements.txt
 security-tools: $(SEC_STAMP)  ## checkov, cfn-lint-serverless and the SAM translator for tests/security
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions tests examples bench
+	$(BIN)/ruff check shared local functions tests examples bench
 	$(BIN)/cfn-lint template.yaml examples/support_bot/template.yaml examples/pipeline/pipeline.yaml
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared/genai_cicd
+	$(BIN)/mypy shared/genai_cicd local/genai_cicd_local
 	MYPYPATH=bench $(BIN)/mypy bench/*.py
 
 sam-check:  ## sam validate --lint and sam build, in SAM CLI's own virtualenv

@@ -122,8 +122,8 @@ def pipeline_rows(runs: int, seed: int) -> list[str]:
 
     from pipeline_replay import analyze_through_cloudwatch
 
-    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-    from genai_cicd.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.runner import LocalReleaseRunner
 
     root = Path(__file__).resolve().parents[1]
     rows = []

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from common import describe
 
-from genai_cicd.embedded.backend import TokenQuota
-from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel
 from genai_cicd.gates.runner import run_all
 from genai_cicd.providers.base import GenerationRequest, GenerationResult, ProviderThrottled, ProviderTransient
+from genai_cicd_local.embedded.backend import TokenQuota
+from genai_cicd_local.embedded.model import ModelError, SimulatedFoundationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = (ROOT / "examples/support_bot/prompts/v1.txt").read_text()
@@ -104,8 +104,8 @@ def golden_set(path: Path, cases: int) -> None:
 
 
 def orchestration(plans: list[tuple[int, int | None]]) -> None:
-    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-    from genai_cicd.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.runner import LocalReleaseRunner
 
     print("\n## Orchestration per release (embedded AWS, prompt regression K=1, canary 1 step)\n")
     print("| golden cases | path | state transitions (parent + Map children) | largest state payload (bytes) | "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from common import describe
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.main import DEMO_SCENARIOS
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.cli.main import DEMO_SCENARIOS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 

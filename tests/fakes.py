@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from genai_cicd.errors import GenAICicdError
 from genai_cicd.ports import Execution, Tombstone
 
 
@@ -75,3 +76,32 @@ class FakeExecutions:
 
     def fail_task(self, task_token: str, error: str, cause: str) -> None:
         self.task_results.append((task_token, "failure", cause))
+
+
+@dataclass
+class FakePipelineCallbacks:
+    """CodePipeline's approvals: every execution id in ``pending`` has one open approval."""
+
+    pending: set[str] | None = None  # None: every execution has one
+    answers: list[tuple[str | None, bool]] = field(default_factory=list)
+
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str | None = None) -> str | None:
+        open_ = self.pending is None or execution_id in self.pending
+        return f"token-{execution_id}" if open_ else None
+
+    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                     execution_id: str | None = None) -> dict[str, Any]:
+        if self.approval_token(pipeline, stage, action, execution_id) is None:
+            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress")
+        if self.pending is not None:
+            self.pending.discard(str(execution_id))
+        self.answers.append((execution_id, approved))
+        return {"status": "Approved" if approved else "Rejected"}
+
+    def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
+                          execution_id: str | None = None) -> bool:
+        try:
+            self.put_approval(pipeline, stage, action, False, summary, execution_id)
+        except GenAICicdError:
+            return False
+        return True

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.aws.ledger import Ledger, verify_chain
+from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.local_release import upload_manifest_artifacts
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.pipeline_events import manifest_key
+from genai_cicd.models.ledger import verify_chain
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import ROOT
 
 

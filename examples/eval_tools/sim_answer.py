@@ -1,4 +1,4 @@
-"""The simulated model (genai_cicd.embedded.model), called by each eval tool's own provider hook.
+"""The simulated model (genai_cicd_local.embedded.model), called by each eval tool's own provider hook.
 
 The result files beside this module (tests/unit/test_eval_tool_formats.py reads them) come from
 running promptfoo, DeepEval and Inspect AI for real on these cases (make_fixtures.sh); only the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genai_cicd.embedded.model import SimulatedFoundationModel
+from genai_cicd_local.embedded.model import SimulatedFoundationModel
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = {"baseline": ROOT / "examples/support_bot/prompts/v1.txt",

@@ -9,9 +9,9 @@ repeats per case, as the prompt-regression gate draws them. Run from the reposit
 import json
 from pathlib import Path
 
-from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel
 from genai_cicd.gates.scorers import SCORERS
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
+from genai_cicd_local.embedded.model import ModelError, SimulatedFoundationModel
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = {"baseline": "v1.txt", "candidate": "v4-helpful.txt"}

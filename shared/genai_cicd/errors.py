@@ -32,6 +32,10 @@ class ReleaseFenced(GenAICicdError):
     """The release lost its lock (cancelled or reconciled): it may no longer move traffic."""
 
 
+class ArtifactUnreadable(GenAICicdError):
+    """An artifact could not be read from S3 (ArtifactStore.read_json_counted): the reader counts it, never skips it."""
+
+
 class GateError(GenAICicdError):
     """A gate could not produce a verdict (counted as a block, never a pass)."""
 

@@ -1,15 +1,19 @@
 """What logic asks of the control plane's stores and of Step Functions, as typed ports.
 
 Logic modules take these, never a boto3 client; ``aws/control_table.py`` and ``aws/executions.py``
-implement them on DynamoDB and Step Functions, and tests/unit/test_ports.py's in-memory fakes
+implement them on DynamoDB and Step Functions (aws/*.py the rest), and tests/fakes.py's in-memory fakes
 implement them for the logic's unit tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from genai_cicd.models.ledger import LedgerEntry
 
 ExecutionState = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
@@ -116,3 +120,68 @@ class EvaluationJobs(Protocol):
         ...
 
     def status(self, job_arn: str) -> str: ...
+
+
+# -- the control table's other items, CloudWatch, S3, SNS and CodePipeline (aws/*.py) ----------------
+
+
+class ReleaseLocks(Protocol):
+    """One release per app and environment (aws/lock.py)."""
+
+    def acquire(self, app: str, environment: str, release_id: str, execution_arn: str = "",
+                is_alive: Callable[[str], bool] | None = None) -> int:
+        """The lock's fencing generation; raises ReleaseLocked while another live release holds it."""
+        ...
+
+    def holder(self, app: str, environment: str) -> str | None: ...
+
+    def release(self, app: str, environment: str, release_id: str) -> bool: ...
+
+
+class AuditLedger(Protocol):
+    """The hash-chained history of a release (aws/ledger.py; the chain's rules in models/ledger.py)."""
+
+    def entries(self, release_id: str) -> list[LedgerEntry]: ...
+
+    def head(self, release_id: str) -> tuple[int, str]: ...
+
+    def append(self, release_id: str, event: str, actor: str, detail: dict[str, Any],
+               attempts: int = 5) -> LedgerEntry: ...
+
+
+class Looks(Protocol):
+    """How many times a gate has judged one candidate's content (aws/looks.py): the alpha spent."""
+
+    def record(self, app: str, environment: str, candidate_hash: str, gate: str, release_id: str) -> int: ...
+
+
+class CanaryMetrics(Protocol):
+    """Per-arm sums the app emitted, read back from CloudWatch (aws/cloudwatch.py)."""
+
+    def interval_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                        period: int, arms: tuple[str, ...] = ..., fields: tuple[str, ...] = ...
+                        ) -> dict[str, dict[str, float | None]]: ...
+
+    def interval_counts_or_none(self, **query: Any) -> dict[str, dict[str, float | None]] | None: ...
+
+    def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                        bound_ms: float | None) -> dict[str, dict[str, float | None]] | None: ...
+
+
+class Announcer(Protocol):
+    """SNS and EventBridge announcements of a transition (aws/notifier.py); returns the message id."""
+
+    def publish(self, event: str, subject: str, body: dict[str, Any]) -> str: ...
+
+
+class PipelineCallbacks(Protocol):
+    """CodePipeline's manual-approval answers (aws/pipeline.py)."""
+
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str | None = None
+                       ) -> str | None: ...
+
+    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                     execution_id: str | None = None) -> dict[str, Any]: ...
+
+    def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
+                          execution_id: str | None = None) -> bool: ...

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from genai_cicd.aws.traffic import CodeDeployLambda
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.errors import TrafficShiftError
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.stack import aws  # noqa: F401
 
 DOCUMENTED: dict[str, Any] = json.loads((Path(__file__).parent / "aws_apis" / "responses.json").read_text())

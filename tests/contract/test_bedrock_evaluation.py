@@ -11,11 +11,11 @@ import pytest
 from moto import mock_aws
 
 from genai_cicd.aws.bedrock import BedrockEvaluationJobs
-from genai_cicd.embedded.backend import EmbeddedBackend
 from genai_cicd.gates.bedrock_eval import MAX_PROMPTS_PER_JOB, job_parts, poll_jobs, start_jobs
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
 from genai_cicd.models.manifest import parse_manifest
 from genai_cicd.providers.base import GenerationRequest, GenerationResult
+from genai_cicd_local.embedded.backend import EmbeddedBackend
 
 HERE = Path(__file__).parent / "bedrock"
 OUTPUT = (HERE / "evaluation-output.jsonl").read_text()

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.reconcile import ExecutionStatusDetail
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import aws, runner, status_event  # noqa: F401
 
 DOCUMENTED: dict[str, Any] = json.loads((Path(__file__).parent / "aws_apis" / "responses.json").read_text())

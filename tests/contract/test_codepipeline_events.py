@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.pipeline_events import execution_name
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.stack import aws  # noqa: F401
 from tests.utils import pipeline_action_event
 

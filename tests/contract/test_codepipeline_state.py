@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd.aws.pipeline import PipelineReporter
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.stack import aws  # noqa: F401
 
 DOC: dict[str, Any] = json.loads((Path(__file__).parent / "aws_apis" / "responses.json").read_text())

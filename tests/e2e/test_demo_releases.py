@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.main import DEMO_SCENARIOS
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.cli.main import DEMO_SCENARIOS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.browser import render
 from tests.utils import SAMPLE, manifest_file
 

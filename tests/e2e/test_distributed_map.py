@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import QUICK_CANARY, SAMPLE, manifest_file, sample_manifest
 
 

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.pipeline_events import execution_name, manifest_key
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import AppTraffic, put_pipeline_manifest, status_event, wait_for
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 

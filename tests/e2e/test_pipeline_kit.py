@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.main import main
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.cli.main import main
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import ROOT, SAMPLE
 
 BUILDSPEC = yaml.safe_load((ROOT / "examples" / "pipeline" / "buildspec.yml").read_text())

@@ -7,10 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.local_release import upload_manifest_artifacts
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.pipeline_events import execution_name, manifest_key
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 

@@ -8,8 +8,8 @@ import time
 
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import SAMPLE
 
 

@@ -13,9 +13,9 @@ from canary_streams import add_cost, intervals, stream
 from pipeline_replay import analyze_through_cloudwatch
 
 from genai_cicd.canary.replay import replay_file
-from genai_cicd.cli.main import main
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.models.tasks import CanaryState
+from genai_cicd_local.cli.main import main
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.utils import event
 
 PLAN = {"steps": [5], "bake_seconds": 60, "metric_period_seconds": 60, "max_intervals_per_step": 60,

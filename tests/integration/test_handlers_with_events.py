@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.utils import ROOT
 
 EXPECTED_ERRORS = {

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed, send_probes
 from genai_cicd.models.manifest import ReleaseManifest, parse_manifest
 from genai_cicd.models.tasks import CanaryState, OnlineScoring, ProbeState, ReleaseContext
 from genai_cicd.providers.base import GenerationRequest, GenerationResult, ProviderError
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.utils import event
 
 QUESTION = "how do i invite a new member to my team"

@@ -19,10 +19,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.errors import DatasetInvalid, ManifestInvalid
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
 from genai_cicd.models.manifest import load_manifest_text, parse_manifest
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from tests.stack import flag_documents
 from tests.utils import ROOT, SAMPLE, pipeline_action_event, sample_manifest
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.logic.pipeline_events import execution_name
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import (
     AppTraffic,
     flag_documents,

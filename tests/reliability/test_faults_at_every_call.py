@@ -16,8 +16,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import flag_documents, ledger_events, lock_holder, quiesce
 from tests.utils import QUICK_CANARY, ROOT, manifest_file
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from genai_cicd.aws.lock import ReleaseLock
 from genai_cicd.canary.decision import CanaryEvidence, judge
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.local_release import upload_manifest_artifacts
-from genai_cicd.embedded.aws_session import EmbeddedAWS
 from genai_cicd.errors import ReleaseLocked
 from genai_cicd.models.manifest import CanaryPlan
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import ledger_events, lock_holder, quiesce, status_event, wait_for
 from tests.utils import SAMPLE, manifest_file, sample_manifest
 

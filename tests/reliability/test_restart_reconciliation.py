@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.cli.local_release import upload_manifest_artifacts
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import AppTraffic, flag_documents, ledger_events, lock_holder, quiesce, status_event
 from tests.utils import QUICK_CANARY, manifest_file
 

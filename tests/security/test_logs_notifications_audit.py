@@ -12,11 +12,12 @@ import pytest
 from genai_cicd.aws import table_keys
 from genai_cicd.aws.control_table import DynamoApprovals
 from genai_cicd.aws.executions import StepFunctionsExecutions
-from genai_cicd.aws.ledger import Ledger, audit
-from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.aws.ledger import Ledger
 from genai_cicd.logic.approval import decide_approval
 from genai_cicd.logic.notify import ALLOWED_DETAIL
+from genai_cicd.models.ledger import audit
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import wait_for
 from tests.utils import QUICK_CANARY, SAMPLE, manifest_file
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.cli.main import main
+from genai_cicd_local.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

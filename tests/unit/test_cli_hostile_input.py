@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genai_cicd.cli.main import main
+from genai_cicd_local.cli.main import main
 
 
 def files(tmp: Path) -> dict[str, Path]:

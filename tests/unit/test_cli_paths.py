@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genai_cicd.cli.main import main
-from genai_cicd.cli.paths import repository_root, resolve_ref
 from genai_cicd.errors import ManifestInvalid
+from genai_cicd_local.cli.main import main
+from genai_cicd_local.cli.paths import repository_root, resolve_ref
 from tests.utils import ROOT, manifest_file
 
 

@@ -14,8 +14,8 @@ import yaml
 from moto import mock_aws
 
 from genai_cicd.canary.replay import replay_file
-from genai_cicd.cli.local_release import STATE_LABELS, ProgressPrinter
-from genai_cicd.cli.main import build_parser, main, schema_models
+from genai_cicd_local.cli.main import build_parser, main, schema_models
+from genai_cicd_local.cli.progress import STATE_LABELS, ProgressPrinter
 from tests.utils import ROOT, manifest_file
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.cli.main import main
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.compare import compare_files
 from genai_cicd.gates.eval_formats import load_document, read_rows
+from genai_cicd_local.cli.main import main
 from tests.utils import ROOT
 
 TOOLS = ROOT / "examples" / "eval_tools"

@@ -6,7 +6,7 @@ import base64
 import json
 from pathlib import Path
 
-from genai_cicd.embedded.guardrails import evaluate
+from genai_cicd_local.embedded.guardrails import evaluate
 
 CONFIG = json.loads((Path(__file__).resolve().parents[2] / "examples" / "support_bot" / "guardrails"
                      / "supportbot.json").read_text())

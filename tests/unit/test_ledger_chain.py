@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genai_cicd.aws.ledger import GENESIS, LedgerEntry, entry_hash, verify_anchors, verify_chain
+from genai_cicd.models.ledger import GENESIS, LedgerEntry, entry_hash, verify_anchors, verify_chain
 
 
 def chain(n: int) -> list[LedgerEntry]:

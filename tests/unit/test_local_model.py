@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genai_cicd.embedded.model import ModelError, SimulatedFoundationModel
+from genai_cicd_local.embedded.model import ModelError, SimulatedFoundationModel
 
 PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "support_bot" / "prompts"
 

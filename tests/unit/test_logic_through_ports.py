@@ -15,25 +15,15 @@ from genai_cicd.logic.pipeline_events import (
     cancel_for_pipeline,
     start_from_pipeline,
 )
-from tests.fakes import FakeApprovals, FakeExecutions, FakePipelineRecords
+from tests.fakes import FakeApprovals, FakeExecutions, FakePipelineCallbacks, FakePipelineRecords
 from tests.memory_store import MemoryStore
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:release"
 
 
-class Pipeline:
-    def __init__(self) -> None:
-        self.answers: list[tuple[str, bool]] = []
-
-    def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str) -> dict[str, Any]:
-        self.answers.append((execution_id, approved))
-        return {}
-
-
 def deps() -> Any:
     return SimpleNamespace(executions=FakeExecutions(), pipeline_records=FakePipelineRecords(),
-                           artifacts=MemoryStore(), pipeline=Pipeline(),
+                           artifacts=MemoryStore(), pipeline=FakePipelineCallbacks(),
                            config=SimpleNamespace(artifact_bucket="mem"))
 
 

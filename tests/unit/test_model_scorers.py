@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from genai_cicd.aws.bedrock import BedrockEmbeddings
-from genai_cicd.embedded.backend import EmbeddedBackend
-from genai_cicd.embedded.model import SimulatedFoundationModel
 from genai_cicd.gates.model_scorers import EmbeddingCosine, LabelClassifier, LLMJudge, VerdictRejected, parse_verdict
 from genai_cicd.models.dataset import GoldenCase
 from genai_cicd.providers.base import GenerationRequest, GenerationResult
+from genai_cicd_local.embedded.backend import EmbeddedBackend
+from genai_cicd_local.embedded.model import SimulatedFoundationModel
 
 REFERENCE = "Every paid plan has a 14 day free trial with no card required."
 CASE = GoldenCase.model_validate({"prompt": "how long is the trial", "referenceResponse": REFERENCE})

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.embedded.provision import load_template
+from genai_cicd_local.embedded.provision import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "statemachines" / "release.asl.json"
@@ -121,7 +121,7 @@ def test_star_resources_are_justified_in_a_comment() -> None:
 
 
 def test_published_json_schemas_match_the_models() -> None:
-    from genai_cicd.cli.main import schema_models
+    from genai_cicd_local.cli.main import schema_models
 
     for name, model in schema_models().items():
         published = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())

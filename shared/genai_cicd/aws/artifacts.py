@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from genai_cicd.errors import InvalidInput
+from genai_cicd.errors import ArtifactUnreadable, InvalidInput
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 
@@ -92,6 +92,14 @@ class ArtifactStore:
             return json.loads(self.read_text(ref))
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{ref}: not valid JSON: {exc.msg}") from None
+
+    def read_json_counted(self, ref: str) -> Any:
+        """read_json for readers that count an unreadable object instead of failing on it: any S3
+        error (denied, throttled, gone) is ArtifactUnreadable, so logic needs no botocore."""
+        try:
+            return self.read_json(ref)
+        except ClientError as exc:
+            raise ArtifactUnreadable(f"{ref}: {exc.response.get('Error', {}).get('Code', 'error')}") from None
 
     def put_json(self, key: str, document: Any) -> str:
         return self.put_text(key, json.dumps(document, indent=2, sort_keys=True, default=str), "application/json")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 # field in the canary stream -> CloudWatch metric name emitted by the app
 COUNT_METRICS = {
     "requests": "Requests",
@@ -64,6 +66,14 @@ class CanaryMetricsReader:
                 break
             kwargs["NextToken"] = token
         return {arm: {field: sums[f"{arm[0]}_{field}"] for field in fields} for arm in arms}
+
+    def interval_counts_or_none(self, **query: Any) -> dict[str, dict[str, float | None]] | None:
+        """interval_counts, or None when CloudWatch refuses the read: for information that never
+        drives a decision (the canary's traffic estimate)."""
+        try:
+            return self.interval_counts(**query)
+        except ClientError:
+            return None
 
     def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                         bound_ms: float | None) -> dict[str, dict[str, float | None]] | None:

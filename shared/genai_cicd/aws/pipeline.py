@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from genai_cicd.errors import GenAICicdError
 
 
@@ -36,6 +38,16 @@ class PipelineReporter:
                     if latest.get("status") == "InProgress":
                         return latest.get("token")
         return None
+
+    def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
+                          execution_id: str | None = None) -> bool:
+        """Reject the approval if it is still open for this execution; False when there is none to answer
+        (decided, superseded, gone) or CodePipeline refused: a clean-up that must not fail on it."""
+        try:
+            self.put_approval(pipeline, stage, action, False, summary, execution_id=execution_id)
+        except (GenAICicdError, ClientError):
+            return False
+        return True
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
                      execution_id: str | None = None) -> dict[str, Any]:

@@ -6,8 +6,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from genai_cicd.aws.traffic import TrafficShifter
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
@@ -56,12 +54,11 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     """
     plan = manifest.canary
     end = deps.clock()
-    try:
-        counts = deps.metrics_reader.interval_counts(
-            namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
-            start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=PLAN_LOOKBACK_SECONDS,
-            arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
-    except ClientError:
+    counts = deps.metrics_reader.interval_counts_or_none(
+        namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
+        start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=PLAN_LOOKBACK_SECONDS,
+        arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
+    if counts is None:
         return None
     base = counts["baseline"]
     requests = base.get("requests") or 0.0

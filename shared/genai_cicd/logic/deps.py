@@ -29,13 +29,19 @@ from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias,
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.ports import (
+    Announcer,
     AppFunctions,
     Approvals,
+    AuditLedger,
+    CanaryMetrics,
     Embeddings,
     EvaluationJobs,
     Executions,
     Guardrails,
+    Looks,
+    PipelineCallbacks,
     PipelineRecords,
+    ReleaseLocks,
 )
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
@@ -64,15 +70,15 @@ class Deps:
         return ArtifactStore(self.client("s3"), self.config.artifact_bucket)
 
     @cached_property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> AuditLedger:
         return Ledger(self.client("dynamodb"), self.config.table_name)
 
     @cached_property
-    def looks(self) -> GateLooks:
+    def looks(self) -> Looks:
         return GateLooks(self.client("dynamodb"), self.config.table_name)
 
     @cached_property
-    def lock(self) -> ReleaseLock:
+    def lock(self) -> ReleaseLocks:
         return ReleaseLock(self.client("dynamodb"), self.config.table_name, self.config.lock_ttl_seconds)
 
     @cached_property
@@ -130,16 +136,16 @@ class Deps:
         return BedrockEvaluationJobs(self.client("bedrock"))
 
     @cached_property
-    def notifier(self) -> Notifier:
+    def notifier(self) -> Announcer:
         return Notifier(self.client("sns"), self.client("events"), self.config.topic_arn,
                         self.config.event_bus_name)
 
     @cached_property
-    def metrics_reader(self) -> CanaryMetricsReader:
+    def metrics_reader(self) -> CanaryMetrics:
         return CanaryMetricsReader(self.client("cloudwatch"))
 
     @cached_property
-    def pipeline(self) -> PipelineReporter:
+    def pipeline(self) -> PipelineCallbacks:
         return PipelineReporter(self.client("codepipeline"))
 
     @cached_property

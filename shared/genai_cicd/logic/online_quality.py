@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import jsonschema
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genai_cicd import s3_keys
+from genai_cicd.errors import ArtifactUnreadable
 from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
 from genai_cicd.gates.scorers import is_refusal
 from genai_cicd.logic.context import evidence_key
@@ -182,8 +182,8 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
     scored = imputed = unscored = 0
     for stream, key in todo:
         try:
-            record = CapturedAnswer.model_validate(deps.artifacts.read_json(key))
-        except (ClientError, ValidationError, ValueError) as exc:
+            record = CapturedAnswer.model_validate(deps.artifacts.read_json_counted(key))
+        except (ArtifactUnreadable, ValidationError, ValueError) as exc:
             unscored += 1
             rows.append({"key": key, "stream": stream, "unreadable": type(exc).__name__})
             # Unknown arm: count it against both, so neither can promote on this interval.

@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genai_cicd import s3_keys
-from genai_cicd.errors import GenAICicdError, InvalidInput
+from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
@@ -73,12 +72,9 @@ def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> st
         return "no pipeline"
     if pipeline.callback != "approval":
         return "no approval to answer"
-    try:
-        deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, False,
-                                   f"genai-cicd: {reason}", execution_id=pipeline.execution_id)
-    except (GenAICicdError, ClientError):
-        return "no approval pending"
-    return "rejected"
+    rejected = deps.pipeline.reject_if_pending(pipeline.pipeline, pipeline.stage, pipeline.action,
+                                               f"genai-cicd: {reason}", execution_id=pipeline.execution_id)
+    return "rejected" if rejected else "no approval pending"
 
 
 def release_context(deps: Deps, described: Execution) -> tuple[ReleaseContext, ReleaseManifest] | None:

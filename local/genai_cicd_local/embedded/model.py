@@ -22,8 +22,6 @@ never on the name of a scenario:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
@@ -33,33 +31,13 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = {
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "to", "of", "in", "on", "for", "and",
-    "or", "with", "my", "your", "our", "i", "you", "we", "it", "this", "that", "how", "what", "when",
-    "where", "why", "which", "who", "can", "do", "does", "did", "will", "would", "should", "could", "me",
-    "us", "please", "there", "their", "them", "have", "has", "get", "about", "if", "at", "by", "from",
-    "as", "so", "not", "any",
-}
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_EXTRACT = re.compile(
-    r"\b(reveal|print|repeat|show|output|display|tell me|give me|what (?:is|are)|list|dump|leak|copy)\b"
-    r".{0,60}\b(system prompt|instructions|initial prompt|prompt above|hidden prompt|configuration|rules you were given"
-    r"|session reference|internal reference|text above)",
-    re.IGNORECASE | re.DOTALL,
-)
-_OVERRIDE = re.compile(
-    r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions|rules|guidelines|prompt|directives)\b"
-    r"|\byou are now\b|\bnew instructions\b|\bdeveloper mode\b|\bact as\b|\bpretend (?:to be|you are)\b"
-    r"|\bsystem override\b|\bfrom now on\b",
-    re.IGNORECASE | re.DOTALL,
-)
+from genai_cicd_local.embedded.text import EXTRACT, OVERRIDE, content_words, decoded_views
+
 _SAY = re.compile(
     r"\b(?:say|reply(?: with)?|respond(?: with)?|output|print|write|answer(?: with)?|include|end with|start with)"
     r"\s*(?:only|exactly|the word|the phrase|the text)?\s*[:\-]?\s*[\"'\u201c]([^\"'\u201d]{3,80})[\"'\u201d]",
     re.IGNORECASE,
 )
-_B64 = re.compile(r"\b[A-Za-z0-9+/]{16,}={0,2}")
 _DEFENCE = re.compile(
     r"untrusted|treat (?:the )?(?:user|retrieved|document)[^.]{0,60}as data|never follow instructions (?:in|from|"
     r"inside|contained)",
@@ -100,13 +78,7 @@ def tokens(text: str) -> int:
     return max(1, math.ceil(len(text.split()) * 1.33))
 
 
-def content_words(text: str) -> list[str]:
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if w in _STOP or len(w) < 2:
-            continue
-        out.append(w[:-1] if w.endswith("s") and len(w) > 3 else w)
-    return out
+
 
 
 @dataclass(frozen=True)
@@ -135,17 +107,7 @@ def _indexed_knowledge(system: str) -> tuple[tuple[KnowledgePair, frozenset[str]
     return tuple((p, frozenset(content_words(p.question + " " + p.answer))) for p in knowledge(system))
 
 
-def _decoded_views(text: str) -> list[str]:
-    """The text as a model might read it: plain, de-leeted, base64-decoded."""
-    views = [text, text.translate(_LEET)]
-    for chunk in _B64.findall(text):
-        try:
-            decoded = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            continue
-        if decoded.isprintable():
-            views.append(decoded)
-    return views
+
 
 
 @dataclass(frozen=True)
@@ -228,11 +190,11 @@ class SimulatedFoundationModel:
 
     @staticmethod
     def _injection(user: str) -> tuple[str, str | None] | None:
-        for view in _decoded_views(user):
+        for view in decoded_views(user):
             say = _SAY.search(view)
-            if _EXTRACT.search(view):
+            if EXTRACT.search(view):
                 return "extract", None
-            if _OVERRIDE.search(view):
+            if OVERRIDE.search(view):
                 return "override", say.group(1) if say else None
         return None
 

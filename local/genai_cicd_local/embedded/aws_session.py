@@ -22,10 +22,10 @@ import boto3
 import botocore.handlers
 
 from genai_cicd.aws import clients
-from genai_cicd.embedded.backend import EmbeddedBackend
-from genai_cicd.embedded.lambda_runtime import EmbeddedLambdaRuntime
-from genai_cicd.embedded.model import SimulatedFoundationModel
-from genai_cicd.embedded.provision import Provisioner, Stack
+from genai_cicd_local.embedded.backend import EmbeddedBackend
+from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime
+from genai_cicd_local.embedded.model import SimulatedFoundationModel
+from genai_cicd_local.embedded.provision import Provisioner, Stack
 
 _current: EmbeddedBackend | None = None
 

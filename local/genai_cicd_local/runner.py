@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd import s3_keys
-from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_chain
+from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.traffic import AppConfigFlag
-from genai_cicd.cli.local_release import ProgressPrinter, TrafficGenerator, upload_manifest_artifacts
-from genai_cicd.embedded.aws_session import EmbeddedAWS
+from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
 from genai_cicd.models.manifest import ProbePlan, parse_manifest
+from genai_cicd_local.app_traffic import TrafficGenerator
+from genai_cicd_local.cli.progress import ProgressPrinter
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 
 SAMPLE = Path("examples") / "support_bot"
 POLL_MIN_SECONDS = 0.2

@@ -26,13 +26,13 @@ from typing import Any
 import jsonschema
 
 from genai_cicd import s3_keys
-from genai_cicd.cli.local_release import upload_manifest_artifacts
-from genai_cicd.cli.paths import resolve_ref
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.eval_formats import rows_from
 from genai_cicd.logic.pipeline_events import manifest_key
 from genai_cicd.models.dataset import GoldenCase, GuardrailCase, InjectionCase, parse_jsonl
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_file, parse_manifest
+from genai_cicd_local.cli.paths import resolve_ref
+from genai_cicd_local.cli.upload import upload_manifest_artifacts
 
 
 @dataclass

@@ -40,8 +40,8 @@ def _print_json(doc: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from genai_cicd.cli.embedded_runner import SAMPLE, LocalReleaseRunner
-    from genai_cicd.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.runner import SAMPLE, LocalReleaseRunner
 
     root = args.root or find_root()
     started = time.monotonic()
@@ -74,8 +74,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from genai_cicd.cli.local_release import upload_manifest_artifacts
     from genai_cicd.models.manifest import load_manifest_file
+    from genai_cicd_local.cli.upload import upload_manifest_artifacts
 
     load_manifest_file(Path(args.manifest))  # bad input fails here, before any AWS client exists
     if args.state_machine_arn:
@@ -90,8 +90,8 @@ def cmd_release(args: argparse.Namespace) -> int:
             "executionArn"]
         print(arn)
         return 0
-    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
-    from genai_cicd.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.runner import LocalReleaseRunner
 
     root = args.root or find_root()
     with EmbeddedAWS(root, seed=args.seed) as aws:
@@ -102,11 +102,11 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from genai_cicd.embedded.aws_session import EmbeddedAWS
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 
     root = args.root or find_root()
     event = json.loads(Path(args.event).read_text())
-    from genai_cicd.cli.embedded_runner import LocalReleaseRunner
+    from genai_cicd_local.runner import LocalReleaseRunner
 
     with EmbeddedAWS(root, seed=args.seed) as aws:
         logical = resolve_function(aws, args.function)
@@ -213,7 +213,7 @@ def cmd_canary_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from genai_cicd.cli.bundle import junit_xml, offline_checks
+    from genai_cicd_local.cli.bundle import junit_xml, offline_checks
 
     checks = offline_checks(Path(args.release))
     if args.junit:
@@ -226,7 +226,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     import boto3
 
-    from genai_cicd.cli.bundle import build_bundle
+    from genai_cicd_local.cli.bundle import build_bundle
 
     _print_json(build_bundle(Path(args.release), boto3.client("s3"), args.bucket, args.pipeline, args.execution_id,
                              args.commit, Path(args.out)))
@@ -236,7 +236,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import boto3
 
-    from genai_cicd.aws.ledger import Ledger, anchors_in, verify_anchors, verify_chain
+    from genai_cicd.aws.ledger import Ledger
+    from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
 
     anchors: list[tuple[int, str]] = []
     if args.anchors:

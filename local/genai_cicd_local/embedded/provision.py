@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from genai_cicd.embedded.lambda_runtime import EmbeddedLambdaRuntime, FunctionSpec
+from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime, FunctionSpec
 
 ACCOUNT = "123456789012"
 

@@ -1,91 +1,10 @@
-"""Run one release through the state machine, locally or against AWS, with live progress.
-
-Local files named in a manifest (prompts, datasets, suites) are uploaded to
-the artifact bucket under content-addressed keys and the manifest is
-rewritten to point at them; s3:// references are left alone.
-"""
+"""A release's progress in plain words: the states it enters and what each task decided."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from genai_cicd import s3_keys
-from genai_cicd.cli.paths import resolve_ref
-from genai_cicd.models.manifest import decode_manifest_text, parse_manifest
-
-
-def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict[str, Any]:
-    """Validate the manifest, upload its local files, return the rewritten manifest."""
-    text = manifest_path.read_text(encoding="utf-8")
-    data = decode_manifest_text(text, str(manifest_path))
-    parsed = parse_manifest(data, str(manifest_path))  # fail before uploading anything
-    # Every file the release reads, named once (ReleaseManifest.artifact_refs).
-    for where, _ in parsed.artifact_refs():
-        path = where.split(".")
-        node: Any = data
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or path[-1] not in node:
-            continue
-        ref = node[path[-1]]
-        if str(ref).startswith("s3://"):
-            continue
-        local = resolve_ref(manifest_path, ".".join(path), str(ref))
-        body = local.read_bytes()
-        key = s3_keys.artifact(hashlib.sha256(body).hexdigest(), local.name)
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-        node[path[-1]] = f"s3://{bucket}/{key}"
-    return data
-
-
-@dataclass
-class TrafficGenerator:
-    """Drives the sample app while a release runs, so real metrics reach CloudWatch."""
-
-    invoke: Callable[[dict[str, Any]], None]
-    questions: list[str]
-    rate_per_second: float = 40.0
-    sent: int = 0
-    # Traffic flows once the canary starts: before that it would only compete with the gates
-    # for the one interpreter the embedded AWS runs in.
-    active: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        interval = 1.0 / self.rate_per_second
-        i = 0
-        while not self.active.wait(0.05):
-            if self._stop.is_set():
-                return
-        next_at = time.monotonic()
-        while not self._stop.is_set():
-            self.invoke({"question": self.questions[i % len(self.questions)]})
-            self.sent += 1
-            i += 1
-            next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
-            else:
-                next_at = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
 
 # What each state of statemachines/release.asl.json means to a person watching a release.
 # None: bookkeeping not worth a line (notifications are printed as [SNS] lines instead).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from genai_cicd.embedded.model import _EXTRACT, _OVERRIDE, _decoded_views, content_words
+from genai_cicd_local.embedded.text import EXTRACT, OVERRIDE, content_words, decoded_views
 
 STRENGTH = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 # Hits needed to block at each strength: a stronger filter blocks on less evidence.
@@ -87,8 +87,8 @@ def evaluate(config: dict[str, Any], text: str, source: str) -> Assessment:
         if f["type"] == "PROMPT_ATTACK":
             if source != "INPUT":
                 continue
-            views = _decoded_views(text)[: strength]  # LOW: plain; MEDIUM: + de-leeted; HIGH: + base64
-            if any(_OVERRIDE.search(v) or _EXTRACT.search(v) for v in views):
+            views = decoded_views(text)[: strength]  # LOW: plain; MEDIUM: + de-leeted; HIGH: + base64
+            if any(OVERRIDE.search(v) or EXTRACT.search(v) for v in views):
                 record("prompt_attack", "contentPolicy", "filters",
                        {"type": "PROMPT_ATTACK", "confidence": "HIGH", "action": "BLOCKED"})
             continue

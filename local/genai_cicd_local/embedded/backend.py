@@ -1,0 +1,147 @@
+"""EmbeddedBackend: serves, at the boto3 level, the AWS operations moto lacks.
+
+botocore emits ``before-call.<service-id>.<Operation>`` before sending; a
+handler that returns ``(http_response, parsed)`` short-circuits the call,
+moto included (docs/EMBEDDED.md). The original keyword arguments are captured one
+event earlier (``before-parameter-build``) so each operation reads exactly
+what the caller passed. Everything not listed in ``operations`` falls through
+to moto untouched.
+
+Served (all simulated, services/ one module per service): AppConfig environments, deployment strategies
+and deployments; appconfigdata sessions; CodePipeline pipeline state and
+approval/job results; Bedrock guardrails and evaluation jobs; bedrock-runtime
+Converse and ApplyGuardrail (through SimulatedFoundationModel and
+SimulatedGuardrails).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
+
+from genai_cicd_local.embedded.lambda_runtime import current_function
+from genai_cicd_local.embedded.model import SimulatedFoundationModel
+from genai_cicd_local.embedded.services.appconfig import AppConfigService
+from genai_cicd_local.embedded.services.base import BackendError
+from genai_cicd_local.embedded.services.bedrock import BedrockService
+from genai_cicd_local.embedded.services.bedrock_runtime import BedrockRuntimeService, TokenQuota
+from genai_cicd_local.embedded.services.codedeploy import CodeDeployService
+from genai_cicd_local.embedded.services.codepipeline import CodePipelineService
+
+__all__ = ["BackendError", "EmbeddedBackend", "TokenQuota"]
+_PARAMS_KEY = "genai_cicd_params"
+
+
+class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, BedrockService,
+                      BedrockRuntimeService):
+    """The services' state and operations (services/, one module per service), the botocore hook that
+    routes calls to them, and the fault injection the reliability tests use."""
+
+    def __init__(self, region: str, model: SimulatedFoundationModel | None = None) -> None:
+        self.region = region
+        self._lock = threading.RLock()
+        self._init_appconfig()
+        self._init_codepipeline()
+        self._init_codedeploy()
+        self._init_bedrock()
+        self._init_bedrock_runtime(model)
+        self.calls: dict[str, int] = {}
+        # (calling embedded function or "client", "service:Operation") -> count, for fault-injection tests.
+        self.calls_by_caller: dict[tuple[str, str], int] = {}
+        self.fail_next: dict[str, list[BackendError | Exception]] = {}
+        self.fail_only_for: dict[str, str] = {}
+        self.slow: dict[str, tuple[float, str | None]] = {}  # "service:Operation" -> (seconds, caller filter)
+        self.fault_log: list[dict[str, Any]] = []  # injected faults that fired: when, what, whose call
+        self.operations: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+            ("appconfig", "CreateEnvironment"): self.create_environment,
+            ("appconfig", "GetEnvironment"): self.get_environment,
+            ("appconfig", "CreateDeploymentStrategy"): self.create_deployment_strategy,
+            ("appconfig", "StartDeployment"): self.start_deployment,
+            ("appconfig", "GetDeployment"): self.get_deployment,
+            ("appconfig", "ListDeployments"): self.list_deployments,
+            ("appconfig", "StopDeployment"): self.stop_deployment,
+            ("appconfigdata", "StartConfigurationSession"): self.start_configuration_session,
+            ("appconfigdata", "GetLatestConfiguration"): self.get_latest_configuration,
+            ("codepipeline", "GetPipelineState"): self.get_pipeline_state,
+            ("codepipeline", "PutApprovalResult"): self.put_approval_result,
+            ("codepipeline", "PutJobSuccessResult"): self.put_job_success_result,
+            ("codepipeline", "PutJobFailureResult"): self.put_job_failure_result,
+            ("codedeploy", "CreateDeployment"): self.create_deployment,
+            ("codedeploy", "GetDeployment"): self.get_codedeploy_deployment,
+            ("codedeploy", "ListDeployments"): self.list_codedeploy_deployments,
+            ("codedeploy", "StopDeployment"): self.stop_codedeploy_deployment,
+            ("bedrock", "CreateGuardrail"): self.create_guardrail,
+            ("bedrock", "CreateGuardrailVersion"): self.create_guardrail_version,
+            ("bedrock", "GetGuardrail"): self.get_guardrail,
+            ("bedrock", "CreateEvaluationJob"): self.create_evaluation_job,
+            ("bedrock", "GetEvaluationJob"): self.get_evaluation_job,
+            ("bedrock-runtime", "Converse"): self.converse,
+            ("bedrock-runtime", "ApplyGuardrail"): self.apply_guardrail,
+            ("bedrock-runtime", "InvokeModel"): self.invoke_model,
+        }
+
+    # -- botocore wiring ------------------------------------------------------
+    def capture_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_PARAMS_KEY] = dict(params)
+
+    def before_call(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        key = (model.service_model.service_id.hyphenize(), model.name)
+        op_name = f"{key[0]}:{key[1]}"
+        caller = current_function() or "client"
+        with self._lock:
+            self.calls[op_name] = self.calls.get(op_name, 0) + 1
+            self.calls_by_caller[(caller, op_name)] = self.calls_by_caller.get((caller, op_name), 0) + 1
+            injected = self.fail_next.get(op_name)
+            only_for = self.fail_only_for.get(op_name)
+            error = injected.pop(0) if injected and (only_for is None or only_for in caller) else None
+            if error is not None:
+                self.fault_log.append({"at": time.time(), "operation": op_name, "caller": caller})
+        delay = self.slow.get(op_name)
+        if delay is not None and (delay[1] is None or delay[1] in caller):
+            time.sleep(delay[0])  # a slow dependency: lets a test act while this call is in flight
+        if isinstance(error, Exception) and not isinstance(error, BackendError):
+            raise error  # a transport failure (timeout): botocore raises it to the caller
+        if error is None and key not in self.operations:
+            return None
+        try:
+            if error is not None:
+                raise error
+            parsed = self.operations[key](context.get(_PARAMS_KEY, {}))
+            status = 200
+        except BackendError as exc:
+            parsed = {"Error": {"Code": exc.code, "Message": exc.message}}
+            status = exc.status
+        parsed.setdefault("ResponseMetadata", {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status,
+                                               "HTTPHeaders": {}, "RetryAttempts": 0})
+        return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), parsed
+
+    def inject_failure(self, operation: str, code: str, message: str = "injected", status: int = 400,
+                       times: int = 1, caller: str | None = None) -> None:
+        """Make the next ``times`` calls of ``service:Operation`` fail (fault-injection tests).
+
+        ``code="Timeout"`` raises botocore's ReadTimeoutError instead of an error response;
+        ``caller`` limits the fault to calls made by embedded functions whose name contains it.
+        """
+        def make() -> BackendError | Exception:
+            if code == "Timeout":
+                return ReadTimeoutError(endpoint_url=f"https://{operation.split(':')[0]}.embedded.local")
+            return BackendError(code, message, status)
+
+        with self._lock:
+            self.fail_next.setdefault(operation, []).extend(make() for _ in range(times))
+            if caller is None:
+                self.fail_only_for.pop(operation, None)
+            else:
+                self.fail_only_for[operation] = caller
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self.fail_next.clear()
+            self.fail_only_for.clear()
+            self.slow.clear()
