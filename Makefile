@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
+# Two workers: the releases on the embedded AWS wait on Wait states and polls as much as they compute.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP)  ## unit and contract tests only (no lint, no stack): the quick loop while editing
 	$(BIN)/python -m pytest -q tests/unit tests/contract

@@ -1,6 +1,7 @@
 """Layer sizes and cold import time per function, measured on a `sam build` output.
 
-    python bench/layer_imports.py --build .aws-sam/build --python ~/.pyenv/versions/3.13.0/bin/python3 --runs 7
+    python bench/layer_imports.py --build before=/tmp/build-before --build after=.aws-sam/build \
+        --python ~/.pyenv/versions/3.13.0/bin/python3 --runs 7
 
 For each function of the built template: which layers it attaches, their unzipped size, and the
 time of `import app` in a fresh interpreter (`python -X importtime`, the cumulative microseconds
@@ -72,37 +73,59 @@ def import_us(python: str, function_dir: Path, layer_dirs: list[Path]) -> int:
     raise RuntimeError(f"no import line for app in {function_dir}")
 
 
+def layers_of(build: Path) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """The built layers, and each function's layers (Globals first, then its own: SAM adds lists)."""
+    template = yaml.load((build / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+    resources = template["Resources"]
+    layers = {n: build / n for n, r in resources.items() if r["Type"] == "AWS::Serverless::LayerVersion"}
+    global_layers = [_ref(x) for x in (template.get("Globals", {}).get("Function", {}).get("Layers") or [])]
+    functions = {}
+    for name, r in resources.items():
+        if r["Type"] == "AWS::Serverless::Function":
+            own = [_ref(x) for x in r["Properties"].get("Layers") or []]
+            functions[name] = [str(n) for n in dict.fromkeys(global_layers + own) if n in layers]
+    return layers, functions
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build", type=Path, default=Path(".aws-sam/build"), help="sam build's output folder")
+    parser.add_argument("--build", action="append", required=True, metavar="LABEL=PATH",
+                        help="a sam build output folder and its label (repeat to compare builds)")
     parser.add_argument("--python", default=sys.executable, help="the runtime's Python (3.13)")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per function (median)")
     args = parser.parse_args()
+    builds = {label: Path(path).resolve() for label, _, path in (b.partition("=") for b in args.build)}
 
-    args.build = args.build.resolve()
-    template = yaml.load((args.build / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
-    resources = template["Resources"]
-    layers = {name: args.build / name for name, r in resources.items()
-              if r["Type"] == "AWS::Serverless::LayerVersion"}
-    global_layers = [_ref(x) for x in template.get("Globals", {}).get("Function", {}).get("Layers", [])]
+    print("| build | layer | unzipped MB | .py files | forbidden content |")
+    print("|---|---|---:|---:|---|")
+    parsed = {}
+    for label, build in builds.items():
+        layers, functions = layers_of(build)
+        parsed[label] = (layers, functions)
+        for name, path in sorted(layers.items()):
+            bad = [f for f in FORBIDDEN if (path / "python" / f).exists()]
+            files = sum(1 for _ in path.rglob("*.py"))
+            print(f"| {label} | {name} | {size_mb(path):.1f} | {files} | {', '.join(bad) or 'none'} |")
 
-    print("| layer | unzipped MB | forbidden content |")
-    print("|---|---:|---|")
-    for name, path in sorted(layers.items()):
-        bad = [f for f in FORBIDDEN if (path / "python" / f).exists()]
-        print(f"| {name} | {size_mb(path):.1f} | {', '.join(bad) or 'none'} |")
-
+    labels = list(builds)
     print()
-    print(f"| function | layers | import app, ms (median of {args.runs}) |")
-    print("|---|---|---:|")
-    for name, r in sorted(resources.items()):
-        if r["Type"] != "AWS::Serverless::Function":
-            continue
-        own = r["Properties"].get("Layers")
-        names = [n for n in ([_ref(x) for x in own] if own is not None else global_layers) if n in layers]
-        function_dir = args.build / name
-        runs = [import_us(args.python, function_dir, [layers[n] for n in names]) for _ in range(args.runs)]
-        print(f"| {name} | {', '.join(names)} | {statistics.median(runs) / 1000:.0f} |")
+    print(f"`import app` per function, ms, median of {args.runs} fresh interpreters (runs interleaved across builds):")
+    print()
+    ratio = f" {labels[-1]} / {labels[0]} |" if len(labels) > 1 else ""
+    print("| function | layers (" + labels[-1] + ") | " + " | ".join(labels) + " |" + ratio)
+    print("|---|---|" + "---:|" * len(labels) + ("---:|" if ratio else ""))
+    names = sorted(set.intersection(*(set(f) for _, f in parsed.values())))
+    for name in names:
+        runs: dict[str, list[int]] = {label: [] for label in labels}
+        for _ in range(args.runs):
+            for label in labels:
+                layers, functions = parsed[label]
+                runs[label].append(import_us(args.python, builds[label] / name,
+                                             [layers[n] for n in functions[name]]))
+        medians = [statistics.median(runs[label]) / 1000 for label in labels]
+        cells = " | ".join(f"{m:.0f}" for m in medians)
+        extra = f" {medians[-1] / medians[0]:.2f} |" if ratio else ""
+        print(f"| {name} | {', '.join(parsed[labels[-1]][1][name])} | {cells} |{extra}")
     return 0
 
 

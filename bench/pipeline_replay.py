@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genai_cicd.aws.cloudwatch import COUNT_METRICS
+from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import analyze_canary
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import CanaryState, ReleaseContext
 from genai_cicd.settings import control_plane
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS

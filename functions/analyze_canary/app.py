@@ -5,10 +5,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.handlers import canary_task
+from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import analyze_canary
-from genai_cicd.logic.deps import Deps
 from genai_cicd.observability import logger, metrics, tracer
+from genai_cicd.parsing import canary_task
 
 
 @logger.inject_lambda_context(clear_state=True)

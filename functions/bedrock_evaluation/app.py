@@ -5,9 +5,9 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from genai_cicd.deps import Deps
 from genai_cicd.gates.bedrock_eval import poll_jobs, start_jobs
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import ReleaseContext
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event

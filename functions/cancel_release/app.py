@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.pipeline_events import PipelineExecutionDetail, cancel_for_pipeline
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_eventbridge

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.tasks import NotifyInput
 from genai_cicd.observability import logger, tracer

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.gates import quality_gate
 from genai_cicd.models.tasks import QualityGateInput
 from genai_cicd.observability import logger, metrics, tracer

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.release_report import RecordInput, record_release
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.pipeline_events import report_to_pipeline
 from genai_cicd.models.tasks import ReportInput
 from genai_cicd.observability import logger, tracer

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import rollback
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import RollbackInput
 from genai_cicd.observability import logger, metrics, tracer
 from genai_cicd.parsing import parse_event

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.handlers import canary_task
+from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import full_rollout, next_step
-from genai_cicd.logic.deps import Deps
 from genai_cicd.observability import logger, tracer
+from genai_cicd.parsing import canary_task
 
 
 @logger.inject_lambda_context(clear_state=True)

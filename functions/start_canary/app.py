@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import start_canary
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import CanaryTaskInput
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd import settings
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.pipeline_events import ActionDetail, start_from_pipeline
 from genai_cicd.observability import logger, metrics, tracer
 from genai_cicd.parsing import parse_eventbridge

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.validate import validate_release
 from genai_cicd.models.tasks import ValidateInput
 from genai_cicd.observability import logger, tracer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -123,11 +124,11 @@ class LocalReleaseRunner:
             except s3.exceptions.NoSuchKey:
                 continue
             target.mkdir(parents=True, exist_ok=True)
-            (target / local).write_bytes(body)
+            _replace(target / local, body)
             if local.endswith(".html") and not local.endswith("-cases.html"):
                 saved = str(target / local)
         if target.is_dir():
-            (self.root / "reports" / "index.html").write_text(local_index(str(target)), encoding="utf-8")
+            _replace(self.root / "reports" / "index.html", local_index(str(target)).encode("utf-8"))
         return saved
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -230,3 +231,11 @@ class LocalReleaseRunner:
                 "ledger_anchors": len(anchors), "error": error, "seconds": round(seconds, 2),
                 "report": report,
                 "app_requests": requests}
+
+
+def _replace(path: Path, body: bytes) -> None:
+    """Write by renaming a finished file over the old one: a reader (a browser, another release saving
+    its report at the same time) sees the old file or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    partial.write_bytes(body)
+    os.replace(partial, path)

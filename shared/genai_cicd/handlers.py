@@ -1,4 +1,5 @@
-"""Handler factories for task functions that differ only in what they run."""
+"""The handler of the gate functions, which differ only in the gate they run (the gates need the
+statistics layer: numpy, rouge-score)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_cicd.errors import InvalidInput
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.gates import run_gate_task
-from genai_cicd.models.tasks import CanaryState, CanaryTaskInput, GateTaskInput, ReleaseContext
+from genai_cicd.models.tasks import GateTaskInput
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event
 
@@ -32,11 +32,3 @@ def gate_handler(gate: str) -> Callable[[dict[str, Any], LambdaContext], dict[st
         return result.model_dump(mode="json")
 
     return lambda_handler
-
-
-def canary_task(event: dict[str, Any]) -> tuple[ReleaseContext, CanaryState]:
-    """The input of a task inside the canary loop: the release and the canary state it carries."""
-    task = parse_event(event, CanaryTaskInput)
-    if task.canary is None:
-        raise InvalidInput("event: canary: required")
-    return task.release, task.canary

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.parser import envelopes, parse
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ValidationError
 
 from genai_cicd.errors import InvalidInput
+from genai_cicd.models.tasks import CanaryState, CanaryTaskInput, ReleaseContext
 from genai_cicd.models.validation import describe_validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,7 +44,18 @@ def parse_eventbridge(event: Any, model: type[M], source: str | None = None, det
         raise InvalidInput(f"EventBridge event: detail-type: {str(event.get('detail-type'))[:80]!r}, "
                            f"expected {detail_type!r}")
     try:
-        parsed: M = parse(event=event, model=model, envelope=envelopes.EventBridgeEnvelope)  # type: ignore[assignment]
+        # Powertools loads its envelopes lazily; only the EventBridge-triggered functions need one.
+        from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+
+        parsed: M = parse(event=event, model=model, envelope=EventBridgeEnvelope)  # type: ignore[assignment]
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc, "EventBridge event")) from None
     return parsed
+
+
+def canary_task(event: dict[str, Any]) -> tuple[ReleaseContext, CanaryState]:
+    """The input of a task inside the canary loop: the release and the canary state it carries."""
+    task = parse_event(event, CanaryTaskInput)
+    if task.canary is None:
+        raise InvalidInput("event: canary: required")
+    return task.release, task.canary

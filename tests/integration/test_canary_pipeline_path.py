@@ -64,8 +64,8 @@ def test_given_baseline_traffic_before_the_start_then_the_canary_plan_is_estimat
     from pipeline_replay import put_stream
 
     from genai_cicd.canary.planning import estimate
+    from genai_cicd.deps import Deps
     from genai_cicd.logic.canary import traffic_estimate
-    from genai_cicd.logic.deps import Deps
     from genai_cicd.models.manifest import ReleaseManifest
     from genai_cicd.settings import control_plane
 

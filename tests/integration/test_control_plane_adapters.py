@@ -10,8 +10,8 @@ import pytest
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
 from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias
+from genai_cicd.deps import Deps
 from genai_cicd.errors import ReleaseLocked
-from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.ledger import verify_chain
 from genai_cicd.models.tasks import NotifyInput, ReleaseContext

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed, send_probes
 from genai_cicd.models.manifest import ReleaseManifest, parse_manifest

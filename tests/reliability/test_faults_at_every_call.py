@@ -6,7 +6,10 @@ they made is then made to fail in its own release, with throttling, a 5xx,
 access denied or a timeout in turn. Afterwards: the execution has ended, the
 candidate weight (read back from AppConfig) is 100 only if the ledger's last
 outcome is ``promoted`` and 0 otherwise, the lock is free and the ledger's hash
-chain verifies. The figures go to reports/reliability/faults.json.
+chain verifies. The figures go to reports/reliability/faults-<shard>.json.
+
+The cases are split into SHARDS tests (every case still runs, each once), so `make test`'s workers
+share them; each worker discovers the calls on its own stack first.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import statistics
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
@@ -26,6 +31,7 @@ KINDS = [("ThrottlingException", 400), ("InternalServerError", 500), ("AccessDen
 OUTCOMES = {"promoted", "failed", "blocked", "rolled_back"}
 # Forces the rollback path: AnalyzeCanary cannot read CloudWatch.
 BREAK_CANARY = ("cloudwatch:GetMetricData", "AnalyzeCanary")
+SHARDS = 3
 
 
 def control_plane_calls(aws: EmbeddedAWS) -> set[tuple[str, str]]:
@@ -48,9 +54,12 @@ def inject(aws: EmbeddedAWS, operation: str, caller: str, kind: tuple[str, int])
                                caller=caller)
 
 
-def test_given_a_fault_at_each_aws_call_of_a_release_then_it_ends_clean_with_traffic_where_it_belongs(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+@pytest.fixture(scope="module")
+def discovered(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[Path, list[tuple[str, str]], set[tuple[str, str]]]:
+    """The manifest, every (function, call) of a clean and a rolled-back release, and the rollback-only ones."""
+    path = manifest_file(tmp_path_factory.mktemp("faults"), "good-prompt",
+                         gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={**QUICK_CANARY, "steps": [25, 50]})
     aws.backend.calls_by_caller.clear()
     assert run_release(aws, runner, path, "faults-discover-ok")["outcome"] == "promoted"
@@ -61,9 +70,18 @@ def test_given_a_fault_at_each_aws_call_of_a_release_then_it_ends_clean_with_tra
     rollback_path = control_plane_calls(aws) - happy
     cases = sorted(happy) + sorted(rollback_path)
     assert len(cases) >= 25, cases
+    return path, cases, rollback_path
 
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_given_a_fault_at_each_aws_call_of_a_release_then_it_ends_clean_with_traffic_where_it_belongs(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, discovered: tuple[Path, list[tuple[str, str]],
+                                                                        set[tuple[str, str]]], shard: int) -> None:
+    path, cases, rollback_path = discovered
     records, problems = [], []
     for i, (function, operation) in enumerate(cases):
+        if i % SHARDS != shard:
+            continue
         kind = KINDS[i % len(KINDS)]
         name = f"fault-{i:02d}"
         fired_before = len(aws.backend.fault_log)
@@ -94,11 +112,11 @@ def test_given_a_fault_at_each_aws_call_of_a_release_then_it_ends_clean_with_tra
         if outcome != "promoted" and not moved_before_fault and fired and any(
                 d["candidate_weight"] > 0 and d["started"] >= fired[0]["at"] for d in docs):
             problems.append({**record, "problem": "traffic moved after a failure before the canary"})
-    write_report(records)
-    assert not problems, json.dumps(problems, indent=1)
+    write_report(records, shard)
+    assert records and not problems, json.dumps(problems, indent=1)
 
 
-def write_report(records: list[dict[str, Any]]) -> None:
+def write_report(records: list[dict[str, Any]], shard: int) -> None:
     out = ROOT / "reports" / "reliability"
     out.mkdir(parents=True, exist_ok=True)
     times = [r["seconds_to_baseline"] for r in records if r["seconds_to_baseline"] is not None]
@@ -106,4 +124,4 @@ def write_report(records: list[dict[str, Any]]) -> None:
                "outcomes": {o: sum(r["outcome"] == o for r in records) for o in sorted(OUTCOMES)},
                "seconds_to_baseline_median": statistics.median(times) if times else None,
                "seconds_to_baseline_max": max(times) if times else None, "records": records}
-    (out / "faults.json").write_text(json.dumps(summary, indent=1))
+    (out / f"faults-{shard}.json").write_text(json.dumps(summary, indent=1))

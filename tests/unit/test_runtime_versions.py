@@ -55,8 +55,10 @@ def test_the_layer_makefiles_build_wheels_for_that_python_and_every_layer_has_a_
     version = RUNTIME.removeprefix("python")
     shared = (ROOT / "shared" / "Makefile").read_text()
     app = (ROOT / "shared" / "app_layer" / "Makefile").read_text()
-    assert f"LAMBDA_PYTHON := {version}" in shared and f"--python-version {version}" in app
-    targets = set(re.findall(r"^(build-[^:]+):", shared + app, flags=re.M))
+    stats = (ROOT / "shared" / "stats_layer" / "Makefile").read_text()
+    assert f"LAMBDA_PYTHON := {version}" in shared and f"LAMBDA_PYTHON := {version}" in stats
+    assert f"--python-version {version}" in app
+    targets = set(re.findall(r"^(build-[^:]+):", shared + app + stats, flags=re.M))
     names = {t for line in targets for t in line.split()}
     for path in ("template.yaml", "examples/support_bot/template.yaml"):
         layers = [n for n, r in template(path)["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genai_cicd.gates.scorers import Assertions, JsonSchemaContract, RougeL, TokenF1, is_refusal, leaks_token
+from genai_cicd.gates.refusal import is_refusal
+from genai_cicd.gates.scorers import Assertions, JsonSchemaContract, RougeL, TokenF1, leaks_token
 from genai_cicd.models.dataset import GoldenCase
 
 CASE = GoldenCase.model_validate({

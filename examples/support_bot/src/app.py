@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genai_cicd_app import ReleasedApp, Route
 from pydantic import BaseModel, ConfigDict, Field
 
-from genai_cicd.gates.scorers import is_refusal
+from genai_cicd.gates.refusal import is_refusal
 from genai_cicd.models.manifest import Variant
 from genai_cicd.providers.base import GenerationRequest, ProviderError
 from genai_cicd.providers.bedrock import BedrockConverseProvider

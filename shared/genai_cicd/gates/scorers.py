@@ -96,15 +96,6 @@ class JsonSchemaContract:
         return 1.0
 
 
-_REFUSAL = re.compile(
-    r"\b(i can(?:no|')t help with|i(?: am|'m) (?:not able|unable) to|i won't|i cannot (?:assist|comply|share)"
-    r"|i'm sorry, but)\b",
-    re.IGNORECASE,
-)
-
-
-def is_refusal(output: str) -> bool:
-    return _REFUSAL.search(output) is not None
 
 
 def leaks_token(output: str, token: str) -> bool:

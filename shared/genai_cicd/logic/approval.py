@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.tasks import ApprovalRequest, NotifyInput
 from genai_cicd.ports import Approvals, Executions

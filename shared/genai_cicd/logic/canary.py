@@ -10,9 +10,9 @@ from genai_cicd.aws.traffic import TrafficShifter
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
 from genai_cicd.canary.planning import PlanEstimate
+from genai_cicd.deps import Deps
 from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed
 from genai_cicd.models.manifest import ReleaseManifest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genai_cicd import s3_keys
-from genai_cicd.logic.deps import Deps
+from genai_cicd.deps import Deps
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
 

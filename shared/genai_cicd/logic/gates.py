@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.gates.contract import run_schema_contract
 from genai_cicd.gates.external_scores import judge_external_scores
@@ -13,7 +14,6 @@ from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
 from genai_cicd.gates.regression import plan_shards, reduce_shards, run_prompt_regression, score_shard
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import (
     GATE_NAMES,
     GateResult,

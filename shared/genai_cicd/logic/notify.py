@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cicd import s3_keys
+from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.tasks import NotifyInput, NotifyResult
 
 SUBJECTS = {

@@ -25,15 +25,14 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genai_cicd import s3_keys
+from genai_cicd.deps import Deps
 from genai_cicd.errors import ArtifactUnreadable
 from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
-from genai_cicd.gates.scorers import is_refusal
+from genai_cicd.gates.refusal import is_refusal
 from genai_cicd.logic.context import evidence_key
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.manifest import ONLINE_RUBRIC, OnlineQuality, ReleaseManifest
 from genai_cicd.models.tasks import OnlineScoring, ReleaseContext
 from genai_cicd.providers.base import ProviderError
@@ -134,6 +133,8 @@ class Scorer:
         if is_refusal(answer):
             return 0.0, "refusal"
         if self.config.response_schema is not None:
+            import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
+
             try:
                 jsonschema.validate(json.loads(answer), self.config.response_schema)
             except (json.JSONDecodeError, jsonschema.ValidationError):

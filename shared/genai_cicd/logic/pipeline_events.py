@@ -28,8 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd import s3_keys
+from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
-from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.reconcile import settle
 from genai_cicd.models.tasks import PipelineContext, ReportInput
 

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from genai_cicd.canary.planning import PlanEstimate
+from genai_cicd.deps import Deps
 from genai_cicd.logic.context import load_manifest
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext

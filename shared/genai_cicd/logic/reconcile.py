@@ -24,9 +24,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genai_cicd import s3_keys
+from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.canary import shifter
-from genai_cicd.logic.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import NotifyInput, PipelineContext, ReleaseContext

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
 from genai_cicd import s3_keys
+from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput, ManifestInvalid
-from genai_cicd.logic.deps import Deps
 from genai_cicd.models.dataset import content_hash
 from genai_cicd.models.limits import history_problem
 from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, derive_change_kinds, parse_manifest

@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
-import jsonschema
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genai_cicd.errors import DatasetInvalid
@@ -74,6 +73,8 @@ class GoldenCase(Line):
     @classmethod
     def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
         if schema is not None:
+            import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
+
             validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
             try:
                 validator.check_schema(schema)

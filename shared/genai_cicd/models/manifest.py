@@ -12,8 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import jsonschema
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genai_cicd.errors import ManifestInvalid
@@ -297,6 +295,8 @@ class OnlineQuality(Strict):
         if self.store == "content" and self.judge is None:
             raise ValueError("store 'content' needs a judge (model_id, optional rubric)")
         if self.response_schema is not None:
+            import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
+
             validator = jsonschema.validators.validator_for(self.response_schema,
                                                             default=jsonschema.Draft202012Validator)
             try:
@@ -503,6 +503,8 @@ def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, objec
     if size > MAX_MANIFEST_BYTES:
         # It travels in a Step Functions payload (256 KiB); datasets are referenced, never inlined.
         raise ManifestInvalid(f"{source}: (root): {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
+    import yaml  # imported here: only LoadManifest and the CLI read manifest text
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

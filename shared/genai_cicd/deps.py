@@ -1,6 +1,6 @@
 """The adapters one logic call needs, built from settings and clients.
 
-Handlers build it once per invocation (clients are cached); tests build it
+The composition root: handlers build it once per invocation (clients are cached); tests build it
 with their own clients.
 """
 
