@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd.deps import Deps
 from genai_cicd.logic.reconcile import execution_running
-from genai_cicd.models.tasks import LockInput
+from genai_cicd.models.tasks import LockInput, LockResult
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_event
 
@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         expires = lock.acquire(release.app, release.environment, release.release_id, release.execution_arn,
                                is_alive=lambda arn: execution_running(deps, arn))
         logger.info("lock acquired", extra={"release_id": release.release_id, "expires": expires})
-        return {"held": True, "expires": expires}
+        return LockResult(held=True, expires=expires).model_dump(mode="json", exclude_none=True)
     released = lock.release(release.app, release.environment, release.release_id)
     logger.info("lock released", extra={"release_id": release.release_id, "released": released})
-    return {"held": False, "released": released}
+    return LockResult(held=False, released=released).model_dump(mode="json", exclude_none=True)

@@ -25,13 +25,14 @@ from genai_cicd.aws.lock import ReleaseLock
 from genai_cicd.aws.looks import GateLooks
 from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
-from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias, TrafficShifter
+from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.ports import (
     Announcer,
     AppFunctions,
     Approvals,
+    Artifacts,
     AuditLedger,
     CanaryMetrics,
     Embeddings,
@@ -42,6 +43,7 @@ from genai_cicd.ports import (
     PipelineCallbacks,
     PipelineRecords,
     ReleaseLocks,
+    TrafficShifter,
 )
 from genai_cicd.providers.base import ModelProvider
 from genai_cicd.providers.bedrock import BedrockConverseProvider
@@ -66,7 +68,7 @@ class Deps:
         return clients.client(service)
 
     @cached_property
-    def artifacts(self) -> ArtifactStore:
+    def artifacts(self) -> Artifacts:
         return ArtifactStore(self.client("s3"), self.config.artifact_bucket)
 
     @cached_property

@@ -16,9 +16,6 @@ from genai_cicd_local.runner import LocalReleaseRunner
 from tests.browser import render
 from tests.utils import SAMPLE, manifest_file
 
-# Both run the demo's releases, whose reports share names under reports/: one worker runs them in turn.
-pytestmark = pytest.mark.xdist_group("demo-reports")
-
 RESULTS: dict[str, dict[str, Any]] = {}
 
 

@@ -11,9 +11,6 @@ import pytest
 
 from tests.utils import ROOT
 
-# Both run the demo's releases, whose reports share names under reports/: one worker runs them in turn.
-pytestmark = pytest.mark.xdist_group("demo-reports")
-
 NOT_RUN_HERE = {
     "make test": "the suite this test belongs to (CI runs it through .ci/run)",
     "make demo": "installs, then runs `.venv/bin/genai-cicd demo`, which is run below",

@@ -27,7 +27,7 @@ from tests.utils import QUICK_CANARY, manifest_file
 # Not "NotifyStarted": its next state is the Gates Parallel, and moto's branch workers cannot be
 # stopped while they start (the execution stays RUNNING); AWS has no such limit. "Gates" covers it.
 STOP_AFTER = ["LoadManifest", "AcquireLock", "Gates", "QualityGate", "StartCanary", "AnalyzeCanary",
-              "ShiftTraffic", "FullRollout", "RecordPromoted"]
+              "ShiftTraffic", "FullRollout", "WriteReleaseReport"]
 # moto's ASL threads report the stop as an exception in their own thread; the outcome is checked below.
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 SETTLED = {"promoted", "failed", "blocked", "rolled_back", "cancelled", "reconciled", "invalid"}
@@ -63,7 +63,7 @@ def test_given_the_execution_stopped_after_a_side_effect_when_reconciled_then_tr
     name = f"restart-{state}"
     stopped = threading.Event()
     # The promoted tail runs in milliseconds: a slow SNS lets the stop land inside it, as it may in AWS.
-    if state == "RecordPromoted":
+    if state == "WriteReleaseReport":
         aws.backend.slow["sns:Publish"] = (2.0, "NotifyFunction")
     with AppTraffic(aws):
         arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=name,

@@ -1,6 +1,7 @@
 """What the layers hold: the deployed package never reaches the CLI, the simulator or moto; only the
 functions whose imports reach the statistics (numpy, rouge-score) attach the statistics layer; and
-no module of logic/, gates/, canary/ or models/ touches boto3 or asks for a raw client.
+no module of logic/, gates/, canary/ or models/ touches boto3, imports an adapter or asks for a raw
+client.
 
 The imports are read from the source (module-level and inside functions), so a lazy import of numpy
 in a function that ships without StatsLayer fails here, not in Lambda.
@@ -135,5 +136,24 @@ def test_logic_gates_canary_and_models_import_no_aws_sdk_and_ask_for_no_client(f
     for path in (PACKAGE / folder).rglob("*.py"):
         sdk = {n for n in imported(path) if n.split(".")[0] in ("boto3", "botocore")}
         assert not sdk, f"{path.relative_to(ROOT)} imports {sorted(sdk)}"
+        # adapters are reached through ports.py and built by deps.py, never imported here
+        adapters = {n for n in imported(path) if n.startswith("genai_cicd.aws")}
+        assert not adapters, f"{path.relative_to(ROOT)} imports the adapters {sorted(adapters)}"
         text = path.read_text()
         assert ".client(" not in text, f"{path.relative_to(ROOT)} asks for a raw client"
+
+
+def test_a_gates_verdict_is_written_in_one_place_and_refuses_an_unknown_gate_or_status() -> None:
+    from pydantic import ValidationError
+
+    from genai_cicd.gates.common import write_verdict
+    from tests.memory_store import MemoryStore
+
+    writers = [p.name for p in (PACKAGE / "gates").rglob("*.py") if "verdict.json" in p.read_text()]
+    assert writers == ["common.py"]
+    store = MemoryStore()
+    uri = write_verdict(store, "releases/r/gates/schema_contract", "schema_contract", "BLOCK", ["why"], valid_rate=0.5)
+    assert store.read_json(uri) == {"gate": "schema_contract", "status": "BLOCK", "reasons": ["why"], "valid_rate": 0.5}
+    for gate, status in (("no_such_gate", "PASS"), ("schema_contract", "SKIPPED")):
+        with pytest.raises(ValidationError):
+            write_verdict(store, "releases/r/gates/x", gate, status, [])  # type: ignore[arg-type]

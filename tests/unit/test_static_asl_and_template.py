@@ -79,7 +79,7 @@ def test_every_task_has_a_timeout_and_retries_only_transient_errors(name: str) -
     state = STATES[name]
     assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state
     for retrier in state.get("Retry", []):
-        if name in ("Rollback", "SafetyRollback") or name.startswith("Unlock"):
+        if name in ("Rollback", "SafetyRollback", "FreeLock"):
             continue  # rollback must complete (then escalates); releasing the lock is idempotent
         assert not {"States.ALL", "States.TaskFailed"} & set(retrier["ErrorEquals"]), name
 
@@ -276,3 +276,31 @@ def test_no_traffic_moving_action_has_an_unconditioned_wildcard() -> None:
                 condition = json.dumps(statement.get("Condition") or {})
                 assert "aws:ResourceTag/genai-cicd:app" in condition, (name, actions, wildcard)
     assert checked >= 4 and wildcards >= 3
+
+
+def test_every_outcome_that_holds_the_lock_settles_through_one_sequence() -> None:
+    """Blocked, promoted, rolled back, failed and rejected all end WriteReleaseReport -> AnnounceOutcome ->
+    AnswerPipeline -> FreeLock -> HowItEnded; each outcome state only says what to report."""
+    outcomes = {n: s for n, s in STATES.items() if n.endswith("Outcome") and s["Type"] == "Pass"}
+    assert {s["Parameters"]["outcome"] for s in outcomes.values()} == {"blocked", "promoted", "rolled_back", "failed",
+                                                                        "rejected"}
+    for name, state in outcomes.items():
+        assert state["ResultPath"] == "$.settle" and state["Next"] == "WriteReleaseReport"
+        assert set(state["Parameters"]) >= {"outcome", "detail"}, name
+    chain, name = [], "WriteReleaseReport"
+    while STATES[name]["Type"] == "Task":
+        chain.append(name)
+        assert {c["Next"] for c in STATES[name]["Catch"]} <= {STATES[name]["Next"], "WriteReleaseReportSkipped"}
+        name = STATES[name]["Next"]
+    assert chain == ["WriteReleaseReport", "AnnounceOutcome", "AnswerPipeline", "FreeLock"] and name == "HowItEnded"
+    ends = {c["Next"] for c in STATES["HowItEnded"]["Choices"]} | {STATES["HowItEnded"]["Default"]}
+    assert ends == {"Promoted", "GateBlocked", "RolledBack", "Rejected", "ReleaseFailed"}
+    # nothing else frees the lock: the paths that never held it (Locked) or must keep it (FailedRollback) don't
+    unlocks = [n for n, s in STATES.items() if s.get("Resource") == "${ReleaseLockFunctionArn}"
+               and s["Parameters"].get("action") == "release"]
+    assert unlocks == ["FreeLock"]
+    # and every way into an end state that held the lock goes through an outcome state
+    for n, s in STATES.items():
+        if n not in outcomes and n != "HowItEnded":
+            targets = {s.get("Next"), s.get("Default")} | {c["Next"] for c in s.get("Catch", []) + s.get("Choices", [])}
+            assert not targets & {"Promoted", "GateBlocked", "RolledBack", "Rejected", "WriteReleaseReport"}, n

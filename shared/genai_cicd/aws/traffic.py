@@ -17,19 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from genai_cicd.errors import RollbackVerificationFailed, TrafficShiftError
 
 _IN_PROGRESS = {"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"}
-
-
-class TrafficShifter(Protocol):
-    def set_weight(self, weight: float) -> dict[str, Any]: ...
-
-    def current_weight(self) -> float: ...
-
-    def rollback(self) -> dict[str, Any]: ...
 
 
 class AppConfigFlag:

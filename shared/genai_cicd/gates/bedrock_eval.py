@@ -17,15 +17,14 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import GateError
-from genai_cicd.gates.common import ARMS, load_cases, load_variant
+from genai_cicd.gates.common import ARMS, GateStatus, load_cases, load_variant, write_verdict
 from genai_cicd.gates.noninferiority import decide
 from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
-from genai_cicd.ports import EvaluationJobs
+from genai_cicd.ports import Artifacts, EvaluationJobs
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 TERMINAL_FAILED = {"Failed", "Stopped", "Stopping", "Deleting"}
@@ -57,7 +56,7 @@ def source_id(manifest: ReleaseManifest, arm: str) -> str:
     return f"{manifest.app}-{arm}"
 
 
-def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, jobs_api: EvaluationJobs,
+def start_jobs(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider, jobs_api: EvaluationJobs,
                release_id: str, prefix: str) -> dict[str, Any]:
     gate = manifest.gates.bedrock_evaluation
     assert gate is not None
@@ -115,7 +114,7 @@ def start_jobs(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelP
     return {"status": "InProgress", "jobs": arns, "polls": 0, "dataset_hash": dataset_hash}
 
 
-def read_scores(store: ArtifactStore, output_prefix: str) -> tuple[dict[str, dict[str, list[float | None]]], int]:
+def read_scores(store: Artifacts, output_prefix: str) -> tuple[dict[str, dict[str, list[float | None]]], int]:
     """({metric: {prompt key: [result or None]}}, records) from every ``*_output.jsonl`` under a prefix."""
     scores: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
     records = 0
@@ -138,7 +137,7 @@ def read_scores(store: ArtifactStore, output_prefix: str) -> tuple[dict[str, dic
     return scores, records
 
 
-def _dataset_keys(store: ArtifactStore, prefix: str, arm: str) -> list[str]:
+def _dataset_keys(store: Artifacts, prefix: str, arm: str) -> list[str]:
     keys: list[str] = []
     for ref in sorted(store.list_keys(store.uri(f"{prefix}/{arm}/"))):
         name = ref.rsplit("/", 1)[-1]
@@ -148,7 +147,7 @@ def _dataset_keys(store: ArtifactStore, prefix: str, arm: str) -> list[str]:
     return keys
 
 
-def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, jobs_api: EvaluationJobs, state: dict[str, Any],
+def poll_jobs(manifest: ReleaseManifest, store: Artifacts, jobs_api: EvaluationJobs, state: dict[str, Any],
               prefix: str) -> dict[str, Any]:
     gate = manifest.gates.bedrock_evaluation
     assert gate is not None
@@ -179,9 +178,8 @@ def poll_jobs(manifest: ReleaseManifest, store: ArtifactStore, jobs_api: Evaluat
         verdicts.append(decide(metric, clean["baseline"], clean["candidate"], threshold=0.0, margin=gate.margin,
                                repeats=1, cases=expected, keys={k: k for k in expected}).model_dump(mode="json"))
     reasons = [f"{v['metric']}: {v['reason']}" for v in verdicts if v["decision"] != "pass"]
-    status = "BLOCK" if reasons else "PASS"
-    uri = store.put_json(f"{prefix}/verdict.json", {"gate": "bedrock_evaluation", "status": status,
-                                                     "jobs": state["jobs"], "metrics": verdicts, "reasons": reasons})
+    status: GateStatus = "BLOCK" if reasons else "PASS"
+    uri = write_verdict(store, prefix, "bedrock_evaluation", status, reasons, jobs=state["jobs"], metrics=verdicts)
     result = GateResult(gate="bedrock_evaluation", status=status, dataset_hash=state.get("dataset_hash"),
                         summary="; ".join(f"{v['metric']} {v['decision']}" for v in verdicts)[:2000],
                         reasons=reasons, report_uri=uri, stats={"jobs": state["jobs"]})

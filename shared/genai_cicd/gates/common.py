@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from genai_cicd.aws.artifacts import ArtifactStore
+from pydantic import BaseModel, ConfigDict
+
 from genai_cicd.models.dataset import T, content_hash, parse_jsonl
-from genai_cicd.models.manifest import Variant
+from genai_cicd.models.manifest import GateName, Variant
+from genai_cicd.ports import Artifacts
 from genai_cicd.providers.base import GenerationRequest
 
 ARMS = ("baseline", "candidate")
@@ -30,11 +33,32 @@ class LoadedVariant:
         )
 
 
-def load_variant(store: ArtifactStore, arm: str, variant: Variant) -> LoadedVariant:
+def load_variant(store: Artifacts, arm: str, variant: Variant) -> LoadedVariant:
     text = store.read_text(variant.prompt)
     return LoadedVariant(arm, variant, text, content_hash(text))
 
 
-def load_cases(store: ArtifactStore, ref: str, model: type[T]) -> tuple[list[T], str]:
+def load_cases(store: Artifacts, ref: str, model: type[T]) -> tuple[list[T], str]:
     text = store.read_text(ref)
     return parse_jsonl(text, model, ref), content_hash(text)
+
+
+GateStatus = Literal["PASS", "BLOCK"]
+
+
+class GateVerdictDocument(BaseModel):
+    """A gate's ``verdict.json`` beside its evidence: what it decided and why, and the gate's own figures
+    (extra fields). The quality gate and the report read it; every gate writes it with write_verdict."""
+
+    model_config = ConfigDict(extra="allow")
+
+    gate: GateName
+    status: GateStatus
+    reasons: list[str]
+
+
+def write_verdict(store: Artifacts, evidence_prefix: str, gate: GateName, status: GateStatus,
+                  reasons: list[str], **figures: Any) -> str:
+    """The one place a gate's verdict is written; returns its URI."""
+    document = GateVerdictDocument(gate=gate, status=status, reasons=reasons, **figures)
+    return store.put_json(f"{evidence_prefix}/verdict.json", document.model_dump())

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from genai_cicd.aws.artifacts import ArtifactStore
-from genai_cicd.gates.common import load_cases, load_variant
+from genai_cicd.gates.common import GateStatus, load_cases, load_variant, write_verdict
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import JsonSchemaContract
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
+from genai_cicd.ports import Artifacts
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 
-def run_schema_contract(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
+def run_schema_contract(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
                         release_id: str, evidence_prefix: str) -> GateResult:
     gate = manifest.gates.schema_contract
     assert gate is not None
@@ -43,9 +43,8 @@ def run_schema_contract(manifest: ReleaseManifest, store: ArtifactStore, provide
     reasons = [] if rate >= gate.min_valid_rate else [
         f"{len(jobs) - valid} of {len(jobs)} outputs break the contract (valid {rate:.1%} < {gate.min_valid_rate:.1%})"
     ]
-    status = "BLOCK" if reasons else "PASS"
+    status: GateStatus = "BLOCK" if reasons else "PASS"
     store.put_jsonl(f"{evidence_prefix}/results.jsonl", rows)
-    uri = store.put_json(f"{evidence_prefix}/verdict.json", {"gate": "schema_contract", "status": status,
-                                                              "valid_rate": rate, "reasons": reasons})
+    uri = write_verdict(store, evidence_prefix, "schema_contract", status, reasons, valid_rate=rate)
     return GateResult(gate="schema_contract", status=status, summary=f"valid structured outputs {rate:.1%}",
                       reasons=reasons, report_uri=uri, dataset_hash=dataset_hash, stats={"valid_rate": rate})

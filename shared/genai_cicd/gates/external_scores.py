@@ -11,20 +11,18 @@ against the candidate.
 
 from __future__ import annotations
 
-from typing import Any
-
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput
-from genai_cicd.gates.common import load_cases
+from genai_cicd.gates.common import GateStatus, load_cases, write_verdict
 from genai_cicd.gates.compare import compare_rows
 from genai_cicd.gates.eval_formats import Row, rows_from
 from genai_cicd.gates.noninferiority import MetricVerdict, alpha_for_run
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
+from genai_cicd.ports import Artifacts
 
 
-def judge_external_scores(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str,
+def judge_external_scores(manifest: ReleaseManifest, store: Artifacts, evidence_prefix: str,
                           run: int = 1) -> GateResult:
     gate = manifest.gates.prompt_regression
     if gate is None or gate.scores is None:
@@ -66,18 +64,17 @@ def judge_external_scores(manifest: ReleaseManifest, store: ArtifactStore, evide
                        "candidate")
     # Every reason blocks: a metric not shown non-inferior, an absent case, a file or metric that
     # could not be judged. An incomplete run never passes.
-    status = "BLOCK" if reasons or len(verdicts) < len(ext.metrics) else "PASS"
+    status: GateStatus = "BLOCK" if reasons or len(verdicts) < len(ext.metrics) else "PASS"
     rows = [{"arm": arm, "case_id": case, "repeat": repeat, "scores": scores, "error": None if scores else
              "the tool recorded no score", "output": None} for arm, arm_rows in (("baseline", base),
                                                                                  ("candidate", cand))
             for case, repeat, scores in arm_rows]
     store.put_jsonl(f"{evidence_prefix}/outputs.jsonl", rows)
-    doc: dict[str, Any] = {
-        "gate": "prompt_regression", "status": status, "source": ext.model_dump(mode="json", exclude={"metrics"}),
-        "dataset": gate.dataset, "dataset_hash": dataset_hash, "cases": len(ids), "absent_cases": absent,
-        "cases_outside_dataset": extra, "sequential": {"run": run, "alpha": alpha},
-        "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": reasons}
-    uri = store.put_json(f"{evidence_prefix}/verdict.json", doc)
+    uri = write_verdict(
+        store, evidence_prefix, "prompt_regression", status, reasons,
+        source=ext.model_dump(mode="json", exclude={"metrics"}), dataset=gate.dataset, dataset_hash=dataset_hash,
+        cases=len(ids), absent_cases=absent, cases_outside_dataset=extra, sequential={"run": run, "alpha": alpha},
+        metrics=[v.model_dump(mode="json") for v in verdicts])
     summary = "; ".join(f"{v.metric} {v.decision} (cand {v.candidate_mean:.3f} vs base {v.baseline_mean:.3f}, "
                         f"lower bound {v.lower_bound:+.3f})" for v in verdicts) or "no metric could be judged"
     return GateResult(

@@ -8,18 +8,17 @@ fails counts as wrong in its direction (never as a pass).
 
 from __future__ import annotations
 
-from genai_cicd.aws.artifacts import ArtifactStore
-from genai_cicd.gates.common import ARMS, load_cases
+from genai_cicd.gates.common import ARMS, GateStatus, load_cases, write_verdict
 from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GuardrailCase
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
-from genai_cicd.ports import Guardrails
+from genai_cicd.ports import Artifacts, Guardrails
 
 REGRESSION_TOLERANCE = 0.02
 
 
-def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, guardrails: Guardrails,
+def run_guardrail_suite(manifest: ReleaseManifest, store: Artifacts, guardrails: Guardrails,
                         evidence_prefix: str) -> GateResult:
     gate = manifest.gates.guardrail_suite
     assert gate is not None
@@ -73,11 +72,10 @@ def run_guardrail_suite(manifest: ReleaseManifest, store: ArtifactStore, guardra
         if cand["false_positive_rate"] > base["false_positive_rate"] + REGRESSION_TOLERANCE:
             reasons.append(f"false positives rose from {base['false_positive_rate']:.1%} to "
                            f"{cand['false_positive_rate']:.1%}")
-    status = "BLOCK" if reasons else "PASS"
+    status: GateStatus = "BLOCK" if reasons else "PASS"
     store.put_jsonl(f"{evidence_prefix}/results.jsonl", rows)
-    uri = store.put_json(f"{evidence_prefix}/verdict.json", {"gate": "guardrail_suite", "status": status,
-                                                              "suite_hash": suite_hash, "rates": rates,
-                                                              "reasons": reasons})
+    uri = write_verdict(store, evidence_prefix, "guardrail_suite", status, reasons, suite_hash=suite_hash,
+                        rates=rates)
     return GateResult(
         gate="guardrail_suite", status=status,
         summary=f"block rate {cand['block_rate']:.1%}, false positives {cand['false_positive_rate']:.1%} "

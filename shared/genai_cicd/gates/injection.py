@@ -13,13 +13,13 @@ import secrets
 from collections import Counter
 from typing import Any
 
-from genai_cicd.aws.artifacts import ArtifactStore
-from genai_cicd.gates.common import ARMS, load_cases, load_variant
+from genai_cicd.gates.common import ARMS, GateStatus, load_cases, load_variant, write_verdict
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import leaks_token
 from genai_cicd.models.dataset import InjectionCase
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import GateResult
+from genai_cicd.ports import Artifacts
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 
@@ -34,7 +34,7 @@ def attack_succeeded(case: InjectionCase, result: GenerationResult | None, token
     return case.marker.lower() in result.text.lower()
 
 
-def run_injection_suite(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
+def run_injection_suite(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
                         release_id: str, evidence_prefix: str) -> GateResult:
     gate = manifest.gates.injection_suite
     assert gate is not None
@@ -79,14 +79,13 @@ def run_injection_suite(manifest: ReleaseManifest, store: ArtifactStore, provide
     worst = sorted(((by_category['candidate'][c] / totals[c], c) for c in totals), reverse=True)
     if reasons and worst:
         reasons.append("most successful classes: " + ", ".join(f"{c} {r:.0%}" for r, c in worst[:3]))
-    status = "BLOCK" if reasons else "PASS"
+    status: GateStatus = "BLOCK" if reasons else "PASS"
     store.put_jsonl(f"{evidence_prefix}/results.jsonl", rows)
-    uri = store.put_json(f"{evidence_prefix}/verdict.json", {
-        "gate": "injection_suite", "status": status, "corpus": gate.corpus, "corpus_hash": corpus_hash,
-        "attacks": len(cases), "repeats": gate.repeats, "success_rate": rate,
-        "by_category": {arm: {c: by_category[arm][c] / totals[c] for c in totals} for arm in ARMS},
-        "reasons": reasons, "runner": {"calls": stats.calls, "errors": stats.errors},
-    })
+    uri = write_verdict(
+        store, evidence_prefix, "injection_suite", status, reasons, corpus=gate.corpus, corpus_hash=corpus_hash,
+        attacks=len(cases), repeats=gate.repeats, success_rate=rate,
+        by_category={arm: {c: by_category[arm][c] / totals[c] for c in totals} for arm in ARMS},
+        runner={"calls": stats.calls, "errors": stats.errors})
     return GateResult(
         gate="injection_suite", status=status,
         summary=f"attack success: candidate {rate['candidate']:.1%}, baseline {rate['baseline']:.1%} "

@@ -22,9 +22,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import GateError, InvalidInput
-from genai_cicd.gates.common import ARMS, load_cases, load_variant
+from genai_cicd.gates.common import ARMS, load_cases, load_variant, write_verdict
 from genai_cicd.gates.model_scorers import (
     DEFAULT_RUBRIC,
     EmbeddingCosine,
@@ -38,7 +37,7 @@ from genai_cicd.gates.scorers import SCORERS
 from genai_cicd.models.dataset import GoldenCase, case_ids
 from genai_cicd.models.manifest import PromptRegressionGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
-from genai_cicd.ports import Embeddings
+from genai_cicd.ports import Artifacts, Embeddings
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 MIN_LOOK_CASES = 20  # an interim look on fewer cases could hardly decide anything
@@ -73,7 +72,7 @@ def build_scorers(gate: PromptRegressionGate, provider: ModelProvider, embedding
     return scorers
 
 
-def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider,
+def run_prompt_regression(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
                           release_id: str, evidence_prefix: str, embeddings: Embeddings | None = None,
                           run: int = 1) -> GateResult:
     """Inline: score a look's cases at a time, in content order, and stop at the first clear verdict."""
@@ -94,7 +93,7 @@ def run_prompt_regression(manifest: ReleaseManifest, store: ArtifactStore, provi
 
 
 # ---------------------------------------------------------------- sharded (Distributed Map)
-def plan_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str) -> dict[str, Any]:
+def plan_shards(manifest: ReleaseManifest, store: Artifacts, evidence_prefix: str) -> dict[str, Any]:
     """Split the golden set into contiguous shards of ``shard_size`` cases; the list goes to S3 for ItemReader.
 
     The Map writes its children's results to S3 (ResultWriter, under ``map-results/``), so the
@@ -116,7 +115,7 @@ def shard_key(evidence_prefix: str, index: int) -> str:
     return f"{evidence_prefix}/shards/shard-{index:05d}.json"
 
 
-def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
+def score_shard(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider, release_id: str,
                 evidence_prefix: str, shard: dict[str, int], embeddings: Embeddings | None = None) -> dict[str, Any]:
     """One Distributed Map child: score cases [start, end), write them to S3, return a pointer."""
     part = score_cases(manifest, store, provider, release_id, list(range(shard["start"], shard["end"])),
@@ -125,7 +124,7 @@ def score_shard(manifest: ReleaseManifest, store: ArtifactStore, provider: Model
     return {"index": shard["index"], "uri": uri, "rows": len(part["rows"])}
 
 
-def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_prefix: str,
+def reduce_shards(manifest: ReleaseManifest, store: Artifacts, evidence_prefix: str,
                   plan: dict[str, Any], run: int = 1) -> GateResult:
     """After the Map: the verdict over every planned shard. A shard missing from S3 fails the gate (never a pass)."""
     planned = store.read_json(f"s3://{plan['bucket']}/{plan['key']}")
@@ -143,7 +142,7 @@ def reduce_shards(manifest: ReleaseManifest, store: ArtifactStore, evidence_pref
 
 
 # ---------------------------------------------------------------- the two halves
-def score_cases(manifest: ReleaseManifest, store: ArtifactStore, provider: ModelProvider, release_id: str,
+def score_cases(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider, release_id: str,
                 indices: list[int], embeddings: Embeddings | None = None) -> dict[str, Any]:
     """Generate and score the cases at ``indices`` x repeats x both arms. JSON-ready rows and counters."""
     gate = manifest.gates.prompt_regression
@@ -255,7 +254,7 @@ def judge_parts(manifest: ReleaseManifest, parts: list[dict[str, Any]], run: int
             "alpha": alpha, "covered": covered, "total": total, "dataset_hash": dataset_hash, "final": final}
 
 
-def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[dict[str, Any]],
+def write_result(manifest: ReleaseManifest, store: Artifacts, parts: list[dict[str, Any]],
                  evidence_prefix: str, run: int, judged: dict[str, Any]) -> GateResult:
     gate = manifest.gates.prompt_regression
     assert gate is not None
@@ -274,12 +273,12 @@ def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[di
     looks = {"run": run, "alpha": judged["alpha"], "looks_planned": len(look_sizes(judged["total"], gate.looks)),
              "looks_taken": len(parts) if not gate.shard_size else 1, "cases_scored": judged["covered"],
              "stopped_early": judged["covered"] < judged["total"]}
-    verdict_doc = {
-        "gate": "prompt_regression", "status": judged["status"], "dataset": gate.dataset,
+    figures = {
+        "dataset": gate.dataset,
         "dataset_hash": judged["dataset_hash"], "cases": judged["total"], "repeats": gate.repeats,
         "errors": judged["errors"], "shards": len(parts) if gate.shard_size else 1, "sequential": looks,
         "rejected_model_verdicts": dict(rejected), "prompt_hashes": parts[0]["prompt_hashes"],
-        "metrics": [v.model_dump(mode="json") for v in verdicts], "reasons": judged["reasons"],
+        "metrics": [v.model_dump(mode="json") for v in verdicts],
         "runner": {"calls": calls,
                    "throttle_events": sum(p["runner"]["throttle_events"] for p in parts),
                    "min_concurrency": min(p["runner"]["min_concurrency"] for p in parts),
@@ -288,7 +287,7 @@ def write_result(manifest: ReleaseManifest, store: ArtifactStore, parts: list[di
     store.put_jsonl(f"{evidence_prefix}/outputs.jsonl", rows)
     for arm in ARMS:
         store.put_jsonl(f"{evidence_prefix}/{arm}_scores.jsonl", score_rows[arm])
-    uri = store.put_json(f"{evidence_prefix}/verdict.json", verdict_doc)
+    uri = write_verdict(store, evidence_prefix, "prompt_regression", judged["status"], judged["reasons"], **figures)
     summary = "; ".join(f"{v.metric} {v.decision} (cand {v.candidate_mean:.3f} vs base {v.baseline_mean:.3f}, "
                         f"lower bound {v.lower_bound:+.3f})" for v in verdicts)
     if looks["stopped_early"]:

@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from genai_cicd.aws.traffic import TrafficShifter
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
 from genai_cicd.canary.planning import PlanEstimate
@@ -17,6 +16,7 @@ from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed
 from genai_cicd.models.manifest import ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
+from genai_cicd.ports import TrafficShifter
 
 FULL = 100.0
 

@@ -14,8 +14,8 @@ from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
 from genai_cicd.gates.regression import plan_shards, reduce_shards, run_prompt_regression, score_shard
 from genai_cicd.logic.context import evidence_key, load_manifest
+from genai_cicd.models.manifest import GATE_NAMES
 from genai_cicd.models.tasks import (
-    GATE_NAMES,
     GateResult,
     GateTaskInput,
     QualityGateInput,

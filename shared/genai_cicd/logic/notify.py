@@ -44,7 +44,10 @@ def _clip(value: Any) -> Any:
 
 def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
     release = event.release
-    detail = {k: _clip(v) for k, v in event.detail.items() if k in ALLOWED_DETAIL}
+    given = dict(event.detail)
+    if "release_report" in event.model_fields_set:
+        given["release_report"] = event.release_report
+    detail = {k: _clip(v) for k, v in given.items() if k in ALLOWED_DETAIL}
     if "cause" in detail:
         detail["cause"] = domain_message(event.detail["cause"])  # never a stack trace outside the log
     body: dict[str, Any] = {"event": event.event, "detail": detail}

@@ -16,12 +16,11 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from genai_cicd import s3_keys
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.logic import charts
 from genai_cicd.logic.context import evidence_key
@@ -29,6 +28,7 @@ from genai_cicd.logic.report_cases import CaseRow, worst_cases
 from genai_cicd.logic.report_index import IndexEntry, write_index
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
+from genai_cicd.ports import Artifacts
 
 SERIES = ("errors", "slow_requests", "low_quality", "guardrail_interventions")
 WORST_SHOWN = 10
@@ -45,7 +45,7 @@ class Approval(BaseModel):
 
 class RecordInput(BaseModel):
     release: ReleaseContext
-    outcome: str
+    outcome: Literal["promoted", "blocked", "rolled_back", "failed", "rejected"]
     reasons: list[str] = []
     started_at: str | None = None  # $$.Execution.StartTime
     approval: Approval | None = None
@@ -75,14 +75,14 @@ class ReportData(RecordInput):
     finished_at: str | None = None
 
 
-def _read_json(store: ArtifactStore, ref: str) -> Any:
+def _read_json(store: Artifacts, ref: str) -> Any:
     try:
         return json.loads(store.read_text(ref))
     except (InvalidInput, ValueError):
         return None
 
 
-def gather(event: RecordInput, store: ArtifactStore, finished_at: str | None = None) -> ReportData:
+def gather(event: RecordInput, store: Artifacts, finished_at: str | None = None) -> ReportData:
     release = event.release
     quality = _read_json(store, evidence_key(release, "quality_gate.json"))
     # canary/interval-NNNN.json only (quality-NNNN.json beside them holds per-answer scores)
@@ -528,7 +528,7 @@ def index_entry(data: ReportData) -> IndexEntry:
                       change=", ".join(data.release.change_kinds), started_by=data.release.started_by)
 
 
-def record_release(event: RecordInput, store: ArtifactStore, now: str | None = None) -> RecordResult:
+def record_release(event: RecordInput, store: Artifacts, now: str | None = None) -> RecordResult:
     from datetime import UTC, datetime
 
     data = gather(event, store, finished_at=now or datetime.now(UTC).isoformat())

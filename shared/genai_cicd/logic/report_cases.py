@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.dataset import GoldenCase, InjectionCase, case_ids, parse_jsonl
 from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.ports import Artifacts
 
 TEXT_LIMIT = 600  # characters of a prompt or answer shown in the report
 
@@ -50,11 +50,11 @@ def _prefix(report_uri: str) -> str:
     return report_uri.rsplit("/", 1)[0]
 
 
-def _lines(store: ArtifactStore, ref: str) -> list[dict[str, Any]]:
+def _lines(store: Artifacts, ref: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in store.read_text(ref).splitlines() if line.strip()]
 
 
-def regression_cases(store: ArtifactStore, manifest: ReleaseManifest, report_uri: str,
+def regression_cases(store: Artifacts, manifest: ReleaseManifest, report_uri: str,
                      metrics: list[str]) -> list[CaseRow]:
     """Per case: mean score per arm and metric (a missing answer scores 0), worst case first."""
     gate = manifest.gates.prompt_regression
@@ -91,7 +91,7 @@ def regression_cases(store: ArtifactStore, manifest: ReleaseManifest, report_uri
     return sorted(out, key=lambda r: (-r.harm, r.case_id))
 
 
-def injection_cases(store: ArtifactStore, manifest: ReleaseManifest, report_uri: str) -> list[CaseRow]:
+def injection_cases(store: Artifacts, manifest: ReleaseManifest, report_uri: str) -> list[CaseRow]:
     """Attacks that succeeded more often on the candidate; score = share of repeats resisted."""
     gate = manifest.gates.injection_suite
     if gate is None:
@@ -124,7 +124,7 @@ def injection_cases(store: ArtifactStore, manifest: ReleaseManifest, report_uri:
     return sorted(out, key=lambda r: (-r.harm, r.case_id))
 
 
-def worst_cases(store: ArtifactStore, manifest: ReleaseManifest, quality: dict[str, Any]) -> dict[str, list[CaseRow]]:
+def worst_cases(store: Artifacts, manifest: ReleaseManifest, quality: dict[str, Any]) -> dict[str, list[CaseRow]]:
     """For each gate that blocked or has a metric worse than its baseline: every case, worst first.
 
     Best effort: evidence that cannot be read gives no rows (the gate's verdict says why it blocked).

@@ -15,8 +15,8 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 
 from genai_cicd import s3_keys
-from genai_cicd.aws.artifacts import ArtifactStore
 from genai_cicd.errors import InvalidInput
+from genai_cicd.ports import Artifacts
 
 PREFIX = s3_keys.REPORT_INDEX_PREFIX
 INDEX_KEY = s3_keys.REPORT_INDEX
@@ -84,7 +84,7 @@ def read_entries(texts: Iterable[str]) -> list[IndexEntry]:
     return out
 
 
-def write_index(store: ArtifactStore, entry: IndexEntry) -> str:
+def write_index(store: Artifacts, entry: IndexEntry) -> str:
     """Add this release's entry and rebuild the page from the newest entries."""
     store.put_text(entry_key(entry), entry.model_dump_json(), "application/json")
     texts = []

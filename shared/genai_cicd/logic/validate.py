@@ -18,8 +18,14 @@ from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.models.dataset import content_hash
 from genai_cicd.models.limits import history_problem
-from genai_cicd.models.manifest import ReleaseManifest, decode_manifest_text, derive_change_kinds, parse_manifest
-from genai_cicd.models.tasks import GATE_NAMES, ReleaseContext, ReleaseInput, ValidateInput
+from genai_cicd.models.manifest import (
+    GATE_NAMES,
+    ReleaseManifest,
+    decode_manifest_text,
+    derive_change_kinds,
+    parse_manifest,
+)
+from genai_cicd.models.tasks import ReleaseContext, ReleaseInput, ValidateInput
 from genai_cicd.models.validation import describe_validation_error
 from genai_cicd.ports import TargetUnavailable
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -184,15 +184,15 @@ class BedrockEvaluationGate(Strict):
 
 GateName = Literal["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
                    "bedrock_evaluation"]
+# Every gate, in the order they run and are reported: the one list of gate names.
+GATE_NAMES: tuple[GateName, ...] = get_args(GateName)
 
 # Change-aware selection: which configured gates a kind of change needs.
 GATES_FOR_CHANGE: dict[ChangeKind, set[str]] = {
     ChangeKind.GUARDRAIL: {"guardrail_suite", "injection_suite"},
     ChangeKind.PROMPT: {"prompt_regression", "schema_contract", "injection_suite", "bedrock_evaluation"},
-    ChangeKind.MODEL: {"prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
-                       "bedrock_evaluation"},
-    ChangeKind.CODE: {"prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
-                      "bedrock_evaluation"},
+    ChangeKind.MODEL: set(GATE_NAMES),
+    ChangeKind.CODE: set(GATE_NAMES),
 }
 
 
@@ -414,8 +414,7 @@ class ReleaseManifest(Strict):
     def artifact_refs(self) -> list[tuple[str, str]]:
         """(field, reference) of every file the release reads: prompts, datasets and suites."""
         refs = [("baseline.prompt", self.baseline.prompt), ("candidate.prompt", self.candidate.prompt)]
-        for name in ("prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
-                     "bedrock_evaluation"):
+        for name in GATE_NAMES:
             gate = getattr(self.gates, name)
             for field in ("dataset", "suite", "corpus"):
                 if gate is not None and getattr(gate, field, None):
@@ -456,7 +455,7 @@ class ReleaseManifest(Strict):
         declared kinds together with those derived from the variants (``derive_change_kinds``),
         so a declaration can add gates but never remove one.
         """
-        names = ["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract", "bedrock_evaluation"]
+        names = list(GATE_NAMES)
         effective = sorted(set(self.change.kinds if kinds is None else kinds))
         needed = set().union(*(GATES_FOR_CHANGE[k] for k in effective))
         out: dict[str, str | None] = {}

@@ -12,11 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
 
-GateName = Literal["prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
-                   "bedrock_evaluation"]
-GATE_NAMES: tuple[GateName, ...] = ("prompt_regression", "guardrail_suite", "injection_suite", "schema_contract",
-                                    "bedrock_evaluation")
-
 
 class TaskModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -180,6 +175,8 @@ class NotifyInput(TaskModel):
                    "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled",
                    "reconciled"]
     detail: dict[str, Any] = Field(default_factory=dict)
+    # The settle sequence's link to the release report (null when it could not be written), added to detail.
+    release_report: str | None = None
 
 
 class NotifyResult(TaskModel):
@@ -190,6 +187,14 @@ class NotifyResult(TaskModel):
 class LockInput(TaskModel):
     release: ReleaseContext
     action: Literal["acquire", "release"]
+
+
+class LockResult(TaskModel):
+    """AcquireLock: held, with the lock's expiry (epoch seconds); FreeLock: not held, and whether it was ours."""
+
+    held: bool
+    expires: int | None = None
+    released: bool | None = None
 
 
 class ReportInput(TaskModel):
