@@ -138,7 +138,7 @@ def test_given_a_release_running_when_a_second_starts_for_the_same_app_then_refu
 def test_given_the_model_throttles_or_times_out_every_call_then_the_gate_blocks_never_passes(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     regression = {**sample_manifest("good-prompt")["gates"]["prompt_regression"], "repeats": 1,
-                  "max_throttle_seconds": 2,
+                  "max_throttle_seconds": 1,  # the least a manifest may give: the shortest wait
                   "dataset": str(SAMPLE / "data" / "golden.jsonl")}
     path = manifest_file(tmp_path, "good-prompt", gates={"guardrail_suite": None, "injection_suite": None,
                                                          "prompt_regression": regression})
