@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEC := .venv-sec
 SEC_STAMP := $(SEC)/.installed
 
-.PHONY: demo test test-fast browser lint typecheck sam-check data clean schemas bench bench-quick security-tools
+.PHONY: demo test test-fast browser lint typecheck sam-check data clean schemas bench bench-quick bench-layers security-tools
 
 # bash with pipefail: a failed pip install fails the target even though its output is filtered.
 SHELL := /bin/bash
@@ -26,10 +26,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-# Two workers, each taking whole test files (--dist loadfile): a file's tests share its embedded stack
-# and run in order on one worker. (loadgroup would be finer, but pytest 9.2 no longer honours its
-# groups: pytest-dev/pytest-xdist#1386.)
-TEST_WORKERS ?= 2
+# Three workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
+# file's tests share its embedded stack and run in order on one worker. The releases on the embedded
+# AWS wait (Wait states, polls) about as much as they compute, so three workers keep 2 cores busy.
+# (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
+TEST_WORKERS ?= 3
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
@@ -96,3 +97,19 @@ bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to 
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
 	$(BIN)/python bench/online_quality.py --runs 10
 	$(BIN)/python bench/control_plane.py --quick
+
+# Layer sizes and cold imports per function (docs/BENCHMARKS.md §6): the layers of BEFORE (a git ref) and of
+# this tree, built by SAM CLI, each function's `import app` timed under the runtime's Python 3.13.
+BEFORE ?= 73d0b3e
+RUNTIME_PYTHON ?= $(shell command -v python3.13 2>/dev/null)
+bench-layers: $(STAMP)  ## layer sizes and cold import time per function, BEFORE vs this tree (SAM CLI, Python 3.13)
+	@test -n "$(RUNTIME_PYTHON)" || { echo "set RUNTIME_PYTHON to a Python 3.13 (the runtime's)"; exit 2; }
+	@test -x .venv-sam/bin/sam || ($(PYTHON) -m venv .venv-sam && .venv-sam/bin/pip install --quiet "aws-sam-cli==1.170.0")
+	rm -rf .aws-sam/bench && git worktree add --force --detach .aws-sam/bench/src $(BEFORE)
+	cd .aws-sam/bench/src && ../../../.venv-sam/bin/sam build --no-cached --build-dir ../before >/dev/null
+	git worktree remove --force .aws-sam/bench/src
+	RUNTIME_PYTHON=/nonexistent .venv-sam/bin/sam build --no-cached --build-dir .aws-sam/bench/no-bytecode >/dev/null
+	RUNTIME_PYTHON=$(RUNTIME_PYTHON) .venv-sam/bin/sam build --no-cached --build-dir .aws-sam/bench/after >/dev/null
+	$(BIN)/python bench/layer_imports.py --build before=.aws-sam/bench/before \
+		--build no-bytecode=.aws-sam/bench/no-bytecode --build after=.aws-sam/bench/after \
+		--python $(RUNTIME_PYTHON) --runs 7 | tee docs/bench/layer_imports.md

@@ -18,11 +18,25 @@ os.environ.update({
 os.environ.pop("AWS_PROFILE", None)
 
 
+# The longest test files first. `make test`'s workers take whole files in collection order
+# (--dist loadfile); a long file handed out last would run alone at the end while the others idle.
+LONGEST_FIRST = [
+    "e2e/test_readme_commands.py", "reliability/test_faults_at_every_call.py",
+    "reliability/test_faults_at_every_call_second_half.py", "e2e/test_demo_releases.py",
+    "reliability/test_restart_reconciliation.py", "security/test_logs_notifications_audit.py",
+    "e2e/test_pipeline_paths.py", "reliability/test_missing_data_locks_and_models.py",
+    "e2e/test_pipeline_kit.py", "e2e/test_rollback_and_events.py",
+]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in ("unit", "contract", "integration", "e2e", "reliability", "security"):
             item.add_marker(getattr(pytest.mark, parts[0]))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).relative_to(ROOT / "tests").as_posix(),
+                                         len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
