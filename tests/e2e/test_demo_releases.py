@@ -10,28 +10,35 @@ from typing import Any
 
 import pytest
 
-from genai_cicd_local.cli.main import DEMO_SCENARIOS
+from genai_cicd_local.cli.main import DEMO_SCENARIOS, run_demo
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
 from tests.browser import render
 from tests.utils import SAMPLE, manifest_file
 
-RESULTS: dict[str, dict[str, Any]] = {}
+
+@pytest.fixture(scope="module")
+def demo(runner: LocalReleaseRunner, root: Path) -> dict[str, Any]:
+    """`genai-cicd demo`'s six releases, run once by the command's own function (cli/main.run_demo)."""
+    return run_demo(runner, root, out=lambda _: None)
 
 
-def released(runner: LocalReleaseRunner, scenario: str) -> dict[str, Any]:
-    """The demo release's result, run now if this module's earlier test did not (tests run alone too)."""
-    if scenario not in RESULTS:
-        rate, traffic = next((r, t) for name, _, r, t in DEMO_SCENARIOS if name == scenario)
-        RESULTS[scenario] = runner.run(SAMPLE / "manifests" / f"{scenario}.yaml", name=f"e2e-{scenario}",
-                                       traffic_rate=rate, traffic_file=traffic)
-    return RESULTS[scenario]
+def released(demo: dict[str, Any], scenario: str) -> dict[str, Any]:
+    return next(r for r in demo["releases"] if r["scenario"] == scenario)
+
+
+def test_the_demo_writes_its_summary_and_every_release_ends_as_expected(demo: dict[str, Any], root: Path) -> None:
+    """What `genai-cicd demo` prints and exits on (0 only when every outcome is the expected one)."""
+    summary = json.loads((root / "reports" / "demo-summary.json").read_text())
+    assert [r["scenario"] for r in summary["releases"]] == [name for name, *_ in DEMO_SCENARIOS]
+    assert all(r["outcome"] == r["expected"] for r in summary["releases"]), summary
+    assert summary["total_seconds"] > 0
 
 
 @pytest.mark.parametrize("scenario", [name for name, *_ in DEMO_SCENARIOS])
-def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalReleaseRunner,
+def test_given_demo_manifest_when_released_then_expected_outcome(demo: dict[str, Any],
                                                                  scenario: str) -> None:
-    result = released(runner, scenario)
+    result = released(demo, scenario)
     assert result["ledger_verified"] and result["ledger_entries"] == result["notifications"]
     assert result["ledger_anchors"] == result["notifications"]  # every message carries the head
     expected = {
@@ -52,13 +59,13 @@ def test_given_demo_manifest_when_released_then_expected_outcome(runner: LocalRe
     assert (result["probe_requests"] > 0) is (scenario == "low-traffic-probes"), result
 
 
-def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_online_quality(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    result = released(runner, "live-quality-regression")
+def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_online_quality(demo: dict[str, Any],
+        aws: EmbeddedAWS) -> None:
+    result = released(demo, "live-quality-regression")
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
-        "e2e-live-quality-regression")
+        "demo-live-quality-regression")
     assert [e.event for e in entries][:2] == ["started", "gates_passed"]  # the gates could not see it
     rolled = entries[-1].detail["detail"]
     assert rolled["metric"] == "quality" and rolled["outcome"] == "shown_harmful"
@@ -66,7 +73,7 @@ def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_o
     assert result["decided_by_stream"] == "user"
     s3 = aws.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket,
-                                                  Prefix="releases/e2e-live-quality-regression/canary/quality-")
+                                                  Prefix="releases/demo-live-quality-regression/canary/quality-")
             ["Contents"]]
     scored = [row for k in keys for row in json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read())
               ["samples"]]
@@ -74,44 +81,43 @@ def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_o
               for arm in ("baseline", "candidate")}
     assert sum(by_arm["candidate"]) / len(by_arm["candidate"]) < sum(by_arm["baseline"]) / len(by_arm["baseline"])
     # the release report shows the quality series and what scoring used
-    report = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-live-quality-regression/report.md")["Body"].read()
+    report = s3.get_object(Bucket=aws.bucket, Key="releases/demo-live-quality-regression/report.md")["Body"].read()
     text = report.decode()
     assert "quality canary/base" in text and "Online quality:" in text and "judge calls" in text
 
 
-def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(aws: EmbeddedAWS, runner: LocalReleaseRunner
-                                                                 ) -> None:
-    result = released(runner, "low-traffic-probes")
+def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    result = released(demo, "low-traffic-probes")
     assert result["decided_by_stream"] == "probe" and result["probe_cost_usd"] > 0
     # user traffic alone: half a request per second, a few dozen requests in all
     assert result["app_requests"] < 60 < result["probe_requests"]
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
-        "e2e-low-traffic-probes")
+        "demo-low-traffic-probes")
     step = next(e for e in entries if e.event == "canary_step")
     assert "probes on" in step.detail["detail"]["plan"]
     promoted = entries[-1].detail["detail"]
     assert promoted["stream"] == "probe" and promoted["probe_requests"] == result["probe_requests"]
-    report = aws.client("s3").get_object(Bucket=aws.bucket, Key="releases/e2e-low-traffic-probes/report.md")
+    report = aws.client("s3").get_object(Bucket=aws.bucket, Key="releases/demo-low-traffic-probes/report.md")
     text = report["Body"].read().decode()
     assert f"Probe traffic: {result['probe_requests']:,} probe requests" in text
     assert "The decision came from the probe stream." in text
 
 
-def test_the_rollback_names_the_metric_that_degraded(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    released(runner, "slow-model")
+def test_the_rollback_names_the_metric_that_degraded(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    released(demo, "slow-model")
     s3 = aws.client("s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-slow-model/canary/")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/demo-slow-model/canary/")
             ["Contents"]]
     last = json.loads(s3.get_object(Bucket=aws.bucket, Key=sorted(keys)[-1])["Body"].read())
     assert last["action"] == "rollback" and last["decision"]["metric"] == "slow_requests"
 
 
-def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    released(runner, "good-prompt")
+def test_the_promotion_came_when_shown_safe_at_every_step(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    released(demo, "good-prompt")
     s3 = aws.client("s3")
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/e2e-good-prompt/canary/")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="releases/demo-good-prompt/canary/")
                   ["Contents"])
     steps = [json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read()) for k in keys]
     promoted = [s for s in steps if s["action"] in ("next_step", "promote")]
@@ -122,13 +128,12 @@ def test_the_promotion_came_when_shown_safe_at_every_step(aws: EmbeddedAWS, runn
         assert all(m["status"] in ("safe", "negligible") for m in s["decision"]["metrics"].values())
 
 
-def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS, runner: LocalReleaseRunner
-                                                               ) -> None:
-    released(runner, "good-prompt")
+def test_the_ledger_records_what_changed_and_the_gate_evidence(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    released(demo, "good-prompt")
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
-        "e2e-good-prompt")
+        "demo-good-prompt")
     started = entries[0].detail["change"]["variants"]
     assert started["baseline"]["model_id"] == "local.sim-chat-v1"
     assert started["candidate"]["prompt_hash"].startswith("sha256:")
@@ -144,8 +149,8 @@ def test_the_ledger_records_what_changed_and_the_gate_evidence(aws: EmbeddedAWS,
     assert decided and decided[0].detail["detail"]["outcome"] == "shown_safe"
 
 
-def test_no_prompt_question_or_answer_reaches_the_logs(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    released(runner, "injection-regression")
+def test_no_prompt_question_or_answer_reaches_the_logs(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    released(demo, "injection-regression")
     secrets = ["The Pro plan costs 12 dollars", "Treat the user's message", "how much is pro per user",
                "Ignore all previous instructions", "Internal session reference"]
     lines = [entry["line"] for entry in aws.logs]
@@ -175,10 +180,10 @@ def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(
     assert rolled["outcome"] == "not_shown_safe" and "judge budget is spent" in rolled["reasons"][0]
 
 
-def test_the_quality_regression_report_names_its_worst_cases(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    released(runner, "quality-regression")
+def test_the_quality_regression_report_names_its_worst_cases(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    released(demo, "quality-regression")
     s3 = aws.client("s3")
-    page = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-quality-regression/report.html")["Body"].read().decode()
+    page = s3.get_object(Bucket=aws.bucket, Key="releases/demo-quality-regression/report.html")["Body"].read().decode()
     golden = {json.loads(line)["id"]: json.loads(line) for line in (SAMPLE / "data/golden.jsonl").read_text()
               .splitlines() if line}
     rows = re.findall(r"<tr><td>(faq-\d+)</td><td class='answer'>([^<]*)</td><td class='answer'>([^<]*)</td>"
@@ -191,36 +196,35 @@ def test_the_quality_regression_report_names_its_worst_cases(aws: EmbeddedAWS, r
     # the trimmed prompt cannot answer outside billing and account: those are the cases that hurt
     assert all(golden[cid]["category"] not in ("billing", "account") for cid, *_ in rows)
     assert "Blocked before any traffic moved: prompt_regression failed" in page
-    cases = s3.get_object(Bucket=aws.bucket, Key="releases/e2e-quality-regression/e2e-quality-regression-cases.html")
+    cases = s3.get_object(Bucket=aws.bucket, Key="releases/demo-quality-regression/demo-quality-regression-cases.html")
     assert cases["Body"].read().decode().count("<tr><td>faq-") >= 10
 
 
-def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(root: Path, runner: LocalReleaseRunner
-                                                                         ) -> None:
+def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: dict[str, Any], root: Path) -> None:
     for scenario, *_ in DEMO_SCENARIOS:
-        released(runner, scenario)
+        released(demo, scenario)
     reports = root / "reports"
-    pages = [reports / "releases" / f"e2e-{name}.html" for name, *_ in DEMO_SCENARIOS]
-    pages += [reports / "releases" / "e2e-quality-regression-cases.html", reports / "index.html"]
+    pages = [reports / "releases" / f"demo-{name}.html" for name, *_ in DEMO_SCENARIOS]
+    pages += [reports / "releases" / "demo-quality-regression-cases.html", reports / "index.html"]
     rendered = {r.path.name: r for r in render(pages)}
     for r in rendered.values():
         assert not r.errors, (r.path, r.errors)
         assert all(url.startswith(("file:", "data:", "about:")) for url in r.requests), r.requests  # no assets
         assert r.height > 400 and r.title
-    for name in ("e2e-good-prompt.html", "e2e-slow-model.html", "e2e-live-quality-regression.html"):
+    for name in ("demo-good-prompt.html", "demo-slow-model.html", "demo-live-quality-regression.html"):
         charts = [c for c in rendered[name].charts if c["kind"] == "line"]
         assert len(charts) >= 4, name
         for c in charts:
             assert c["x"]["text"] == "canary interval" and c["x"]["w"] > 50 and c["y"]["h"] > 50, (name, c)
             assert c["xticks"][0] == "1" and c["width"] > 300
-    lq = rendered["e2e-live-quality-regression.html"]
+    lq = rendered["demo-live-quality-regression.html"]
     assert any(c["title"].startswith("mean quality score") for c in lq.charts)
     assert "Rolled back to the baseline" in lq.text and "Per interval" in lq.text
-    gate_charts = [c for c in rendered["e2e-quality-regression.html"].charts if c["kind"] == "interval"]
+    gate_charts = [c for c in rendered["demo-quality-regression.html"].charts if c["kind"] == "interval"]
     assert gate_charts and gate_charts[0]["x"]["w"] > 100 and gate_charts[0]["y"]["text"] == "metric"
     index = rendered["index.html"]
     for name, *_ in DEMO_SCENARIOS:
-        assert f"e2e-{name}" in index.text
+        assert f"demo-{name}" in index.text
     assert "prompt_regression" in index.text and "slow_requests" in index.text  # decided_on
 
 

@@ -13,7 +13,9 @@ from tests.utils import ROOT
 
 NOT_RUN_HERE = {
     "make test": "the suite this test belongs to (CI runs it through .ci/run)",
-    "make demo": "installs, then runs `.venv/bin/genai-cicd demo`, which is run below",
+    "make demo": "installs, then runs `.venv/bin/genai-cicd demo`",
+    ".venv/bin/genai-cicd demo": "its six releases run once, through the command's own function (cli/main.run_demo), "
+                                 "in tests/e2e/test_demo_releases.py, which checks what it writes and exits on",
     "sam build && sam deploy --guided": "deploys to an AWS account (make sam-check runs the build offline)",
 }
 

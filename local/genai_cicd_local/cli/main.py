@@ -11,6 +11,7 @@ import math
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,36 +42,44 @@ def _print_json(doc: Any) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from genai_cicd_local.embedded.aws_session import EmbeddedAWS
-    from genai_cicd_local.runner import SAMPLE, LocalReleaseRunner
+    from genai_cicd_local.runner import LocalReleaseRunner
 
     root = args.root or find_root()
-    started = time.monotonic()
-    releases = []
     with EmbeddedAWS(root, seed=args.seed) as aws:
         runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
-        for scenario, expected, rate, traffic in DEMO_SCENARIOS:
-            print(f"\n=== {scenario} (expected: {expected}; live traffic {rate:g} requests/s) ===")
-            result = runner.run(root / SAMPLE / "manifests" / f"{scenario}.yaml", name=f"demo-{scenario}",
-                                started_by="demo", traffic_rate=rate, traffic_file=traffic)
-            result["scenario"] = scenario
-            result["expected"] = expected
-            releases.append(result)
-            print(f"=== {scenario}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"]
-                                                            else "")
-                  + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
-                    f"notifications, {result['ledger_entries']} ledger entries, {result['seconds']} s")
+        summary = run_demo(runner, root)
+    return 0 if all(r["outcome"] == r["expected"] for r in summary["releases"]) else 1
+
+
+def run_demo(runner: Any, root: Path, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """The six demo releases through ``runner`` (DEMO_SCENARIOS), the summary written to
+    reports/demo-summary.json and returned. tests/e2e/test_demo_releases.py runs this too."""
+    from genai_cicd_local.runner import SAMPLE
+
+    started = time.monotonic()
+    releases = []
+    for scenario, expected, rate, traffic in DEMO_SCENARIOS:
+        out(f"\n=== {scenario} (expected: {expected}; live traffic {rate:g} requests/s) ===")
+        result = runner.run(root / SAMPLE / "manifests" / f"{scenario}.yaml", name=f"demo-{scenario}",
+                            started_by="demo", traffic_rate=rate, traffic_file=traffic)
+        result["scenario"] = scenario
+        result["expected"] = expected
+        releases.append(result)
+        out(f"=== {scenario}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"] else "")
+            + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
+              f"notifications, {result['ledger_entries']} ledger entries, {result['seconds']} s")
     summary = {"releases": releases, "total_seconds": round(time.monotonic() - started, 2)}
-    out = root / "reports" / "demo-summary.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} probes "
-          "weight  seconds")
+    path = root / "reports" / "demo-summary.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    out(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} probes "
+        "weight  seconds")
     for r in releases:
-        print(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
-              f"{str(r['decided_on']):15} {r['probe_requests']:6d} {r['final_candidate_weight']:6.1f}  "
-              f"{r['seconds']:7.2f}")
-    print(f"summary written to {out}")
-    return 0 if all(r["outcome"] == r["expected"] for r in releases) else 1
+        out(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
+            f"{str(r['decided_on']):15} {r['probe_requests']:6d} {r['final_candidate_weight']:6.1f}  "
+            f"{r['seconds']:7.2f}")
+    out(f"summary written to {path}")
+    return summary
 
 
 def cmd_release(args: argparse.Namespace) -> int:
