@@ -21,11 +21,10 @@ os.environ.pop("AWS_PROFILE", None)
 # The longest test files first. `make test`'s workers take whole files in collection order
 # (--dist loadfile); a long file handed out last would run alone at the end while the others idle.
 LONGEST_FIRST = [
-    "e2e/test_readme_commands.py", "reliability/test_faults_at_every_call.py",
-    "reliability/test_faults_at_every_call_second_half.py", "e2e/test_demo_releases.py",
-    "reliability/test_restart_reconciliation.py", "security/test_logs_notifications_audit.py",
-    "e2e/test_pipeline_paths.py", "reliability/test_missing_data_locks_and_models.py",
-    "e2e/test_pipeline_kit.py", "e2e/test_rollback_and_events.py",
+    "e2e/test_demo_releases.py", "reliability/test_faults_at_every_call.py",
+    "reliability/test_faults_at_every_call_second_half.py", "security/test_logs_notifications_audit.py",
+    "reliability/test_restart_reconciliation.py", "e2e/test_readme_commands.py", "e2e/test_pipeline_paths.py",
+    "reliability/test_missing_data_locks_and_models.py", "e2e/test_pipeline_kit.py", "e2e/test_rollback_and_events.py",
 ]
 
 

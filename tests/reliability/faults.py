@@ -41,9 +41,14 @@ def control_plane_calls(aws: EmbeddedAWS) -> set[tuple[str, str]]:
     return {(functions[caller], op) for (caller, op) in aws.backend.calls_by_caller if caller in functions}
 
 
+# App traffic during the canary: the quick canary (slow_requests only, negligible 0.9) needs a handful of
+# requests, and the demo's 40 requests/s would only take CPU from the test files running beside this one.
+TRAFFIC_RATE = 8.0
+
+
 def run_release(aws: EmbeddedAWS, runner: LocalReleaseRunner, path: Path, name: str) -> dict[str, Any]:
     try:
-        result = runner.run(path, name=name)
+        result = runner.run(path, name=name, traffic_rate=TRAFFIC_RATE)
     finally:
         aws.backend.clear_failures()
     quiesce(aws)
