@@ -30,7 +30,7 @@ demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 # file's tests share its embedded stack and run in order on one worker. More workers than cores starve
 # the demo's one-second canary intervals of traffic (a release then ends "not shown safe in time").
 # (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 

@@ -141,7 +141,7 @@ def test_the_ledger_records_what_changed_and_the_gate_evidence(demo: dict[str, A
     gates = entries[1].detail["detail"]["evidence"]
     assert gates["prompt_regression"]["dataset_hash"].startswith("sha256:")
     assert "lower bound" in gates["prompt_regression"]["headline"]
-    assert entries[0].actor == "cli"  # who started it
+    assert entries[0].actor == "demo"  # who started it: `genai-cicd demo`
     # The canary's start records the planner's estimate (the demo sends no traffic before the canary).
     step = next(e for e in entries if e.event == "canary_step")
     assert step.detail["detail"]["plan"].startswith("no baseline traffic in the last 15 minutes")
