@@ -26,9 +26,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-# Two workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
-# file's tests share its embedded stack and run in order on one worker. More workers than cores starve
-# the demo's one-second canary intervals of traffic (a release then ends "not shown safe in time").
+# Three workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
+# file's tests share its embedded stack and run in order on one worker. The releases on the embedded AWS
+# wait (Wait states, polls) as much as they compute: on 2 cores the three use about one core's worth.
 # (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
 TEST_WORKERS ?= 3
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline

@@ -1,7 +1,8 @@
 """Layer sizes and cold import time per function, measured on a `sam build` output.
 
-    python bench/layer_imports.py --build before=/tmp/build-before --build after=.aws-sam/build \
-        --python ~/.pyenv/versions/3.13.0/bin/python3 --runs 7
+    make bench-layers RUNTIME_PYTHON=/path/to/python3.13     (builds the stacks, then runs:)
+    python bench/layer_imports.py --build before=.aws-sam/bench/before --build after=.aws-sam/bench/after \
+        --python /path/to/python3.13 --runs 7
 
 For each function of the built template: which layers it attaches, their unzipped size, and the
 time of `import app` in a fresh interpreter (`python -X importtime`, the cumulative microseconds

@@ -1,16 +1,8 @@
-"""The audit ledger: an append-only, hash-chained history per release (DynamoDB).
+"""The audit ledger in DynamoDB: an append-only, hash-chained history per release.
 
-Each entry stores the SHA-256 of the previous entry; appends use a
-conditional write on the next sequence number, so two writers can never both
-claim the same position and nothing is overwritten.
-
-What a hash chain alone cannot prove: someone who can write the table can edit
-an entry and recompute every hash after it, and the forged chain verifies.
-What anchors it: every SNS notification (and its EventBridge copy) carries the
-ledger's head, the (seq, hash) of the last entry before it, and those messages
-are stored outside the table (subscribers, an EventBridge archive). A chain is
-trusted when it verifies *and* agrees with every head published for it
-(``verify_anchors``; ``genai-cicd audit --anchors``).
+Appends use a conditional write on the next sequence number, so two writers can never both claim
+the same position and nothing is overwritten. What the chain proves, what anchors it and how it is
+verified: models/ledger.py.
 """
 
 from __future__ import annotations
