@@ -86,3 +86,33 @@ def test_a_cancel_buries_first_then_stops_running_releases_and_rejects_their_app
     assert d.executions.stopped == [(started.execution_arn, "PipelineCancelled")]
     assert done[0]["status"] == "RUNNING" and done[0]["approval"] == "rejected"
     assert d.pipeline.answers == [("exec-1", False)]  # only this execution's approval, rejected
+
+
+def test_the_settle_sequences_report_link_reaches_the_message_and_a_missing_one_is_said_so() -> None:
+    """AnnounceOutcome passes the release report beside the outcome's detail; it must reach the message."""
+    from genai_cicd.logic.notify import notify
+    from genai_cicd.models.ledger import LedgerEntry
+    from genai_cicd.models.tasks import NotifyInput
+
+    published: list[dict[str, Any]] = []
+
+    class Ledger:
+        def head(self, release_id: str) -> tuple[int, str]:
+            return 0, "0" * 64
+
+        def append(self, release_id: str, event: str, actor: str, detail: dict[str, Any]) -> LedgerEntry:
+            return LedgerEntry(release_id=release_id, seq=1, event=event, at="t", actor=actor, detail=detail,
+                               prev_hash="0" * 64, hash="1" * 64)
+
+    class Notifier:
+        def publish(self, event: str, subject: str, body: dict[str, Any]) -> str:
+            published.append(body)
+            return "m-1"
+
+    fake = SimpleNamespace(ledger=Ledger(), notifier=Notifier(), config=SimpleNamespace(artifact_bucket="mem"))
+    for link in ("s3://mem/releases/r/report.html", None):
+        notify(NotifyInput(release_id="r", event="rolled_back", detail={"weight": 0}, release_report=link),
+               fake)  # type: ignore[arg-type]
+        assert published[-1]["detail"] == {"weight": 0, "release_report": link}
+    notify(NotifyInput(release_id="r", event="started", detail={}), fake)  # type: ignore[arg-type]
+    assert "release_report" not in published[-1]["detail"]
