@@ -26,11 +26,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-# Three workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
-# file's tests share its embedded stack and run in order on one worker. The releases on the embedded AWS
-# wait (Wait states, polls) as much as they compute: on 2 cores the three use about one core's worth.
+# Two workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
+# file's tests share its embedded stack and run in order on one worker. Three were faster (pytest 7.4
+# min) but starved timing-bound tests on 2 cores: a cancel landing mid-canary timed out once in the
+# ordering suite, and the demo's canary once ran out of intervals. TEST_WORKERS=3 make test to try.
 # (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
