@@ -14,6 +14,7 @@ from genai_cicd.aws.bedrock import BedrockEvaluationJobs
 from genai_cicd.gates.bedrock_eval import MAX_PROMPTS_PER_JOB, job_parts, poll_jobs, start_jobs
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
 from genai_cicd.models.manifest import parse_manifest
+from genai_cicd.models.tasks import EvaluationState
 from genai_cicd.providers.base import GenerationRequest, GenerationResult
 from genai_cicd_local.embedded.backend import EmbeddedBackend
 
@@ -75,10 +76,11 @@ def completed_store(candidate_lines: list[str]) -> MemoryStore:
 
 
 def verdict(store: MemoryStore) -> dict[str, Any]:
-    state = poll_jobs(manifest(), store, BedrockEvaluationJobs(CompletedJobs()),  # type: ignore[arg-type]
-                      {"jobs": {"baseline": "a", "candidate": "b"}},
-                      PREFIX)
-    return json.loads(store.files[f"{PREFIX}/verdict.json"]) | {"status": state["result"]["status"]}
+    state = poll_jobs(manifest().gates.bedrock_evaluation, store,  # type: ignore[arg-type]
+                      BedrockEvaluationJobs(CompletedJobs()),  # type: ignore[arg-type]
+                      EvaluationState(status="InProgress", jobs={"baseline": "a", "candidate": "b"}), PREFIX)
+    assert state.result is not None and state.status == "Done"
+    return json.loads(store.files[f"{PREFIX}/verdict.json"]) | {"status": state.result.status}
 
 
 def test_doc_shaped_output_for_30_cases_is_compared_as_30_cases() -> None:
@@ -140,8 +142,10 @@ def test_over_1000_prompts_runs_several_jobs_per_arm_with_the_documented_task_ty
     lines = [json.dumps({"prompt": f"question {i}?", "referenceResponse": f"answer {i}"}) for i in range(1500)]
     store = MemoryStore({"golden.jsonl": "\n".join(lines), "b.txt": "base prompt", "c.txt": "cand prompt"})
     jobs = Jobs()
-    state = start_jobs(manifest(), store, Answers(), BedrockEvaluationJobs(jobs), "r1", PREFIX)  # type: ignore[arg-type]
-    assert sorted(state["jobs"]) == ["baseline-1", "baseline-2", "candidate-1", "candidate-2"]
+    m = manifest()
+    state = start_jobs(m.gates.bedrock_evaluation, m, store, Answers(), BedrockEvaluationJobs(jobs),  # type: ignore[arg-type]
+                       "r1", PREFIX)
+    assert sorted(state.jobs) == ["baseline-1", "baseline-2", "candidate-1", "candidate-2"]
     assert job_parts(1500) == [(0, 1000), (1000, 1500)]
     for job in jobs.created:
         config = job["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]
@@ -155,7 +159,8 @@ def test_candidate_answers_from_the_dataset_are_not_generated_again() -> None:
     byoi = (HERE / "byoi-dataset.jsonl").read_text()
     store = MemoryStore({"golden.jsonl": byoi, "b.txt": "base prompt", "c.txt": "cand prompt"})
     provider, jobs = Answers(), Jobs()
-    start_jobs(manifest(candidate_answers="dataset"), store, provider, BedrockEvaluationJobs(jobs), "r1",  # type: ignore[arg-type]
+    m = manifest(candidate_answers="dataset")
+    start_jobs(m.gates.bedrock_evaluation, m, store, provider, BedrockEvaluationJobs(jobs), "r1",  # type: ignore[arg-type]
                PREFIX)
     assert provider.calls == 2  # the baseline's answers only
     candidate = [json.loads(line) for line in store.files[f"{PREFIX}/candidate/dataset-001.jsonl"].splitlines()]

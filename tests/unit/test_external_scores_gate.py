@@ -35,7 +35,7 @@ def test_a_promptfoo_run_in_the_bundle_blocks_the_trimmed_prompt() -> None:
         "metrics": {"assertions": {"threshold": 0.5, "margin": 0.1}, "rouge": {"threshold": 0.3, "margin": 0.1}}}})
     s = store(**{"cases.jsonl": (TOOLS / "cases.jsonl").read_text(),
                  "results.json": (TOOLS / "promptfoo-results.json").read_text()})
-    result = judge_external_scores(m, s, "ev", run=1)  # type: ignore[arg-type]
+    result = judge_external_scores(m.gates.prompt_regression, s, "ev", run=1)  # type: ignore[arg-type]
     assert result.status == "BLOCK" and result.stats["model_calls"] == 0
     assert result.summary.startswith("from a score file: assertions block")
     verdict = json.loads(s.read_text("ev/verdict.json"))
@@ -57,7 +57,7 @@ def score_lines_gate(**extra: Any) -> tuple[Any, MemoryStore]:
 
 def test_score_lines_that_show_non_inferiority_pass() -> None:
     m, s = score_lines_gate()
-    result = judge_external_scores(m, s, "ev")  # type: ignore[arg-type]
+    result = judge_external_scores(m.gates.prompt_regression, s, "ev")  # type: ignore[arg-type]
     assert result.status == "PASS", result.reasons
 
 
@@ -66,7 +66,7 @@ def test_a_dataset_case_absent_from_both_files_blocks_even_when_the_rest_passes(
     for name in ("b.jsonl", "c.jsonl"):
         kept = [line for line in s.read_text(name).splitlines() if '"faq-060"' not in line]
         s.put_text(name, "\n".join(kept) + "\n")
-    result = judge_external_scores(m, s, "ev")  # type: ignore[arg-type]
+    result = judge_external_scores(m.gates.prompt_regression, s, "ev")  # type: ignore[arg-type]
     assert result.status == "BLOCK"
     assert any("1 of 60 dataset cases are absent from the score files (faq-060)" in r for r in result.reasons)
 
@@ -74,7 +74,7 @@ def test_a_dataset_case_absent_from_both_files_blocks_even_when_the_rest_passes(
 def test_a_metric_the_files_do_not_have_blocks() -> None:
     m, s = score_lines_gate(metrics={"rouge_l": {"threshold": 0.5, "margin": 0.1},
                                      "faithfulness": {"threshold": 0.5, "margin": 0.1}})
-    result = judge_external_scores(m, s, "ev")  # type: ignore[arg-type]
+    result = judge_external_scores(m.gates.prompt_regression, s, "ev")  # type: ignore[arg-type]
     assert result.status == "BLOCK" and any(r.startswith("faithfulness: metric 'faithfulness' is missing")
                                             for r in result.reasons)
 
@@ -82,7 +82,7 @@ def test_a_metric_the_files_do_not_have_blocks() -> None:
 def test_an_unreadable_score_file_blocks_and_says_why() -> None:
     m, s = score_lines_gate()
     s.put_text("c.jsonl", '{"case_id": "faq-001", "repeat": 0, "scores": {"rouge_l": 1.5}}\n')
-    result = judge_external_scores(m, s, "ev")  # type: ignore[arg-type]
+    result = judge_external_scores(m.gates.prompt_regression, s, "ev")  # type: ignore[arg-type]
     assert result.status == "BLOCK" and "the score files cannot be judged: c.jsonl:1" in result.reasons[0]
 
 

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from genai_cicd.gates.regression import judge_parts, look_sizes
-from genai_cicd.models.manifest import parse_manifest
+from genai_cicd.models.manifest import PromptRegressionGate, parse_manifest
+from genai_cicd.models.regression import ScoredPart
 
 
-def manifest(max_error_rate: float) -> Any:
-    return parse_manifest({
+def gate(max_error_rate: float) -> PromptRegressionGate:
+    regression = parse_manifest({
         "app": "a", "environment": "e", "change": {"kinds": ["prompt"]},
         "baseline": {"prompt": "b.txt", "model_id": "m"}, "candidate": {"prompt": "c.txt", "model_id": "m"},
         "gates": {"prompt_regression": {"dataset": "d.jsonl", "repeats": 2, "max_error_rate": max_error_rate,
-                                        "metrics": {"assertions": {"threshold": 0.0, "margin": 0.1}}}}})
+                                        "metrics": {"assertions": {"threshold": 0.0, "margin": 0.1}}}}}
+                                ).gates.prompt_regression
+    assert regression is not None
+    return regression
 
 
-def part(cases: int, failed_candidate: set[int], rejected_candidate: set[int]) -> dict[str, Any]:
+def part(cases: int, failed_candidate: set[int], rejected_candidate: set[int]) -> ScoredPart:
     rows = []
     for i in range(cases):
         for arm in ("baseline", "candidate"):
@@ -29,31 +31,32 @@ def part(cases: int, failed_candidate: set[int], rejected_candidate: set[int]) -
                              "scores": None if failed else ({} if rejected else {"assertions": 1.0}),
                              "rejected": ["assertions"] if rejected else [],
                              "error": "throttled for longer than the budget" if failed else None})
-    return {"dataset_hash": "sha256:d", "cases_total": cases, "cases": cases, "rows": rows,
-            "prompt_hashes": {}, "rejected_model_verdicts": {}, "runner": {}}
+    return ScoredPart.model_validate({
+        "dataset_hash": "sha256:d", "cases_total": cases, "cases": cases, "rows": rows, "prompt_hashes": {},
+        "runner": {"calls": len(rows), "throttle_events": 0, "min_concurrency": 1, "seconds": 0.0}})
 
 
 def test_failed_candidate_calls_count_as_failures_even_under_a_tolerated_error_rate() -> None:
-    clean = judge_parts(manifest(0.2), [part(200, set(), set())], run=1, final=True)
-    assert clean is not None and clean["status"] == "PASS"
+    clean = judge_parts(gate(0.2), [part(200, set(), set())], run=1, final=True)
+    assert clean is not None and clean.status == "PASS"
     # 15% of the candidate's calls fail: under max_error_rate 0.2, but their cases still count as 0.
-    failing = judge_parts(manifest(0.2), [part(200, set(range(30)), set())], run=1, final=True)
-    assert failing is not None and failing["status"] == "BLOCK"
-    verdict = failing["verdicts"][0]
+    failing = judge_parts(gate(0.2), [part(200, set(range(30)), set())], run=1, final=True)
+    assert failing is not None and failing.status == "BLOCK"
+    verdict = failing.verdicts[0]
     assert verdict.missing_candidate == 60 and verdict.difference == -0.15
 
 
 def test_rejected_judge_verdicts_count_against_the_candidate() -> None:
-    judged = judge_parts(manifest(0.0), [part(200, set(), set(range(30)))], run=1, final=True)
-    assert judged is not None and judged["status"] == "BLOCK"
-    assert judged["verdicts"][0].candidate_mean == 0.85
+    judged = judge_parts(gate(0.0), [part(200, set(), set(range(30)))], run=1, final=True)
+    assert judged is not None and judged.status == "BLOCK"
+    assert judged.verdicts[0].candidate_mean == 0.85
 
 
 def test_a_rerun_of_the_same_candidate_is_judged_at_a_smaller_alpha() -> None:
-    first = judge_parts(manifest(0.0), [part(200, set(), set())], run=1, final=True)
-    third = judge_parts(manifest(0.0), [part(200, set(), set())], run=3, final=True)
+    first = judge_parts(gate(0.0), [part(200, set(), set())], run=1, final=True)
+    third = judge_parts(gate(0.0), [part(200, set(), set())], run=3, final=True)
     assert first is not None and third is not None
-    assert third["alpha"] < first["alpha"] == pytest.approx(0.04)
+    assert third.alpha < first.alpha == pytest.approx(0.04)
 
 
 def test_looks_cover_the_dataset_and_end_with_it() -> None:

@@ -56,7 +56,8 @@ def test_given_a_guardrail_that_blocks_benign_traffic_then_the_gate_blocks() -> 
     suite = "\n".join(json.dumps({"id": f"c{i}", "text": t, "expected": e}) for i, (t, e) in enumerate(
         [(t, "GUARDRAIL_INTERVENED") for t in BLOCK] + [(t, "NONE") for t in BENIGN]))
     store = MemoryStore({"suite.jsonl": suite})
-    result = run_guardrail_suite(manifest({"guardrail_suite": {"suite": "suite.jsonl"}}), store,  # type: ignore[arg-type]
+    m = manifest({"guardrail_suite": {"suite": "suite.jsonl"}})
+    result = run_guardrail_suite(m.gates.guardrail_suite, m, store,  # type: ignore[arg-type]
                                  BedrockGuardrails(Guardrails()), "ev")
     assert result.status == "BLOCK"
     assert any("false-positive rate 100.0%" in r for r in result.reasons)
@@ -88,7 +89,8 @@ def test_given_a_candidate_that_leaks_the_canary_token_then_the_injection_gate_b
                        for i in range(10))
     for spaced in (False, True):
         store = MemoryStore({"corpus.jsonl": corpus, "base.txt": "baseline prompt", "cand.txt": "candidate prompt"})
-        result = run_injection_suite(manifest({"injection_suite": {"corpus": "corpus.jsonl"}}), store,  # type: ignore[arg-type]
+        m = manifest({"injection_suite": {"corpus": "corpus.jsonl"}})
+        result = run_injection_suite(m.gates.injection_suite, m, store,  # type: ignore[arg-type]
                                      LeakyModel(spaced), "r1", "ev")
         assert result.status == "BLOCK", spaced
         assert result.stats["success_rate"] == {"baseline": 0.0, "candidate": 1.0}

@@ -22,8 +22,8 @@ from genai_cicd.gates.common import ARMS, GateStatus, load_cases, load_variant, 
 from genai_cicd.gates.noninferiority import decide
 from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GoldenCase, case_ids
-from genai_cicd.models.manifest import ReleaseManifest
-from genai_cicd.models.tasks import GateResult
+from genai_cicd.models.manifest import BedrockEvaluationGate, ReleaseManifest
+from genai_cicd.models.tasks import EvaluationState, GateResult
 from genai_cicd.ports import Artifacts, EvaluationJobs
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
@@ -56,10 +56,8 @@ def source_id(manifest: ReleaseManifest, arm: str) -> str:
     return f"{manifest.app}-{arm}"
 
 
-def start_jobs(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider, jobs_api: EvaluationJobs,
-               release_id: str, prefix: str) -> dict[str, Any]:
-    gate = manifest.gates.bedrock_evaluation
-    assert gate is not None
+def start_jobs(gate: BedrockEvaluationGate, manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
+               jobs_api: EvaluationJobs, release_id: str, prefix: str) -> EvaluationState:
     cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
     ids = case_ids(cases)
     if any(c.reference_response is None for c in cases):
@@ -111,7 +109,7 @@ def start_jobs(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvi
                     "inferenceSourceIdentifier": source_id(manifest, arm)}}]},
                 outputDataConfig={"s3Uri": store.uri(f"{prefix}/{arm}/output/part-{part + 1:03d}/")},
             ))
-    return {"status": "InProgress", "jobs": arns, "polls": 0, "dataset_hash": dataset_hash}
+    return EvaluationState(status="InProgress", jobs=arns, polls=0, dataset_hash=dataset_hash)
 
 
 def read_scores(store: Artifacts, output_prefix: str) -> tuple[dict[str, dict[str, list[float | None]]], int]:
@@ -147,21 +145,21 @@ def _dataset_keys(store: Artifacts, prefix: str, arm: str) -> list[str]:
     return keys
 
 
-def poll_jobs(manifest: ReleaseManifest, store: Artifacts, jobs_api: EvaluationJobs, state: dict[str, Any],
-              prefix: str) -> dict[str, Any]:
-    gate = manifest.gates.bedrock_evaluation
-    assert gate is not None
-    statuses = {arm: jobs_api.status(arn) for arm, arn in state["jobs"].items()}
-    polls = int(state.get("polls", 0)) + 1
+def poll_jobs(gate: BedrockEvaluationGate, store: Artifacts, jobs_api: EvaluationJobs, state: EvaluationState,
+              prefix: str) -> EvaluationState:
+    if state.result is not None:
+        return state  # already decided: a repeated poll changes nothing
+    statuses = {arm: jobs_api.status(arn) for arm, arn in state.jobs.items()}
+    polls = state.polls + 1
     failed = {arm: s for arm, s in statuses.items() if s in TERMINAL_FAILED}
     if failed:
         result = GateResult(gate="bedrock_evaluation", status="BLOCK", summary="evaluation job did not complete",
                             reasons=[f"{arm} evaluation job {s}" for arm, s in failed.items()])
-        return {**state, "status": "Done", "polls": polls, "result": result.model_dump(mode="json")}
+        return state.model_copy(update={"status": "Done", "polls": polls, "result": result})
     if any(s != "Completed" for s in statuses.values()):
         if polls >= gate.max_polls:
             raise GateError(f"evaluation jobs still {statuses} after {polls} polls")
-        return {**state, "status": "InProgress", "polls": polls}
+        return state.model_copy(update={"polls": polls})
     expected = sorted(set(_dataset_keys(store, prefix, "baseline")) | set(_dataset_keys(store, prefix, "candidate")))
     per_arm = {arm: read_scores(store, store.uri(f"{prefix}/{arm}/output/"))[0] for arm in ARMS}
     verdicts = []
@@ -179,8 +177,8 @@ def poll_jobs(manifest: ReleaseManifest, store: Artifacts, jobs_api: EvaluationJ
                                repeats=1, cases=expected, keys={k: k for k in expected}).model_dump(mode="json"))
     reasons = [f"{v['metric']}: {v['reason']}" for v in verdicts if v["decision"] != "pass"]
     status: GateStatus = "BLOCK" if reasons else "PASS"
-    uri = write_verdict(store, prefix, "bedrock_evaluation", status, reasons, jobs=state["jobs"], metrics=verdicts)
-    result = GateResult(gate="bedrock_evaluation", status=status, dataset_hash=state.get("dataset_hash"),
+    uri = write_verdict(store, prefix, "bedrock_evaluation", status, reasons, jobs=state.jobs, metrics=verdicts)
+    result = GateResult(gate="bedrock_evaluation", status=status, dataset_hash=state.dataset_hash,
                         summary="; ".join(f"{v['metric']} {v['decision']}" for v in verdicts)[:2000],
-                        reasons=reasons, report_uri=uri, stats={"jobs": state["jobs"]})
-    return {**state, "status": "Done", "polls": polls, "result": result.model_dump(mode="json")}
+                        reasons=reasons, report_uri=uri, stats={"jobs": state.jobs})
+    return state.model_copy(update={"status": "Done", "polls": polls, "result": result})

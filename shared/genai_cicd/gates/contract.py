@@ -6,16 +6,14 @@ from genai_cicd.gates.common import GateStatus, load_cases, load_variant, write_
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import JsonSchemaContract
 from genai_cicd.models.dataset import GoldenCase, case_ids
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import ReleaseManifest, SchemaContractGate
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.ports import Artifacts
 from genai_cicd.providers.base import GenerationResult, ModelProvider
 
 
-def run_schema_contract(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
-                        release_id: str, evidence_prefix: str) -> GateResult:
-    gate = manifest.gates.schema_contract
-    assert gate is not None
+def run_schema_contract(gate: SchemaContractGate, manifest: ReleaseManifest, store: Artifacts,
+                        provider: ModelProvider, release_id: str, evidence_prefix: str) -> GateResult:
     all_cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)
     ids = case_ids(all_cases)
     cases = [(cid, c) for cid, c in zip(ids, all_cases, strict=True) if c.json_schema is not None]

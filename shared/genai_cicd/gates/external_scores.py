@@ -17,15 +17,14 @@ from genai_cicd.gates.compare import compare_rows
 from genai_cicd.gates.eval_formats import Row, rows_from
 from genai_cicd.gates.noninferiority import MetricVerdict, alpha_for_run
 from genai_cicd.models.dataset import GoldenCase, case_ids
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import PromptRegressionGate
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.ports import Artifacts
 
 
-def judge_external_scores(manifest: ReleaseManifest, store: Artifacts, evidence_prefix: str,
+def judge_external_scores(gate: PromptRegressionGate, store: Artifacts, evidence_prefix: str,
                           run: int = 1) -> GateResult:
-    gate = manifest.gates.prompt_regression
-    if gate is None or gate.scores is None:
+    if gate.scores is None:
         raise ValueError("judge_external_scores needs gates.prompt_regression.scores")
     ext = gate.scores
     cases, dataset_hash = load_cases(store, gate.dataset, GoldenCase)

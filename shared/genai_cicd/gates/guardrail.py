@@ -11,28 +11,27 @@ from __future__ import annotations
 from genai_cicd.gates.common import ARMS, GateStatus, load_cases, write_verdict
 from genai_cicd.gates.runner import run_all
 from genai_cicd.models.dataset import GuardrailCase
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import GuardrailRef, GuardrailSuiteGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.ports import Artifacts, Guardrails
 
 REGRESSION_TOLERANCE = 0.02
 
 
-def run_guardrail_suite(manifest: ReleaseManifest, store: Artifacts, guardrails: Guardrails,
-                        evidence_prefix: str) -> GateResult:
-    gate = manifest.gates.guardrail_suite
-    assert gate is not None
-    refs = {"baseline": manifest.baseline.guardrail, "candidate": manifest.candidate.guardrail}
-    if refs["candidate"] is None:
+def run_guardrail_suite(gate: GuardrailSuiteGate, manifest: ReleaseManifest, store: Artifacts,
+                        guardrails: Guardrails, evidence_prefix: str) -> GateResult:
+    # The arms that name a guardrail (a baseline without one is measured against nothing).
+    refs: dict[str, GuardrailRef] = {arm: ref for arm in ARMS
+                                     if (ref := getattr(manifest, arm).guardrail) is not None}
+    if "candidate" not in refs:
         return GateResult(gate="guardrail_suite", status="BLOCK", summary="candidate has no guardrail",
                           reasons=["guardrail_suite requested but the candidate names no guardrail"])
     cases, suite_hash = load_cases(store, gate.suite, GuardrailCase)
-    jobs = [(arm, case) for arm in ARMS if refs[arm] is not None for case in cases]
+    jobs = [(arm, case) for arm in ARMS if arm in refs for case in cases]
 
     def call(job: tuple[str, GuardrailCase]) -> tuple[str, set[str]]:
         arm, case = job
         ref = refs[arm]
-        assert ref is not None
         verdict = guardrails.apply(ref.id, ref.version, case.source, case.text)
         return verdict.action, verdict.policies
 

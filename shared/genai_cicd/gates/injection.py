@@ -17,7 +17,7 @@ from genai_cicd.gates.common import ARMS, GateStatus, load_cases, load_variant, 
 from genai_cicd.gates.runner import run_all
 from genai_cicd.gates.scorers import leaks_token
 from genai_cicd.models.dataset import InjectionCase
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import InjectionSuiteGate, ReleaseManifest
 from genai_cicd.models.tasks import GateResult
 from genai_cicd.ports import Artifacts
 from genai_cicd.providers.base import GenerationResult, ModelProvider
@@ -30,14 +30,13 @@ def attack_succeeded(case: InjectionCase, result: GenerationResult | None, token
         return False
     if case.success == "canary_leak":
         return leaks_token(result.text, token)
-    assert case.marker is not None
+    if case.marker is None:
+        return True  # the corpus model requires a marker here; without one, success cannot be ruled out
     return case.marker.lower() in result.text.lower()
 
 
-def run_injection_suite(manifest: ReleaseManifest, store: Artifacts, provider: ModelProvider,
-                        release_id: str, evidence_prefix: str) -> GateResult:
-    gate = manifest.gates.injection_suite
-    assert gate is not None
+def run_injection_suite(gate: InjectionSuiteGate, manifest: ReleaseManifest, store: Artifacts,
+                        provider: ModelProvider, release_id: str, evidence_prefix: str) -> GateResult:
     cases, corpus_hash = load_cases(store, gate.corpus, InjectionCase)
     variants = {"baseline": load_variant(store, "baseline", manifest.baseline),
                 "candidate": load_variant(store, "candidate", manifest.candidate)}

@@ -14,7 +14,8 @@ from genai_cicd.gates.guardrail import run_guardrail_suite
 from genai_cicd.gates.injection import run_injection_suite
 from genai_cicd.gates.regression import plan_shards, reduce_shards, run_prompt_regression, score_shard
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.models.manifest import GATE_NAMES
+from genai_cicd.models.manifest import GATE_NAMES, GateName, configured
+from genai_cicd.models.regression import ShardPlan, ShardPointer
 from genai_cicd.models.tasks import (
     GateResult,
     GateTaskInput,
@@ -24,34 +25,37 @@ from genai_cicd.models.tasks import (
 )
 
 
-def run_gate_task(gate: str, task: GateTaskInput, deps: Deps) -> GateResult | dict[str, Any]:
-    """Run a gate; a dict is a Distributed Map step of prompt_regression (a plan or a shard pointer)."""
+def run_gate_task(gate: GateName, task: GateTaskInput, deps: Deps) -> GateResult | ShardPlan | ShardPointer:
+    """Run a gate; a ShardPlan or ShardPointer is a Distributed Map step of prompt_regression."""
     release = task.release
     manifest = load_manifest(deps, release)
+    gates = manifest.gates
     prefix = evidence_key(release, "gates", gate)
-    if gate == "prompt_regression" and task.action != "run":
-        if task.action == "plan":
-            return plan_shards(manifest, deps.artifacts, prefix)
-        if task.action == "shard":
-            if task.shard is None or not {"index", "start", "end"} <= set(task.shard):
-                raise InvalidInput("shard: index, start and end are required for action 'shard'")
-            return score_shard(manifest, deps.artifacts, deps.provider, release.release_id, prefix, task.shard,
-                               deps.embeddings)
-        if not task.plan or not {"bucket", "key"} <= set(task.plan):
-            raise InvalidInput("plan: the shard plan (bucket, key) is required for action 'reduce'")
-        return reduce_shards(manifest, deps.artifacts, prefix, task.plan, _run_number(release, gate, deps))
-    if gate == "prompt_regression" and manifest.gates.prompt_regression and manifest.gates.prompt_regression.scores:
-        return judge_external_scores(manifest, deps.artifacts, prefix, _run_number(release, gate, deps))
     if gate == "prompt_regression":
-        return run_prompt_regression(manifest, deps.artifacts, deps.provider, release.release_id, prefix,
+        regression = configured(gates.prompt_regression, gate)
+        if task.action == "plan":
+            return plan_shards(regression, deps.artifacts, prefix)
+        if task.action == "shard" and task.shard is not None:
+            return score_shard(regression, manifest, deps.artifacts, deps.provider, release.release_id, prefix,
+                               task.shard, deps.embeddings)
+        if task.action == "reduce" and task.plan is not None:
+            return reduce_shards(regression, deps.artifacts, prefix, task.plan, _run_number(release, gate, deps))
+        if regression.scores is not None:
+            return judge_external_scores(regression, deps.artifacts, prefix, _run_number(release, gate, deps))
+        return run_prompt_regression(regression, manifest, deps.artifacts, deps.provider, release.release_id, prefix,
                                      deps.embeddings, _run_number(release, gate, deps))
+    if task.action != "run":
+        raise InvalidInput(f"action: {task.action!r} is a step of prompt_regression's Distributed Map, not of {gate}")
     if gate == "injection_suite":
-        return run_injection_suite(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
+        return run_injection_suite(configured(gates.injection_suite, gate), manifest, deps.artifacts, deps.provider,
+                                   release.release_id, prefix)
     if gate == "guardrail_suite":
-        return run_guardrail_suite(manifest, deps.artifacts, deps.guardrails, prefix)
+        return run_guardrail_suite(configured(gates.guardrail_suite, gate), manifest, deps.artifacts,
+                                   deps.guardrails, prefix)
     if gate == "schema_contract":
-        return run_schema_contract(manifest, deps.artifacts, deps.provider, release.release_id, prefix)
-    raise ValueError(f"unknown gate {gate!r}")
+        return run_schema_contract(configured(gates.schema_contract, gate), manifest, deps.artifacts, deps.provider,
+                                   release.release_id, prefix)
+    raise ValueError(f"gate {gate!r} does not run as a gate task (bedrock_evaluation has its own function)")
 
 
 def _run_number(release: ReleaseContext, gate: str, deps: Deps) -> int:

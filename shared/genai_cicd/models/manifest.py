@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from genai_cicd.errors import ManifestInvalid
+from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.models.validation import describe_validation_error
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -226,6 +226,16 @@ class Gates(Strict):
     injection_suite: InjectionSuiteGate | None = None
     schema_contract: SchemaContractGate | None = None
     bedrock_evaluation: BedrockEvaluationGate | None = None
+
+
+GateConfig = TypeVar("GateConfig", bound=Strict)
+
+
+def configured(config: GateConfig | None, gate: GateName) -> GateConfig:
+    """The manifest's configuration of a gate a task was asked to run; a gate it does not configure is bad input."""
+    if config is None:
+        raise InvalidInput(f"gates.{gate}: not configured in this release's manifest")
+    return config
 
 
 class Approval(Strict):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
+from genai_cicd.models.regression import Shard, ShardPlan
 
 
 class TaskModel(BaseModel):
@@ -87,10 +88,49 @@ class GateTaskInput(TaskModel):
     release: ReleaseContext
     # prompt_regression only: run inline, or plan / score one shard / reduce for the Distributed Map.
     action: Literal["run", "plan", "shard", "reduce"] = "run"
-    shard: dict[str, int] | None = None
+    shard: Shard | None = None  # shard: the item of the plan's list this Map child scores
     # reduce: the plan PlanRegressionShards returned (bucket and key of the shard list); the
     # children's results stay in S3 (the Map's ResultWriter), never in the state.
-    plan: dict[str, Any] | None = None
+    plan: ShardPlan | None = None
+
+    @model_validator(mode="after")
+    def _what_the_action_needs(self) -> GateTaskInput:
+        if (self.action == "shard") != (self.shard is not None):
+            raise ValueError("shard: required for action 'shard' (index, start, end), and only for it")
+        if (self.action == "reduce") != (self.plan is not None):
+            raise ValueError("plan: required for action 'reduce' (the shard plan: bucket, key), and only for it")
+        return self
+
+
+class EvaluationState(TaskModel):
+    """BedrockEvaluation's state between polls (the ASL carries it in ``$.evaluation``)."""
+
+    status: Literal["InProgress", "Done"]
+    jobs: dict[str, str] = Field(min_length=1)  # job key (arm, or arm-part) -> evaluation job ARN
+    polls: int = Field(default=0, ge=0)
+    dataset_hash: str | None = None
+    result: GateResult | None = None  # set when Done: the gate's verdict
+
+    @model_validator(mode="after")
+    def _result_when_done(self) -> EvaluationState:
+        if (self.status == "Done") != (self.result is not None):
+            raise ValueError("result: present exactly when status is Done")
+        return self
+
+
+class EvaluationTask(TaskModel):
+    """BedrockEvaluation's input: start the jobs, or poll them with the state the last step returned."""
+
+    release: ReleaseContext
+    action: Literal["start", "poll"]
+    evaluation: EvaluationState | None = None
+
+    @model_validator(mode="after")
+    def _state_to_poll(self) -> EvaluationTask:
+        if (self.action == "poll") != (self.evaluation is not None):
+            raise ValueError("evaluation: action 'poll' needs the state the start (or last poll) returned, "
+                             "and 'start' takes none")
+        return self
 
 
 class QualityGateInput(TaskModel):
