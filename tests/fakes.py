@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genai_cicd.errors import GenAICicdError
+from genai_cicd.models.results import ApprovalAnswer
 from genai_cicd.ports import Execution, Tombstone
 
 
@@ -90,13 +91,14 @@ class FakePipelineCallbacks:
         return f"token-{execution_id}" if open_ else None
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str | None = None) -> dict[str, Any]:
+                     execution_id: str | None = None) -> ApprovalAnswer:
         if self.approval_token(pipeline, stage, action, execution_id) is None:
             raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress")
         if self.pending is not None:
             self.pending.discard(str(execution_id))
         self.answers.append((execution_id, approved))
-        return {"status": "Approved" if approved else "Rejected"}
+        return ApprovalAnswer(pipeline=pipeline, stage=stage, action=action,
+                              status="Approved" if approved else "Rejected")
 
     def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
                           execution_id: str | None = None) -> bool:

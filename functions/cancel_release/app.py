@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd.deps import Deps
 from genai_cicd.logic.pipeline_events import PipelineExecutionDetail, cancel_for_pipeline
+from genai_cicd.models.results import CancelResult
 from genai_cicd.observability import logger, tracer
 from genai_cicd.parsing import parse_eventbridge
 
@@ -18,8 +19,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     detail = parse_eventbridge(event, PipelineExecutionDetail, source="aws.codepipeline",
                                detail_type="CodePipeline Pipeline Execution State Change")
     if detail.state not in CANCELLING_STATES:
-        return {"cancelled": [], "reason": f"state {detail.state} does not cancel"}
+        return CancelResult(cancelled=[], reason=f"state {detail.state} does not cancel").model_dump(mode="json")
     done = cancel_for_pipeline(detail, Deps.from_environment())
     logger.info("cancel", extra={"pipeline": detail.pipeline, "execution_id": detail.execution_id,
                                  "releases": len(done)})
-    return {"cancelled": done}
+    return CancelResult(cancelled=done).model_dump(mode="json")

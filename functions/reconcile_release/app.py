@@ -25,8 +25,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     detail = parse_eventbridge(event, ExecutionStatusDetail, source="aws.states",
                                detail_type="Step Functions Execution Status Change")
     result = reconcile_execution(detail, Deps.from_environment())
-    if result["action"] == "rolled_back":
+    if result.action == "rolled_back":
         metrics.add_metric(name="ReleasesReconciled", unit=MetricUnit.Count, value=1)
-    logger.info("reconcile", extra={"release_id": result["release_id"], "action": result["action"],
+    logger.info("reconcile", extra={"release_id": result.release_id, "action": result.action,
                                     "status": detail.status})
-    return result
+    return result.model_dump(mode="json")

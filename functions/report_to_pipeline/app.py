@@ -16,5 +16,6 @@ from genai_cicd.parsing import parse_event
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse_event(event, ReportInput)
     result = report_to_pipeline(task, Deps.from_environment())
-    logger.info("reported", extra={"release_id": task.release.release_id, "outcome": task.outcome, **result})
-    return result
+    logger.info("reported", extra={"release_id": task.release.release_id, "outcome": task.outcome,
+                                   "reported": result.reported, "status": result.status})
+    return result.model_dump(mode="json")

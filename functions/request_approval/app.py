@@ -17,4 +17,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task = parse_event(event, ApprovalRequest)
     result = request_approval(task, Deps.from_environment())
     logger.info("approval requested", extra={"release_id": task.release.release_id})
-    return result
+    return result.model_dump(mode="json")

@@ -15,11 +15,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_cicd import settings
 from genai_cicd.deps import Deps
 from genai_cicd.logic.pipeline_events import ActionDetail, start_from_pipeline
+from genai_cicd.models.results import StartResult
 from genai_cicd.observability import logger, metrics, tracer
 from genai_cicd.parsing import parse_eventbridge
 
@@ -36,12 +38,15 @@ def _layer() -> DynamoDBPersistenceLayer:
     return _persistence
 
 
-def _start_once(detail: ActionDetail) -> dict[str, Any]:
-    @idempotent_function(data_keyword_argument="detail", persistence_store=_layer(), config=_config)
-    def start(detail: ActionDetail) -> dict[str, Any]:
-        return start_from_pipeline(detail, settings.start().state_machine_arn, Deps.from_environment()).model_dump()
+def _start_once(detail: ActionDetail) -> StartResult:
+    # The stored response is the StartResult itself (a repeat delivery gets the first one back, validated).
+    @idempotent_function(data_keyword_argument="detail", persistence_store=_layer(), config=_config,
+                         output_serializer=PydanticSerializer(StartResult))
+    def start(detail: ActionDetail) -> StartResult:
+        return start_from_pipeline(detail, settings.start().state_machine_arn, Deps.from_environment())
 
-    return start(detail=detail)
+    result: StartResult = start(detail=detail)
+    return result
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -52,22 +57,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                                detail_type="CodePipeline Action Execution State Change")
     if detail.state != "STARTED" or detail.action != settings.start().gate_action_name:
         logger.info("ignored", extra={"state": detail.state, "action": detail.action})
-        return {"started": False, "reason": "not the gate action entering STARTED"}
+        return StartResult(started=False, reason="not the gate action entering STARTED").model_dump(mode="json")
     if detail.type.get("category") != "Approval":
         # The rule already filters on it; checked here too, so a misconfigured rule cannot start a
         # shadow release next to the one a Step Functions invoke action starts itself.
         logger.info("ignored", extra={"category": str(detail.type.get("category"))[:40]})
-        return {"started": False, "reason": "not an approval action: a Step Functions invoke action starts "
-                                            "its own execution"}
+        return StartResult(started=False, reason="not an approval action: a Step Functions invoke action starts "
+                                                 "its own execution").model_dump(mode="json")
     _config.register_lambda_context(context)
     try:
         result = _start_once(detail)
     except IdempotencyAlreadyInProgressError:
         # The same request is being handled right now; that delivery will answer (and is retried on failure).
         logger.info("duplicate in progress", extra={"pipeline": detail.pipeline})
-        return {"started": False, "reason": "duplicate event: the same request is in progress"}
-    if result["started"]:
+        return StartResult(started=False,
+                           reason="duplicate event: the same request is in progress").model_dump(mode="json")
+    if result.started:
         metrics.add_metric(name="ReleasesStarted", unit=MetricUnit.Count, value=1)
-    logger.info("start", extra={"execution_name": result["execution_name"], "started": result["started"],
+    logger.info("start", extra={"execution_name": result.execution_name, "started": result.started,
                                 "pipeline": detail.pipeline})
-    return result
+    return result.model_dump(mode="json")

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from genai_cicd.models.ledger import LedgerEntry
+from genai_cicd.models.results import ApprovalAnswer
 
 ExecutionState = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
@@ -181,7 +182,7 @@ class PipelineCallbacks(Protocol):
                        ) -> str | None: ...
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str | None = None) -> dict[str, Any]: ...
+                     execution_id: str | None = None) -> ApprovalAnswer: ...
 
     def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
                           execution_id: str | None = None) -> bool: ...

@@ -28,7 +28,7 @@ def test_pipeline_state_and_approval_answers_have_the_documented_members(aws: Em
             assert set(action["latestExecution"]) <= set(doc["actionStates.latestExecution"])
     answer = PipelineReporter(cp).put_approval("contract-pipeline", "GenAIGates", "GenAIGate", True, "ok",
                                                execution_id="exec-contract")
-    assert answer["status"] == "Approved"
+    assert answer.status == "Approved"
     raw = cp.get_pipeline_state(name="contract-pipeline")  # the approval is no longer open
     assert raw["stageStates"][0]["actionStates"][0]["latestExecution"]["status"] != "InProgress"
 

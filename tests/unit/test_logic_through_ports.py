@@ -84,7 +84,7 @@ def test_a_cancel_buries_first_then_stops_running_releases_and_rejects_their_app
     done = cancel_for_pipeline(ended("STOPPED"), d)
     assert d.pipeline_records.calls[0] == "bury"  # before anything else: a late STARTED sees it
     assert d.executions.stopped == [(started.execution_arn, "PipelineCancelled")]
-    assert done[0]["status"] == "RUNNING" and done[0]["approval"] == "rejected"
+    assert done[0].status == "RUNNING" and done[0].approval == "rejected"
     assert d.pipeline.answers == [("exec-1", False)]  # only this execution's approval, rejected
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from genai_cicd.errors import GenAICicdError
+from genai_cicd.models.results import ApprovalAnswer
 
 
 class PipelineReporter:
@@ -50,7 +51,7 @@ class PipelineReporter:
         return True
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str | None = None) -> dict[str, Any]:
+                     execution_id: str | None = None) -> ApprovalAnswer:
         token = self.approval_token(pipeline, stage, action, execution_id)
         if token is None:
             raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress for this execution "
@@ -59,5 +60,5 @@ class PipelineReporter:
             pipelineName=pipeline, stageName=stage, actionName=action, token=token,
             result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"},
         )
-        return {"pipeline": pipeline, "stage": stage, "action": action,
-                "status": "Approved" if approved else "Rejected"}
+        return ApprovalAnswer(pipeline=pipeline, stage=stage, action=action,
+                              status="Approved" if approved else "Rejected")

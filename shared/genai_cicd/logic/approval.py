@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from genai_cicd.deps import Deps
 from genai_cicd.logic.notify import notify
+from genai_cicd.models.results import ApprovalParked
 from genai_cicd.models.tasks import ApprovalRequest, NotifyInput
 from genai_cicd.ports import Approvals, Executions
 
 
-def request_approval(event: ApprovalRequest, deps: Deps) -> dict[str, Any]:
+def request_approval(event: ApprovalRequest, deps: Deps) -> ApprovalParked:
     release = event.release
     deps.approvals.park(release.release_id, event.task_token,
                         expires_at=int(time.time()) + release.approval_timeout_seconds + 3600)
@@ -20,7 +20,7 @@ def request_approval(event: ApprovalRequest, deps: Deps) -> dict[str, Any]:
                        detail={"reasons": [f"approve with: genai-cicd approve {release.release_id} --by NAME "
                                            f"--table {deps.config.table_name} [--reject]"]}),
            deps)
-    return {"parked": True}
+    return ApprovalParked(parked=True, release_id=release.release_id)
 
 
 def decide_approval(release_id: str, approved: bool, approver: str, comment: str, *, approvals: Approvals,

@@ -31,6 +31,7 @@ from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
 from genai_cicd.logic.reconcile import settle
+from genai_cicd.models.results import CancelledExecution, PipelineReport, StartResult
 from genai_cicd.models.tasks import PipelineContext, ReportInput
 
 
@@ -57,13 +58,6 @@ class PipelineExecutionDetail(BaseModel):
     execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
     state: str
     attempt: int = Field(default=1, alias="pipeline-execution-attempt", ge=1, le=10_000)
-
-
-class StartResult(BaseModel):
-    execution_name: str
-    execution_arn: str | None
-    started: bool
-    reason: str
 
 
 # CodePipeline keeps a superseded execution's events for far less than this.
@@ -118,7 +112,7 @@ def _cancelled_state(deps: Deps, pipeline: str, execution_id: str, attempt: int)
     return tombstone.state
 
 
-def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dict[str, Any]]:
+def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[CancelledExecution]:
     """Stop the pipeline execution's running releases and restore the baseline."""
     # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
     deps.pipeline_records.bury(detail.pipeline, detail.execution_id, detail.state, detail.attempt,
@@ -131,16 +125,16 @@ def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[dic
         if described.status == "RUNNING":
             deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {detail.state}")
         outcome = settle(deps, described, "cancelled", f"pipeline {detail.pipeline} execution {detail.state}")
-        done.append({"execution_arn": arn, "status": described.status, **outcome})
+        done.append(CancelledExecution(execution_arn=arn, status=described.status, **outcome.model_dump()))
     return done
 
 
-def report_to_pipeline(event: ReportInput, deps: Deps) -> dict[str, Any]:
+def report_to_pipeline(event: ReportInput, deps: Deps) -> PipelineReport:
     pipeline = event.release.pipeline
     if pipeline is None or pipeline.callback == "none":
-        return {"reported": False, "reason": "no callback: the caller reads the execution status"}
+        return PipelineReport(reported=False, reason="no callback: the caller reads the execution status")
     approved = event.outcome == "promoted"
     summary = f"genai-cicd {event.outcome}: {domain_message(event.summary)}".strip()
-    result = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
+    answer = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
                                         execution_id=pipeline.execution_id)
-    return {"reported": True, **result}
+    return PipelineReport(reported=True, **answer.model_dump())

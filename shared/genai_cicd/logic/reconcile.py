@@ -19,7 +19,7 @@ FAILED). Both may see the same release, in any order, more than once, so:
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +29,7 @@ from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.canary import shifter
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
+from genai_cicd.models.results import ApprovalAnswered, Settlement
 from genai_cicd.models.tasks import NotifyInput, PipelineContext, ReleaseContext
 from genai_cicd.ports import Execution
 
@@ -37,33 +38,35 @@ SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid"
            "reconciled"}
 
 
-def settle(deps: Deps, described: Execution, event: str, cause: str) -> dict[str, Any]:
+def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconciled"], cause: str) -> Settlement:
     """``described`` is the ended (or stopping) execution; ``event`` is ``cancelled`` or ``reconciled``."""
     name = described.name
     found = release_context(deps, described)
     if found is None:
-        return {"release_id": name, "action": "none", "reason": "manifest never validated: nothing moved",
-                "approval": answer_pending_approval(deps, described, f"release {event}: the manifest was not valid")}
+        return Settlement(release_id=name, action="none", reason="manifest never validated: nothing moved",
+                          approval=answer_pending_approval(deps, described,
+                                                           f"release {event}: the manifest was not valid"))
     context, manifest = found
     # First free the lock (conditional on us holding it): a shift still in flight then undoes itself.
     freed = deps.lock.release(manifest.app, manifest.environment, name)
     history = [e.event for e in deps.ledger.entries(name)]
     # The last entry decides: a failed_rollback after an outcome still needs traffic restored.
     if history and history[-1] in SETTLED:
-        return {"release_id": name, "action": "none", "reason": f"already settled: {history[-1]}",
-                "lock_freed": freed}
+        return Settlement(release_id=name, action="none", reason=f"already settled: {history[-1]}", lock_freed=freed)
     if "started" not in history:
         # Stopped before it announced anything: nothing to restore.
-        return {"release_id": name, "action": "none", "reason": "stopped before the release started",
-                "approval": answer_pending_approval(deps, described, f"release {event} before it started: {cause}")}
+        return Settlement(release_id=name, action="none", reason="stopped before the release started",
+                          approval=answer_pending_approval(deps, described,
+                                                           f"release {event} before it started: {cause}"))
     receipt = shifter(deps, context, manifest).rollback()
     receipt = json.loads(json.dumps(receipt, default=str))
-    notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)  # type: ignore[arg-type]
-    return {"release_id": name, "action": "rolled_back", "receipt": receipt,
-            "approval": answer_pending_approval(deps, described, f"release {event}, traffic on the baseline: {cause}")}
+    notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)
+    return Settlement(release_id=name, action="rolled_back", receipt=receipt,
+                      approval=answer_pending_approval(deps, described,
+                                                       f"release {event}, traffic on the baseline: {cause}"))
 
 
-def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> str:
+def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> ApprovalAnswered:
     """Reject the approval this execution was started for, if it is still open. Returns what happened."""
     try:
         start_input = json.loads(described.input or "{}")
@@ -108,13 +111,13 @@ class ExecutionStatusDetail(BaseModel):
     status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
 
-def reconcile_execution(detail: ExecutionStatusDetail, deps: Deps) -> dict[str, Any]:
+def reconcile_execution(detail: ExecutionStatusDetail, deps: Deps) -> Settlement:
     described = deps.executions.describe(detail.executionArn)
     if described is None:
-        return {"release_id": detail.name, "action": "none", "reason": "no such execution"}
+        return Settlement(release_id=detail.name, action="none", reason="no such execution")
     if described.status == "RUNNING":
         # A redriven or stale event: the execution is alive and will settle itself.
-        return {"release_id": described.name, "action": "none", "reason": "execution is running"}
+        return Settlement(release_id=described.name, action="none", reason="execution is running")
     return settle(deps, described, "reconciled", f"execution {described.status}")
 
 
