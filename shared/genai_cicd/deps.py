@@ -27,7 +27,7 @@ from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias
 from genai_cicd.errors import InvalidInput
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import AliasTraffic, CodeDeployTraffic, ReleaseManifest
 from genai_cicd.ports import (
     Announcer,
     AppFunctions,
@@ -101,26 +101,26 @@ class Deps:
 
     def traffic(self, release_id: str, manifest: ReleaseManifest) -> TrafficShifter:
         """The adapter of the manifest's traffic mechanism (validated by the manifest model)."""
-        plan = manifest.canary
-        base, cand = manifest.baseline.lambda_version, manifest.candidate.lambda_version
-        if plan.mechanism == "codedeploy" and plan.codedeploy is not None and base and cand:
-            cd = plan.codedeploy
+        try:
+            target = manifest.traffic()
+        except ValueError as exc:
+            raise InvalidInput(f"canary.mechanism: {exc}") from None
+        if isinstance(target, CodeDeployTraffic):
             return CodeDeployLambda(self.client("codedeploy"), self.client("lambda"),
-                                    application=cd.application_name, deployment_group=cd.deployment_group_name,
-                                    function_name=cd.function_name, alias=cd.alias, baseline_version=base,
-                                    candidate_version=cand, release_id=release_id)
-        if plan.mechanism == "lambda_alias" and plan.alias is not None and base and cand:
-            return LambdaAlias(self.client("lambda"), function_name=plan.alias.function_name, alias=plan.alias.alias,
-                               baseline_version=base, candidate_version=cand)
-        if plan.mechanism != "appconfig_flag":
-            raise InvalidInput(f"canary.mechanism {plan.mechanism} needs its target and both lambda versions")
-        target, cfg = plan.appconfig, self.config
+                                    application=target.application_name, deployment_group=target.deployment_group_name,
+                                    function_name=target.function_name, alias=target.alias,
+                                    baseline_version=target.baseline_version,
+                                    candidate_version=target.candidate_version, release_id=release_id)
+        if isinstance(target, AliasTraffic):
+            return LambdaAlias(self.client("lambda"), function_name=target.function_name, alias=target.alias,
+                               baseline_version=target.baseline_version, candidate_version=target.candidate_version)
+        flag, cfg = target.flag, self.config
         return AppConfigFlag(
             self.client("appconfig"),
-            application_id=target.application_id or cfg.appconfig_application_id,
-            environment_id=target.environment_id or cfg.appconfig_environment_id,
-            profile_id=target.configuration_profile_id or cfg.appconfig_profile_id,
-            strategy_id=target.deployment_strategy_id or cfg.appconfig_strategy_id,
+            application_id=flag.application_id or cfg.appconfig_application_id,
+            environment_id=flag.environment_id or cfg.appconfig_environment_id,
+            profile_id=flag.configuration_profile_id or cfg.appconfig_profile_id,
+            strategy_id=flag.deployment_strategy_id or cfg.appconfig_strategy_id,
             baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
             release_id=release_id, capture=manifest.flag_capture(),
         )

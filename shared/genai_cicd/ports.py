@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from genai_cicd.models.ledger import LedgerEntry
 from genai_cicd.models.results import ApprovalAnswer
+from genai_cicd.models.traffic import TrafficReceipt
 
 ExecutionState = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
@@ -225,8 +226,8 @@ class TrafficShifter(Protocol):
     """The candidate's share of requests, by the manifest's mechanism (aws/traffic.py: AppConfig flag,
     Lambda alias, CodeDeploy); each move is read back."""
 
-    def set_weight(self, weight: float) -> dict[str, Any]: ...
+    def set_weight(self, weight: float) -> TrafficReceipt: ...
 
     def current_weight(self) -> float: ...
 
-    def rollback(self) -> dict[str, Any]: ...
+    def rollback(self) -> TrafficReceipt: ...

@@ -82,7 +82,7 @@ def test_given_appconfig_flag_when_ramped_and_rolled_back_then_read_back_matches
     assert shifter.current_weight() == 5.0
     shifter.set_weight(25.0)
     receipt = shifter.rollback()
-    assert shifter.current_weight() == 0.0 and receipt["weight"] == 0.0
+    assert shifter.current_weight() == 0.0 and receipt.weight == 0.0
 
 
 def test_given_a_deployment_in_progress_when_rolling_back_then_it_is_stopped_first(aws: EmbeddedAWS) -> None:
@@ -97,7 +97,7 @@ def test_given_a_deployment_in_progress_when_rolling_back_then_it_is_stopped_fir
                         DeploymentStrategyId=slow, ConfigurationProfileId=out["FlagProfileId"],
                         ConfigurationVersion=str(version))
     receipt = flag(aws).rollback()
-    assert receipt["stopped_deployment"] is not None
+    assert receipt.stopped_deployment is not None
     assert flag(aws).current_weight() == 0.0
 
 
@@ -146,11 +146,11 @@ def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_t
                                alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-1",
                                poll_seconds=0.05)
     receipt = shifter.set_weight(5.0)
-    assert receipt["weight"] == pytest.approx(10.0)  # CodeDeploy's own first step
-    assert shifter.set_weight(25.0)["deployment_id"] == receipt["deployment_id"]  # never a second deployment
+    assert receipt.weight == pytest.approx(10.0)  # CodeDeploy's own first step
+    assert shifter.set_weight(25.0).deployment_id == receipt.deployment_id  # never a second deployment
     rolled = shifter.rollback()
-    assert rolled["stopped_deployment"] == receipt["deployment_id"] and shifter.current_weight() == 0.0
-    info = aws.client("codedeploy").get_deployment(deploymentId=receipt["deployment_id"])["deploymentInfo"]
+    assert rolled.stopped_deployment == receipt.deployment_id and shifter.current_weight() == 0.0
+    info = aws.client("codedeploy").get_deployment(deploymentId=receipt.deployment_id)["deploymentInfo"]
     assert info["status"] == "Stopped"
 
 
@@ -164,8 +164,8 @@ def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_ali
                                deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
                                alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-2",
                                poll_seconds=0.05)
-    assert shifter.set_weight(100.0)["status"] == "Succeeded" and shifter.current_weight() == 100.0
-    assert shifter.rollback()["stopped_deployment"] is None  # nothing to stop: the alias is reset instead
+    assert shifter.set_weight(100.0).status == "Succeeded" and shifter.current_weight() == 100.0
+    assert shifter.rollback().stopped_deployment is None  # nothing to stop: the alias is reset instead
     assert shifter.current_weight() == 0.0
 
 

@@ -8,14 +8,22 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from genai_cicd.errors import GateError, InvalidInput
+from genai_cicd.errors import GateError, InvalidInput, ManifestInvalid
 from genai_cicd.gates.bedrock_eval import poll_jobs
 from genai_cicd.gates.regression import reduce_shards, shard_key
-from genai_cicd.models.manifest import PromptRegressionGate, configured, parse_manifest
+from genai_cicd.models.manifest import (
+    AliasTraffic,
+    CodeDeployTraffic,
+    FlagTraffic,
+    PromptRegressionGate,
+    configured,
+    parse_manifest,
+)
 from genai_cicd.models.regression import ScoredPart, Shard, ShardPlan
-from genai_cicd.models.tasks import EvaluationState, EvaluationTask, GateResult, GateTaskInput
+from genai_cicd.models.tasks import EvaluationState, EvaluationTask, GateResult, GateTaskInput, RollbackResult
+from genai_cicd.models.traffic import AliasReceipt, CodeDeployReceipt, TrafficReceipt
 from tests.memory_store import MemoryStore
 from tests.utils import event
 
@@ -139,3 +147,43 @@ def test_a_gate_the_manifest_does_not_configure_is_bad_input_naming_it() -> None
         configured(None, "schema_contract")
     gate = regression_gate()
     assert configured(gate, "prompt_regression") is gate
+
+
+def manifest_with(canary: dict[str, Any], versions: bool = True) -> Any:
+    arm = {"model_id": "m", **({"lambda_version": "1"} if versions else {})}
+    return parse_manifest({
+        "app": "a", "environment": "e", "change": {"kinds": ["prompt"]},
+        "baseline": {"prompt": "b.txt", **arm},
+        "candidate": {"prompt": "c.txt", **arm, **({"lambda_version": "2"} if versions else {})},
+        "canary": canary})
+
+
+def test_each_traffic_mechanism_is_its_own_type_with_what_it_needs() -> None:
+    flag = manifest_with({}, versions=False).traffic()
+    assert isinstance(flag, FlagTraffic) and flag.flag.application_id is None
+    alias = manifest_with({"mechanism": "lambda_alias", "alias": {"function_name": "f", "alias": "live"}}).traffic()
+    assert isinstance(alias, AliasTraffic) and (alias.baseline_version, alias.candidate_version) == ("1", "2")
+    deploy = manifest_with({"mechanism": "codedeploy", "codedeploy": {
+        "application_name": "app", "deployment_group_name": "grp", "function_name": "f", "alias": "live"}}).traffic()
+    assert isinstance(deploy, CodeDeployTraffic) and deploy.deployment_group_name == "grp"
+    with pytest.raises(ManifestInvalid, match="needs baseline and candidate lambda_version"):
+        manifest_with({"mechanism": "lambda_alias", "alias": {"function_name": "f", "alias": "live"}},
+                      versions=False)
+
+
+def test_a_rollback_result_exists_only_for_a_read_back_of_zero() -> None:
+    done = RollbackResult(weight=0.0, receipt=AliasReceipt(weight=0.0))
+    assert done.model_dump(mode="json") == {"weight": 0.0, "receipt": {"weight": 0.0, "mechanism": "lambda_alias"},
+                                            "verified": True}
+    with pytest.raises(ValidationError, match="weight"):
+        RollbackResult(weight=30.0, receipt=AliasReceipt(weight=0.0))
+
+
+def test_a_receipt_is_read_by_its_mechanism_and_an_unknown_one_is_refused() -> None:
+    receipts: TypeAdapter[Any] = TypeAdapter(TrafficReceipt)
+    read = receipts.validate_python({"mechanism": "codedeploy", "weight": 10.0, "deployment_id": "d-1"})
+    assert isinstance(read, CodeDeployReceipt) and read.deployment_id == "d-1"
+    with pytest.raises(ValidationError):
+        receipts.validate_python({"mechanism": "dns", "weight": 10.0})
+    with pytest.raises(ValidationError):
+        receipts.validate_python({"mechanism": "lambda_alias", "weight": float("nan")})

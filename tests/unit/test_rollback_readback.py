@@ -9,6 +9,7 @@ import pytest
 from genai_cicd.aws.traffic import LambdaAlias
 from genai_cicd.errors import RollbackVerificationFailed
 from genai_cicd.logic import canary as canary_logic
+from genai_cicd.models.traffic import AliasReceipt
 
 
 class StuckAlias:
@@ -39,8 +40,8 @@ class ShifterWithLaggingReadBack:
     def __init__(self, weight: float) -> None:
         self.weight = weight
 
-    def rollback(self) -> dict[str, Any]:
-        return {"mechanism": "fake", "weight": 0.0}  # what the call claims
+    def rollback(self) -> AliasReceipt:
+        return AliasReceipt(weight=0.0)  # what the call claims
 
     def current_weight(self) -> float:
         return self.weight  # what is true

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from genai_cicd.errors import RollbackVerificationFailed, TrafficShiftError
+from genai_cicd.models.traffic import AliasReceipt, CodeDeployReceipt, FlagReceipt
 
 _IN_PROGRESS = {"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"}
 
@@ -66,7 +67,7 @@ class AppConfigFlag:
             doc["capture"] = self._capture  # genai_cicd_app captures answers only while a canary runs
         return doc
 
-    def _deploy(self, weight: float, description: str) -> dict[str, Any]:
+    def _deploy(self, weight: float, description: str) -> FlagReceipt:
         self._wait_until_idle()
         version = self._ac.create_hosted_configuration_version(
             ApplicationId=self._app, ConfigurationProfileId=self._profile,
@@ -78,10 +79,10 @@ class AppConfigFlag:
             ConfigurationProfileId=self._profile, ConfigurationVersion=str(version), Description=description[:1024],
         )
         self._wait_until_idle()
-        return {"mechanism": "appconfig_flag", "configuration_version": version,
-                "deployment_number": deployment["DeploymentNumber"], "weight": weight}
+        return FlagReceipt(configuration_version=version, deployment_number=deployment["DeploymentNumber"],
+                           weight=weight)
 
-    def set_weight(self, weight: float) -> dict[str, Any]:
+    def set_weight(self, weight: float) -> FlagReceipt:
         receipt = self._deploy(weight, f"genai-cicd {self._release}: candidate weight {weight}%")
         actual = self.current_weight()
         if abs(actual - weight) > 1e-9:
@@ -99,7 +100,7 @@ class AppConfigFlag:
                 return float(doc.get("candidate_weight", 0.0))
         return 0.0
 
-    def rollback(self) -> dict[str, Any]:
+    def rollback(self) -> FlagReceipt:
         busy = self._in_progress()
         if busy is not None:
             self._ac.stop_deployment(ApplicationId=self._app, EnvironmentId=self._env,
@@ -107,8 +108,7 @@ class AppConfigFlag:
         receipt = self._deploy(0.0, f"genai-cicd {self._release}: rollback to baseline")
         if self.current_weight() != 0.0:
             raise RollbackVerificationFailed("candidate weight is not 0 after rollback")
-        receipt["stopped_deployment"] = busy["DeploymentNumber"] if busy else None
-        return receipt
+        return receipt.model_copy(update={"stopped_deployment": busy["DeploymentNumber"] if busy else None})
 
 
 class LambdaAlias:
@@ -120,7 +120,7 @@ class LambdaAlias:
         self._baseline = baseline_version
         self._candidate = candidate_version
 
-    def set_weight(self, weight: float) -> dict[str, Any]:
+    def set_weight(self, weight: float) -> AliasReceipt:
         if weight >= 100.0:
             self._lambda.update_alias(FunctionName=self._fn, Name=self._alias, FunctionVersion=self._candidate,
                                       RoutingConfig={"AdditionalVersionWeights": {}})
@@ -132,7 +132,7 @@ class LambdaAlias:
         actual = self.current_weight()
         if abs(actual - weight) > 0.01:
             raise TrafficShiftError(f"alias read-back weight {actual} != requested {weight}")
-        return {"mechanism": "lambda_alias", "weight": weight}
+        return AliasReceipt(weight=weight)  # read back above, within the rounding of the routing weight
 
     def current_weight(self) -> float:
         alias = self._lambda.get_alias(FunctionName=self._fn, Name=self._alias)
@@ -141,12 +141,12 @@ class LambdaAlias:
         weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
         return float(weights.get(self._candidate, 0.0)) * 100.0
 
-    def rollback(self) -> dict[str, Any]:
+    def rollback(self) -> AliasReceipt:
         self._lambda.update_alias(FunctionName=self._fn, Name=self._alias, FunctionVersion=self._baseline,
                                   RoutingConfig={"AdditionalVersionWeights": {}})
         if self.current_weight() != 0.0:
             raise RollbackVerificationFailed("alias still routes to the candidate after rollback")
-        return {"mechanism": "lambda_alias", "weight": 0.0}
+        return AliasReceipt(weight=0.0)
 
 
 _ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
@@ -200,7 +200,7 @@ class CodeDeployLambda:
             description=f"genai-cicd {self._release}")["deploymentId"]
         return dict(self._cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"])
 
-    def set_weight(self, weight: float) -> dict[str, Any]:
+    def set_weight(self, weight: float) -> CodeDeployReceipt:
         deployment = self._start()
         deadline = time.monotonic() + self._wait
         while True:
@@ -216,13 +216,12 @@ class CodeDeployLambda:
             time.sleep(self._poll)
         if weight >= 100.0 and current != 100.0:
             raise TrafficShiftError(f"deployment succeeded but the alias routes {current}% to the candidate")
-        return {"mechanism": "codedeploy", "deployment_id": info["deploymentId"], "status": info["status"],
-                "weight": current}
+        return CodeDeployReceipt(deployment_id=info["deploymentId"], status=info["status"], weight=current)
 
     def current_weight(self) -> float:
         return self._alias.current_weight()
 
-    def rollback(self) -> dict[str, Any]:
+    def rollback(self) -> CodeDeployReceipt:
         active = self._deployment(_ACTIVE)
         stopped = None
         if active is not None:
@@ -233,4 +232,4 @@ class CodeDeployLambda:
             self._alias.rollback()
         if self.current_weight() != 0.0:
             raise RollbackVerificationFailed("alias still routes to the candidate after rollback")
-        return {"mechanism": "codedeploy", "stopped_deployment": stopped, "weight": 0.0}
+        return CodeDeployReceipt(stopped_deployment=stopped, weight=0.0)

@@ -244,10 +244,9 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     complete = bool(n_c) and bool(n_b)
     counts = dict(evidence.counts)
     paired = dict(evidence.paired)
-    if not complete:
+    if not (n_c and n_b):  # None (no datapoint) or 0 in either arm
         notes.append("no canary or no baseline requests in this interval")
     else:
-        assert n_c is not None and n_b is not None
         for metric in count_metrics:
             x_c, x_b = canary.get(metric), baseline.get(metric)
             if x_c is None or x_b is None:

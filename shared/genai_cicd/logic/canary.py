@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
@@ -14,8 +12,9 @@ from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed
-from genai_cicd.models.manifest import ReleaseManifest
+from genai_cicd.models.manifest import OnlineQuality, ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
+from genai_cicd.models.traffic import TrafficReceipt
 from genai_cicd.ports import TrafficShifter
 
 FULL = 100.0
@@ -26,7 +25,7 @@ def shifter(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest) -> T
     return deps.traffic(release.release_id, manifest)
 
 
-def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, weight: float) -> dict[str, Any]:
+def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, weight: float) -> TrafficReceipt:
     """Move traffic only while this release holds the lock, and check again after the move.
 
     A reconciler (cancel, stopped execution) releases the lock before it rolls
@@ -73,7 +72,7 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     estimate = traffic_estimate(deps, manifest)
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
-    weight = float(receipt.get("weight", manifest.canary.steps[0]))
+    weight = receipt.weight
     now = deps.clock().isoformat()
     plan_text = (estimate.sentence() if estimate is not None
                  else "no baseline traffic in the last 15 minutes: time to a verdict unknown")
@@ -82,15 +81,13 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
         plan_text += f"; probes {'on' if probes.active else 'off'}: {probes.reason}"
     online = manifest.canary.online_quality
     if online is not None:
-        plan_text += f"; {budget_sentence(manifest, estimate)}"
+        plan_text += f"; {budget_sentence(online, estimate)}"
     return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=CanaryEvidence(),
                        plan=plan_text[:1000], probes=probes)
 
 
-def budget_sentence(manifest: ReleaseManifest, estimate: PlanEstimate | None) -> str:
+def budget_sentence(online: OnlineQuality, estimate: PlanEstimate | None) -> str:
     """What the judge budget buys: answers scored, and how long that lasts at the observed traffic."""
-    online = manifest.canary.online_quality
-    assert online is not None
     if online.store == "hashes":
         return "online quality: the app scores its answers (store: hashes), no judge calls here"
     calls = online.max_judge_calls
@@ -182,7 +179,7 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     manifest = load_manifest(deps, release)
     index = canary.step_index + 1
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
-    weight = float(receipt.get("weight", manifest.canary.steps[index]))
+    weight = receipt.weight
     probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
                        window_start=deps.clock().isoformat(), judge=canary.judge.new_step(),
@@ -200,8 +197,8 @@ def rollback(release: ReleaseContext, deps: Deps) -> RollbackResult:
     """Route everything to the baseline, then read the weight back: only a read-back of 0 is verified."""
     manifest = load_manifest(deps, release)
     target = shifter(deps, release, manifest)
-    receipt: dict[str, Any] = target.rollback()
+    receipt = target.rollback()
     weight = target.current_weight()
     if weight != 0.0:
         raise RollbackVerificationFailed(f"after rollback the candidate still gets {weight}% of traffic")
-    return RollbackResult(weight=weight, verified=True, receipt=json.loads(json.dumps(receipt, default=str)))
+    return RollbackResult(weight=weight, receipt=receipt)

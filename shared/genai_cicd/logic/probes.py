@@ -21,6 +21,7 @@ from typing import Any
 
 from genai_cicd.canary.planning import PlanEstimate
 from genai_cicd.deps import Deps
+from genai_cicd.errors import InvalidInput
 from genai_cicd.logic.context import load_manifest
 from genai_cicd.models.dataset import GoldenCase, parse_jsonl
 from genai_cicd.models.manifest import ReleaseManifest
@@ -52,7 +53,8 @@ def probes_needed(manifest: ReleaseManifest, estimate: PlanEstimate | None) -> P
 
 def _prompts(deps: Deps, manifest: ReleaseManifest) -> list[str]:
     ref = manifest.probe_set()
-    assert ref is not None  # the manifest validator requires a source when probes are set
+    if ref is None:  # the manifest model refuses probes with nothing to draw from
+        raise InvalidInput("canary.probes: no probe_set and no gates.prompt_regression.dataset to draw from")
     return [case.prompt for case in parse_jsonl(deps.artifacts.read_text(ref), GoldenCase, ref)]
 
 
@@ -62,7 +64,9 @@ def send_probes(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Can
         return canary
     manifest = load_manifest(deps, release)
     plan = manifest.canary.probes
-    assert plan is not None
+    if plan is None:  # the state says probes are on, but this release's manifest has none: send nothing
+        return canary.model_copy(update={"probes": probes.model_copy(update={
+            "stopped": "the manifest configures no probes"})})
     if probes.sent >= plan.max_requests:
         stopped = f"the cap of {plan.max_requests} probe requests is reached"
     elif probes.cost_usd >= plan.max_cost_usd:

@@ -59,8 +59,8 @@ def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconc
                           approval=answer_pending_approval(deps, described,
                                                            f"release {event} before it started: {cause}"))
     receipt = shifter(deps, context, manifest).rollback()
-    receipt = json.loads(json.dumps(receipt, default=str))
-    notify(NotifyInput(release=context, event=event, detail={"cause": cause, "receipt": receipt}), deps)
+    notify(NotifyInput(release=context, event=event,
+                       detail={"cause": cause, "receipt": receipt.model_dump(mode="json")}), deps)
     return Settlement(release_id=name, action="rolled_back", receipt=receipt,
                       approval=answer_pending_approval(deps, described,
                                                        f"release {event}, traffic on the baseline: {cause}"))

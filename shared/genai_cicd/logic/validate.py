@@ -20,6 +20,8 @@ from genai_cicd.models.dataset import content_hash
 from genai_cicd.models.limits import history_problem
 from genai_cicd.models.manifest import (
     GATE_NAMES,
+    AliasTraffic,
+    CodeDeployTraffic,
     ReleaseManifest,
     decode_manifest_text,
     derive_change_kinds,
@@ -102,23 +104,20 @@ def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
             problems.append(f"{source}: canary: {kind} {name} is registered for "
                             f"{'no app' if owner is None else repr(owner)}, not {manifest.app!r} (tag {APP_TAG})")
 
-    if plan.mechanism in ("lambda_alias", "codedeploy"):
-        target = plan.alias if plan.mechanism == "lambda_alias" else plan.codedeploy
-        assert target is not None
+    target = manifest.traffic()
+    if isinstance(target, AliasTraffic | CodeDeployTraffic):
         try:
             function = deps.app_functions.registration(target.function_name)
         except TargetUnavailable as exc:
             raise ManifestInvalid(f"{source}: canary: function {target.function_name}: {exc}") from None
         tagged("function", target.function_name, function.tags)
-        if plan.mechanism == "codedeploy" and plan.codedeploy is not None:
-            cd = plan.codedeploy
+        if isinstance(target, CodeDeployTraffic):
             arn = function.arn.split(":")
-            group_arn = (f"arn:{arn[1]}:codedeploy:{arn[3]}:{arn[4]}:deploymentgroup:"
-                         f"{cd.application_name}/{cd.deployment_group_name}")
-            tagged("CodeDeploy deployment group", f"{cd.application_name}/{cd.deployment_group_name}",
-                   deps.app_functions.deployment_group_tags(group_arn))
+            group = f"{target.application_name}/{target.deployment_group_name}"
+            group_arn = f"arn:{arn[1]}:codedeploy:{arn[3]}:{arn[4]}:deploymentgroup:{group}"
+            tagged("CodeDeploy deployment group", group, deps.app_functions.deployment_group_tags(group_arn))
     else:
-        flag = plan.appconfig
+        flag = target.flag
         named = {"application_id": (flag.application_id, cfg.appconfig_application_id),
                  "environment_id": (flag.environment_id, cfg.appconfig_environment_id),
                  "configuration_profile_id": (flag.configuration_profile_id, cfg.appconfig_profile_id)}
@@ -145,10 +144,11 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
         raise ManifestInvalid(describe_validation_error(exc, "execution input")) from None
     if start.manifest is not None:
         raw, source = start.manifest, "execution input manifest"
-    else:
-        assert start.manifest_uri is not None
+    elif start.manifest_uri is not None:
         source = start.manifest_uri
         raw = decode_manifest_text(deps.artifacts.read_text(source), source)
+    else:  # ReleaseInput refuses this
+        raise ManifestInvalid("execution input: give 'manifest' or 'manifest_uri'")
     manifest: ReleaseManifest = parse_manifest(merge_defaults(raw, read_defaults(deps)), source)
     if (too_long := history_problem(manifest)) is not None:
         raise ManifestInvalid(f"{source}: {too_long}")

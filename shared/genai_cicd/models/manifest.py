@@ -264,6 +264,39 @@ class CodeDeployTarget(Strict):
     alias: str = Field(min_length=1, max_length=128)
 
 
+class FlagTraffic(Strict):
+    """The AppConfig variant flag the app reads (the control plane's own when the target leaves fields empty)."""
+
+    mechanism: Literal["appconfig_flag"] = "appconfig_flag"
+    flag: AppConfigTarget
+
+
+class AliasTraffic(Strict):
+    """A weighted Lambda alias between two published versions."""
+
+    mechanism: Literal["lambda_alias"] = "lambda_alias"
+    function_name: str
+    alias: str
+    baseline_version: str
+    candidate_version: str
+
+
+class CodeDeployTraffic(Strict):
+    """A CodeDeploy deployment of the alias from the baseline version to the candidate's."""
+
+    mechanism: Literal["codedeploy"] = "codedeploy"
+    application_name: str
+    deployment_group_name: str
+    function_name: str
+    alias: str
+    baseline_version: str
+    candidate_version: str
+
+
+# What moves a release's traffic, with everything its mechanism needs (ReleaseManifest.traffic()).
+TrafficTarget = Annotated[FlagTraffic | AliasTraffic | CodeDeployTraffic, Field(discriminator="mechanism")]
+
+
 class CanaryMetric(StrEnum):
     ERRORS = "errors"
     SLOW_REQUESTS = "slow_requests"
@@ -481,6 +514,29 @@ class ReleaseManifest(Strict):
                 out[name] = None
         return out
 
+    def traffic(self) -> FlagTraffic | AliasTraffic | CodeDeployTraffic:
+        """The traffic target of ``canary.mechanism`` with what it needs, one type per mechanism.
+
+        The manifest keeps its flat form (``mechanism`` beside optional ``alias``/``codedeploy``
+        blocks); this is where that becomes a tagged union, so no consumer narrows optional fields.
+        Raises ValueError for a combination the validators refuse (never on a validated manifest).
+        """
+        plan = self.canary
+        if plan.mechanism == "appconfig_flag":
+            return FlagTraffic(flag=plan.appconfig)
+        base, cand = self.baseline.lambda_version, self.candidate.lambda_version
+        if not (base and cand):
+            raise ValueError(f"mechanism {plan.mechanism} needs baseline and candidate lambda_version")
+        if plan.mechanism == "lambda_alias" and plan.alias is not None:
+            return AliasTraffic(function_name=plan.alias.function_name, alias=plan.alias.alias,
+                                baseline_version=base, candidate_version=cand)
+        if plan.mechanism == "codedeploy" and plan.codedeploy is not None:
+            cd = plan.codedeploy
+            return CodeDeployTraffic(application_name=cd.application_name,
+                                     deployment_group_name=cd.deployment_group_name, function_name=cd.function_name,
+                                     alias=cd.alias, baseline_version=base, candidate_version=cand)
+        raise ValueError(f"mechanism {plan.mechanism} needs its '{plan.mechanism.replace('lambda_', '')}' block")
+
     @model_validator(mode="after")
     def _something_changed(self) -> ReleaseManifest:
         if self.baseline == self.candidate:
@@ -489,9 +545,7 @@ class ReleaseManifest(Strict):
             missing = [g for g in self.gates.run if getattr(self.gates, g) is None]
             if missing:
                 raise ValueError(f"gates.run names gates with no configuration: {', '.join(missing)}")
-        if self.canary.mechanism in ("lambda_alias", "codedeploy") and not (
-                self.baseline.lambda_version and self.candidate.lambda_version):
-            raise ValueError(f"mechanism {self.canary.mechanism} needs baseline and candidate lambda_version")
+        self.traffic()  # every mechanism has its target and both versions
         return self
 
 

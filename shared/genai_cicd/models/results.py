@@ -7,9 +7,11 @@ invoke``) and Step Functions (which stores it in the execution history), so the 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from genai_cicd.models.traffic import TrafficReceipt
 
 
 class Result(BaseModel):
@@ -35,7 +37,7 @@ class Settlement(Result):
     release_id: str
     action: Literal["none", "rolled_back"]
     reason: str | None = None
-    receipt: dict[str, Any] | None = None  # the traffic adapter's read-back receipt when rolled back
+    receipt: TrafficReceipt | None = None  # the traffic adapter's read-back receipt when rolled back
     approval: ApprovalAnswered | None = None
     lock_freed: bool | None = None
 

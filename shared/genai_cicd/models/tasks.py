@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
 from genai_cicd.models.regression import Shard, ShardPlan
+from genai_cicd.models.traffic import TrafficReceipt
 
 
 class TaskModel(BaseModel):
@@ -202,9 +203,16 @@ class RollbackInput(TaskModel):
 
 
 class RollbackResult(TaskModel):
-    weight: float
-    verified: bool
-    receipt: dict[str, Any]
+    """Rollback: the weight read back after the move (only a 0 is a rollback) and the adapter's receipt."""
+
+    weight: float = Field(ge=0.0, le=0.0)
+    receipt: TrafficReceipt
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verified(self) -> bool:
+        """Read back, never asserted: a RollbackResult exists only for a read-back of 0."""
+        return self.weight == 0.0
 
 
 class NotifyInput(TaskModel):
