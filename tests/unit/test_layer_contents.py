@@ -157,3 +157,22 @@ def test_a_gates_verdict_is_written_in_one_place_and_refuses_an_unknown_gate_or_
     for gate, status in (("no_such_gate", "PASS"), ("schema_contract", "SKIPPED")):
         with pytest.raises(ValidationError):
             write_verdict(store, "releases/r/gates/x", gate, status, [])  # type: ignore[arg-type]
+
+
+def deployed_asserts(root: Path) -> list[str]:
+    """Every ``assert`` statement under ``root``: file and line."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assert):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_no_deployed_module_narrows_with_an_assert(tmp_path: Path) -> None:
+    """An assert is not a check (python -O drops it) and hides which field was missing: models and
+    named errors say it instead."""
+    assert deployed_asserts(PACKAGE) + deployed_asserts(ROOT / "functions") == []
+    planted = tmp_path / "planted.py"
+    planted.write_text("def f(x):\n    assert x is not None\n    return x\n")
+    assert len(deployed_asserts(tmp_path)) == 1  # the reader sees one
