@@ -26,14 +26,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 	$(BIN)/genai-cicd demo
 
-# Two workers, each taking whole test files (--dist loadfile, longest first: tests/conftest.py): a
-# file's tests share its embedded stack and run in order on one worker. Three were faster (pytest 7.4
-# min) but starved timing-bound tests on 2 cores: a cancel landing mid-canary timed out once in the
+# Two workers, each taking whole test files (--dist loadfile), the longest first (tests/conftest.py;
+# --no-loadscope-reorder keeps that order, xdist would sort files by their number of tests): a file's
+# tests share its embedded stack and run in order on one worker. Three were faster (pytest 7.4 min) but
+# starved timing-bound tests on 2 cores: a cancel landing mid-canary timed out once in the
 # ordering suite, and the demo's canary once ran out of intervals. TEST_WORKERS=3 make test to try.
 # (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
 TEST_WORKERS ?= 2
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)  ## unit and contract tests only (no lint, no stack): the quick loop while editing
 	$(BIN)/python -m pytest -q tests/unit tests/contract
