@@ -187,3 +187,22 @@ def test_a_receipt_is_read_by_its_mechanism_and_an_unknown_one_is_refused() -> N
         receipts.validate_python({"mechanism": "dns", "weight": 10.0})
     with pytest.raises(ValidationError):
         receipts.validate_python({"mechanism": "lambda_alias", "weight": float("nan")})
+
+
+@pytest.mark.parametrize("action", ["plan", "reduce", "shard"])
+def test_a_map_step_sent_to_another_gate_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch,
+                                                                   action: str) -> None:
+    from genai_cicd.logic import gates as gate_logic
+
+    manifest = parse_manifest({
+        "app": "a", "environment": "e", "change": {"kinds": ["prompt"]},
+        "baseline": {"prompt": "b.txt", "model_id": "m"}, "candidate": {"prompt": "c.txt", "model_id": "m"},
+        "gates": {"injection_suite": {"corpus": "corpus.jsonl"}}})
+    monkeypatch.setattr(gate_logic, "load_manifest", lambda deps, release: manifest)
+    monkeypatch.setattr(gate_logic, "run_injection_suite", lambda *a, **k: pytest.fail("the gate must not run"))
+    step = {"action": action, "shard": {"index": 0, "start": 0, "end": 10}} if action == "shard" else \
+        {"action": action, "plan": {"bucket": "bkt", "key": "k", "shards": 1, "cases": 10}} if action == "reduce" \
+        else {"action": action}
+    task = GateTaskInput.model_validate(event("prompt_regression", "good-prompt") | step)
+    with pytest.raises(InvalidInput, match=f"action: '{action}' is a step of prompt_regression"):
+        gate_logic.run_gate_task("injection_suite", task, None)  # type: ignore[arg-type]
