@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import time
 import uuid
@@ -15,19 +17,26 @@ from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
 from genai_cicd.models.manifest import ProbePlan, parse_manifest
-from genai_cicd_local.app_traffic import TrafficGenerator
+from genai_cicd_local.app_traffic import AppTraffic, TrafficShape
 from genai_cicd_local.cli.progress import ProgressPrinter
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 
 SAMPLE = Path("examples") / "support_bot"
-POLL_MIN_SECONDS = 0.2
-POLL_MAX_SECONDS = 1.0
-CANARY_POLL_SECONDS = 0.5
+POLL_MIN_SECONDS = 0.05
+POLL_MAX_SECONDS = 0.5
+# Production traffic before each release (all on the baseline), what the canary's planner looks back on:
+# whole minutes holding about this many requests, at least one minute and at most the planner's 15.
+WARMUP_REQUESTS = 1200
+
+
+def warmup_seconds(rate_per_second: float) -> float:
+    minutes = math.ceil(WARMUP_REQUESTS / rate_per_second / 60) if rate_per_second > 0 else 15
+    return 60.0 * min(15, max(1, minutes))
 
 
 class LocalReleaseRunner:
-    def __init__(self, aws: EmbeddedAWS, out: Callable[[str], None] = print, traffic_rate: float = 40.0) -> None:
+    def __init__(self, aws: EmbeddedAWS, out: Callable[[str], None] = print, traffic_rate: float = 20.0) -> None:
         self.aws = aws
         self.out = out
         self.traffic_rate = traffic_rate
@@ -148,29 +157,45 @@ class LocalReleaseRunner:
         return [json.loads(line)["question"] for line in lines if line.strip()]
 
     def run(self, manifest_path: Path, name: str | None = None, started_by: str = "cli",
-            traffic_rate: float | None = None, traffic_file: str = "traffic.jsonl") -> dict[str, Any]:
+            traffic_rate: float | None = None, traffic_file: str = "traffic.jsonl",
+            traffic: TrafficShape | None = None, warmup: float | None = None) -> dict[str, Any]:
+        """One release on the embedded AWS with simulated users of the sample app.
+
+        The users (``traffic``, or ``traffic_rate`` requests/s of the default shape) arrive in simulated
+        time: ``warmup`` seconds of production traffic first (all on the baseline; by default
+        ``warmup_seconds``), starting on a whole minute, then for as long as the release waits.
+        Their seed is the stack's and the release's name, so a run can be repeated.
+        """
         self.setup()
         manifest = upload_manifest_artifacts(manifest_path, self.aws.client("s3"), self.aws.bucket)
         self.seed_flag(manifest)
         self.notifications()  # drop anything left from earlier releases
         name = name or f"local-{uuid.uuid4().hex[:12]}"
-        sfn = self.aws.client("stepfunctions")
-        lam = self.aws.client("lambda")
         app_fn = self.aws.function_name("SupportBotFunction")
-
-        def call_app(event: dict[str, Any]) -> None:
-            lam.invoke(FunctionName=app_fn, Payload=json.dumps(event).encode())
-
-        traffic = TrafficGenerator(call_app, self.questions(traffic_file), traffic_rate or self.traffic_rate)
+        shape = traffic or TrafficShape(rate_per_second=traffic_rate or self.traffic_rate)
+        seed = int.from_bytes(hashlib.sha256(f"{self.aws.seed}\x1f{name}".encode()).digest()[:8], "big")
+        clock = self.aws.clock
+        clock.advance_to(math.ceil(clock.time() / 60) * 60)
+        users = AppTraffic(clock, self.aws.runtime, app_fn, self.questions(traffic_file), shape, seed)
         started = time.monotonic()
+        with users:
+            clock.advance(warmup_seconds(shape.rate_per_second) if warmup is None else warmup)
+            began = clock.time()
+            described, notes = self._follow(name, manifest_path, manifest, started_by)
+        seconds = time.monotonic() - started
+        result = self.summarise(name, described["executionArn"], described, seconds, users.sent, notes)
+        result["simulated_seconds"] = round(clock.time() - began, 1)
+        return result
+
+    def _follow(self, name: str, manifest_path: Path, manifest: dict[str, Any], started_by: str
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Start the execution and print its progress until it ends (the polling only watches: the
+        release runs on its own thread and on simulated time)."""
+        sfn = self.aws.client("stepfunctions")
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name=name, input=json.dumps(
             {"manifest": manifest, "started_by": started_by}))["executionArn"]
         self.out(f"release {name} started ({manifest_path.name})")
-        def on_state(state: str) -> None:
-            if state == "StartCanary":
-                traffic.active.set()
-
-        progress = ProgressPrinter(sfn, arn, self.out, on_state)
+        progress = ProgressPrinter(sfn, arn, self.out)
         notes: list[dict[str, Any]] = []
 
         def announce() -> int:
@@ -180,27 +205,19 @@ class LocalReleaseRunner:
                 self.out(f"     [SNS] {note['subject']}")
             return len(fresh)
 
-        traffic.start()
         pause = POLL_MIN_SECONDS
-        try:
-            while True:
-                described = sfn.describe_execution(executionArn=arn)
-                changed = progress.poll() + announce()
-                if described["status"] != "RUNNING":
-                    break
-                # Back off while a long task runs: moto returns (and serialises) the whole history on
-                # every poll, which competes with the canary for the one interpreter. Poll fast again
-                # as soon as something happens; during the canary, about twice per interval.
-                quiet = not changed and not traffic.active.is_set()
-                pause = (min(pause * 1.5, POLL_MAX_SECONDS) if quiet
-                         else CANARY_POLL_SECONDS if traffic.active.is_set() else POLL_MIN_SECONDS)
-                time.sleep(pause)
-        finally:
-            traffic.stop()
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            changed = progress.poll() + announce()
+            if described["status"] != "RUNNING":
+                break
+            # Back off while nothing happens: moto returns (and serialises) the whole history on every
+            # poll, which takes the interpreter from the release. Watching never changes the outcome.
+            pause = POLL_MIN_SECONDS if changed else min(pause * 1.5, POLL_MAX_SECONDS)
+            time.sleep(pause)
         progress.poll()
         announce()
-        seconds = time.monotonic() - started
-        return self.summarise(name, arn, described, seconds, traffic.sent, notes)
+        return dict(described), notes
 
     def summarise(self, name: str, arn: str, described: dict[str, Any], seconds: float,
                   requests: int, notes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from genai_cicd import clock as clock_seam
 from genai_cicd import settings
 from genai_cicd.aws import clients
 from genai_cicd.aws.app_functions import LambdaAppFunctions
@@ -51,7 +52,7 @@ from genai_cicd.providers.openai_compat import OpenAICompatibleProvider
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return clock_seam.utc_now()
 
 
 @dataclass

@@ -166,6 +166,9 @@ class CanaryMetrics(Protocol):
 
     def interval_counts_or_none(self, **query: Any) -> dict[str, dict[str, float | None]] | None: ...
 
+    def first_seen(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                   arm: str = ..., period: int = ...) -> datetime | None: ...
+
     def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                         bound_ms: float | None) -> dict[str, dict[str, float | None]] | None: ...
 

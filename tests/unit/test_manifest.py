@@ -59,7 +59,7 @@ def test_given_stack_defaults_when_merged_then_manifest_wins_and_no_gate_is_swit
                 "gates": {"injection_suite": {"max_success_rate": 0.01, "repeats": 2},
                           "guardrail_suite": {"min_block_rate": 0.99}}}
     merged = parse_manifest(merge_defaults(data, defaults))
-    assert merged.canary.bake_seconds == 1 and merged.canary.alpha == 0.01
+    assert merged.canary.bake_seconds == 60 and merged.canary.alpha == 0.01
     assert merged.approval.timeout_seconds == 60
     assert merged.gates.injection_suite is not None
     assert merged.gates.injection_suite.max_success_rate == 0.05 and merged.gates.injection_suite.repeats == 2

@@ -20,11 +20,11 @@ from genai_cicd.gates.eval_formats import FORMATS
 
 # (scenario, expected outcome, user requests per second, live traffic file under the sample's data/)
 DEMO_SCENARIOS = [
-    ("good-prompt", "promoted", 40.0, "traffic.jsonl"),
-    ("quality-regression", "blocked", 40.0, "traffic.jsonl"),
-    ("injection-regression", "blocked", 40.0, "traffic.jsonl"),
-    ("slow-model", "rolled_back", 40.0, "traffic.jsonl"),
-    ("live-quality-regression", "rolled_back", 40.0, "traffic-teams.jsonl"),
+    ("good-prompt", "promoted", 20.0, "traffic.jsonl"),
+    ("quality-regression", "blocked", 20.0, "traffic.jsonl"),
+    ("injection-regression", "blocked", 20.0, "traffic.jsonl"),
+    ("slow-model", "rolled_back", 20.0, "traffic.jsonl"),
+    ("live-quality-regression", "rolled_back", 20.0, "traffic-teams.jsonl"),
     ("low-traffic-probes", "promoted", 0.5, "traffic.jsonl"),
 ]
 
@@ -67,17 +67,18 @@ def run_demo(runner: Any, root: Path, out: Callable[[str], None] = print) -> dic
         releases.append(result)
         out(f"=== {scenario}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"] else "")
             + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
-              f"notifications, {result['ledger_entries']} ledger entries, {result['seconds']} s")
+              f"notifications, {result['ledger_entries']} ledger entries, "
+              f"{result['simulated_seconds'] / 60:.0f} simulated min in {result['seconds']} s")
     summary = {"releases": releases, "total_seconds": round(time.monotonic() - started, 2)}
     path = root / "reports" / "demo-summary.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     out(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} probes "
-        "weight  seconds")
+        "weight  sim min  seconds")
     for r in releases:
         out(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
             f"{str(r['decided_on']):15} {r['probe_requests']:6d} {r['final_candidate_weight']:6.1f}  "
-            f"{r['seconds']:7.2f}")
+            f"{r['simulated_seconds'] / 60:7.1f}  {r['seconds']:7.2f}")
     out(f"summary written to {path}")
     return summary
 

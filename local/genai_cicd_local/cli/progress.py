@@ -54,6 +54,7 @@ STATE_LABELS: dict[str, str | None] = {
     "WriteReleaseReportSkipped": None, "AnnounceOutcome": None, "AnswerPipeline": None, "FreeLock": None,
     "HowItEnded": None,
 }
+BAKING_LINE_EVERY_MINUTES = 5
 ACTION_WORDS = {"continue": "keep baking", "next_step": "shown safe, next step", "promote": "shown safe, promote",
                 "rollback": "roll back"}
 
@@ -68,6 +69,8 @@ class ProgressPrinter:
         self._out = out
         self._on_state = on_state
         self._seen = 0
+        self._canary_began: Any = None  # simulated time the canary started (history timestamps)
+        self._printed_minute = -BAKING_LINE_EVERY_MINUTES
 
     def poll(self) -> int:
         """Print what happened since the last poll; returns how many new history events there were."""
@@ -78,8 +81,11 @@ class ProgressPrinter:
         new = len(events) - self._seen
         for event in events[self._seen:]:
             kind = event["type"]
+            self._at = event.get("timestamp")
             if kind.endswith("StateEntered"):
                 name = event["stateEnteredEventDetails"]["name"]
+                if name == "StartCanary" and self._canary_began is None:
+                    self._canary_began = self._at
                 if self._on_state is not None:
                     self._on_state(name)
                 label = STATE_LABELS.get(name, name)
@@ -90,6 +96,13 @@ class ProgressPrinter:
                 self._describe(details.get("name", ""), details.get("output", ""))
         self._seen = len(events)
         return max(new, 0)
+
+    def _canary_minute(self) -> int | None:
+        """Simulated minutes since the canary started (the history is stamped with the simulated clock)."""
+        try:
+            return int((self._at - self._canary_began).total_seconds() // 60)
+        except (TypeError, AttributeError):
+            return None
 
     def _describe(self, state: str, output: str) -> None:
         try:
@@ -111,9 +124,16 @@ class ProgressPrinter:
             self._out(f"     the candidate now receives {data.get('canary', {}).get('weight')}% of requests")
         elif state == "AnalyzeCanary":
             c = data.get("canary", {})
+            minute = self._canary_minute()
+            if c.get("action") == "continue" and minute is not None and \
+                    minute - self._printed_minute < BAKING_LINE_EVERY_MINUTES:
+                return  # one "keep baking" line every few simulated minutes is enough to follow it
+            if minute is not None:
+                self._printed_minute = minute
             reasons = "; ".join(c.get("last_reasons", [])[:1])
             action = ACTION_WORDS.get(str(c.get("action")), c.get("action"))
-            self._out(f"     canary at {c.get('weight')}%: {action} - {reasons[:240]}")
+            when = f"canary minute {minute} " if minute is not None else "canary "
+            self._out(f"     {when}at {c.get('weight')}%: {action} - {reasons[:240]}")
         elif state == "SendProbes":
             probes = data.get("canary", {}).get("probes", {})
             self._out(f"     probe requests sent so far: {probes.get('sent')}"

@@ -6,6 +6,7 @@
 It starts moto with ASL execution and no-Docker Lambda, routes the
 operations moto lacks to EmbeddedBackend, runs the template's handlers
 in-process, and provisions template.yaml (and the sample app's template).
+Everything runs on one SimulatedClock (``aws.clock``; embedded/clock.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import boto3
 import botocore.handlers
 
 from genai_cicd.aws import clients
+from genai_cicd_local.embedded import moto_time
 from genai_cicd_local.embedded.backend import EmbeddedBackend
+from genai_cicd_local.embedded.clock import SimulatedClock, installed
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
 from genai_cicd_local.embedded.provision import Provisioner, Stack
@@ -66,7 +69,10 @@ class EmbeddedAWS:
         self.stack_name = stack_name
         self.with_sample_app = with_sample_app
         self.logs: list[dict[str, Any]] = []
-        self.backend = EmbeddedBackend(region, SimulatedFoundationModel(seed))
+        self.clock = SimulatedClock()
+        self.backend = EmbeddedBackend(region, SimulatedFoundationModel(seed), self.clock)
+        self._clock_scope: Any = None
+        self._restore_moto_time: Any = None
         self.control_plane: Stack
         self.sample_app: Stack | None = None
         self._saved_env: dict[str, str] = {}
@@ -94,9 +100,13 @@ class EmbeddedAWS:
         _current = self.backend
         clients.reset()
         self._reset_powertools()
+        self._clock_scope = installed(self.clock)
+        self._clock_scope.__enter__()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
-        self.runtime = EmbeddedLambdaRuntime(self.region, lambda: self.client("cloudwatch"), self.logs)
+        self._restore_moto_time = moto_time.patch(self.clock)
+        self.runtime = EmbeddedLambdaRuntime(self.region, self.logs,
+                                             clock=self.clock.time, seed=self.seed)
         runtime = self.runtime
 
         def invoke(_self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
@@ -136,8 +146,14 @@ class EmbeddedAWS:
 
             ExecutionWorker.stop = self._saved_stop  # type: ignore[method-assign]
             Environment.set_error = self._saved_set_error  # type: ignore[method-assign]
+        if self._restore_moto_time is not None:
+            self._restore_moto_time()
+            self._restore_moto_time = None
         if self._mock is not None:
             self._mock.stop()
+        if self._clock_scope is not None:
+            self._clock_scope.__exit__(None, None, None)
+            self._clock_scope = None
         _current = None
         clients.reset()
         self._reset_powertools()

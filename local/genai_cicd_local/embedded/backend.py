@@ -16,6 +16,7 @@ SimulatedGuardrails).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
+from genai_cicd_local.embedded.clock import SimulatedClock
 from genai_cicd_local.embedded.lambda_runtime import current_function
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
 from genai_cicd_local.embedded.services.appconfig import AppConfigService
@@ -43,8 +45,11 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
     """The services' state and operations (services/, one module per service), the botocore hook that
     routes calls to them, and the fault injection the reliability tests use."""
 
-    def __init__(self, region: str, model: SimulatedFoundationModel | None = None) -> None:
+    def __init__(self, region: str, model: SimulatedFoundationModel | None = None,
+                 clock: SimulatedClock | None = None) -> None:
         self.region = region
+        self.clock = clock or SimulatedClock()
+        self._sequence = itertools.count(1)  # orders events that share a simulated instant
         self._lock = threading.RLock()
         self._init_appconfig()
         self._init_codepipeline()
@@ -101,7 +106,8 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
             only_for = self.fail_only_for.get(op_name)
             error = injected.pop(0) if injected and (only_for is None or only_for in caller) else None
             if error is not None:
-                self.fault_log.append({"at": time.time(), "operation": op_name, "caller": caller})
+                self.fault_log.append({"at": self.clock.time(), "seq": self.next_seq(), "operation": op_name,
+                                       "caller": caller})
         delay = self.slow.get(op_name)
         if delay is not None and (delay[1] is None or delay[1] in caller):
             time.sleep(delay[0])  # a slow dependency: lets a test act while this call is in flight
@@ -120,6 +126,10 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
         parsed.setdefault("ResponseMetadata", {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status,
                                                "HTTPHeaders": {}, "RetryAttempts": 0})
         return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), parsed
+
+    def next_seq(self) -> int:
+        """A number that grows with every recorded event: simulated time stands still while code runs."""
+        return next(self._sequence)
 
     def inject_failure(self, operation: str, code: str, message: str = "injected", status: int = 400,
                        times: int = 1, caller: str | None = None) -> None:

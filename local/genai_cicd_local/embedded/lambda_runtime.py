@@ -11,11 +11,19 @@ state machine's Retry/Catch match on errorType as in AWS.
 What the function prints is captured per thread: EMF lines are turned into
 CloudWatch metrics (what CloudWatch Logs does with EMF in AWS), and every
 line is kept in a log sink that tests can scan.
+
+Time: a function's clock is the simulated one, so its EMF datapoints are stamped with the
+simulated time of the invocation (in Lambda, the function's clock is the wall clock and
+Powertools stamps the same way). Request ids are drawn from the seed, per function, so a
+seeded run samples the same requests every time. ``metric_batch`` gathers the EMF of many
+invocations (simulated app traffic) into statistic sets per second, as CloudWatch Logs does,
+and puts them once.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import importlib.util
 import io
 import json
@@ -26,7 +34,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,12 +126,15 @@ def _install_stdout() -> ThreadLocalStdout:
 
 
 class EmbeddedLambdaRuntime:
-    def __init__(self, region: str, cloudwatch: Callable[[], Any], log_sink: list[dict[str, Any]]) -> None:
+    def __init__(self, region: str, log_sink: list[dict[str, Any]],
+                 clock: Callable[[], float] = time.time, seed: int = 7) -> None:
         self.region = region
+        self._clock = clock
+        self._seed = seed
+        self._batch: dict[tuple[Any, ...], list[float]] | None = None
+        self._batch_owner: int | None = None
         self.functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
-        self._cloudwatch = cloudwatch
-        self._cw_client: Any = None
         self.log_sink = log_sink
         self.invocations: dict[str, int] = {}
         self.in_flight = 0  # handlers running now (a stopped execution's last task may still be running)
@@ -194,17 +206,21 @@ class EmbeddedLambdaRuntime:
         handler = getattr(module, spec.handler.rpartition(".")[2])
         raw = payload.decode() if isinstance(payload, bytes) else (payload or "")
         event = json.loads(raw) if raw.strip() else {}
-        context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout,
-                                _deadline=time.monotonic() + spec.timeout)
         with self._lock:
-            self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
+            count = self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
             self.in_flight += 1
             instance = self._instances.setdefault(spec.name, threading.Lock())
+        request_id = uuid.UUID(bytes=hashlib.sha256(f"{self._seed}\x1f{spec.name}\x1f{count}".encode()).digest()[:16],
+                               version=4)
+        # The remaining time is wall time: computation takes no simulated time, a timeout is about CPU.
+        context = LambdaContext(spec.name, spec.arn, spec.memory, spec.timeout, aws_request_id=str(request_id),
+                                _deadline=time.monotonic() + spec.timeout)
         with instance:
             return self._run(spec, handler, event, context)
 
     def _run(self, spec: FunctionSpec, handler: Callable[..., Any], event: Any,
              context: LambdaContext) -> tuple[bytes, str | None]:
+        invoked_at = self._clock()
         buf = self.stdout.capture()
         error: str | None = None
         began = time.perf_counter()
@@ -222,38 +238,78 @@ class EmbeddedLambdaRuntime:
         with self._lock:
             self.in_flight -= 1
             self.busy_seconds[spec.name] = self.busy_seconds.get(spec.name, 0.0) + time.perf_counter() - began
-        self._drain(spec, "".join(buf))
+        self._drain(spec, "".join(buf), invoked_at)
         return body, error
 
-    def _drain(self, spec: FunctionSpec, output: str) -> None:
+    def _drain(self, spec: FunctionSpec, output: str, invoked_at: float) -> None:
         for line in output.splitlines():
             if not line.strip():
                 continue
             self.log_sink.append({"function": spec.name, "line": line})
             if line.startswith("{") and '"_aws"' in line:
                 try:
-                    self._emf_to_metrics(json.loads(line))
+                    self._emf_to_metrics(json.loads(line), invoked_at)
                 except (ValueError, KeyError, TypeError):
                     continue
 
-    def _metrics_client(self) -> Any:
-        if self._cw_client is None:
-            self._cw_client = self._cloudwatch()
-        return self._cw_client
+    def _emf_to_metrics(self, doc: dict[str, Any], invoked_at: float) -> None:
+        """What CloudWatch Logs does with an EMF line: a statistic set per metric, dimension set and second.
 
-    def _emf_to_metrics(self, doc: dict[str, Any]) -> None:
-        """What CloudWatch Logs does with an EMF line: one datum per metric and dimension set."""
+        Stamped with the invocation's simulated second (CloudWatch's finest resolution)."""
         meta = doc["_aws"]
-        ts = datetime.fromtimestamp(meta["Timestamp"] / 1000, tz=UTC)
+        stamp = float(int(invoked_at))
+        batch = self._batch if self._batch_owner == threading.get_ident() else None
+        mine: dict[tuple[Any, ...], list[float]] = {}
         for directive in meta["CloudWatchMetrics"]:
-            data = []
             for dims in directive["Dimensions"]:
-                dimensions = [{"Name": d, "Value": str(doc[d])} for d in dims]
+                dimensions = tuple((d, str(doc[d])) for d in dims)
                 for metric in directive["Metrics"]:
                     value = doc[metric["Name"]]
-                    values = value if isinstance(value, list) else [value]
-                    data.append({"MetricName": metric["Name"], "Dimensions": dimensions, "Timestamp": ts,
-                                 "Values": [float(v) for v in values], "Unit": metric.get("Unit", "None"),
-                                 "StorageResolution": int(metric.get("StorageResolution", 60))})
-            for i in range(0, len(data), 500):
-                self._metrics_client().put_metric_data(Namespace=directive["Namespace"], MetricData=data[i:i + 500])
+                    key = (directive["Namespace"], metric["Name"], dimensions, metric.get("Unit", "None"), stamp)
+                    for v in (value if isinstance(value, list) else [value]):
+                        _add(mine if batch is None else batch, key, float(v))
+        if mine:
+            self._put(mine)
+
+    @contextmanager
+    def metric_batch(self) -> Iterator[None]:
+        """EMF of the invocations made by this thread inside, put as statistic sets on the way out."""
+        if self._batch_owner is not None:
+            yield  # already batching (nested)
+            return
+        self._batch, self._batch_owner = {}, threading.get_ident()
+        try:
+            yield
+        finally:
+            batch, self._batch, self._batch_owner = self._batch, None, None
+            if batch:
+                self._put(batch)
+
+    def _put(self, data: dict[tuple[Any, ...], list[float]]) -> None:
+        """Into the embedded CloudWatch directly: extraction is CloudWatch Logs' work, not an API call
+        the function makes (and moto keeps one datum per value it is sent through PutMetricData)."""
+        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        backend = cloudwatch_backends[DEFAULT_ACCOUNT_ID][self.region]
+        by_namespace: dict[str, list[dict[str, Any]]] = {}
+        for (namespace, name, dimensions, unit, stamp), (total, low, high, count) in data.items():
+            by_namespace.setdefault(namespace, []).append({
+                "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
+                # naive UTC, as moto keeps every timestamp it parses
+                "Timestamp": datetime.fromtimestamp(stamp, tz=UTC).replace(tzinfo=None), "Unit": unit,
+                "StatisticValues": {"Sum": total, "Minimum": low, "Maximum": high, "SampleCount": count}})
+        for namespace, datums in by_namespace.items():
+            backend.put_metric_data(namespace, datums)
+
+
+def _add(into: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], value: float) -> None:
+    """Fold one value into the statistic set [sum, minimum, maximum, sample count] under ``key``."""
+    stats = into.get(key)
+    if stats is None:
+        into[key] = [value, value, value, 1.0]
+    else:
+        stats[0] += value
+        stats[1] = min(stats[1], value)
+        stats[2] = max(stats[2], value)
+        stats[3] += 1.0

@@ -27,7 +27,8 @@ import json
 import os
 import random
 import re
-import uuid
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,22 @@ PROBE_FIELD = "genai_cicd_probe"
 ARMS = ("baseline", "candidate")
 EXPIRY_TAG = "genai-cicd:expire-days"
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# The app's clock: the wall clock in Lambda; the embedded AWS swaps in its simulated one (use_clock).
+_clock: Callable[[], float] = time.time
+
+
+def use_clock(clock: Callable[[], float]) -> Callable[[], float]:
+    """Read time from ``clock`` (seconds since the epoch); returns the previous one. For local runs only."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
+
+
+def sample_point(request_id: str) -> float:
+    """A stable number in [0, 1) for a request: a retried request is sampled the same way."""
+    return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big") / 2**64
+
+
 _COUNTS = ("Requests", "Errors", "SlowRequests", "GuardrailInterventions", "LowQuality", "InputTokens",
            "OutputTokens")
 
@@ -190,9 +207,12 @@ class ReleasedApp:
         self._emit(route, {**{name: 0 for name in _COUNTS}, "Requests": 1, "Errors": 1, "CostUSD": 0}, None)
 
     # -- capture ------------------------------------------------------------
-    def should_capture(self, route: Route) -> bool:
+    def should_capture(self, route: Route, request_id: str | None = None) -> bool:
         """Probes always; user requests at the share for the canary, and at a share giving the baseline
-        about as many captured answers (the efficient split for a difference of two means)."""
+        about as many captured answers (the efficient split for a difference of two means).
+
+        With a request id the draw is a hash of it (Lambda's ids are random, so the share holds, and a
+        retried request is sampled as before); without one, a random draw."""
         if route.release_id is None or not self.settings.capture_bucket or route.capture.share <= 0:
             return False
         if route.synthetic:
@@ -200,15 +220,16 @@ class ReleasedApp:
         share = route.capture.share
         if route.arm == "baseline" and 0 < route.weight < 100:
             share *= min(1.0, route.weight / (100.0 - route.weight))
-        return self._rng.random() < share
+        draw = sample_point(request_id) if request_id else self._rng.random()
+        return draw < share
 
     def capture(self, route: Route, *, request_id: str, request: str, answer: str, latency_ms: float,
                 input_tokens: int, output_tokens: int, guardrail_intervened: bool = False,
                 scores: dict[str, float] | None = None) -> str | None:
         """Store one sampled answer; returns its key, or None when not sampled. Never logs the content."""
-        if not self.should_capture(route):
+        if not self.should_capture(route, request_id):
             return None
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(_clock(), tz=UTC)
         record: dict[str, Any] = {
             "schema": 1, "variant": route.arm, "synthetic": route.synthetic, "probe_id": route.probe_id,
             "request_id": request_id[:200], "captured_at": now.isoformat(), "latency_ms": latency_ms,
@@ -222,7 +243,7 @@ class ReleasedApp:
             record["request"], record["answer"] = request, answer
         stream = "probe" if route.synthetic else "user"
         key = (f"releases/{route.release_id}/samples/{stream}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-"
-               f"{uuid.uuid4().hex[:12]}.json")
+               f"{hashlib.sha256(request_id.encode()).hexdigest()[:12]}.json")
         kwargs: dict[str, Any] = {"Bucket": self.settings.capture_bucket, "Key": key,
                                   "Body": json.dumps(record).encode(), "ContentType": "application/json",
                                   "ServerSideEncryption": "aws:kms",

@@ -75,6 +75,23 @@ class CanaryMetricsReader:
         except ClientError:
             return None
 
+    def first_seen(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                   arm: str = "baseline", period: int = 60) -> datetime | None:
+        """The start of the first ``period`` in [start, end) in which ``arm`` had requests; None when
+        there were none or CloudWatch refuses the read (information only, like interval_counts_or_none)."""
+        query = {"Id": "requests", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": COUNT_METRICS["requests"],
+                       "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
+                                      {"Name": "variant", "Value": arm}]},
+            "Period": period, "Stat": "SampleCount"}}
+        try:
+            page = self._cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end,
+                                            ScanBy="TimestampAscending")
+        except ClientError:
+            return None
+        stamps = [t for r in page.get("MetricDataResults", []) for t in r.get("Timestamps") or []]
+        return min(stamps) if stamps else None
+
     def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                         bound_ms: float | None) -> dict[str, dict[str, float | None]] | None:
         """Sample count, p50, p99 and PR(:bound) of LatencyMs per arm over the window, for the report only.

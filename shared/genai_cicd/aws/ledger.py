@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.aws import table_keys
 from genai_cicd.models.ledger import GENESIS, LedgerEntry, entry_hash
 
@@ -71,7 +71,7 @@ class Ledger:
         for _ in range(attempts):
             seq, prev = self._last(release_id)
             seq += 1
-            at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            at = clock_seam.utc_now().isoformat(timespec="milliseconds")
             digest = entry_hash(release_id, seq, event, at, actor, detail, prev)
             try:
                 self._ddb.put_item(

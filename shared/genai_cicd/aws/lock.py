@@ -7,18 +7,18 @@ has ended (``is_alive``), otherwise after its TTL.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.aws import table_keys
 from genai_cicd.errors import ReleaseLocked
 
 
 class ReleaseLock:
-    def __init__(self, dynamodb: Any, table_name: str, ttl_seconds: int, clock: Any = time.time) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, ttl_seconds: int, clock: Any = clock_seam.now) -> None:
         self._ddb = dynamodb
         self._table = table_name
         self._ttl = ttl_seconds

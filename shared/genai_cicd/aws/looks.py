@@ -9,17 +9,17 @@ one per (gate, release); recording is idempotent, so a retried Lambda keeps its 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.aws import table_keys
 
 
 class GateLooks:
-    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], float] = clock_seam.now) -> None:
         self._ddb = dynamodb
         self._table = table_name
         self._clock = clock

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.errors import RollbackVerificationFailed, TrafficShiftError
 from genai_cicd.models.traffic import AliasReceipt, CodeDeployReceipt, FlagReceipt
 
@@ -54,11 +54,11 @@ class AppConfigFlag:
         return None
 
     def _wait_until_idle(self) -> None:
-        deadline = time.monotonic() + self._wait
+        deadline = clock_seam.now() + self._wait
         while (busy := self._in_progress()) is not None:
-            if time.monotonic() > deadline:
+            if clock_seam.now() > deadline:
                 raise TrafficShiftError(f"AppConfig deployment {busy['DeploymentNumber']} still {busy['State']}")
-            time.sleep(self._poll)
+            clock_seam.sleep(self._poll)
 
     def _document(self, weight: float) -> dict[str, Any]:
         doc = {"release_id": self._release, "candidate_weight": weight,
@@ -202,7 +202,7 @@ class CodeDeployLambda:
 
     def set_weight(self, weight: float) -> CodeDeployReceipt:
         deployment = self._start()
-        deadline = time.monotonic() + self._wait
+        deadline = clock_seam.now() + self._wait
         while True:
             info = self._cd.get_deployment(deploymentId=deployment["deploymentId"])["deploymentInfo"]
             current = self.current_weight()
@@ -211,9 +211,9 @@ class CodeDeployLambda:
             # Early steps: traffic has reached the candidate; full rollout: CodeDeploy finished.
             if (weight < 100.0 and current > 0.0) or info["status"] == "Succeeded":
                 break
-            if time.monotonic() > deadline:
+            if clock_seam.now() > deadline:
                 raise TrafficShiftError(f"CodeDeploy deployment {info['deploymentId']} still {info['status']}")
-            time.sleep(self._poll)
+            clock_seam.sleep(self._poll)
         if weight >= 100.0 and current != 100.0:
             raise TrafficShiftError(f"deployment succeeded but the alias routes {current}% to the candidate")
         return CodeDeployReceipt(deployment_id=info["deploymentId"], status=info["status"], weight=current)

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.providers.base import ProviderError, ProviderThrottled, ProviderTransient
 
 T = TypeVar("T")
@@ -93,7 +94,7 @@ def run_all(
     base_backoff: float = 0.05,
     max_backoff: float = 5.0,
     max_throttle_seconds: float = 60.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = clock_seam.sleep,
 ) -> tuple[list[Outcome[T, R]], RunStats]:
     """Call ``call`` on every item; results keep the order of ``items``.
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
+from genai_cicd import clock as clock_seam
 from genai_cicd.deps import Deps
 from genai_cicd.logic.notify import notify
 from genai_cicd.models.results import ApprovalParked
@@ -15,7 +15,7 @@ from genai_cicd.ports import Approvals, Executions
 def request_approval(event: ApprovalRequest, deps: Deps) -> ApprovalParked:
     release = event.release
     deps.approvals.park(release.release_id, event.task_token,
-                        expires_at=int(time.time()) + release.approval_timeout_seconds + 3600)
+                        expires_at=int(clock_seam.now()) + release.approval_timeout_seconds + 3600)
     notify(NotifyInput(release=release, event="awaiting_approval",
                        detail={"reasons": [f"approve with: genai-cicd approve {release.release_id} --by NAME "
                                            f"--table {deps.config.table_name} [--reject]"]}),

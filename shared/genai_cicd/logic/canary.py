@@ -48,14 +48,17 @@ PLAN_LOOKBACK_SECONDS = 900
 def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | None:
     """What the plan needs at the traffic of the last 15 minutes (all on the baseline before the shift).
 
-    None when that traffic cannot be read or there was none: the estimate is information for
-    the people watching, never an input to the decision.
+    The rate is taken over the minutes since requests were first seen in that window, so an app
+    live for five minutes is not taken for one three times slower. None when that traffic cannot
+    be read or there was none: the estimate is information for the people watching, and what
+    decides whether probes are sent; never an input to the verdict.
     """
     plan = manifest.canary
     end = deps.clock()
+    start = end - timedelta(seconds=PLAN_LOOKBACK_SECONDS)
+    where = {"namespace": plan.metrics_namespace, "app": manifest.app, "environment": manifest.environment}
     counts = deps.metrics_reader.interval_counts_or_none(
-        namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
-        start=end - timedelta(seconds=PLAN_LOOKBACK_SECONDS), end=end, period=PLAN_LOOKBACK_SECONDS,
+        **where, start=start, end=end, period=PLAN_LOOKBACK_SECONDS,
         arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
     if counts is None:
         return None
@@ -63,8 +66,11 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     requests = base.get("requests") or 0.0
     if requests <= 0:
         return None
+    seen = deps.metrics_reader.first_seen(**where, start=start, end=end)
+    seconds = PLAN_LOOKBACK_SECONDS if seen is None else min(
+        PLAN_LOOKBACK_SECONDS, max(60.0, (end - seen).total_seconds()))
     rates = {m.value: (base.get(m.value) or 0.0) / requests for m in plan.metrics if base.get(m.value) is not None}
-    return planning.estimate(plan, requests_per_second=requests / PLAN_LOOKBACK_SECONDS, baseline_rates=rates)
+    return planning.estimate(plan, requests_per_second=requests / seconds, baseline_rates=rates)
 
 
 def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:

@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_cicd import clock as clock_seam
 from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
@@ -116,7 +116,7 @@ def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[Can
     """Stop the pipeline execution's running releases and restore the baseline."""
     # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
     deps.pipeline_records.bury(detail.pipeline, detail.execution_id, detail.state, detail.attempt,
-                               expires_at=int(time.time()) + TOMBSTONE_SECONDS)
+                               expires_at=int(clock_seam.now()) + TOMBSTONE_SECONDS)
     done = []
     for arn in deps.pipeline_records.executions(detail.pipeline, detail.execution_id):
         described = deps.executions.describe(arn)

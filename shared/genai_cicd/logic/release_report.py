@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from genai_cicd import clock as clock_seam
 from genai_cicd import s3_keys
 from genai_cicd.errors import InvalidInput, domain_message
 from genai_cicd.logic import charts
@@ -529,9 +530,7 @@ def index_entry(data: ReportData) -> IndexEntry:
 
 
 def record_release(event: RecordInput, store: Artifacts, now: str | None = None) -> RecordResult:
-    from datetime import UTC, datetime
-
-    data = gather(event, store, finished_at=now or datetime.now(UTC).isoformat())
+    data = gather(event, store, finished_at=now or clock_seam.utc_now().isoformat())
     release_id = event.release.release_id
     md_uri = store.put_text(s3_keys.report(release_id, "md"), markdown(data), "text/markdown; charset=utf-8")
     html_uri = store.put_text(s3_keys.report(release_id, "html"), html_report(data), "text/html; charset=utf-8")

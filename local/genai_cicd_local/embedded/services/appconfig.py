@@ -4,15 +4,19 @@ and hosted configuration versions)."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from genai_cicd_local.embedded.services.base import ACCOUNT, BackendError, stream
 
+if TYPE_CHECKING:
+    from genai_cicd_local.embedded.clock import SimulatedClock
+
 
 class AppConfigService:
+    clock: SimulatedClock
+    next_seq: Callable[[], int]
     region: str
     _lock: threading.RLock
     environments: dict[str, dict[str, Any]]
@@ -52,7 +56,7 @@ class AppConfigService:
     def _deployment_state(self, d: dict[str, Any]) -> str:
         if d["State"] in ("ROLLED_BACK", "COMPLETE"):
             return str(d["State"])
-        elapsed_min = (time.time() - d["_started"]) / 60
+        elapsed_min = (self.clock.time() - d["_started"]) / 60
         if elapsed_min < d["DeploymentDurationInMinutes"]:
             return "DEPLOYING"
         if elapsed_min < d["DeploymentDurationInMinutes"] + d["FinalBakeTimeInMinutes"]:
@@ -84,7 +88,8 @@ class AppConfigService:
                  "DeploymentDurationInMinutes": strategy["DeploymentDurationInMinutes"],
                  "FinalBakeTimeInMinutes": strategy["FinalBakeTimeInMinutes"], "GrowthFactor": strategy["GrowthFactor"],
                  "State": "DEPLOYING", "PercentageComplete": 100.0,
-                 "StartedAt": datetime.now(UTC), "_started": time.time(), "_content": content,
+                 "StartedAt": self.clock.utc_now(), "_started": self.clock.time(), "_seq": self.next_seq(),
+                 "_content": content,
                  "_content_type": version.content_type}
             history.append(d)
             return self._public(d)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cicd_local.embedded.guardrails import GuardrailRegistry
 from genai_cicd_local.embedded.services.base import ACCOUNT, BackendError
 from genai_cicd_local.embedded.text import content_words
 
+if TYPE_CHECKING:
+    from genai_cicd_local.embedded.clock import SimulatedClock
+
 
 class BedrockService:
+    clock: SimulatedClock
     region: str
     guardrails: GuardrailRegistry
     evaluation_jobs: dict[str, dict[str, Any]]
@@ -26,7 +29,7 @@ class BedrockService:
             g = self.guardrails.create(p)
         except ValueError as exc:
             raise BackendError("ConflictException", str(exc)) from None
-        return {"guardrailId": g.guardrail_id, "version": "DRAFT", "createdAt": datetime.now(UTC),
+        return {"guardrailId": g.guardrail_id, "version": "DRAFT", "createdAt": self.clock.utc_now(),
                 "guardrailArn": f"arn:aws:bedrock:{self.region}:{ACCOUNT}:guardrail/{g.guardrail_id}"}
 
     def create_guardrail_version(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +66,7 @@ class BedrockService:
             "jobName": p["jobName"], "jobArn": arn, "status": "InProgress", "roleArn": p["roleArn"],
             "jobType": "Automated", "applicationType": p.get("applicationType", "ModelEvaluation"),
             "evaluationConfig": p["evaluationConfig"], "inferenceConfig": p["inferenceConfig"],
-            "outputDataConfig": p["outputDataConfig"], "creationTime": datetime.now(UTC), "_token": token,
+            "outputDataConfig": p["outputDataConfig"], "creationTime": self.clock.utc_now(), "_token": token,
             "_id": job_id, "_polls": 0}
         return {"jobArn": arn}
 

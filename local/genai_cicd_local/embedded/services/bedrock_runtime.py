@@ -7,10 +7,10 @@ import hashlib
 import json
 import math
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from genai_cicd import clock as clock_seam
 from genai_cicd_local.embedded.guardrails import GuardrailRegistry, evaluate
 from genai_cicd_local.embedded.lambda_runtime import current_function
 from genai_cicd_local.embedded.model import ModelError, SimulatedFoundationModel, profile_for
@@ -21,7 +21,7 @@ from genai_cicd_local.embedded.text import content_words
 class TokenQuota:
     """A tokens-per-minute quota like Bedrock's: over it, calls are throttled."""
 
-    def __init__(self, tokens_per_minute: int, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, tokens_per_minute: int, clock: Callable[[], float] = clock_seam.now,
                  start_full: bool = True) -> None:
         self.capacity = tokens_per_minute
         self._tokens = float(tokens_per_minute) if start_full else 0.0

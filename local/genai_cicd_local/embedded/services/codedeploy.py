@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cicd_local.embedded.services.base import BackendError
 
+if TYPE_CHECKING:
+    from genai_cicd_local.embedded.clock import SimulatedClock
+
 
 class CodeDeployService:
+    clock: SimulatedClock
     region: str
     codedeploy: dict[str, dict[str, Any]]
-    # A CodeDeploy "minute" lasts this many seconds locally (Wait states run in real time).
+    # A CodeDeploy "minute" in simulated seconds (60; a test may shorten it).
     codedeploy_minute_seconds: float
 
     def _init_codedeploy(self) -> None:
-        self.codedeploy, self.codedeploy_minute_seconds = {}, 1.0
+        self.codedeploy, self.codedeploy_minute_seconds = {}, 60.0
 
     # Simulated: the deployment group (created in moto) names a predefined Lambda config;
     # the alias is shifted in moto as the configuration's steps elapse.
@@ -41,15 +43,15 @@ class CodeDeployService:
             "deploymentId": deployment_id, "applicationName": p["applicationName"],
             "deploymentGroupName": p["deploymentGroupName"], "description": p.get("description", ""),
             "deploymentConfigName": group.get("deploymentConfigName", "CodeDeployDefault.LambdaAllAtOnce"),
-            "status": "InProgress", "computePlatform": "Lambda", "createTime": datetime.now(UTC),
-            "_props": props, "_started": time.time()}
+            "status": "InProgress", "computePlatform": "Lambda", "createTime": self.clock.utc_now(),
+            "_props": props, "_started": self.clock.time()}
         self._advance(self.codedeploy[deployment_id])
         return {"deploymentId": deployment_id}
 
     def _advance(self, d: dict[str, Any]) -> None:
         if d["status"] != "InProgress":
             return
-        minutes = (time.time() - d["_started"]) / self.codedeploy_minute_seconds
+        minutes = (self.clock.time() - d["_started"]) / self.codedeploy_minute_seconds
         name = d["deploymentConfigName"]
         canary = re.search(r"Canary(\d+)Percent(\d+)Minutes", name)
         linear = re.search(r"Linear(\d+)PercentEvery(\d+)Minutes?", name)

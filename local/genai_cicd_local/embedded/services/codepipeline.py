@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cicd_local.embedded.services.base import BackendError
 
+if TYPE_CHECKING:
+    from genai_cicd_local.embedded.clock import SimulatedClock
+
 
 class CodePipelineService:
+    clock: SimulatedClock
     approvals: dict[tuple[str, str, str], dict[str, Any]]
     approval_results: list[dict[str, Any]]
     job_results: list[dict[str, Any]]
@@ -48,7 +51,7 @@ class CodePipelineService:
             raise BackendError("InvalidApprovalTokenException", "the approval token is not valid")
         state["status"] = "Succeeded" if p["result"]["status"] == "Approved" else "Failed"
         self.approval_results.append({"pipeline": key[0], "stage": key[1], "action": key[2], **p["result"]})
-        return {"approvedAt": datetime.now(UTC)}
+        return {"approvedAt": self.clock.utc_now()}
 
     def put_job_success_result(self, p: dict[str, Any]) -> dict[str, Any]:
         self.job_results.append({"jobId": p["jobId"], "status": "Succeeded"})

@@ -1,0 +1,130 @@
+"""SimulatedClock: the one clock of the embedded AWS (simulated, not the machine's).
+
+Time moves only when something waits: a Step Functions Wait state, a Retry's backoff, a
+handler polling AppConfig, the gate runner backing off a throttle. A wait of ``s`` seconds
+moves the clock to (the time the wait began) + ``s`` at once, and computation takes no
+simulated time at all. So the number of app requests in a canary interval, a lock's TTL or an
+AppConfig rollout's progress is a property of the simulation, never of how busy the machine is.
+
+Sources (the app's traffic) register with ``add_source``: when the clock moves from t0 to t1
+it asks each source for the events in [t0, t1), merges them in time order and runs each with
+the clock set to its time, before the wait returns. Tests that must act while a release waits
+(a cancel landing mid-canary) ``hold()`` the clock: waits then block, as they would on AWS,
+until the hold is released or the execution is stopped.
+
+Concurrent waits (parallel branches) each start from the clock as they find it, so the clock
+ends at the latest of them; their exact interleaving is the one thing left to the scheduler.
+The control plane reads this clock through genai_cicd.clock (installed with ``install``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from genai_cicd import clock as clock_seam
+
+# Simulated time starts here in every run, so the same seed gives the same reports.
+EPOCH = datetime(2026, 6, 1, 9, 0, tzinfo=UTC).timestamp()
+
+# A source returns the events of [start, end): (time, action) pairs, in any order.
+Source = Callable[[float, float], list[tuple[float, Callable[[], None]]]]
+# Entered around a move's events when its source has any (the app's metrics put as one batch).
+Around = Callable[[], contextlib.AbstractContextManager[None]]
+
+
+class SimulatedClock:
+    def __init__(self, start: float = EPOCH) -> None:
+        self._now = start
+        self.started = start
+        self._advance = threading.RLock()  # one move at a time; sources run under it
+        self._held = threading.Condition()
+        self._holds = 0
+        self._sources: list[tuple[Source, Around | None]] = []
+
+    # -- the genai_cicd.clock interface --------------------------------------------
+    def time(self) -> float:
+        return self._now
+
+    def utc_now(self) -> datetime:
+        return datetime.fromtimestamp(self._now, tz=UTC)
+
+    def sleep(self, seconds: float, interrupt: threading.Event | None = None) -> None:
+        """Wait ``seconds`` of simulated time: at once, unless the clock is held.
+
+        ``interrupt`` (a stopped execution's event) ends a held wait without moving the clock.
+        """
+        if seconds <= 0:
+            return
+        target = self._now + seconds
+        with self._held:
+            while self._holds and not (interrupt is not None and interrupt.is_set()):
+                self._held.wait(0.05)
+        if interrupt is not None and interrupt.is_set():
+            return
+        self.advance_to(target)
+
+    # -- moving the clock ------------------------------------------------------------
+    def advance_to(self, target: float) -> None:
+        with self._advance:
+            start = self._now
+            if target <= start:
+                return
+            events, scopes = [], []
+            for i, (source, around) in enumerate(self._sources):
+                mine = [(t, i, action) for t, action in source(start, target) if start <= t < target]
+                events += mine
+                if mine and around is not None:
+                    scopes.append(around)
+            events.sort(key=lambda e: (e[0], e[1]))
+            with contextlib.ExitStack() as stack:
+                for around in scopes:
+                    stack.enter_context(around())
+                for t, _, action in events:
+                    self._now = max(self._now, t)
+                    action()
+            self._now = target
+
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self._now + seconds)
+
+    def add_source(self, source: Source, around: Around | None = None) -> None:
+        with self._advance:
+            self._sources.append((source, around))
+
+    def remove_source(self, source: Source) -> None:
+        with self._advance:
+            self._sources = [(s, a) for s, a in self._sources if s != source]
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """While held, every wait blocks (the release sits in its Wait state, as on AWS)."""
+        with self._held:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._held:
+                self._holds -= 1
+                self._held.notify_all()
+
+    @property
+    def elapsed(self) -> float:
+        """Simulated seconds since the clock started."""
+        return self._now - self.started
+
+
+@contextlib.contextmanager
+def installed(clock: SimulatedClock) -> Iterator[SimulatedClock]:
+    """The process reads ``clock`` through genai_cicd.clock (and the app layer's seam) while inside."""
+    import genai_cicd_app
+
+    previous = clock_seam.use(clock)
+    previous_app = genai_cicd_app.use_clock(clock.time)
+    try:
+        yield clock
+    finally:
+        clock_seam.use(previous)
+        genai_cicd_app.use_clock(previous_app)
