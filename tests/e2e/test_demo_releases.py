@@ -89,8 +89,10 @@ def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_o
 def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
     result = released(demo, "low-traffic-probes")
     assert result["decided_by_stream"] == "probe" and result["probe_cost_usd"] > 0
-    # user traffic alone: half a request per second, a few dozen requests in all
-    assert result["app_requests"] < 60 < result["probe_requests"]
+    # user traffic alone: half a request per second over the simulated time (15 minutes before it included)
+    users = 0.5 * (result["simulated_seconds"] + 900)
+    assert 0.7 * users < result["app_requests"] < 1.3 * users
+    assert result["probe_requests"] > 5 * result["app_requests"]
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(

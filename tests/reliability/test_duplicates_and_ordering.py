@@ -88,7 +88,8 @@ def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_sam
         execution_id = f"exec-order-{i}"
         prepare(aws, runner, tmp_path, execution_id, SLOW_CANARY)
         deployments_before = len(flag_documents(aws))
-        with AppTraffic(aws):
+        # Held: a release that reaches its canary sits in its bake until it is cancelled, as on AWS.
+        with aws.clock.hold():
             for kind in ordering:
                 if kind == "canary running":
                     wait_for(lambda: runner.flag_weight() > 0)

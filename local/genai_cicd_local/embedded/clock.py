@@ -9,8 +9,8 @@ AppConfig rollout's progress is a property of the simulation, never of how busy 
 Sources (the app's traffic) register with ``add_source``: when the clock moves from t0 to t1
 it asks each source for the events in [t0, t1), merges them in time order and runs each with
 the clock set to its time, before the wait returns. Tests that must act while a release waits
-(a cancel landing mid-canary) ``hold()`` the clock: waits then block, as they would on AWS,
-until the hold is released or the execution is stopped.
+(a cancel landing mid-canary) ``hold()`` the clock: executions' Wait states then block, as they
+would on AWS, until the hold is released or the execution is stopped.
 
 Concurrent waits (parallel branches) each start from the clock as they find it, so the clock
 ends at the latest of them; their exact interleaving is the one thing left to the scheduler.
@@ -51,19 +51,21 @@ class SimulatedClock:
     def utc_now(self) -> datetime:
         return datetime.fromtimestamp(self._now, tz=UTC)
 
-    def sleep(self, seconds: float, interrupt: threading.Event | None = None) -> None:
+    def sleep(self, seconds: float, interrupted: Callable[[], bool] | None = None) -> None:
         """Wait ``seconds`` of simulated time: at once, unless the clock is held.
 
-        ``interrupt`` (a stopped execution's event) ends a held wait without moving the clock.
+        A hold parks only the waits of executions (those given ``interrupted``: has the waiting execution
+        been stopped?), which then end without moving the clock once it has; a handler's poll goes on.
         """
         if seconds <= 0:
             return
         target = self._now + seconds
-        with self._held:
-            while self._holds and not (interrupt is not None and interrupt.is_set()):
-                self._held.wait(0.05)
-        if interrupt is not None and interrupt.is_set():
-            return
+        if interrupted is not None:
+            with self._held:
+                while self._holds and not interrupted():
+                    self._held.wait(0.05)
+            if interrupted():
+                return
         self.advance_to(target)
 
     # -- moving the clock ------------------------------------------------------------
@@ -100,7 +102,7 @@ class SimulatedClock:
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        """While held, every wait blocks (the release sits in its Wait state, as on AWS)."""
+        """While held, executions' Wait states block (the release sits in its bake, as on AWS)."""
         with self._held:
             self._holds += 1
         try:

@@ -55,7 +55,7 @@ def patch(clock: SimulatedClock) -> Callable[[], None]:
         setattr(owner, name, value)
 
     def wait_interval(_self: Any, env: Any, wait_seconds: int) -> None:
-        clock.sleep(wait_seconds, interrupt=env.program_state_event)
+        clock.sleep(wait_seconds, interrupted=lambda: not env.is_running())
 
     swap(WaitFunction, "_wait_interval", wait_interval)
     retrier = importlib.import_module(RETRIER)

@@ -1,0 +1,69 @@
+"""moto's Step Functions engine runs on the embedded AWS's simulated clock (embedded/moto_time.py).
+
+moto is pinned; these fail loudly if the hooks move: a Wait of an hour takes no wall time and moves
+the clock by an hour, the context object's times are simulated, a Retry's backoff is simulated, and
+a stopped execution leaves a held Wait at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import pytest
+
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from tests.stack import aws, wait_for  # noqa: F401
+
+ROLE = "arn:aws:iam::123456789012:role/sim-time"
+
+
+def machine(aws: EmbeddedAWS, name: str, states: dict) -> str:  # type: ignore[type-arg]  # noqa: F811
+    definition = {"StartAt": next(iter(states)), "States": states}
+    return str(aws.client("stepfunctions").create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"])
+
+
+def test_given_a_wait_of_an_hour_then_it_passes_in_simulated_time_and_the_history_says_so(
+        aws: EmbeddedAWS) -> None:  # noqa: F811
+    sfn = aws.client("stepfunctions")
+    arn = machine(aws, "sim-wait", {"W": {"Type": "Wait", "Seconds": 3600, "Next": "P"},
+                                    "P": {"Type": "Pass", "End": True}})
+    before, wall = aws.clock.time(), time.monotonic()
+    execution = sfn.start_execution(stateMachineArn=arn, name="wait-1")["executionArn"]
+    described = aws.wait(execution, timeout=60)
+    assert described["status"] == "SUCCEEDED"
+    assert time.monotonic() - wall < 30  # an hour of bake is not an hour of CI
+    assert described["startDate"].timestamp() == pytest.approx(before, abs=1)  # $$.Execution.StartTime
+    events = {e["type"]: e["timestamp"].timestamp() for e in sfn.get_execution_history(executionArn=execution)[
+        "events"]}
+    assert events["PassStateEntered"] - events["WaitStateEntered"] == pytest.approx(3600, abs=1)
+    assert aws.clock.time() - before == pytest.approx(3600, abs=1)
+
+
+def test_given_a_retry_then_its_backoff_is_simulated_time(aws: EmbeddedAWS) -> None:  # noqa: F811
+    arn = machine(aws, "sim-retry", {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Parameters": {"FunctionName": "does-not-exist"},
+              "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 600, "MaxAttempts": 2,
+                         "BackoffRate": 2.0}], "End": True}})
+    before, wall = aws.clock.time(), time.monotonic()
+    execution = aws.client("stepfunctions").start_execution(stateMachineArn=arn, name="retry-1")["executionArn"]
+    assert aws.wait(execution, timeout=60)["status"] == "FAILED"
+    assert time.monotonic() - wall < 30
+    assert aws.clock.time() - before >= 600 + 1200 - 1  # two backoffs: 600 s, then 1,200 s
+
+
+def test_given_a_held_clock_then_the_wait_blocks_until_a_stop_ends_it_without_moving_time(
+        aws: EmbeddedAWS) -> None:  # noqa: F811
+    sfn = aws.client("stepfunctions")
+    arn = machine(aws, "sim-held", {"W": {"Type": "Wait", "Seconds": 300, "End": True}})
+    before = aws.clock.time()
+    with aws.clock.hold():
+        execution = sfn.start_execution(stateMachineArn=arn, name="held-1")["executionArn"]
+        wait_for(lambda: any(e["type"] == "WaitStateEntered" for e in sfn.get_execution_history(
+            executionArn=execution)["events"]), timeout=30)
+        time.sleep(0.2)
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        sfn.stop_execution(executionArn=execution, error="Test", cause="stopped while waiting")
+        assert aws.wait(execution, timeout=30)["status"] == "ABORTED"
+    assert aws.clock.time() == before
