@@ -46,7 +46,7 @@ def main() -> int:
     args = parser.parse_args()
     results = []
     for loaded in (False, True):
-        for i in range(args.runs):
+        for _ in range(args.runs):
             stop = multiprocessing.Event()
             burners = [multiprocessing.Process(target=burn, args=(stop,)) for _ in range(args.burners if loaded else 0)]
             for b in burners:
@@ -63,8 +63,8 @@ def main() -> int:
     first = results[0]
     same = all(r["releases"] == first["releases"] for r in results)
     same_reports = all(r["reports_sha256"] == first["reports_sha256"] for r in results)
-    walls = sorted(r["wall_s"] for r in results if not r["loaded"])
-    loaded_walls = sorted(r["wall_s"] for r in results if r["loaded"])
+    walls = sorted(float(str(r["wall_s"])) for r in results if not r["loaded"])
+    loaded_walls = sorted(float(str(r["wall_s"])) for r in results if r["loaded"])
     print(f"\nruns: {len(results)}; same outcomes, decided_on, stream and simulated minutes in every run: {same}; "
           f"identical reports: {same_reports}; median wall s quiet {walls[len(walls) // 2]}, "
           f"loaded ({args.burners} burners) {loaded_walls[len(loaded_walls) // 2]}")

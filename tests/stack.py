@@ -81,8 +81,9 @@ def flag_documents(aws: EmbeddedAWS) -> list[dict[str, Any]]:
     for history in aws.backend.deployments.values():
         for d in history:
             docs.append({"number": d["DeploymentNumber"], "state": aws.backend._deployment_state(d),
-                         "started": d["_started"], **json.loads(d["_content"])})
-    return sorted(docs, key=lambda d: d["started"])
+                         "started": d["_started"], "seq": d["_seq"], **json.loads(d["_content"])})
+    # Simulated time stands still while code runs: the backend's sequence orders what shares an instant.
+    return sorted(docs, key=lambda d: d["seq"])
 
 
 def lock_holder(aws: EmbeddedAWS) -> str | None:

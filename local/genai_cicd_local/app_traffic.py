@@ -16,6 +16,7 @@ the machine's speed.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import random
 from collections.abc import Callable
@@ -94,8 +95,7 @@ class SimulatedUsers:
             self._next += self._gap()
             if t < start or self._rng.random() * peak > self.shape.rate_at(t):
                 continue
-            request = self._request()
-            events.append((t, lambda r=request: self._send(r)))
+            events.append((t, functools.partial(self._send, self._request())))
         return events
 
     def _send(self, request: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+
 import pytest
 
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS

@@ -101,7 +101,7 @@ def fault_each_call(aws: EmbeddedAWS, runner: LocalReleaseRunner,
         outcome = next((e for e in reversed(events) if e in OUTCOMES), None)
         docs = [d for d in flag_documents(aws) if d["release_id"] == name]
         moved_before_fault = bool(fired) and any(
-            d["candidate_weight"] > 0 and d["started"] < fired[0]["at"] for d in docs)
+            d["candidate_weight"] > 0 and d["seq"] < fired[0]["seq"] for d in docs)
         weight = runner.flag_weight()
         back_on_baseline = [d["started"] for d in docs if d["candidate_weight"] == 0.0]
         record = {"function": function, "operation": operation, "fault": kind[0], "fired": len(fired),
@@ -116,7 +116,7 @@ def fault_each_call(aws: EmbeddedAWS, runner: LocalReleaseRunner,
             problems.append(record)
         # Failed before traffic moved: traffic never left the baseline.
         if outcome != "promoted" and not moved_before_fault and fired and any(
-                d["candidate_weight"] > 0 and d["started"] >= fired[0]["at"] for d in docs):
+                d["candidate_weight"] > 0 and d["seq"] > fired[0]["seq"] for d in docs):
             problems.append({**record, "problem": "traffic moved after a failure before the canary"})
     write_report(records, shard)
     assert records and not problems, json.dumps(problems, indent=1)

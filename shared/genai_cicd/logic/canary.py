@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from genai_cicd.canary import planning
 from genai_cicd.canary.decision import CanaryEvidence, judge_streams
@@ -56,7 +57,8 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     plan = manifest.canary
     end = deps.clock()
     start = end - timedelta(seconds=PLAN_LOOKBACK_SECONDS)
-    where = {"namespace": plan.metrics_namespace, "app": manifest.app, "environment": manifest.environment}
+    where: dict[str, Any] = {"namespace": plan.metrics_namespace, "app": manifest.app,
+                             "environment": manifest.environment}
     counts = deps.metrics_reader.interval_counts_or_none(
         **where, start=start, end=end, period=PLAN_LOOKBACK_SECONDS,
         arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
