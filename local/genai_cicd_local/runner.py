@@ -175,7 +175,9 @@ class LocalReleaseRunner:
         shape = traffic or TrafficShape(rate_per_second=traffic_rate or self.traffic_rate)
         seed = int.from_bytes(hashlib.sha256(f"{self.aws.seed}\x1f{name}".encode()).digest()[:8], "big")
         clock = self.aws.clock
-        clock.advance_to(math.ceil(clock.time() / 60) * 60)
+        # Users start on the next whole minute: a wait of a few seconds in the last release's gates
+        # (a backoff whose length depends on thread order) never changes when they start.
+        clock.advance_to((math.floor(clock.time() / 60) + 1) * 60)
         users = AppTraffic(clock, self.aws.runtime, app_fn, self.questions(traffic_file), shape, seed)
         started = time.monotonic()
         with users:

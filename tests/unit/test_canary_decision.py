@@ -180,3 +180,14 @@ def test_a_replay_follows_the_plans_steps_as_the_streams_split_shows_them() -> N
     # A stream that never shows the second step ends without a verdict: no promotion.
     only5 = {"canary_share": 0.05, "intervals": doc["intervals"][:100]}
     assert replay(CanaryStream.model_validate(only5), plan)["final"]["action"] == "continue"
+
+
+def test_given_a_long_estimate_then_the_plan_keeps_what_probes_and_the_budget_will_do() -> None:
+    from genai_cicd.logic.canary import PLAN_CHARS, bounded_plan
+
+    plan = bounded_plan("at 0.45 requests/s " + "a long estimate " * 200, ["probes on: too little traffic",
+                                                                           "online quality: a budget"])
+    assert len(plan) <= PLAN_CHARS
+    assert plan.endswith("; probes on: too little traffic; online quality: a budget")
+    assert "…" in plan and plan.startswith("at 0.45 requests/s")
+    assert bounded_plan("short", []) == "short"

@@ -107,6 +107,7 @@ class EmbeddedAWS:
         self._restore_moto_time = moto_time.patch(self.clock)
         self.runtime = EmbeddedLambdaRuntime(self.region, self.logs,
                                              clock=self.clock.time, seed=self.seed)
+        self.backend.runtime = self.runtime
         runtime = self.runtime
 
         def invoke(_self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,

@@ -148,6 +148,13 @@ class EmbeddedLambdaRuntime:
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
 
+    def knows(self, function_name: str) -> bool:
+        try:
+            self.spec_for(function_name)
+        except KeyError:
+            return False
+        return True
+
     def spec_for(self, function_name: str) -> FunctionSpec:
         name = function_name.split(":function:")[-1].split(":")[0] if ":" in function_name else function_name
         if name not in self.functions:

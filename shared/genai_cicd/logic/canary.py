@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genai_cicd.canary import planning
@@ -43,6 +43,13 @@ def fenced_shift(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest,
     return receipt
 
 
+def period_start(at: datetime, period: int) -> str:
+    """The start of the metric period holding ``at``: a canary's windows are whole periods on
+    CloudWatch's own boundaries, so where a step began within its period never changes which
+    datapoints a window holds (the seconds before the shift count for the arms as they were)."""
+    return datetime.fromtimestamp(int(at.timestamp()) // period * period, tz=at.tzinfo or UTC).isoformat()
+
+
 PLAN_LOOKBACK_SECONDS = 900
 
 
@@ -81,17 +88,32 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[0])
     # CodeDeploy sets its own first step; the others apply the manifest's exactly.
     weight = receipt.weight
-    now = deps.clock().isoformat()
+    at = deps.clock()
+    now = at.isoformat()
     plan_text = (estimate.sentence() if estimate is not None
                  else "no baseline traffic in the last 15 minutes: time to a verdict unknown")
     probes = probes_needed(manifest, estimate)
+    extras = []
     if manifest.canary.probes is not None:
-        plan_text += f"; probes {'on' if probes.active else 'off'}: {probes.reason}"
+        extras.append(f"probes {'on' if probes.active else 'off'}: {probes.reason}")
     online = manifest.canary.online_quality
     if online is not None:
-        plan_text += f"; {budget_sentence(online, estimate)}"
-    return CanaryState(started_at=now, step_index=0, weight=weight, window_start=now, judge=CanaryEvidence(),
-                       plan=plan_text[:1000], probes=probes)
+        extras.append(budget_sentence(online, estimate))
+    return CanaryState(started_at=now, step_index=0, weight=weight,
+                       window_start=period_start(at, manifest.canary.metric_period_seconds),
+                       judge=CanaryEvidence(),
+                       plan=bounded_plan(plan_text, extras), probes=probes)
+
+
+PLAN_CHARS = 1000  # CanaryState.plan's limit
+
+
+def bounded_plan(estimate: str, extras: list[str]) -> str:
+    """The estimate, then what probes and the judge budget will do; a long estimate is cut, never them."""
+    tail = "".join(f"; {e}" for e in extras)[:PLAN_CHARS // 2]
+    room = PLAN_CHARS - len(tail)
+    head = estimate if len(estimate) <= room else estimate[:room - 1].rsplit(" ", 1)[0] + "…"
+    return head + tail
 
 
 def budget_sentence(online: OnlineQuality, estimate: PlanEstimate | None) -> str:
@@ -190,7 +212,7 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     weight = receipt.weight
     probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=deps.clock().isoformat(), judge=canary.judge.new_step(),
+                       window_start=period_start(deps.clock(), manifest.canary.metric_period_seconds), judge=canary.judge.new_step(),
                        last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan,
                        stream=canary.stream, online=canary.online, probes=probes)
 
