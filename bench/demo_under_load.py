@@ -27,14 +27,19 @@ def burn(stop: object) -> None:
         sum(i * i for i in range(10_000))
 
 
-def one_run() -> dict[str, object]:
+def one_run(keep: Path | None = None) -> dict[str, object]:
     began = time.monotonic()
     subprocess.run([str(ROOT / ".venv/bin/genai-cicd"), "demo", "--quiet"], cwd=ROOT, check=False,
                    stdout=subprocess.DEVNULL)
     summary = json.loads((ROOT / "reports/demo-summary.json").read_text())
-    reports = sorted((ROOT / "reports/releases").glob("demo-*.md"))
+    reports = sorted((ROOT / "reports/releases").glob("demo-*"))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in reports)).hexdigest()[:16]
-    return {"wall_s": round(time.monotonic() - began, 1), "reports_sha256": digest,
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in reports}
+    if keep is not None:  # a copy of this run's reports, to diff runs that disagree
+        keep.mkdir(parents=True, exist_ok=True)
+        for p in reports:
+            (keep / p.name).write_bytes(p.read_bytes())
+    return {"wall_s": round(time.monotonic() - began, 1), "reports_sha256": digest, "files": files,
             "releases": [(r["scenario"], r["outcome"], r["decided_on"], r["decided_by_stream"],
                           round(r["simulated_seconds"] / 60, 1)) for r in summary["releases"]]}
 
@@ -43,28 +48,33 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--burners", type=int, default=4)
+    parser.add_argument("--keep", type=Path, default=None, help="copy each run's reports under this folder")
     args = parser.parse_args()
     results = []
     for loaded in (False, True):
-        for _ in range(args.runs):
+        for n in range(args.runs):
             stop = multiprocessing.Event()
             burners = [multiprocessing.Process(target=burn, args=(stop,)) for _ in range(args.burners if loaded else 0)]
             for b in burners:
                 b.start()
             try:
-                run = one_run()
+                run = one_run(args.keep / f"{'loaded' if loaded else 'quiet'}-{n + 1}" if args.keep else None)
             finally:
                 stop.set()
                 for b in burners:
                     b.join()
             run["loaded"] = loaded
             results.append(run)
-            print(json.dumps(run), flush=True)
+            print(json.dumps({k: v for k, v in run.items() if k != "files"}), flush=True)
     first = results[0]
     same = all(r["releases"] == first["releases"] for r in results)
     same_reports = all(r["reports_sha256"] == first["reports_sha256"] for r in results)
     walls = sorted(float(str(r["wall_s"])) for r in results if not r["loaded"])
     loaded_walls = sorted(float(str(r["wall_s"])) for r in results if r["loaded"])
+    differing = sorted({name for r in results for name, h in dict(r["files"]).items()  # type: ignore[call-overload]
+                        if dict(first["files"]).get(name) != h})  # type: ignore[call-overload]
+    if differing:
+        print(f"report files that differ between runs: {', '.join(differing)}")
     print(f"\nruns: {len(results)}; same outcomes, decided_on, stream and simulated minutes in every run: {same}; "
           f"identical reports: {same_reports}; median wall s quiet {walls[len(walls) // 2]}, "
           f"loaded ({args.burners} burners) {loaded_walls[len(loaded_walls) // 2]}")

@@ -23,8 +23,9 @@ os.environ.pop("AWS_PROFILE", None)
 # xdist's default reorders files by their number of tests, which put the few long demo releases last,
 # alone); a long file handed out last would run alone at the end while the other worker idles.
 LONGEST_FIRST = [
-    "reliability/test_faults_at_every_call_second_half.py", "reliability/test_faults_at_every_call.py",
-    "e2e/test_demo_releases.py", "reliability/test_restart_reconciliation.py", "e2e/test_pipeline_paths.py",
+    "e2e/test_demo_releases.py", "reliability/test_faults_at_every_call.py",
+    "reliability/test_faults_at_every_call_second_half.py", "reliability/test_restart_reconciliation.py",
+    "e2e/test_pipeline_paths.py",
     "reliability/test_missing_data_locks_and_models.py", "security/test_logs_notifications_audit.py",
     "e2e/test_readme_commands.py", "e2e/test_pipeline_kit.py", "e2e/test_rollback_and_events.py",
     "integration/test_handlers_with_events.py", "reliability/test_bad_input.py", "e2e/test_pipeline_events.py",

@@ -44,6 +44,14 @@ def put_pipeline_manifest(aws: EmbeddedAWS, path: Path, execution_id: str) -> di
     return manifest
 
 
+@pytest.fixture
+def parked(aws: EmbeddedAWS) -> Iterator[None]:
+    """Releases sit in their Wait states (a canary in its bake) until stopped or the test ends: a test
+    acts mid-canary whatever the machine's speed (the embedded AWS runs on simulated time)."""
+    with aws.clock.hold():
+        yield
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -15,7 +15,7 @@ from typing import Any
 from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.stack import AppTraffic, put_pipeline_manifest, status_event, wait_for
+from tests.stack import AppTraffic, parked, put_pipeline_manifest, status_event, wait_for  # noqa: F401
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
@@ -47,7 +47,8 @@ def release(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execut
 
 
 def canary_running(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execution_id: str) -> str:
-    """A pipeline-started release whose canary has moved traffic (and bakes on); its execution ARN."""
+    """A pipeline-started release whose canary has moved traffic and sits in its bake (the test holds the
+    clock with ``parked``); its execution ARN."""
     release(aws, runner, tmp_path, execution_id, SLOW)
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, execution_id)
     [outcome] = aws.deliver_event(started(execution_id))
@@ -66,7 +67,7 @@ def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runn
 
 
 def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approval(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     arn = canary_running(aws, runner, tmp_path, "exec-canceled")
     before = len(answers(aws))
     [cancel] = aws.deliver_event(pipeline_ended("exec-canceled", "CANCELED"))
@@ -123,7 +124,7 @@ def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
 
 
 def test_an_operator_stop_answers_the_approval_and_restores_traffic(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     arn = canary_running(aws, runner, tmp_path, "exec-stop")
     before = len(answers(aws))
     sfn = aws.client("stepfunctions")
@@ -137,7 +138,7 @@ def test_an_operator_stop_answers_the_approval_and_restores_traffic(
 
 
 def test_settling_a_superseded_release_never_answers_the_newer_executions_approval(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     arn = canary_running(aws, runner, tmp_path, "exec-old")
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-new")  # a newer execution reached the gate
     before = len(answers(aws))

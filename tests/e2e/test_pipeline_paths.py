@@ -11,6 +11,7 @@ from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
+from tests.stack import parked  # noqa: F401
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 
@@ -67,7 +68,7 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
 
 
 def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_and_traffic_returns(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
     put_pipeline_manifest(aws, path, "exec-cancel")
@@ -93,7 +94,7 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
 
 
 def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_traffic_returns(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     # The cancel stops the execution and frees the lock while StartCanary is between its shift and its
     # second lock check; that check then fails the task (ReleaseFenced) after the stop. On AWS the
     # execution ends ABORTED whatever the interrupted task does; moto used to let the late failure

@@ -15,14 +15,20 @@ from tests.utils import SAMPLE
 
 def test_given_a_rollback_that_keeps_failing_then_failed_rollback_is_escalated_recorded_and_lock_kept(
         aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
+    # The release sits in its first bake (the clock is held) until AppConfig is broken: however fast
+    # the machine, the rollback meets the fault.
+    hold = aws.clock.hold()
+    hold.__enter__()
+
     def break_appconfig_once_canary_runs() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if runner.flag_weight() > 0:
-                aws.backend.inject_failure("appconfig:StartDeployment", "InternalServerException", "injected",
-                                           500, times=1000)
-                return
-            time.sleep(0.1)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and runner.flag_weight() == 0:
+                time.sleep(0.05)
+            aws.backend.inject_failure("appconfig:StartDeployment", "InternalServerException", "injected",
+                                       500, times=1000)
+        finally:
+            hold.__exit__(None, None, None)
 
     saboteur = threading.Thread(target=break_appconfig_once_canary_runs, daemon=True)
     saboteur.start()

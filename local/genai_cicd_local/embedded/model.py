@@ -139,8 +139,10 @@ class SimulatedFoundationModel:
                  tag: str = "") -> Completion:
         profile = profile_for(model_id)
         rng = self._rng(model_id, system, user, f"{temperature:.3f}", tag)
-        # Each attempt of the same request is a fresh draw for failures (a retry can succeed).
-        key = hashlib.sha256("\x1f".join((model_id, system, user, tag)).encode()).hexdigest()
+        # Each attempt of the same request is a fresh draw for failures (a retry can succeed). The
+        # temperature is part of the request: two variants that differ only in it count apart, so
+        # how many of each one's calls fail never depends on which thread called first.
+        key = hashlib.sha256("\x1f".join((model_id, system, user, f"{temperature:.3f}", tag)).encode()).hexdigest()
         with self._lock:
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
         if self._rng(key, str(attempt)).random() < profile.error_rate:
