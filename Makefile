@@ -12,14 +12,16 @@ SEC_STAMP := $(SEC)/.installed
 # bash with pipefail: a failed pip install fails the target even though its output is filtered.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-# What pip does, one line per package, without its warnings (installs take 1 to 3 minutes).
-PIP_PROGRESS := awk '/^(Collecting|Successfully installed|ERROR)/ {print "    " $$0; fflush()}'
+# What pip does, one line per package, without its warnings, and a line every 15 s while it is silent
+# (.ci/heartbeat: it unpacks and compiles for a minute or more without a word).
+PIP_PROGRESS := awk '/^(Collecting|Successfully installed|ERROR|Still)/ {print "    " $$0; fflush()}'
+HEARTBEAT := HEARTBEAT_LABEL=installing bash .ci/heartbeat
 
 $(STAMP): pyproject.toml
 	@echo "==> Installing genai-cicd into $(VENV) (first run only, about 1 to 3 minutes on 2 cores):"
 	@echo "    boto3, Powertools, pydantic, numpy (the layer); moto (the embedded AWS); pytest, ruff, mypy, cfn-lint"
 	@start=$$(date +%s); test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
-	$(BIN)/python -m pip install --progress-bar off -e ".[local,dev]" 2>&1 | $(PIP_PROGRESS); \
+	$(HEARTBEAT) $(BIN)/python -m pip install --progress-bar off -e ".[local,dev]" 2>&1 | $(PIP_PROGRESS); \
 	echo "==> $(VENV) ready in $$(( $$(date +%s) - start )) s"
 	@touch $(STAMP)
 
@@ -43,14 +45,15 @@ test-fast: $(STAMP)  ## unit and contract tests only (no lint, no stack): the qu
 browser:  ## Debian's chromium for the report's browser test, when apt-get can install it
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "==> Installing Debian's chromium for the report's browser test (first run only, about 1 minute)"; \
-	  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium \
-	    >/dev/null)) || echo "==> chromium could not be installed here: the browser test will be skipped"; }
+	  HEARTBEAT_LABEL="installing chromium" bash .ci/heartbeat bash -c 'apt-get install -y -qq chromium \
+	    >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)' \
+	    || echo "==> chromium could not be installed here: the browser test will be skipped"; }
 
 # checkov pins an older boto3 than the project: the template scanners get their own virtualenv.
 $(SEC_STAMP): .ci/security-requirements.txt
 	@echo "==> Installing the template scanners into $(SEC) (first run only, about 1 minute): checkov, cfn-lint-serverless"
 	@start=$$(date +%s); test -x $(SEC)/bin/python || $(PYTHON) -m venv $(SEC); \
-	$(SEC)/bin/python -m pip install --progress-bar off -r .ci/security-requirements.txt 2>&1 | $(PIP_PROGRESS); \
+	$(HEARTBEAT) $(SEC)/bin/python -m pip install --progress-bar off -r .ci/security-requirements.txt 2>&1 | $(PIP_PROGRESS); \
 	echo "==> $(SEC) ready in $$(( $$(date +%s) - start )) s"
 	@touch $(SEC_STAMP)
 

@@ -5,7 +5,9 @@
 Runs `genai-cicd demo --quiet` ``--runs`` times quietly and ``--runs`` times with ``--burners``
 busy-looping processes on the same cores, and prints, per run, each release's outcome,
 ``decided_on``, ``decided_by_stream`` and simulated minutes, the wall time, and whether every
-run agrees with the first. The release reports of the same seed are compared byte for byte.
+run agrees with the first. The release reports of the same seed are compared byte for byte, with
+one mask: the injection suite's canary tokens, which the gate draws from ``secrets`` each run by
+design (a token the model could predict would prove nothing), appear in leaked answers.
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ import argparse
 import hashlib
 import json
 import multiprocessing
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CANARY_TOKEN = re.compile(rb"CANARY-[0-9A-F]{12}")
 
 
 def burn(stop: object) -> None:
     while not stop.is_set():  # type: ignore[attr-defined]
         sum(i * i for i in range(10_000))
+
+
+def masked(path: Path) -> bytes:
+    return CANARY_TOKEN.sub(b"CANARY-<per-run>", path.read_bytes())
 
 
 def one_run(keep: Path | None = None) -> dict[str, object]:
@@ -33,8 +41,8 @@ def one_run(keep: Path | None = None) -> dict[str, object]:
                    stdout=subprocess.DEVNULL)
     summary = json.loads((ROOT / "reports/demo-summary.json").read_text())
     reports = sorted((ROOT / "reports/releases").glob("demo-*"))
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in reports)).hexdigest()[:16]
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in reports}
+    digest = hashlib.sha256(b"".join(masked(p) for p in reports)).hexdigest()[:16]
+    files = {p.name: hashlib.sha256(masked(p)).hexdigest()[:12] for p in reports}
     if keep is not None:  # a copy of this run's reports, to diff runs that disagree
         keep.mkdir(parents=True, exist_ok=True)
         for p in reports:

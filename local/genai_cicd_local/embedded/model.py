@@ -119,6 +119,11 @@ class Completion:
     stop_reason: str
 
 
+# What gates/injection.py and gates/model_scorers.py draw fresh each run: CANARY-<12 hex>, DATA-<24 hex>,
+# and a 16-hex nonce.
+_RUN_SECRETS = re.compile(r"CANARY-[0-9A-F]{12}|DATA-[0-9a-f]{24}|\b[0-9a-f]{16}\b")
+
+
 class ModelError(Exception):
     """The simulated model failed this call (Bedrock ModelErrorException)."""
 
@@ -138,11 +143,15 @@ class SimulatedFoundationModel:
     def complete(self, model_id: str, system: str, user: str, temperature: float = 0.2, max_tokens: int = 512,
                  tag: str = "") -> Completion:
         profile = profile_for(model_id)
-        rng = self._rng(model_id, system, user, f"{temperature:.3f}", tag)
+        # Draws never depend on the per-run secrets the control plane plants (canary tokens, the judge's
+        # data boundary and nonce): a seeded run answers the same way every time. The text keeps them.
+        seed_system, seed_user = _RUN_SECRETS.sub("<secret>", system), _RUN_SECRETS.sub("<secret>", user)
+        rng = self._rng(model_id, seed_system, seed_user, f"{temperature:.3f}", tag)
         # Each attempt of the same request is a fresh draw for failures (a retry can succeed). The
         # temperature is part of the request: two variants that differ only in it count apart, so
         # how many of each one's calls fail never depends on which thread called first.
-        key = hashlib.sha256("\x1f".join((model_id, system, user, f"{temperature:.3f}", tag)).encode()).hexdigest()
+        key = hashlib.sha256("\x1f".join((model_id, seed_system, seed_user, f"{temperature:.3f}", tag)).encode()
+                             ).hexdigest()
         with self._lock:
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
         if self._rng(key, str(attempt)).random() < profile.error_rate:
