@@ -190,4 +190,7 @@ def test_given_a_long_estimate_then_the_plan_keeps_what_probes_and_the_budget_wi
     assert len(plan) <= PLAN_CHARS
     assert plan.endswith("; probes on: too little traffic; online quality: a budget")
     assert "…" in plan and plan.startswith("at 0.45 requests/s")
+    from genai_cicd.logic.notify import _clip
+
+    assert _clip(plan) == plan  # the notification and the ledger keep all of it
     assert bounded_plan("short", []) == "short"

@@ -105,7 +105,7 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
                        plan=bounded_plan(plan_text, extras), probes=probes)
 
 
-PLAN_CHARS = 1000  # CanaryState.plan's limit
+PLAN_CHARS = 500  # what a notification and the ledger keep of a string (logic/notify.py)
 
 
 def bounded_plan(estimate: str, extras: list[str]) -> str:
@@ -212,7 +212,8 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     weight = receipt.weight
     probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=period_start(deps.clock(), manifest.canary.metric_period_seconds), judge=canary.judge.new_step(),
+                       window_start=period_start(deps.clock(), manifest.canary.metric_period_seconds),
+                       judge=canary.judge.new_step(),
                        last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan,
                        stream=canary.stream, online=canary.online, probes=probes)
 
