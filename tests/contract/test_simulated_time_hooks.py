@@ -1,8 +1,9 @@
-"""moto's Step Functions engine runs on the embedded AWS's simulated clock (embedded/moto_time.py).
+"""moto's Step Functions engine runs on the embedded AWS's simulated clock (embedded/moto_time.py) and
+stops at the tests' breakpoints (embedded/breakpoints.py).
 
 moto is pinned; these fail loudly if the hooks move: a Wait of an hour takes no wall time and moves
-the clock by an hour, the context object's times are simulated, a Retry's backoff is simulated, and
-a stopped execution leaves a held Wait at once.
+the clock by an hour, the history's times are simulated, a Retry's backoff is simulated, a stopped
+execution leaves a held Wait at once, and a breakpoint holds an execution right after its state.
 """
 
 from __future__ import annotations
@@ -68,3 +69,17 @@ def test_given_a_held_clock_then_the_wait_blocks_until_a_stop_ends_it_without_mo
         sfn.stop_execution(executionArn=execution, error="Test", cause="stopped while waiting")
         assert aws.wait(execution, timeout=30)["status"] == "ABORTED"
     assert aws.clock.time() == before
+
+
+def test_given_a_breakpoint_then_the_execution_waits_right_after_that_state_until_released(
+        aws: EmbeddedAWS) -> None:  # noqa: F811
+    sfn = aws.client("stepfunctions")
+    arn = machine(aws, "sim-breakpoint", {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}})
+    with aws.breakpoints.after("bp-1", "A") as point:
+        execution = sfn.start_execution(stateMachineArn=arn, name="bp-1")["executionArn"]
+        assert point.reached.wait(30)
+        time.sleep(0.2)
+        kinds = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        assert "PassStateExited" in kinds and kinds.count("PassStateEntered") == 1  # B not entered
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert aws.wait(execution, timeout=30)["status"] == "SUCCEEDED"

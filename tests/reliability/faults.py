@@ -42,7 +42,7 @@ def control_plane_calls(aws: EmbeddedAWS) -> set[tuple[str, str]]:
 
 
 # App traffic during the canary: the quick canary (slow_requests only, negligible 0.9) needs a handful of
-# requests, and the demo's 40 requests/s would only take CPU from the test files running beside this one.
+# requests, and the demo's 20 requests/s would only take CPU from the test files running beside this one.
 TRAFFIC_RATE = 8.0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import yaml
 
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.breakpoints import Breakpoint
 from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import AppTraffic, flag_documents, ledger_events, lock_holder, quiesce, status_event
 from tests.utils import QUICK_CANARY, manifest_file
@@ -33,18 +33,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExc
 SETTLED = {"promoted", "failed", "blocked", "rolled_back", "cancelled", "reconciled", "invalid"}
 
 
-def stop_after(aws: EmbeddedAWS, arn: str, state: str, stopped: threading.Event) -> None:
+def stop_after(aws: EmbeddedAWS, arn: str, state: str, point: Breakpoint, stopped: threading.Event) -> None:
+    """Stop the execution where its breakpoint holds it, right after ``state`` (if it gets there)."""
     sfn = aws.client("stepfunctions")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        if any(e.get("stateExitedEventDetails", {}).get("name") == state for e in history):
-            sfn.stop_execution(executionArn=arn, error="OrchestratorStopped", cause=f"stopped after {state}")
-            stopped.set()
-            return
+    while not point.reached.wait(0.05):
         if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-            return
-        time.sleep(0.02)
+            return  # ended before the state (a blocked release never shifts traffic)
+    sfn.stop_execution(executionArn=arn, error="OrchestratorStopped", cause=f"stopped after {state}")
+    stopped.set()
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +58,13 @@ def test_given_the_execution_stopped_after_a_side_effect_when_reconciled_then_tr
     runner.seed_flag(manifest)
     name = f"restart-{state}"
     stopped = threading.Event()
-    # The promoted tail runs in milliseconds: a slow SNS lets the stop land inside it, as it may in AWS.
-    if state == "WriteReleaseReport":
-        aws.backend.slow["sns:Publish"] = (2.0, "NotifyFunction")
-    with AppTraffic(aws):
+    # The execution pauses right after the state (a breakpoint of the embedded engine), so the stop
+    # lands exactly there however fast or busy the machine is.
+    with AppTraffic(aws), aws.breakpoints.after(name, state) as point:
         arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=name,
                                   input=json.dumps({"manifest": manifest, "started_by": "reliability"}))["executionArn"]
-        try:
-            stop_after(aws, arn, state, stopped)
-            quiesce(aws)
-        finally:
-            aws.backend.clear_failures()
+        stop_after(aws, arn, state, point, stopped)
+        quiesce(aws)  # still held: the stopped execution ends right after the state, never one later
     assert stopped.is_set(), f"{name} never passed {state}"
     # ABORTED, as on AWS, even when the interrupted task fails after the stop (the embedded AWS keeps
     # moto from turning that late failure into FAILED; tests/e2e/test_pipeline_paths.py pins it).

@@ -25,6 +25,7 @@ import botocore.handlers
 from genai_cicd.aws import clients
 from genai_cicd_local.embedded import moto_time
 from genai_cicd_local.embedded.backend import EmbeddedBackend
+from genai_cicd_local.embedded.breakpoints import Breakpoints
 from genai_cicd_local.embedded.clock import SimulatedClock, installed
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
@@ -73,6 +74,8 @@ class EmbeddedAWS:
         self.backend = EmbeddedBackend(region, SimulatedFoundationModel(seed), self.clock)
         self._clock_scope: Any = None
         self._restore_moto_time: Any = None
+        self.breakpoints = Breakpoints()  # tests pause an execution after a state (embedded/breakpoints.py)
+        self._restore_breakpoints: Any = None
         self.control_plane: Stack
         self.sample_app: Stack | None = None
         self._saved_env: dict[str, str] = {}
@@ -105,6 +108,7 @@ class EmbeddedAWS:
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         self._restore_moto_time = moto_time.patch(self.clock)
+        self._restore_breakpoints = self.breakpoints.patch()
         self.runtime = EmbeddedLambdaRuntime(self.region, self.logs,
                                              clock=self.clock.time, seed=self.seed)
         self.backend.runtime = self.runtime
@@ -147,6 +151,9 @@ class EmbeddedAWS:
 
             ExecutionWorker.stop = self._saved_stop  # type: ignore[method-assign]
             Environment.set_error = self._saved_set_error  # type: ignore[method-assign]
+        if self._restore_breakpoints is not None:
+            self._restore_breakpoints()
+            self._restore_breakpoints = None
         if self._restore_moto_time is not None:
             self._restore_moto_time()
             self._restore_moto_time = None
