@@ -67,7 +67,7 @@ class Breakpoints:
                 execution = env.states.context_object.context_object_data.get("Execution", {}).get("Name", "")
                 breakpoints._hit(execution, state.name, env.is_running)
 
-        CommonStateField._eval_body = eval_body  # type: ignore[method-assign]
+        CommonStateField._eval_body = eval_body  # type: ignore[method-assign,assignment]
 
         def restore() -> None:
             CommonStateField._eval_body = original  # type: ignore[method-assign]
