@@ -86,3 +86,10 @@ def test_given_baseline_traffic_before_the_start_then_the_canary_plan_is_estimat
     assert plan.steps == expected.steps and "10 requests/s" in plan.sentence()
     quiet = Deps(control_plane(), clock=lambda: now + timedelta(hours=2))
     assert traffic_estimate(quiet, ReleaseManifest.model_validate(manifest)) is None
+    # An app live for five minutes at 10 requests/s is not taken for one at 3.3 (the rate is over the
+    # minutes since requests were first seen in the window).
+    manifest["app"] = "plan-estimate-new-app"
+    later = now + timedelta(hours=4)
+    put_stream(aws, "plan-estimate-new-app", later - timedelta(minutes=5), [minute] * 5)
+    young = traffic_estimate(Deps(control_plane(), clock=lambda: later), ReleaseManifest.model_validate(manifest))
+    assert young is not None and young.requests_per_second == pytest.approx(10.0)

@@ -145,3 +145,15 @@ def test_given_a_small_canary_then_the_baseline_is_captured_about_as_often_as_th
         route = app.route({})
         counts[route.arm] += app.should_capture(route)
     assert 0.85 < counts["baseline"] / counts["candidate"] < 1.15
+
+
+def test_given_request_ids_then_the_share_holds_and_a_retried_request_is_sampled_as_before() -> None:
+    import uuid
+
+    app = App(flag(50, capture={"share": 0.2}), rng=random.Random(2))
+    ids = [str(uuid.UUID(int=random.Random(3).getrandbits(128) ^ i)) for i in range(20000)]
+    routes = [app.route({}, sticky_key=rid) for rid in ids]
+    taken = [app.should_capture(route, rid) for route, rid in zip(routes, ids, strict=True)]
+    canary = [t for t, r in zip(taken, routes, strict=True) if r.arm == "candidate"]
+    assert 0.18 < sum(canary) / len(canary) < 0.22  # the share, from a hash of the request id
+    assert taken == [app.should_capture(route, rid) for route, rid in zip(routes, ids, strict=True)]

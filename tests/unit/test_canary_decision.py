@@ -194,3 +194,14 @@ def test_given_a_long_estimate_then_the_plan_keeps_what_probes_and_the_budget_wi
 
     assert _clip(plan) == plan  # the notification and the ledger keep all of it
     assert bounded_plan("short", []) == "short"
+
+
+def test_given_a_shift_inside_a_period_then_the_window_starts_on_the_period_boundary() -> None:
+    from datetime import UTC, datetime
+
+    from genai_cicd.logic.canary import period_start
+
+    at = datetime(2026, 6, 1, 9, 3, 37, 500000, tzinfo=UTC)
+    assert period_start(at, 60) == "2026-06-01T09:03:00+00:00"
+    assert period_start(at, 300) == "2026-06-01T09:00:00+00:00"
+    assert period_start(datetime(2026, 6, 1, 9, 5, tzinfo=UTC), 300) == "2026-06-01T09:05:00+00:00"
