@@ -133,8 +133,7 @@ class Route:
 
 def sticky_bucket(release_id: str, key: str) -> float:
     """A stable number in [0, 100) for (release, key): the user's place in the ramp."""
-    digest = hashlib.sha256(f"{release_id}\x1f{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 * 100.0
+    return sample_point(f"{release_id}\x1f{key}") * 100.0
 
 
 class ReleasedApp:
