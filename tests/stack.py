@@ -26,6 +26,8 @@ from tests.utils import ROOT
 def aws() -> Iterator[EmbeddedAWS]:
     with EmbeddedAWS(ROOT) as embedded:
         yield embedded
+        findings = embedded.iam_findings()
+        assert not findings, "IAM would deny calls of this run:\n" + "\n".join(findings)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from genai_cicd.models.manifest import ProbePlan, parse_manifest
 from genai_cicd_local.app_traffic import AppTraffic, TrafficShape
 from genai_cicd_local.cli.progress import ProgressPrinter
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
-from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.embedded.aws_session import EVALUATION_ROLE_ARN, EmbeddedAWS
 
 SAMPLE = Path("examples") / "support_bot"
 POLL_MIN_SECONDS = 0.05
@@ -78,7 +78,7 @@ class LocalReleaseRunner:
         })
         evaluation = manifest.model_copy(update={"gates": parse_manifest({**good["input"]["manifest"], "gates": {
             "bedrock_evaluation": {"dataset": "examples/support_bot/data/golden.jsonl", "poll_seconds": 1,
-                                   "role_arn": "arn:aws:iam::123456789012:role/BedrockEvaluationRole",
+                                   "role_arn": EVALUATION_ROLE_ARN,
                                    "evaluator_model_id": "local.sim-judge-v1"}}}).gates})
         probing = manifest.model_copy(update={"canary": manifest.canary.model_copy(update={
             "probes": ProbePlan(function_name=self.aws.function_name("SupportBotFunction"), requests_per_second=2)})})

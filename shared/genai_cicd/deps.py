@@ -111,7 +111,8 @@ class Deps:
                                     application=target.application_name, deployment_group=target.deployment_group_name,
                                     function_name=target.function_name, alias=target.alias,
                                     baseline_version=target.baseline_version,
-                                    candidate_version=target.candidate_version, release_id=release_id)
+                                    candidate_version=target.candidate_version, release_id=release_id,
+                                    app=manifest.app)
         if isinstance(target, AliasTraffic):
             return LambdaAlias(self.client("lambda"), function_name=target.function_name, alias=target.alias,
                                baseline_version=target.baseline_version, candidate_version=target.candidate_version)

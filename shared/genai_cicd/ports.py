@@ -76,6 +76,11 @@ class TargetUnavailable(Exception):
     """A function or deployment group the manifest names cannot be read (the message is AWS's error code)."""
 
 
+# The tag that registers a Lambda function or CodeDeploy deployment group for an app with the control
+# plane; IAM conditions on it where AWS supports it, code checks it where AWS does not (StopDeployment).
+APP_TAG = "genai-cicd:app"
+
+
 class Registration(BaseModel):
     """A Lambda function as the control plane checks it before moving its traffic or probing it."""
 

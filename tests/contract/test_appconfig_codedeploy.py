@@ -58,7 +58,7 @@ class Alias:
 def test_the_codedeploy_adapter_handles_every_documented_status(status: str) -> None:
     adapter = CodeDeployLambda(OneStatus(status), Alias(), application="app", deployment_group="live",
                                function_name="f", alias="live", baseline_version="1", candidate_version="2",
-                               release_id="r1", wait_seconds=0.05, poll_seconds=0.01)
+                               release_id="r1", app="app", wait_seconds=0.05, poll_seconds=0.01)
     if status in ("Failed", "Stopped"):
         with pytest.raises(TrafficShiftError, match=status):
             adapter.set_weight(10.0)
@@ -107,7 +107,8 @@ def test_codedeploy_answers_with_the_documented_members(aws: EmbeddedAWS) -> Non
                                deploymentConfigName="CodeDeployDefault.LambdaCanary10Percent5Minutes",
                                serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy")
     adapter = CodeDeployLambda(cd, lam, application="contract-app", deployment_group="g", function_name=name,
-                               alias="contract", baseline_version=v1, candidate_version=v2, release_id="contract-cd")
+                               alias="contract", baseline_version=v1, candidate_version=v2, release_id="contract-cd",
+                               app="contract-app")
     adapter.set_weight(10.0)
     listed = cd.list_deployments(applicationName="contract-app", deploymentGroupName="g")
     assert set(listed) - {"ResponseMetadata"} <= set(DOCUMENTED["codedeploy.ListDeployments"])

@@ -16,3 +16,5 @@ def aws() -> Iterator[EmbeddedAWS]:
     with EmbeddedAWS(ROOT) as embedded:
         LocalReleaseRunner(embedded, out=lambda _: None).seed_event_fixtures()
         yield embedded
+        findings = embedded.iam_findings()
+        assert not findings, "IAM would deny calls of this run:\n" + "\n".join(findings)

@@ -118,7 +118,7 @@ def test_given_lambda_alias_when_ramped_and_rolled_back_then_routing_matches(aws
     assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == v1
 
 
-def codedeploy_setup(aws: EmbeddedAWS, config: str) -> tuple[str, str, str]:
+def codedeploy_setup(aws: EmbeddedAWS, config: str, owner: str = "support-bot") -> tuple[str, str, str]:
     lam, cd = aws.client("lambda"), aws.client("codedeploy")
     name = aws.function_name("SupportBotFunction")
     v1 = lam.publish_version(FunctionName=name)["Version"]
@@ -131,7 +131,8 @@ def codedeploy_setup(aws: EmbeddedAWS, config: str) -> tuple[str, str, str]:
     cd.create_deployment_group(applicationName=app, deploymentGroupName="live", deploymentConfigName=config,
                                serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
                                deploymentStyle={"deploymentType": "BLUE_GREEN",
-                                                "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+                                                "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                               tags=[{"Key": "genai-cicd:app", "Value": owner}])
     return app, alias, f"{v1}:{v2}"
 
 
@@ -144,7 +145,7 @@ def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_t
     shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
                                deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
                                alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-1",
-                               poll_seconds=0.05)
+                               app="support-bot", poll_seconds=0.05)
     receipt = shifter.set_weight(5.0)
     assert receipt.weight == pytest.approx(10.0)  # CodeDeploy's own first step
     assert shifter.set_weight(25.0).deployment_id == receipt.deployment_id  # never a second deployment
@@ -152,6 +153,26 @@ def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_t
     assert rolled.stopped_deployment == receipt.deployment_id and shifter.current_weight() == 0.0
     info = aws.client("codedeploy").get_deployment(deploymentId=receipt.deployment_id)["deploymentInfo"]
     assert info["status"] == "Stopped"
+
+
+
+def test_given_a_group_registered_for_another_app_when_rolling_back_then_nothing_is_stopped(aws: EmbeddedAWS) -> None:
+    """IAM cannot scope StopDeployment (it supports no resource type): the adapter checks the tag itself."""
+    from genai_cicd.aws.traffic import CodeDeployLambda
+    from genai_cicd.errors import RollbackVerificationFailed
+
+    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes", owner="billing")
+    v1, v2 = versions.split(":")
+    aws.backend.codedeploy_minute_seconds = 60.0
+    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
+                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
+                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-3",
+                               app="support-bot", poll_seconds=0.05)
+    receipt = shifter.set_weight(5.0)
+    with pytest.raises(RollbackVerificationFailed, match="registered for 'billing'"):
+        shifter.rollback()
+    info = aws.client("codedeploy").get_deployment(deploymentId=receipt.deployment_id)["deploymentInfo"]
+    assert info["status"] == "InProgress"
 
 
 def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_alias_returns(aws: EmbeddedAWS) -> None:
@@ -163,7 +184,7 @@ def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_ali
     shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
                                deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
                                alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-2",
-                               poll_seconds=0.05)
+                               app="support-bot", poll_seconds=0.05)
     assert shifter.set_weight(100.0).status == "Succeeded" and shifter.current_weight() == 100.0
     assert shifter.rollback().stopped_deployment is None  # nothing to stop: the alias is reset instead
     assert shifter.current_weight() == 0.0

@@ -54,6 +54,8 @@ def _install_handlers() -> None:
     boto3.DEFAULT_SESSION = None
 
 
+# The service role Bedrock evaluation jobs run with (the stack's EvaluationRoleArn parameter).
+EVALUATION_ROLE_ARN = "arn:aws:iam::123456789012:role/BedrockEvaluationRole"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -252,8 +254,10 @@ class EmbeddedAWS:
 
     def _provision(self) -> None:
         session = boto3.session.Session(region_name=self.region)
-        provisioner = Provisioner(session, self.runtime)
-        self.control_plane = provisioner.deploy(self.root / "template.yaml", self.stack_name, self.region)
+        provisioner = Provisioner(session, self.runtime, self.backend.authorizer)
+        # Deployed as the README says for Bedrock evaluation jobs: with the service role they pass.
+        self.control_plane = provisioner.deploy(self.root / "template.yaml", self.stack_name, self.region,
+                                                {"EvaluationRoleArn": EVALUATION_ROLE_ARN})
         # Control-plane functions read their settings from the process environment.
         for spec in self.control_plane.functions.values():
             os.environ.update(spec.environment)
@@ -266,6 +270,12 @@ class EmbeddedAWS:
                  "ArtifactKeyArn": out["ArtifactKeyArn"]},
             )
         self.runtime.preload()
+
+    # -- IAM ---------------------------------------------------------------------------
+    def iam_findings(self) -> list[str]:
+        """Calls IAM would have denied (each failed as on AWS) and calls the evaluator could not decide."""
+        authorizer = self.backend.authorizer
+        return [d.message() for d in authorizer.denials] + [f"not evaluated: {e}" for e in authorizer.errors]
 
     # -- conveniences -------------------------------------------------------------
     def client(self, service: str) -> Any:

@@ -33,6 +33,7 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
 
 from genai_cicd_local.embedded.clock import SimulatedClock
+from genai_cicd_local.embedded.iam import Authorizer
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime, current_function
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
 from genai_cicd_local.embedded.services.appconfig import AppConfigService
@@ -48,6 +49,13 @@ __all__ = ["BackendError", "EmbeddedBackend", "TokenQuota"]
 class NotServed(Exception):  # noqa: N818 - a signal, not an error: the call goes on to moto
     """Raised by an operation that leaves this call to moto."""
 _PARAMS_KEY = "genai_cicd_params"
+# moto's Step Functions engine calls AWS with these credentials (asl/utils/boto_client.py): its calls are
+# the state machine's, made with the state machine's role.
+_ENGINE_ACCESS_KEY = "ak"
+STATE_MACHINE = "$states"
+# The error each service answers a denied call with (their API references, "Common Errors").
+_ACCESS_DENIED = {"s3": ("AccessDenied", 403), "sqs": ("AccessDenied", 403), "cloudwatch": ("AccessDenied", 403),
+                  "sns": ("AuthorizationError", 403)}
 
 
 class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, BedrockService,
@@ -74,6 +82,8 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
         self.slow: dict[str, tuple[float, str | None]] = {}  # "service:Operation" -> (seconds, caller filter)
         self.fault_log: list[dict[str, Any]] = []  # injected faults that fired: when, what, whose call
         self.runtime: EmbeddedLambdaRuntime | None = None  # set by EmbeddedAWS once functions are registered
+        # IAM, evaluated (embedded/iam.py): the provisioner adds each function's and the state machine's role.
+        self.authorizer = Authorizer(region, self)
         self.operations: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("appconfig", "CreateEnvironment"): self.create_environment,
             ("appconfig", "GetEnvironment"): self.get_environment,
@@ -107,10 +117,19 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
     def capture_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context[_PARAMS_KEY] = dict(params)
 
-    def before_call(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    def before_call(self, model: Any, context: dict[str, Any], request_signer: Any = None,
+                    **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         key = (model.service_model.service_id.hyphenize(), model.name)
         op_name = f"{key[0]}:{key[1]}"
-        caller = current_function() or "client"
+        caller = current_function() or ("states" if _engine_call(request_signer) else "client")
+        denied = self.authorizer.check(STATE_MACHINE if caller == "states" else caller, key[0], key[1],
+                                       context.get(_PARAMS_KEY, {}))
+        if denied is not None:
+            code, status = _ACCESS_DENIED.get(key[0], ("AccessDeniedException", 403))
+            return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), {
+                "Error": {"Code": code, "Message": denied.message()},
+                "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {},
+                                     "RetryAttempts": 0}}
         with self._lock:
             self.calls[op_name] = self.calls.get(op_name, 0) + 1
             self.calls_by_caller[(caller, op_name)] = self.calls_by_caller.get((caller, op_name), 0) + 1
@@ -186,3 +205,8 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
             self.fail_next.clear()
             self.fail_only_for.clear()
             self.slow.clear()
+
+
+def _engine_call(request_signer: Any) -> bool:
+    credentials = getattr(request_signer, "_credentials", None)
+    return getattr(credentials, "access_key", None) == _ENGINE_ACCESS_KEY

@@ -52,6 +52,17 @@ def current_function() -> str | None:
     return _CALLER.get()
 
 
+@contextmanager
+def as_service() -> Iterator[None]:
+    """Calls a simulated service makes itself (CodeDeploy moving an alias, Bedrock reading a dataset) are
+    the service's, not the calling function's: IAM does not check them against the function's role."""
+    token = _CALLER.set(None)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
+
+
 @dataclass
 class FunctionSpec:
     name: str

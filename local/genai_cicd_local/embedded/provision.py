@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from genai_cicd_local.embedded.iam import Authorizer, statements_of
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime, FunctionSpec
 
 ACCOUNT = "123456789012"
@@ -156,9 +157,11 @@ class Provisioner:
              "AWS::Serverless::LayerVersion", "AWS::Logs::LogGroup", "AWS::Serverless::Function",
              "AWS::Serverless::StateMachine", "AWS::Lambda::Version", "AWS::Lambda::Alias"]
 
-    def __init__(self, boto_session: Any, runtime: EmbeddedLambdaRuntime) -> None:
+    def __init__(self, boto_session: Any, runtime: EmbeddedLambdaRuntime,
+                 authorizer: Authorizer | None = None) -> None:
         self.session = boto_session
         self.runtime = runtime
+        self.authorizer = authorizer  # gets each function's and the state machine's role, as SAM expands them
         self._role_arn: str | None = None
 
     def client(self, service: str) -> Any:
@@ -283,6 +286,7 @@ class Provisioner:
                 "stateMachineArn"]
             stack.physical[logical] = arn
             stack.attributes[logical] = {"Arn": arn, "Name": name}
+            self._role(stack, logical, "$states", props)
         elif rtype == "AWS::Lambda::Version":
             v = self.client("lambda").publish_version(FunctionName=props["FunctionName"])
             stack.physical[logical] = v["FunctionArn"]
@@ -291,8 +295,16 @@ class Provisioner:
             a = self.client("lambda").create_alias(FunctionName=props["FunctionName"], Name=props["Name"],
                                                    FunctionVersion=props["FunctionVersion"])
             stack.physical[logical] = a["AliasArn"]
-        # Policies, encryption settings and bucket/queue policies are IAM and
-        # service configuration the embedded AWS does not enforce.
+        # Encryption settings and bucket, key and queue policies are not enforced; identity policies are
+        # (embedded/iam.py).
+
+    def _role(self, stack: Stack, logical: str, caller: str, props: dict[str, Any]) -> None:
+        """The role SAM creates for a function or state machine (<logical>Role), from its Policies."""
+        if self.authorizer is None:
+            return
+        owner = f"{stack.name} {logical}"
+        principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{stack.name}-{logical}Role/{caller.lstrip('$')}"
+        self.authorizer.add_role(caller, principal, statements_of(props.get("Policies"), stack.resolve, owner))
 
     def _function(self, stack: Stack, logical: str, name: str, props: dict[str, Any], glob: dict[str, Any]) -> None:
         env = {**((glob.get("Environment") or {}).get("Variables") or {}),
@@ -314,6 +326,7 @@ class Provisioner:
                             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
                             memory=int(props.get("MemorySize", glob.get("MemorySize", 128))))
         self.runtime.register(spec)
+        self._role(stack, logical, name, props)
         stack.functions[logical] = spec
         stack.physical[logical] = name
         stack.attributes[logical] = {"Arn": arn}

@@ -7,7 +7,9 @@
 - ``LambdaAlias``: UpdateAlias with RoutingConfig AdditionalVersionWeights.
 - ``CodeDeployLambda``: CreateDeployment with an AppSpec for the alias; CodeDeploy
   ramps by its deployment configuration; rollback is StopDeployment with
-  autoRollbackEnabled, then verified on the alias.
+  autoRollbackEnabled, then verified on the alias. StopDeployment supports no resource type or
+  condition key in IAM (Service Authorization Reference), so IAM cannot limit it to registered groups:
+  the adapter checks the group's registration tag before it stops anything.
 
 Every shift is read back; a mismatch raises TrafficShiftError.
 """
@@ -21,6 +23,7 @@ from typing import Any
 from genai_cicd import clock as clock_seam
 from genai_cicd.errors import RollbackVerificationFailed, TrafficShiftError
 from genai_cicd.models.traffic import AliasReceipt, CodeDeployReceipt, FlagReceipt
+from genai_cicd.ports import APP_TAG
 
 _IN_PROGRESS = {"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"}
 
@@ -158,8 +161,9 @@ class CodeDeployLambda:
 
     def __init__(self, codedeploy: Any, lambda_client: Any, *, application: str, deployment_group: str,
                  function_name: str, alias: str, baseline_version: str, candidate_version: str, release_id: str,
-                 wait_seconds: float = 600.0, poll_seconds: float = 0.5) -> None:
+                 app: str, wait_seconds: float = 600.0, poll_seconds: float = 0.5) -> None:
         self._cd = codedeploy
+        self._registered_app = app
         self._alias = LambdaAlias(lambda_client, function_name=function_name, alias=alias,
                                   baseline_version=baseline_version, candidate_version=candidate_version)
         self._lambda = lambda_client
@@ -221,10 +225,22 @@ class CodeDeployLambda:
     def current_weight(self) -> float:
         return self._alias.current_weight()
 
+    def _check_registered(self, deployment: dict[str, Any]) -> None:
+        """The deployment's group must be registered for the release's app before we stop it."""
+        region, account = self._lambda.get_alias(FunctionName=self._fn, Name=self._alias_name)["AliasArn"].split(":")[3:5]
+        group = f"{deployment['applicationName']}/{deployment['deploymentGroupName']}"
+        arn = f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{group}"
+        tags = {t["Key"]: t["Value"] for t in self._cd.list_tags_for_resource(ResourceArn=arn).get("Tags") or []}
+        if tags.get(APP_TAG) != self._registered_app:
+            raise RollbackVerificationFailed(
+                f"CodeDeploy deployment group {group} is registered for {tags.get(APP_TAG)!r}, not "
+                f"{self._registered_app!r} (tag {APP_TAG}): not stopping its deployment")
+
     def rollback(self) -> CodeDeployReceipt:
         active = self._deployment(_ACTIVE)
         stopped = None
         if active is not None:
+            self._check_registered(active)
             self._cd.stop_deployment(deploymentId=active["deploymentId"], autoRollbackEnabled=True)
             stopped = active["deploymentId"]
         if self.current_weight() != 0.0:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
 from genai_cicd import s3_keys
+from genai_cicd.ports import APP_TAG
 from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.models.dataset import content_hash
@@ -82,8 +83,6 @@ def check_artifacts(manifest: ReleaseManifest, deps: Deps, source: str) -> None:
     if problems:
         raise ManifestInvalid("\n".join(problems))
 
-
-APP_TAG = "genai-cicd:app"
 
 
 def check_targets(manifest: ReleaseManifest, deps: Deps, source: str) -> None:

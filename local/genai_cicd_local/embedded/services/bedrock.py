@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from genai_cicd_local.embedded.guardrails import GuardrailRegistry
+from genai_cicd_local.embedded.lambda_runtime import as_service
 from genai_cicd_local.embedded.services.base import ACCOUNT, BackendError
 from genai_cicd_local.embedded.text import content_words
 
@@ -80,6 +81,10 @@ class BedrockService:
         return {k: v for k, v in job.items() if not k.startswith("_")}
 
     def _complete_evaluation(self, job: dict[str, Any]) -> None:
+        with as_service():  # the job's service role reads and writes S3, not the caller
+            self._complete_evaluation_as_service(job)
+
+    def _complete_evaluation_as_service(self, job: dict[str, Any]) -> None:
         import boto3
 
         s3 = boto3.client("s3", region_name=self.region)

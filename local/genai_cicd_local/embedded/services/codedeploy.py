@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from genai_cicd_local.embedded.lambda_runtime import as_service
 from genai_cicd_local.embedded.services.base import BackendError
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ class CodeDeployService:
     def create_deployment(self, p: dict[str, Any]) -> dict[str, Any]:
         import boto3
 
-        group = boto3.client("codedeploy", region_name=self.region).get_deployment_group(
-            applicationName=p["applicationName"], deploymentGroupName=p["deploymentGroupName"])["deploymentGroupInfo"]
+        with as_service():
+            group = boto3.client("codedeploy", region_name=self.region).get_deployment_group(
+                applicationName=p["applicationName"],
+                deploymentGroupName=p["deploymentGroupName"])["deploymentGroupInfo"]
         spec = json.loads(p["revision"]["appSpecContent"]["content"])
         props = next(iter(spec["Resources"][0].values()))["Properties"]
         deployment_id = "d-" + uuid.uuid4().hex[:9].upper()
@@ -63,12 +66,14 @@ class CodeDeployService:
             weight = 100.0
         props = d["_props"]
         if weight >= 100.0:
-            self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
+            with as_service():
+                self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
                                         FunctionVersion=props["TargetVersion"],
                                         RoutingConfig={"AdditionalVersionWeights": {}})
             d["status"] = "Succeeded"
         else:
-            self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
+            with as_service():
+                self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
                                         FunctionVersion=props["CurrentVersion"],
                                         RoutingConfig={"AdditionalVersionWeights": {
                                             props["TargetVersion"]: weight / 100.0}})
@@ -102,7 +107,8 @@ class CodeDeployService:
             raise BackendError("DeploymentAlreadyCompletedException", f"deployment is {d['status']}")
         if p.get("autoRollbackEnabled"):
             props = d["_props"]
-            self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
+            with as_service():
+                self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
                                         FunctionVersion=props["CurrentVersion"],
                                         RoutingConfig={"AdditionalVersionWeights": {}})
             d["rollbackInfo"] = {"rollbackMessage": "stopped with automatic rollback"}
