@@ -36,7 +36,7 @@ demo: $(STAMP)  ## six releases of the sample app on the embedded AWS
 # (loadgroup would be finer, but pytest 9.2 no longer honours its groups: pytest-dev/pytest-xdist#1386.)
 TEST_WORKERS ?= 2
 test: $(STAMP) $(SEC_STAMP) browser lint typecheck  ## lint, types, then every test suite (tests/), offline
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	GENAI_CICD_IAM_AUDIT=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)  ## unit and contract tests only (no lint, no stack): the quick loop while editing
 	$(BIN)/python -m pytest -q tests/unit tests/contract

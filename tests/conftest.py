@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# -- IAM: grants no run exercises (issue #25) ------------------------------------------------------------
+# With GENAI_CICD_IAM_AUDIT=1 (make test), every embedded AWS of the session writes the grants its calls
+# used; at the end, a grant of template.yaml that no call used fails the session unless docs/SECURITY.md
+# justifies it (its "Grants no test exercises" list).
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("GENAI_CICD_IAM_AUDIT") == "1" and not hasattr(config, "workerinput"):
+        os.environ["GENAI_CICD_IAM_LEDGER"] = tempfile.mkdtemp(prefix="genai-cicd-iam-")
+
+
+def justified_grants() -> set[str]:
+    text = (ROOT / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    section = text.split("## Grants no test exercises", 1)[1].split("\n## ", 1)[0] if \
+        "## Grants no test exercises" in text else ""
+    return set(re.findall(r"^- `([^`]+)`", section, flags=re.M))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    ledger = os.environ.get("GENAI_CICD_IAM_LEDGER")
+    if not ledger or hasattr(session.config, "workerinput") or exitstatus != 0:
+        return
+    from genai_cicd_local.embedded.iam import unused_grants
+
+    exports = [json.loads(p.read_text(encoding="utf-8")) for p in Path(ledger).glob("*.json")]
+    unjustified = sorted(set(unused_grants(exports)) - justified_grants())
+    if unjustified:
+        print("\nIAM grants no test exercised and docs/SECURITY.md does not justify "
+              "(remove them, or justify each under 'Grants no test exercises'):")
+        for grant in unjustified:
+            print(f"  - `{grant}`")
+        session.exitstatus = 1

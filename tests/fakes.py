@@ -86,12 +86,12 @@ class FakePipelineCallbacks:
     pending: set[str] | None = None  # None: every execution has one
     answers: list[tuple[str | None, bool]] = field(default_factory=list)
 
-    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str | None = None) -> str | None:
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None:
         open_ = self.pending is None or execution_id in self.pending
         return f"token-{execution_id}" if open_ else None
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str | None = None) -> ApprovalAnswer:
+                     execution_id: str) -> ApprovalAnswer:
         if self.approval_token(pipeline, stage, action, execution_id) is None:
             raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress")
         if self.pending is not None:
@@ -100,10 +100,10 @@ class FakePipelineCallbacks:
         return ApprovalAnswer(pipeline=pipeline, stage=stage, action=action,
                               status="Approved" if approved else "Rejected")
 
-    def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
-                          execution_id: str | None = None) -> bool:
+    def answer_if_pending(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                          execution_id: str) -> bool:
         try:
-            self.put_approval(pipeline, stage, action, False, summary, execution_id)
+            self.put_approval(pipeline, stage, action, approved, summary, execution_id)
         except GenAICicdError:
             return False
         return True

@@ -48,6 +48,13 @@ class RollbackVerificationFailed(TrafficShiftError):
     """After a rollback the candidate still receives traffic."""
 
 
+class TransientAwsError(GenAICicdError):
+    """AWS throttled the call, failed it with a 5xx or timed out: the state machine retries the task.
+
+    (A throttle of a service whose API model declares no ThrottlingException reaches the handler as a
+    plain botocore ClientError, which no Retry can name; adapters that must be retried say so.)"""
+
+
 def domain_message(cause: object, limit: int = 500) -> str:
     """What a failure may say outside the function's own log: the error's type and message.
 

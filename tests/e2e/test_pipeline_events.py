@@ -148,3 +148,27 @@ def test_settling_a_superseded_release_never_answers_the_newer_executions_approv
     assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
     sfn = aws.client("stepfunctions")
     wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")
+
+
+def test_an_execution_input_naming_another_pipelines_approval_leaves_it_in_progress(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    """Anyone allowed to StartExecution could name another team's production approval in the input: a
+    promoted release must not approve it. Only StartRelease's record of the pipeline execution counts."""
+    from genai_cicd_local.cli.upload import upload_manifest_artifacts
+
+    path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
+                         canary={**QUICK_CANARY, "steps": [50]})
+    runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
+    aws.backend.open_approval("billing-prod", "Production", ACTION, "exec-theirs")
+    before = len(aws.backend.approval_results)
+    forged = {"manifest": upload_manifest_artifacts(path, aws.client("s3"), aws.bucket),
+              "pipeline": {"pipeline": "billing-prod", "execution_id": "exec-theirs", "stage": "Production",
+                           "action": ACTION, "callback": "approval"}, "started_by": "someone"}
+    arn = aws.client("stepfunctions").start_execution(stateMachineArn=aws.state_machine_arn, name="forged-1",
+                                                      input=json.dumps(forged))["executionArn"]
+    with AppTraffic(aws):
+        final = aws.wait(arn, timeout=120)
+    assert final["status"] == "SUCCEEDED", final  # promoted: it would have approved
+    aws.deliver_event(status_event(aws, arn))
+    assert aws.backend.approval_results[before:] == []
+    assert aws.backend.approvals[("billing-prod", "Production", ACTION)]["status"] == "InProgress"

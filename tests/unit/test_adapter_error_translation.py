@@ -60,17 +60,34 @@ class CodePipeline:
         return {}
 
 
-def test_reject_if_pending_rejects_an_open_approval_and_says_false_when_there_is_none_or_aws_refuses() -> None:
+def test_answer_if_pending_answers_an_open_approval_and_says_false_when_there_is_none_or_aws_refuses() -> None:
     open_ = CodePipeline(None)
-    assert PipelineReporter(open_).reject_if_pending("p", "S", "A", "why", execution_id="e1") is True
+    assert PipelineReporter(open_).answer_if_pending("p", "S", "A", False, "why", execution_id="e1") is True
     assert open_.answers == ["Rejected"]
     decided = CodePipeline(None, pending=False)
-    assert PipelineReporter(decided).reject_if_pending("p", "S", "A", "why", execution_id="e1") is False
+    assert PipelineReporter(decided).answer_if_pending("p", "S", "A", False, "why", execution_id="e1") is False
     assert decided.answers == []
     refused = CodePipeline("InvalidApprovalTokenException")
-    assert PipelineReporter(refused).reject_if_pending("p", "S", "A", "why", execution_id="e1") is False
+    assert PipelineReporter(refused).answer_if_pending("p", "S", "A", False, "why", execution_id="e1") is False
     # another execution's approval is never answered
-    assert PipelineReporter(CodePipeline(None)).reject_if_pending("p", "S", "A", "why", execution_id="e2") is False
+    other = PipelineReporter(CodePipeline(None))
+    assert other.answer_if_pending("p", "S", "A", True, "why", execution_id="e2") is False
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "InternalServiceError"])
+def test_a_throttled_or_failed_answer_is_a_transient_error_the_state_machine_retries(code: str) -> None:
+    """CodePipeline's model declares no ThrottlingException: botocore raises a plain ClientError, which no
+    Retry can name; the adapter says TransientAwsError (in the ASL's Retry), never "no approval pending"."""
+    from genai_cicd.errors import TransientAwsError
+
+    class Failing(CodePipeline):
+        def put_approval_result(self, **kwargs: Any) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": code, "Message": "planted"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500 if "Internal" in code else 400}},
+                              "PutApprovalResult")
+
+    with pytest.raises(TransientAwsError):
+        PipelineReporter(Failing(None)).answer_if_pending("p", "S", "A", False, "why", execution_id="e1")
 
 
 class CloudWatch:

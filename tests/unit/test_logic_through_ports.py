@@ -116,3 +116,56 @@ def test_the_settle_sequences_report_link_reaches_the_message_and_a_missing_one_
         assert published[-1]["detail"] == {"weight": 0, "release_report": link}
     notify(NotifyInput(release_id="r", event="started", detail={}), fake)  # type: ignore[arg-type]
     assert "release_report" not in published[-1]["detail"]
+
+
+def report(d: Any, execution_arn: str, execution_id: str = "exec-1", outcome: str = "promoted") -> Any:
+    from genai_cicd.logic.pipeline_events import report_to_pipeline
+    from genai_cicd.models.tasks import PipelineContext, ReleaseContext, ReportInput
+
+    release = ReleaseContext(
+        release_id=execution_arn.rsplit(":", 1)[-1], execution_arn=execution_arn, app="a", environment="prod",
+        manifest_uri="s3://mem/m.yaml", manifest_hash="", change_kinds=[], gates={}, approval_required=False,
+        approval_timeout_seconds=60, bake_seconds=60, bedrock_poll_seconds=30, started_by="codepipeline:p",
+        pipeline=PipelineContext(pipeline="p", execution_id=execution_id, stage="Gate", action="GenAIGate",
+                                 callback="approval"))
+    return report_to_pipeline(ReportInput(release=release, outcome=outcome, summary="s"), d)  # type: ignore[arg-type]
+
+
+def test_the_report_answers_the_approval_of_the_release_own_pipeline_execution_only() -> None:
+    """Two pipeline executions each wait on their approval: a release answers its own, by its execution id."""
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending={"exec-1", "exec-2"})
+    started = start_from_pipeline(action("exec-1"), MACHINE, d)
+    result = report(d, started.execution_arn, "exec-1")
+    assert result.reported and result.status == "Approved"
+    assert d.pipeline.answers == [("exec-1", True)] and d.pipeline.pending == {"exec-2"}
+
+
+def test_an_execution_input_naming_a_pipeline_decides_nothing_unless_start_release_recorded_it() -> None:
+    """Anyone may StartExecution with a `pipeline` context (another team's production approval): only the
+    execution StartRelease started for that pipeline execution answers it."""
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending={"exec-9"})
+    forged = f"{MACHINE.replace(':stateMachine:', ':execution:')}:manual-1"
+    result = report(d, forged, "exec-9")
+    assert not result.reported and "not started by p's gate action" in str(result.reason)
+    assert d.pipeline.answers == [] and d.pipeline.pending == {"exec-9"}
+
+
+@pytest.mark.parametrize(("outcome", "approved"), [("promoted", True), ("blocked", False), ("rolled_back", False)])
+def test_a_release_settled_with_its_approval_still_open_gets_it_answered_as_its_outcome_says(
+        outcome: str, approved: bool) -> None:
+    """The answer at the end of the execution failed (a throttle past its retries): reconcile answers it."""
+    from genai_cicd.logic.reconcile import answer_pending_approval
+    from genai_cicd.ports import Execution
+
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending={"exec-1"})
+    started = start_from_pipeline(action(), MACHINE, d)
+    described = Execution(arn=started.execution_arn, name=started.execution_name, status="FAILED",
+                          input=d.executions.running[started.execution_arn].input)
+    said = answer_pending_approval(d, described, f"release {outcome}", approved=outcome == "promoted")
+    assert said == ("approved" if approved else "rejected")
+    assert d.pipeline.answers == [("exec-1", approved)]
+    # a second reconcile (EventBridge delivers at least once) finds nothing to answer
+    assert answer_pending_approval(d, described, "again", approved=approved) == "no approval pending"

@@ -86,6 +86,8 @@ class EmbeddedAWS:
         self._saved_stop: Any = None
         self._saved_set_error: Any = None
         self._saved_ddb: dict[str, Any] = {}
+        # The suite's unused-grant audit collects each run's grants here (tests/conftest.py).
+        self._iam_ledger = os.environ.get("GENAI_CICD_IAM_LEDGER")
 
     # -- lifecycle --------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -139,6 +141,9 @@ class EmbeddedAWS:
 
         global _current
         self._wait_for_running_executions()
+        if self._iam_ledger:
+            path = Path(self._iam_ledger) / f"{os.getpid()}-{id(self)}-{time.monotonic_ns()}.json"
+            path.write_text(json.dumps(self.backend.authorizer.export()), encoding="utf-8")
         if self._saved_invoke is not None:
             LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
         if self._saved_ddb:

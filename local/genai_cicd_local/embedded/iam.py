@@ -186,8 +186,8 @@ class RequestBuilder:
                     tags_of[arn] = functools.partial(self.lookups.tags_of, arn)
             if not resources:
                 if any(privilege["resource_types"]):
-                    raise CannotAuthorize(f"{prefix}:{action} acts on {', '.join(t for t in privilege['resource_types'] if t)}"
-                                          " but the call names none of them")
+                    kinds = ", ".join(t for t in privilege["resource_types"] if t)
+                    raise CannotAuthorize(f"{prefix}:{action} acts on {kinds} but the call names none of them")
                 resources = ["*"]
             requests.append(Request(f"{prefix}:{action}", resources,
                                     self._context(service, operation, params, context_keys), tags_of))
@@ -375,7 +375,7 @@ def _condition_holds(op_full: str, block: dict[str, Any], request: Request) -> b
                 continue  # AWS: an absent key satisfies IfExists, ForAllValues and negated operators
             return False
 
-        def matches(v: str) -> bool:
+        def matches(v: str, wanted_values: list[str] = wanted_values) -> bool:
             return any(_one(op, w, v) for w in wanted_values)
 
         if qualifier == "ForAllValues":
@@ -636,6 +636,12 @@ class Authorizer:
                 self.used.add((role.principal, source, request.action))
         return None
 
+    def export(self) -> dict[str, Any]:
+        """The roles and the grants this run used, for the suite-wide unused-grant audit (tests/conftest.py)."""
+        return {"roles": {r.principal: [{"source": st.source, "actions": st.actions} for st in r.statements
+                                        if st.effect == "Allow"] for r in self.roles.values()},
+                "used": sorted([list(u) for u in self.used])}
+
     def unused(self) -> list[str]:
         """Allow statements no call exercised in this run, per role, with the actions never used."""
         out = []
@@ -657,7 +663,8 @@ _ARN_OF = {"AWS::KMS::Key": "arn:aws:kms:*:*:key/*", "AWS::DynamoDB::Table": "ar
            "AWS::S3::Bucket": "arn:aws:s3:::*", "AWS::SQS::Queue": "arn:aws:sqs:*:*:*",
            "AWS::SNS::Topic": "arn:aws:sns:*:*:*", "AWS::Serverless::Function": "arn:aws:lambda:*:*:function:*",
            "AWS::Serverless::StateMachine": "arn:aws:states:*:*:stateMachine:*",
-           "AWS::Logs::LogGroup": "arn:aws:logs:*:*:log-group:*", "AWS::CodeBuild::Project": "arn:aws:codebuild:*:*:project/*",
+           "AWS::Logs::LogGroup": "arn:aws:logs:*:*:log-group:*",
+           "AWS::CodeBuild::Project": "arn:aws:codebuild:*:*:project/*",
            "AWS::Events::EventBus": "arn:aws:events:*:*:event-bus/*"}
 _REF_IS_ARN = {"AWS::SNS::Topic", "AWS::Serverless::StateMachine"}
 
@@ -704,7 +711,7 @@ def _symbolic(template: dict[str, Any]) -> Callable[[Any], Any]:
 
 def _branches(statements: Any) -> list[Any]:
     """Statement lists with every Fn::If branch included (each may be deployed), AWS::NoValue dropped."""
-    out = []
+    out: list[Any] = []
     for st in _as_list(statements):
         if isinstance(st, dict) and set(st) == {"Fn::If"}:
             out.extend(b for b in st["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"})
@@ -734,3 +741,20 @@ def template_statements(template: dict[str, Any], name: str) -> list[Statement]:
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             out.extend(statements_of([{"Statement": _branches(props["PolicyDocument"]["Statement"])}], resolve, owner))
     return out
+
+
+def unused_grants(exports: Iterable[dict[str, Any]]) -> list[str]:
+    """Across runs: each (statement, action pattern) no call matched, as "<statement source>: <action>"."""
+    roles: dict[str, list[dict[str, Any]]] = {}
+    used: set[tuple[str, str, str]] = set()
+    for export in exports:
+        roles.update(export["roles"])
+        used.update((p, s, a) for p, s, a in export["used"])
+    granted: set[tuple[str, str, str]] = set()  # (principal, "<Logical>", action pattern)
+    for principal, statements in roles.items():
+        for st in statements:
+            owner = st["source"].split(" policy ")[0].split(" ")[-1]
+            granted.update((principal, owner, pattern) for pattern in st["actions"])
+    used_actions = {(p, a) for p, _, a in used}
+    return sorted({f"{owner}: {pattern}" for principal, owner, pattern in granted
+                   if not any(p == principal and _like(pattern, a, case=False) for p, a in used_actions)})

@@ -281,6 +281,7 @@ class Provisioner:
             definition = (stack.base_dir / props["DefinitionUri"]).read_text(encoding="utf-8")
             for key, value in (props.get("DefinitionSubstitutions") or {}).items():
                 definition = definition.replace("${" + key + "}", str(value))
+            name = props.get("Name", name)  # template.yaml names it, so policies can name it without a cycle
             arn = self.client("stepfunctions").create_state_machine(
                 name=name, definition=definition, roleArn=self.role(), type=props.get("Type", "STANDARD"))[
                 "stateMachineArn"]

@@ -9,29 +9,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from genai_cicd.errors import GenAICicdError
+from genai_cicd.errors import GenAICicdError, TransientAwsError
 from genai_cicd.models.results import ApprovalAnswer
+
+# Error codes AWS uses for throttling (botocore's retry handler, standard mode: THROTTLING_ERROR_CODES).
+_THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+               "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+               "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
+               "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException"}
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return True  # timeouts and connection failures
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return exc.response.get("Error", {}).get("Code") in _THROTTLING or status >= 500
+    return False
 
 
 class PipelineReporter:
+    """Every answer names the pipeline execution it is for: a release answers only its own approval."""
+
     def __init__(self, codepipeline: Any) -> None:
         self._cp = codepipeline
 
-    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str | None = None) -> str | None:
-        """The open approval's token; with ``execution_id``, only if the stage runs that pipeline execution.
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None:
+        """The open approval's token, only if the stage runs that pipeline execution.
 
         GetPipelineState returns the stage's latest execution (StageState.latestExecution,
         ``pipelineExecutionId``): after a supersede the approval may belong to a newer execution,
         which a release of the older one must never answer.
         """
-        state = self._cp.get_pipeline_state(name=pipeline)
+        try:
+            state = self._cp.get_pipeline_state(name=pipeline)
+        except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+            if _transient(exc):
+                raise TransientAwsError(f"GetPipelineState: {exc}") from None
+            raise
         for stage_state in state.get("stageStates", []):
             if stage_state.get("stageName") != stage:
                 continue
             running = (stage_state.get("latestExecution") or {}).get("pipelineExecutionId")
-            if execution_id is not None and running != execution_id:
+            if running != execution_id:
                 return None
             for action_state in stage_state.get("actionStates", []):
                 if action_state.get("actionName") == action:
@@ -40,25 +63,33 @@ class PipelineReporter:
                         return latest.get("token")
         return None
 
-    def reject_if_pending(self, pipeline: str, stage: str, action: str, summary: str,
-                          execution_id: str | None = None) -> bool:
-        """Reject the approval if it is still open for this execution; False when there is none to answer
-        (decided, superseded, gone) or CodePipeline refused: a clean-up that must not fail on it."""
+    def answer_if_pending(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
+                          execution_id: str) -> bool:
+        """Answer the approval if it is still open for this execution; False when there is none to answer
+        (decided, superseded, gone) or CodePipeline refused the answer. A throttle, 5xx or timeout raises
+        TransientAwsError: the caller's retry answers it later."""
         try:
-            self.put_approval(pipeline, stage, action, False, summary, execution_id=execution_id)
+            self.put_approval(pipeline, stage, action, approved, summary, execution_id=execution_id)
+        except TransientAwsError:
+            raise
         except (GenAICicdError, ClientError):
             return False
         return True
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str | None = None) -> ApprovalAnswer:
+                     execution_id: str) -> ApprovalAnswer:
         token = self.approval_token(pipeline, stage, action, execution_id)
         if token is None:
             raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress for this execution "
                                  "(superseded or decided)")
-        self._cp.put_approval_result(
-            pipelineName=pipeline, stageName=stage, actionName=action, token=token,
-            result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"},
-        )
+        try:
+            self._cp.put_approval_result(
+                pipelineName=pipeline, stageName=stage, actionName=action, token=token,
+                result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"},
+            )
+        except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+            if _transient(exc):
+                raise TransientAwsError(f"PutApprovalResult: {exc}") from None
+            raise
         return ApprovalAnswer(pipeline=pipeline, stage=stage, action=action,
                               status="Approved" if approved else "Rejected")

@@ -227,7 +227,8 @@ class CodeDeployLambda:
 
     def _check_registered(self, deployment: dict[str, Any]) -> None:
         """The deployment's group must be registered for the release's app before we stop it."""
-        region, account = self._lambda.get_alias(FunctionName=self._fn, Name=self._alias_name)["AliasArn"].split(":")[3:5]
+        alias_arn = self._lambda.get_alias(FunctionName=self._fn, Name=self._alias_name)["AliasArn"]
+        region, account = alias_arn.split(":")[3:5]
         group = f"{deployment['applicationName']}/{deployment['deploymentGroupName']}"
         arn = f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{group}"
         tags = {t["Key"]: t["Value"] for t in self._cd.list_tags_for_resource(ResourceArn=arn).get("Tags") or []}

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genai_cicd import clock as clock_seam
 from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
-from genai_cicd.errors import domain_message
+from genai_cicd.errors import GenAICicdError, TransientAwsError, domain_message
 from genai_cicd.logic.reconcile import settle
 from genai_cicd.models.results import CancelledExecution, PipelineReport, StartResult
 from genai_cicd.models.tasks import PipelineContext, ReportInput
@@ -133,8 +133,19 @@ def report_to_pipeline(event: ReportInput, deps: Deps) -> PipelineReport:
     pipeline = event.release.pipeline
     if pipeline is None or pipeline.callback == "none":
         return PipelineReport(reported=False, reason="no callback: the caller reads the execution status")
+    # Only the approval StartRelease started this execution for: an execution input that names a pipeline
+    # (anyone may call StartExecution) decides nothing by itself.
+    if event.release.execution_arn not in deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id):
+        return PipelineReport(reported=False, reason=f"execution not started by {pipeline.pipeline}'s gate action "
+                                                     f"for execution {pipeline.execution_id}: no approval answered")
     approved = event.outcome == "promoted"
     summary = f"genai-cicd {event.outcome}: {domain_message(event.summary)}".strip()
-    answer = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
-                                        execution_id=pipeline.execution_id)
+    try:
+        answer = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
+                                            execution_id=pipeline.execution_id)
+    except TransientAwsError:
+        raise  # the state machine retries; past its retries the execution fails and reconcile answers
+    except GenAICicdError as exc:
+        # Decided already (a redelivered or retried report), or the pipeline moved on (superseded).
+        return PipelineReport(reported=False, reason=str(exc))
     return PipelineReport(reported=True, **answer.model_dump())

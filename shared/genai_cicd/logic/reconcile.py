@@ -12,8 +12,9 @@ FAILED). Both may see the same release, in any order, more than once, so:
 - and a release started by a pipeline's approval action answers that approval
   (Rejected, with the reason) whichever way it ended — an invalid manifest, a
   stop, a timeout, an uncatchable failure — so the pipeline never waits for its
-  own approval timeout. Only the approval of the same pipeline execution is
-  answered (``PipelineReporter.approval_token``).
+  own approval timeout; a release that ended with its approval still open (the
+  answer failed) has it answered as its outcome says. Only the approval of the
+  pipeline execution StartRelease recorded for this execution is answered.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconc
     history = [e.event for e in deps.ledger.entries(name)]
     # The last entry decides: a failed_rollback after an outcome still needs traffic restored.
     if history and history[-1] in SETTLED:
-        return Settlement(release_id=name, action="none", reason=f"already settled: {history[-1]}", lock_freed=freed)
+        # Traffic is where the outcome left it; the approval may still be open (its answer failed at the
+        # end of the execution): answer it as the outcome says.
+        return Settlement(release_id=name, action="none", reason=f"already settled: {history[-1]}", lock_freed=freed,
+                          approval=answer_pending_approval(deps, described, f"release {history[-1]}",
+                                                           approved=history[-1] == "promoted"))
     if "started" not in history:
         # Stopped before it announced anything: nothing to restore.
         return Settlement(release_id=name, action="none", reason="stopped before the release started",
@@ -66,8 +71,11 @@ def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconc
                                                        f"release {event}, traffic on the baseline: {cause}"))
 
 
-def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> ApprovalAnswered:
-    """Reject the approval this execution was started for, if it is still open. Returns what happened."""
+def answer_pending_approval(deps: Deps, described: Execution, reason: str, *,
+                            approved: bool = False) -> ApprovalAnswered:
+    """Answer (reject, unless the release was promoted) the approval this execution was started for, if
+    it is still open. Only an execution StartRelease recorded for that pipeline execution answers it: an
+    execution input naming a pipeline decides nothing by itself."""
     try:
         start_input = json.loads(described.input or "{}")
         pipeline = PipelineContext.model_validate(start_input.get("pipeline"))
@@ -75,9 +83,13 @@ def answer_pending_approval(deps: Deps, described: Execution, reason: str) -> Ap
         return "no pipeline"
     if pipeline.callback != "approval":
         return "no approval to answer"
-    rejected = deps.pipeline.reject_if_pending(pipeline.pipeline, pipeline.stage, pipeline.action,
+    if described.arn not in deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id):
+        return "not started by the pipeline"
+    answered = deps.pipeline.answer_if_pending(pipeline.pipeline, pipeline.stage, pipeline.action, approved,
                                                f"genai-cicd: {reason}", execution_id=pipeline.execution_id)
-    return "rejected" if rejected else "no approval pending"
+    if not answered:
+        return "no approval pending"
+    return "approved" if approved else "rejected"
 
 
 def release_context(deps: Deps, described: Execution) -> tuple[ReleaseContext, ReleaseManifest] | None:

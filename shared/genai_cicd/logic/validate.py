@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
 from genai_cicd import s3_keys
-from genai_cicd.ports import APP_TAG
 from genai_cicd.deps import Deps
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.models.dataset import content_hash
@@ -30,7 +29,7 @@ from genai_cicd.models.manifest import (
 )
 from genai_cicd.models.tasks import ReleaseContext, ReleaseInput, ValidateInput
 from genai_cicd.models.validation import describe_validation_error
-from genai_cicd.ports import TargetUnavailable
+from genai_cicd.ports import APP_TAG, TargetUnavailable
 
 DEFAULTABLE = ("canary", "approval", "gates")
 

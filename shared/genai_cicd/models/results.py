@@ -28,7 +28,8 @@ class StartResult(Result):
 
 
 # How a settle answered the approval the release was started for (logic/reconcile.answer_pending_approval).
-ApprovalAnswered = Literal["rejected", "no approval pending", "no approval to answer", "no pipeline"]
+ApprovalAnswered = Literal["approved", "rejected", "no approval pending", "no approval to answer", "no pipeline",
+                           "not started by the pipeline"]
 
 
 class Settlement(Result):

@@ -68,15 +68,15 @@ class CodeDeployService:
         if weight >= 100.0:
             with as_service():
                 self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
-                                        FunctionVersion=props["TargetVersion"],
-                                        RoutingConfig={"AdditionalVersionWeights": {}})
+                                            FunctionVersion=props["TargetVersion"],
+                                            RoutingConfig={"AdditionalVersionWeights": {}})
             d["status"] = "Succeeded"
         else:
             with as_service():
                 self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
-                                        FunctionVersion=props["CurrentVersion"],
-                                        RoutingConfig={"AdditionalVersionWeights": {
-                                            props["TargetVersion"]: weight / 100.0}})
+                                            FunctionVersion=props["CurrentVersion"],
+                                            RoutingConfig={"AdditionalVersionWeights": {
+                                                props["TargetVersion"]: weight / 100.0}})
 
     def _public_deployment(self, d: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in d.items() if not k.startswith("_")}
@@ -109,8 +109,8 @@ class CodeDeployService:
             props = d["_props"]
             with as_service():
                 self._lambda().update_alias(FunctionName=props["Name"], Name=props["Alias"],
-                                        FunctionVersion=props["CurrentVersion"],
-                                        RoutingConfig={"AdditionalVersionWeights": {}})
+                                            FunctionVersion=props["CurrentVersion"],
+                                            RoutingConfig={"AdditionalVersionWeights": {}})
             d["rollbackInfo"] = {"rollbackMessage": "stopped with automatic rollback"}
         d["status"] = "Stopped"
         return {"status": "Succeeded", "statusMessage": "deployment stopped"}
