@@ -8,7 +8,7 @@ from typing import Any
 
 from genai_cicd.errors import GenAICicdError
 from genai_cicd.models.results import ApprovalAnswer
-from genai_cicd.ports import Execution, Tombstone
+from genai_cicd.ports import Execution, RecordedExecution, Tombstone
 
 
 @dataclass
@@ -27,21 +27,25 @@ class FakeApprovals:
 
 @dataclass
 class FakePipelineRecords:
-    records: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    records: dict[tuple[str, str], list[RecordedExecution]] = field(default_factory=dict)
     tombstones: dict[tuple[str, str], Tombstone] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def record_execution(self, pipeline: str, execution_id: str, execution_name: str, execution_arn: str) -> None:
+    def record_execution(self, pipeline: str, execution_id: str, execution_name: str, execution_arn: str,
+                         attempt: int, approval_token: str | None) -> None:
         self.calls.append("record_execution")
-        self.records.setdefault((pipeline, execution_id), []).append(execution_arn)
+        self.records.setdefault((pipeline, execution_id), []).append(
+            RecordedExecution(arn=execution_arn, attempt=attempt, approval_token=approval_token))
 
-    def executions(self, pipeline: str, execution_id: str) -> list[str]:
+    def executions(self, pipeline: str, execution_id: str) -> list[RecordedExecution]:
         self.calls.append("executions")
         return list(self.records.get((pipeline, execution_id), []))
 
     def bury(self, pipeline: str, execution_id: str, state: str, attempt: int, expires_at: int) -> None:
         self.calls.append("bury")
-        self.tombstones[(pipeline, execution_id)] = Tombstone(state=state, attempt=attempt)
+        buried = self.tombstones.get((pipeline, execution_id))
+        if buried is None or buried.attempt <= attempt:
+            self.tombstones[(pipeline, execution_id)] = Tombstone(state=state, attempt=attempt)
 
     def tombstone(self, pipeline: str, execution_id: str) -> Tombstone | None:
         self.calls.append("tombstone")
@@ -85,15 +89,18 @@ class FakePipelineCallbacks:
 
     pending: set[str] | None = None  # None: every execution has one
     answers: list[tuple[str | None, bool]] = field(default_factory=list)
+    # execution id -> the token of its open approval request (a retried stage opens a new request)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None:
         open_ = self.pending is None or execution_id in self.pending
-        return f"token-{execution_id}" if open_ else None
+        return self.tokens.get(execution_id, f"token-{execution_id}") if open_ else None
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str) -> ApprovalAnswer:
-        if self.approval_token(pipeline, stage, action, execution_id) is None:
-            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress")
+                     execution_id: str, token: str | None = None) -> ApprovalAnswer:
+        current = self.approval_token(pipeline, stage, action, execution_id)
+        if current is None or (token is not None and token != current):
+            raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress for this release")
         if self.pending is not None:
             self.pending.discard(str(execution_id))
         self.answers.append((execution_id, approved))
@@ -101,9 +108,9 @@ class FakePipelineCallbacks:
                               status="Approved" if approved else "Rejected")
 
     def answer_if_pending(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                          execution_id: str) -> bool:
+                          execution_id: str, token: str | None = None) -> bool:
         try:
-            self.put_approval(pipeline, stage, action, approved, summary, execution_id)
+            self.put_approval(pipeline, stage, action, approved, summary, execution_id, token)
         except GenAICicdError:
             return False
         return True

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd import s3_keys
+from genai_cicd.aws.control_table import DynamoPipelineRecords
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
@@ -92,7 +93,12 @@ class LocalReleaseRunner:
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name="evt-aborted", input=json.dumps(
             {"manifest": manifest.model_dump(mode="json"), "started_by": "events/"}))["executionArn"]
         sfn.stop_execution(executionArn=arn, error="Example", cause="stopped by the event fixtures")
-        self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-1")
+        token = self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-1")
+        # events/report_to_pipeline answers for evt-release: StartRelease's record that it started it.
+        DynamoPipelineRecords(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"]) \
+            .record_execution("support-bot-pipeline", "exec-1", "evt-release",
+                              f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:evt-release",
+                              1, token)
 
     def seed_flag(self, manifest: dict[str, Any]) -> None:
         """Production runs the baseline before the release starts (weight 0)."""

@@ -46,12 +46,26 @@ class Approvals(Protocol):
     def forget(self, release_id: str) -> None: ...
 
 
+class RecordedExecution(BaseModel):
+    """A release StartRelease started for one attempt of a pipeline execution."""
+
+    arn: str
+    attempt: int = 1
+    # The approval request's token when the release started (GetPipelineState): CodePipeline issues one per
+    # approval request, so it tells this attempt's approval from a retry's, which shares the execution id.
+    approval_token: str | None = None
+
+
 class PipelineRecords(Protocol):
-    def record_execution(self, pipeline: str, execution_id: str, execution_name: str, execution_arn: str) -> None: ...
+    def record_execution(self, pipeline: str, execution_id: str, execution_name: str, execution_arn: str,
+                         attempt: int, approval_token: str | None) -> None: ...
 
-    def executions(self, pipeline: str, execution_id: str) -> list[str]: ...
+    def executions(self, pipeline: str, execution_id: str) -> list[RecordedExecution]: ...
 
-    def bury(self, pipeline: str, execution_id: str, state: str, attempt: int, expires_at: int) -> None: ...
+    def bury(self, pipeline: str, execution_id: str, state: str, attempt: int, expires_at: int) -> None:
+        """Record that the pipeline execution ended at ``attempt``; an event of an older attempt (EventBridge
+        delivers late and out of order) never lowers the attempt already buried."""
+        ...
 
     def tombstone(self, pipeline: str, execution_id: str) -> Tombstone | None: ...
 
@@ -190,10 +204,12 @@ class PipelineCallbacks(Protocol):
     def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None: ...
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str) -> ApprovalAnswer: ...
+                     execution_id: str, token: str | None = None) -> ApprovalAnswer:
+        """With ``token``, only that approval request (a retried stage opens a new one)."""
+        ...
 
     def answer_if_pending(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                          execution_id: str) -> bool: ...
+                          execution_id: str, token: str | None = None) -> bool: ...
 
 
 class Artifacts(Protocol):

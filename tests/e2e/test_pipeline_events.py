@@ -96,6 +96,14 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
     assert second["payload"]["started"] is True, second
     assert second["payload"]["execution_name"] == execution_name(PIPELINE, "exec-retry", STAGE, ACTION, 2)
     assert second["payload"]["execution_arn"] != first_arn
+    # EventBridge delivers at least once: attempt 1's FAILED arrives again while attempt 2 runs (after its
+    # approval request opened). It must not stop attempt 2 nor answer attempt 2's approval.
+    [again] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))
+    assert again["error"] is None
+    assert [c["execution_arn"] for c in again["payload"]["cancelled"]] == [first_arn]
+    assert sfn.describe_execution(executionArn=second["payload"]["execution_arn"])["status"] == "RUNNING"
+    assert answers(aws)[before:] == []
+    assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
     with AppTraffic(aws):
         final = aws.wait(second["payload"]["execution_arn"], timeout=120)
     assert final["status"] == "SUCCEEDED", final

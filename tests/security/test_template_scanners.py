@@ -114,3 +114,42 @@ def test_every_wildcard_resource_in_the_template_carries_a_comment_saying_why() 
         if re.search(r":\*\"$", line.strip()) and "Resource" in " ".join(lines[max(0, i - 3):i + 1]):
             window = lines[max(0, i - 4):i + 1]
             assert any(w.strip().startswith("#") or " # " in w for w in window), f"template.yaml:{i + 1}"
+
+
+def test_the_vendored_sam_policy_templates_are_aws_sam_translators_own() -> None:
+    """The embedded AWS expands SAM policy templates from a vendored copy (aws-sam-translator pins a pydantic
+    that conflicts with ours); the copy must be the pinned translator's file, unchanged."""
+    result = subprocess.run([str(tool("python")), "-c",
+                             "import samtranslator, pathlib; print(pathlib.Path(samtranslator.__file__).parent / "
+                             "'policy_templates_data' / 'policy_templates.json')"],
+                            capture_output=True, text=True, check=True)
+    theirs = json.loads(Path(result.stdout.strip()).read_text())
+    ours = json.loads((ROOT / "local" / "genai_cicd_local" / "embedded" / "data" / "sam_policy_templates.json")
+                      .read_text())
+    assert ours == theirs
+
+
+def test_the_embedded_roles_grant_what_sam_translates_them_to(translated: Path) -> None:
+    """The statements the embedded AWS evaluates (embedded/iam.py) are those SAM deploys: per role, the same
+    actions, expanded by the translator itself."""
+    from genai_cicd_local.embedded.iam import template_statements
+    from genai_cicd_local.embedded.provision import load_template
+
+    sam: dict[str, set[str]] = {}
+    for role, s in statements(translated):
+        if s.get("Effect") == "Allow":
+            sam.setdefault(role, set()).update(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ours: dict[str, set[str]] = {}
+    for st in template_statements(load_template(ROOT / "template.yaml"), "t"):
+        if st.effect == "Allow":
+            ours.setdefault(st.source.split(" ")[1] + "Role", set()).update(st.actions)
+    assert ours.keys() == sam.keys()
+    for role in ours:
+        assert ours[role] - UNDER_A_CONDITION == sam[role] - ADDED_BY_SAM, role
+
+
+# Granted under a template condition (HasEvaluationRole): the translation above deploys the defaults.
+UNDER_A_CONDITION = {"iam:PassRole"}
+# SAM adds it for EventInvokeConfig's OnFailure queue: Lambda's service sends the failed event with the
+# function's role; the function's code never calls it (so the embedded evaluator does not grant it).
+ADDED_BY_SAM = {"sqs:SendMessage"}

@@ -57,7 +57,7 @@ def test_a_pipeline_action_starts_one_release_and_records_it() -> None:
     first = start_from_pipeline(action(), MACHINE, d)
     again = start_from_pipeline(action(), MACHINE, d)
     assert first.started and not again.started and "duplicate event" in again.reason
-    assert d.pipeline_records.executions("p", "exec-1") == [first.execution_arn]
+    assert [r.arn for r in d.pipeline_records.executions("p", "exec-1")] == [first.execution_arn]
 
 
 def test_a_late_start_after_the_pipeline_ended_starts_nothing_but_a_retry_does() -> None:
@@ -169,3 +169,105 @@ def test_a_release_settled_with_its_approval_still_open_gets_it_answered_as_its_
     assert d.pipeline.answers == [("exec-1", approved)]
     # a second reconcile (EventBridge delivers at least once) finds nothing to answer
     assert answer_pending_approval(d, described, "again", approved=approved) == "no approval pending"
+
+
+def test_a_redelivered_failed_of_attempt_1_leaves_attempt_2_running_with_its_approval_pending() -> None:
+    """EventBridge delivers at least once: FAILED(attempt 1) may arrive again while the retry's release runs."""
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending={"exec-1"}, tokens={"exec-1": "request-1"})
+    first = start_from_pipeline(action(attempt=1), MACHINE, d)
+    cancel_for_pipeline(ended("FAILED", attempt=1), d)
+    assert d.pipeline.answers == [("exec-1", False)]
+    d.pipeline.pending, d.pipeline.tokens = {"exec-1"}, {"exec-1": "request-2"}  # the retry opens a new request
+    second = start_from_pipeline(action(attempt=2), MACHINE, d)
+    assert second.started and second.execution_arn != first.execution_arn
+    again = cancel_for_pipeline(ended("FAILED", attempt=1), d)  # the re-delivery
+    assert [c.execution_arn for c in again] == [first.execution_arn]
+    assert second.execution_arn in d.executions.running
+    assert (second.execution_arn, "PipelineCancelled") not in d.executions.stopped
+    assert d.pipeline.answers == [("exec-1", False)] and d.pipeline.pending == {"exec-1"}
+
+
+def test_a_retry_ends_the_older_attempts_release_and_a_late_start_of_it_starts_nothing() -> None:
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending={"exec-1"}, tokens={"exec-1": "request-1"})
+    first = start_from_pipeline(action(attempt=1), MACHINE, d)
+    d.pipeline.tokens = {"exec-1": "request-2"}  # attempt 1 failed, its FAILED event is still on its way
+    second = start_from_pipeline(action(attempt=2), MACHINE, d)
+    assert second.started and (first.execution_arn, "PipelineCancelled") in d.executions.stopped
+    # attempt 1's release rejected nothing: the open request is attempt 2's, which it never answers
+    assert d.pipeline.answers == []
+    late = start_from_pipeline(action(attempt=1), MACHINE, d)
+    assert not late.started
+    assert d.pipeline_records.tombstones[("p", "exec-1")].attempt == 1
+    cancel_for_pipeline(ended("FAILED", attempt=1), d)
+    assert second.execution_arn in d.executions.running and d.pipeline.answers == []
+
+
+def test_a_late_event_of_an_older_attempt_never_lowers_the_buried_attempt() -> None:
+    d = deps()
+    cancel_for_pipeline(ended("STOPPED", attempt=3), d)
+    cancel_for_pipeline(ended("FAILED", attempt=1), d)
+    assert d.pipeline_records.tombstones[("p", "exec-1")].attempt == 3
+    assert not start_from_pipeline(action(attempt=2), MACHINE, d).started
+
+
+SEQUENCES = {
+    # CodePipeline User Guide, "Monitoring CodePipeline events": the documented endings of an execution
+    "retry": [("start", 1), ("end", "FAILED", 1), ("start", 2)],
+    "superseded": [("start", 1), ("end", "SUPERSEDED", 1)],
+    "stopped": [("start", 1), ("end", "STOPPED", 1)],
+    "canceled": [("start", 1), ("end", "CANCELED", 1)],
+    "failed": [("start", 1), ("end", "FAILED", 1)],
+}
+
+
+def play(events: list[tuple[Any, ...]], delays: list[list[float]]) -> tuple[frozenset[int], tuple[Any, ...]]:
+    """Events happen in list order (event i at time i) and each is delivered once per entry of ``delays[i]``,
+    that long after it happened. CodePipeline's state when a delivery is handled is what had happened by
+    then: an attempt's STARTED opens its approval request, an ending closes it. Returns the attempts whose
+    releases still run and the approvals answered."""
+    d = deps()
+    d.pipeline = FakePipelineCallbacks(pending=set())
+    deliveries = sorted((i + delay, i) for i, ds in enumerate(delays) for delay in ds)
+    arns: dict[str, int] = {}
+    happened = -1
+    for at, i in deliveries:
+        while happened + 1 <= min(at, len(events) - 1):  # CodePipeline moves on whatever we have handled
+            happened += 1
+            kind = events[happened]
+            if kind[0] == "start":
+                d.pipeline.pending, d.pipeline.tokens = {"exec-1"}, {"exec-1": f"request-{kind[1]}"}
+            else:
+                d.pipeline.pending = set()
+        event = events[i]
+        if event[0] == "start":
+            result = start_from_pipeline(action(attempt=event[1]), MACHINE, d)
+            if result.execution_arn:
+                arns[result.execution_arn] = event[1]
+        else:
+            cancel_for_pipeline(ended(event[1], attempt=event[2]), d)
+    stopped = {arn for arn, _ in d.executions.stopped}
+    running = frozenset(attempt for arn, attempt in arns.items() if arn not in stopped)
+    return running, tuple(d.pipeline.answers)
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+def test_duplicated_and_shuffled_delivery_ends_as_one_ordered_delivery(name: str) -> None:
+    """Each event up to three times, in 300 seeded shuffles: the same releases left running and the same
+    approvals answered as one delivery in order."""
+    import random
+
+    events = SEQUENCES[name]
+    expected = play(events, [[0.0]] * len(events))
+    rng = random.Random(f"shuffle:{name}")
+    later_starts = [[j for j in range(i + 1, len(events)) if events[j][0] == "start"] for i in range(len(events))]
+    for _ in range(300):
+        # Assumption (docs/RELIABILITY.md): some delivery of an attempt's STARTED is handled before the next
+        # attempt opens its approval request; the token StartRelease records is then that attempt's own.
+        delays = []
+        for i, event in enumerate(events):
+            limit = (later_starts[i][0] - i - 0.01) if event[0] == "start" and later_starts[i] else 3.0 * len(events)
+            first = rng.uniform(0, limit)
+            delays.append([first, *(rng.uniform(0, 3.0 * len(events)) for _ in range(rng.randint(0, 2)))])
+        assert play(events, delays) == expected, delays

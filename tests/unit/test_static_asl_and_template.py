@@ -294,7 +294,13 @@ def test_every_outcome_that_holds_the_lock_settles_through_one_sequence() -> Non
         name = STATES[name]["Next"]
     assert chain == ["WriteReleaseReport", "AnnounceOutcome", "AnswerPipeline", "FreeLock"] and name == "HowItEnded"
     ends = {c["Next"] for c in STATES["HowItEnded"]["Choices"]} | {STATES["HowItEnded"]["Default"]}
-    assert ends == {"Promoted", "GateBlocked", "RolledBack", "Rejected", "ReleaseFailed"}
+    assert ends == {"Promoted", "GateBlocked", "RolledBack", "Rejected", "ReleaseFailed", "ApprovalUnanswered"}
+    # an approval left unanswered (AnswerPipeline's retries spent) fails the execution, whatever the outcome:
+    # ReconcileRelease then answers it; it is the first choice, so no outcome can end SUCCEEDED without it
+    first = STATES["HowItEnded"]["Choices"][0]
+    assert first == {"Variable": "$.report_error", "IsPresent": True, "Next": "ApprovalUnanswered"}
+    assert STATES["ApprovalUnanswered"]["Type"] == "Fail"
+    assert {"TransientAwsError"} <= set(STATES["AnswerPipeline"]["Retry"][0]["ErrorEquals"])
     # nothing else frees the lock: the paths that never held it (Locked) or must keep it (FailedRollback) don't
     unlocks = [n for n, s in STATES.items() if s.get("Resource") == "${ReleaseLockFunctionArn}"
                and s["Parameters"].get("action") == "release"]

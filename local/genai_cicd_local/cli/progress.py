@@ -44,6 +44,7 @@ STATE_LABELS: dict[str, str | None] = {
     "RolledBack": "done: rolled back",
     "SafetyRollback": "something failed after traffic moved: putting all traffic back on the baseline",
     "ReleaseFailed": "done: the release failed",
+    "ApprovalUnanswered": "done, but the pipeline's approval could not be answered: ReconcileRelease answers it",
     "NotifyFailedRollback": None,
     "FailedRollback": "the rollback could not be verified: check the traffic by hand",
     "NotifyLoadFailed": None,

@@ -49,6 +49,9 @@ class PipelineReporter:
         except (ClientError, BotoConnectionError, HTTPClientError) as exc:
             if _transient(exc):
                 raise TransientAwsError(f"GetPipelineState: {exc}") from None
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            if code == "PipelineNotFoundException":
+                return None  # deleted (or never there): no approval of it is in progress
             raise
         for stage_state in state.get("stageStates", []):
             if stage_state.get("stageName") != stage:
@@ -64,12 +67,12 @@ class PipelineReporter:
         return None
 
     def answer_if_pending(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                          execution_id: str) -> bool:
+                          execution_id: str, token: str | None = None) -> bool:
         """Answer the approval if it is still open for this execution; False when there is none to answer
         (decided, superseded, gone) or CodePipeline refused the answer. A throttle, 5xx or timeout raises
         TransientAwsError: the caller's retry answers it later."""
         try:
-            self.put_approval(pipeline, stage, action, approved, summary, execution_id=execution_id)
+            self.put_approval(pipeline, stage, action, approved, summary, execution_id=execution_id, token=token)
         except TransientAwsError:
             raise
         except (GenAICicdError, ClientError):
@@ -77,11 +80,17 @@ class PipelineReporter:
         return True
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
-                     execution_id: str) -> ApprovalAnswer:
-        token = self.approval_token(pipeline, stage, action, execution_id)
-        if token is None:
+                     execution_id: str, token: str | None = None) -> ApprovalAnswer:
+        """With ``token`` (recorded when the release started), only that approval request: a retried stage
+        opens a new request under the same pipeline execution id, which an older attempt must not answer."""
+        current = self.approval_token(pipeline, stage, action, execution_id)
+        if current is None:
             raise GenAICicdError(f"{pipeline}/{stage}/{action} has no approval in progress for this execution "
                                  "(superseded or decided)")
+        if token is not None and current != token:
+            raise GenAICicdError(f"{pipeline}/{stage}/{action}: the approval in progress is a newer request "
+                                 "(a retried stage), not this release's")
+        token = current
         try:
             self._cp.put_approval_result(
                 pipelineName=pipeline, stageName=stage, actionName=action, token=token,

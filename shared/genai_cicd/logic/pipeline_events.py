@@ -15,6 +15,13 @@ Cancel: SUPERSEDED / STOPPED / FAILED / CANCELED for a pipeline execution stops
 its release and puts traffic back on the baseline. It leaves a tombstone (with
 the attempt it ended) first, so the two events give the same end state in
 either order, and a later retry of the same execution may still start.
+
+EventBridge delivers at least once and in no promised order, so every event
+acts only on its own attempt and older ones: a cancel stops the releases of
+attempts up to its own (a re-delivered FAILED of attempt 1 never touches
+attempt 2's release); a STARTED of attempt n ends what older attempts left
+running (the retry means they ended) and buries them, and a STARTED of an
+attempt older than one already started or ended starts nothing.
 """
 
 from __future__ import annotations
@@ -91,11 +98,22 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
     if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
         return StartResult(execution_name=name, execution_arn=None, started=False,
                            reason=f"pipeline execution already {cancelled}: nothing to release")
+    recorded = deps.pipeline_records.executions(detail.pipeline, detail.execution_id)
+    newer = max((r.attempt for r in recorded), default=0)
+    if newer > detail.attempt:
+        return StartResult(execution_name=name, execution_arn=None, started=False,
+                           reason=f"attempt {detail.attempt} is stale: attempt {newer} already started")
+    if any(r.attempt < detail.attempt for r in recorded):
+        # A retry: the older attempts ended (their FAILED event may still be on its way). End their
+        # releases first, so the lock and the traffic are free for this one.
+        _end_attempts(deps, detail.pipeline, detail.execution_id, detail.attempt - 1, "RETRIED")
+    # This attempt's approval request, as CodePipeline shows it now: the release answers that one only.
+    token = deps.pipeline.approval_token(detail.pipeline, detail.stage, detail.action, detail.execution_id)
     arn = deps.executions.start(state_machine_arn, name, json.dumps(payload, sort_keys=True))
     if arn is None:
         return StartResult(execution_name=name, execution_arn=None, started=False,
                            reason="duplicate event: this pipeline action already has a release")
-    deps.pipeline_records.record_execution(detail.pipeline, detail.execution_id, name, arn)
+    deps.pipeline_records.record_execution(detail.pipeline, detail.execution_id, name, arn, detail.attempt, token)
     # A cancel that arrived between the check above and this record did not see us: stop ourselves.
     if (cancelled := _cancelled_state(deps, detail.pipeline, detail.execution_id, detail.attempt)) is not None:
         deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {cancelled}")
@@ -113,18 +131,26 @@ def _cancelled_state(deps: Deps, pipeline: str, execution_id: str, attempt: int)
 
 
 def cancel_for_pipeline(detail: PipelineExecutionDetail, deps: Deps) -> list[CancelledExecution]:
-    """Stop the pipeline execution's running releases and restore the baseline."""
+    """Stop the releases of this attempt of the pipeline execution (and older ones), restore the baseline."""
+    return _end_attempts(deps, detail.pipeline, detail.execution_id, detail.attempt, detail.state)
+
+
+def _end_attempts(deps: Deps, pipeline: str, execution_id: str, attempt: int, state: str) -> list[CancelledExecution]:
     # First a tombstone, so a STARTED event that arrives late (out of order) starts nothing.
-    deps.pipeline_records.bury(detail.pipeline, detail.execution_id, detail.state, detail.attempt,
+    deps.pipeline_records.bury(pipeline, execution_id, state, attempt,
                                expires_at=int(clock_seam.now()) + TOMBSTONE_SECONDS)
     done = []
-    for arn in deps.pipeline_records.executions(detail.pipeline, detail.execution_id):
+    for record in deps.pipeline_records.executions(pipeline, execution_id):
+        if record.attempt > attempt:
+            continue  # a newer attempt's release: this event is about an attempt that ended before it
+        arn = record.arn
         described = deps.executions.describe(arn)
         if described is None:
             continue  # recorded but gone (history expired): nothing left to stop
         if described.status == "RUNNING":
-            deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {detail.state}")
-        outcome = settle(deps, described, "cancelled", f"pipeline {detail.pipeline} execution {detail.state}")
+            deps.executions.stop(arn, "PipelineCancelled", f"pipeline execution {state}")
+        outcome = settle(deps, described, "cancelled", f"pipeline {pipeline} execution {state}",
+                         answer_approval=state != "RETRIED")
         done.append(CancelledExecution(execution_arn=arn, status=described.status, **outcome.model_dump()))
     return done
 
@@ -135,14 +161,19 @@ def report_to_pipeline(event: ReportInput, deps: Deps) -> PipelineReport:
         return PipelineReport(reported=False, reason="no callback: the caller reads the execution status")
     # Only the approval StartRelease started this execution for: an execution input that names a pipeline
     # (anyone may call StartExecution) decides nothing by itself.
-    if event.release.execution_arn not in deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id):
+    recorded = {r.arn: r for r in deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id)}
+    own = recorded.get(event.release.execution_arn)
+    if own is None:
         return PipelineReport(reported=False, reason=f"execution not started by {pipeline.pipeline}'s gate action "
                                                      f"for execution {pipeline.execution_id}: no approval answered")
+    if own.approval_token is None:
+        return PipelineReport(reported=False, reason="no approval request was open when the release started: "
+                                                     "one open now is another's")
     approved = event.outcome == "promoted"
     summary = f"genai-cicd {event.outcome}: {domain_message(event.summary)}".strip()
     try:
         answer = deps.pipeline.put_approval(pipeline.pipeline, pipeline.stage, pipeline.action, approved, summary,
-                                            execution_id=pipeline.execution_id)
+                                            execution_id=pipeline.execution_id, token=own.approval_token)
     except TransientAwsError:
         raise  # the state machine retries; past its retries the execution fails and reconcile answers
     except GenAICicdError as exc:

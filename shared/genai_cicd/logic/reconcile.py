@@ -39,14 +39,22 @@ SETTLED = {"promoted", "blocked", "rolled_back", "failed", "rejected", "invalid"
            "reconciled"}
 
 
-def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconciled"], cause: str) -> Settlement:
-    """``described`` is the ended (or stopping) execution; ``event`` is ``cancelled`` or ``reconciled``."""
+def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconciled"], cause: str,
+           *, answer_approval: bool = True) -> Settlement:
+    """``described`` is the ended (or stopping) execution; ``event`` is ``cancelled`` or ``reconciled``.
+    ``answer_approval=False`` when a retry of the pipeline stage ended it: the approval request open now
+    is the retry's, never this release's to answer."""
     name = described.name
+
+    def answer(reason: str, approved: bool = False) -> ApprovalAnswered:
+        if not answer_approval:
+            return "superseded by a retry"
+        return answer_pending_approval(deps, described, reason, approved=approved)
+
     found = release_context(deps, described)
     if found is None:
         return Settlement(release_id=name, action="none", reason="manifest never validated: nothing moved",
-                          approval=answer_pending_approval(deps, described,
-                                                           f"release {event}: the manifest was not valid"))
+                          approval=answer(f"release {event}: the manifest was not valid"))
     context, manifest = found
     # First free the lock (conditional on us holding it): a shift still in flight then undoes itself.
     freed = deps.lock.release(manifest.app, manifest.environment, name)
@@ -56,23 +64,20 @@ def settle(deps: Deps, described: Execution, event: Literal["cancelled", "reconc
         # Traffic is where the outcome left it; the approval may still be open (its answer failed at the
         # end of the execution): answer it as the outcome says.
         return Settlement(release_id=name, action="none", reason=f"already settled: {history[-1]}", lock_freed=freed,
-                          approval=answer_pending_approval(deps, described, f"release {history[-1]}",
-                                                           approved=history[-1] == "promoted"))
+                          approval=answer(f"release {history[-1]}", approved=history[-1] == "promoted"))
     if "started" not in history:
         # Stopped before it announced anything: nothing to restore.
         return Settlement(release_id=name, action="none", reason="stopped before the release started",
-                          approval=answer_pending_approval(deps, described,
-                                                           f"release {event} before it started: {cause}"))
+                          approval=answer(f"release {event} before it started: {cause}"))
     receipt = shifter(deps, context, manifest).rollback()
     notify(NotifyInput(release=context, event=event,
                        detail={"cause": cause, "receipt": receipt.model_dump(mode="json")}), deps)
     return Settlement(release_id=name, action="rolled_back", receipt=receipt,
-                      approval=answer_pending_approval(deps, described,
-                                                       f"release {event}, traffic on the baseline: {cause}"))
+                      approval=answer(f"release {event}, traffic on the baseline: {cause}"))
 
 
 def answer_pending_approval(deps: Deps, described: Execution, reason: str, *,
-                            approved: bool = False) -> ApprovalAnswered:
+                             approved: bool = False) -> ApprovalAnswered:
     """Answer (reject, unless the release was promoted) the approval this execution was started for, if
     it is still open. Only an execution StartRelease recorded for that pipeline execution answers it: an
     execution input naming a pipeline decides nothing by itself."""
@@ -83,10 +88,17 @@ def answer_pending_approval(deps: Deps, described: Execution, reason: str, *,
         return "no pipeline"
     if pipeline.callback != "approval":
         return "no approval to answer"
-    if described.arn not in deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id):
+    records = deps.pipeline_records.executions(pipeline.pipeline, pipeline.execution_id)
+    own = next((r for r in records if r.arn == described.arn), None)
+    if own is None:
         return "not started by the pipeline"
+    if any(r.attempt > own.attempt for r in records):
+        return "superseded by a retry"  # the open approval request, if any, is the newer attempt's
+    if own.approval_token is None:
+        return "no approval pending"  # none was open when the release started: any open now is another's
     answered = deps.pipeline.answer_if_pending(pipeline.pipeline, pipeline.stage, pipeline.action, approved,
-                                               f"genai-cicd: {reason}", execution_id=pipeline.execution_id)
+                                               f"genai-cicd: {reason}", execution_id=pipeline.execution_id,
+                                               token=own.approval_token)
     if not answered:
         return "no approval pending"
     return "approved" if approved else "rejected"

@@ -29,7 +29,7 @@ class StartResult(Result):
 
 # How a settle answered the approval the release was started for (logic/reconcile.answer_pending_approval).
 ApprovalAnswered = Literal["approved", "rejected", "no approval pending", "no approval to answer", "no pipeline",
-                           "not started by the pipeline"]
+                           "not started by the pipeline", "superseded by a retry"]
 
 
 class Settlement(Result):
