@@ -17,6 +17,7 @@ from typing import Any
 from genai_cicd.aws.cloudwatch import COUNT_METRICS
 from genai_cicd.deps import Deps
 from genai_cicd.logic.canary import analyze_canary
+from genai_cicd.models.manifest import CanaryPlan
 from genai_cicd.models.tasks import CanaryState, ReleaseContext
 from genai_cicd.settings import control_plane
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
@@ -53,8 +54,10 @@ def analyze_through_cloudwatch(aws: EmbeddedAWS, release_template: dict[str, Any
     state = CanaryState(started_at=start.isoformat(), step_index=0, weight=manifest["canary"]["steps"][0],
                         window_start=start.isoformat())
     states = []
+    # Each look comes once its minute has settled in CloudWatch (the plan's metric_settle_seconds).
+    settle = CanaryPlan.model_validate(manifest["canary"]).metric_settle_seconds
     for minute in range(len(data)):
-        clock[0] = start + timedelta(seconds=60 * (minute + 1))
+        clock[0] = start + timedelta(seconds=60 * (minute + 1) + settle)
         state = analyze_canary(release, state, deps)
         states.append(state)
         if state.action != "continue":

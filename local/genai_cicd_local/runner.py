@@ -169,7 +169,7 @@ class LocalReleaseRunner:
 
         The users (``traffic``, or ``traffic_rate`` requests/s of the default shape) arrive in simulated
         time: ``warmup`` seconds of production traffic first (all on the baseline; by default
-        ``warmup_seconds``), starting on a whole minute, then for as long as the release waits.
+        ``warmup_seconds`` plus the plan's ``metric_settle_seconds``), starting on a whole minute, then for as long as the release waits.
         Their seed is the stack's and the release's name, so a run can be repeated.
         """
         self.setup()
@@ -186,8 +186,10 @@ class LocalReleaseRunner:
         clock.advance_to((math.floor(clock.time() / 60) + 1) * 60)
         users = AppTraffic(clock, self.aws.runtime, app_fn, self.questions(traffic_file), shape, seed)
         started = time.monotonic()
+        # The warm-up also outlasts CloudWatch's settle delay, so the planner sees the whole warm-up.
+        settle = parse_manifest(manifest).canary.metric_settle_seconds
         with users:
-            clock.advance(warmup_seconds(shape.rate_per_second) if warmup is None else warmup)
+            clock.advance(warmup_seconds(shape.rate_per_second) + settle if warmup is None else warmup)
             began = clock.time()
             described, notes = self._follow(name, manifest_path, manifest, started_by)
         seconds = time.monotonic() - started

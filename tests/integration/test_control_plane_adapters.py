@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -201,11 +202,14 @@ def test_given_a_maximum_canary_duration_when_exceeded_then_the_judge_rolls_back
     manifest = json.loads(s3.get_object(Bucket=aws.bucket, Key="releases/evt-release/manifest.json")["Body"].read())
     manifest["canary"]["max_duration_seconds"] = 60
     s3.put_object(Bucket=aws.bucket, Key="releases/evt-maxdur/manifest.json", Body=json.dumps(manifest).encode())
-    canary = CanaryState.model_validate({**event("analyze_canary", "first-interval")["canary"],
-                                         "started_at": "2026-11-26T00:00:00+00:00"})
-    state = analyze_canary(release, canary, Deps.from_environment())
-    assert state.action == "rollback" and state.outcome == "not_shown_safe"
-    assert state.last_reasons[0] == "not shown safe within the maximum canary duration of 60 s"
+    now = aws.clock.utc_now()
+    for window_start in (now - timedelta(minutes=10), now):  # settled periods to judge, and none yet
+        canary = CanaryState.model_validate({**event("analyze_canary", "first-interval")["canary"],
+                                             "started_at": (now - timedelta(hours=1)).isoformat(),
+                                             "window_start": window_start.isoformat()})
+        state = analyze_canary(release, canary, Deps.from_environment())
+        assert state.action == "rollback" and state.outcome == "not_shown_safe", window_start
+        assert state.last_reasons[0] == "not shown safe within the maximum canary duration of 60 s"
 
 
 def test_gate_runs_are_counted_per_candidate_content_and_a_retry_keeps_its_number(aws: EmbeddedAWS) -> None:

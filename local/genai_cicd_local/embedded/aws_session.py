@@ -28,6 +28,7 @@ from genai_cicd_local.embedded.backend import EmbeddedBackend
 from genai_cicd_local.embedded.breakpoints import Breakpoints
 from genai_cicd_local.embedded.clock import SimulatedClock, installed
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime
+from genai_cicd_local.embedded.metric_ingestion import IngestionDelay
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
 from genai_cicd_local.embedded.provision import Provisioner, Stack
 
@@ -65,8 +66,11 @@ FAKE_ENV = {
 
 class EmbeddedAWS:
     def __init__(self, root: Path, *, region: str = "us-east-1", seed: int = 7,
-                 stack_name: str = "genai-cicd-local", with_sample_app: bool = True) -> None:
+                 stack_name: str = "genai-cicd-local", with_sample_app: bool = True,
+                 ingestion_delay: IngestionDelay | None = None) -> None:
         self.root = root
+        # CloudWatch's EMF latency and duplicates (the embedded default unless a test says otherwise)
+        self.ingestion_delay = ingestion_delay if ingestion_delay is not None else IngestionDelay()
         self.region = region
         self.seed = seed
         self.stack_name = stack_name
@@ -113,8 +117,10 @@ class EmbeddedAWS:
         self._mock.start()
         self._restore_moto_time = moto_time.patch(self.clock)
         self._restore_breakpoints = self.breakpoints.patch()
-        self.runtime = EmbeddedLambdaRuntime(self.region, self.logs,
-                                             clock=self.clock.time, seed=self.seed)
+        self.runtime = EmbeddedLambdaRuntime(self.region, self.logs, clock=self.clock.time, seed=self.seed,
+                                             ingestion_delay=self.ingestion_delay)
+        # Datapoints become queryable as simulated time reaches them (embedded/metric_ingestion.py).
+        self.clock.add_source(self.runtime.ingestion.source)
         self.backend.runtime = self.runtime
         runtime = self.runtime
 

@@ -42,6 +42,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from genai_cicd_local.embedded.metric_ingestion import NO_DELAY, IngestionDelay, MetricIngestion
+
 _ENV_LOCK = threading.RLock()
 # A ContextVar, not a thread-local: the gate runner's worker threads inherit it.
 _CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("embedded_function", default=None)
@@ -138,11 +140,15 @@ def _install_stdout() -> ThreadLocalStdout:
 
 class EmbeddedLambdaRuntime:
     def __init__(self, region: str, log_sink: list[dict[str, Any]],
-                 clock: Callable[[], float] = time.time, seed: int = 7) -> None:
+                 clock: Callable[[], float] = time.time, seed: int = 7,
+                 ingestion_delay: IngestionDelay = NO_DELAY) -> None:
         self.region = region
         self._clock = clock
         self._seed = seed
+        # CloudWatch's side of EMF: late and sometimes twice (embedded/metric_ingestion.py)
+        self.ingestion = MetricIngestion(ingestion_delay, clock, self._put_into_cloudwatch, seed)
         self._batch: dict[tuple[Any, ...], list[float]] | None = None
+        self._batch_dups: dict[tuple[Any, ...], list[float]] = {}
         self._batch_owner: int | None = None
         self.functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
@@ -256,28 +262,30 @@ class EmbeddedLambdaRuntime:
         with self._lock:
             self.in_flight -= 1
             self.busy_seconds[spec.name] = self.busy_seconds.get(spec.name, 0.0) + time.perf_counter() - began
-        self._drain(spec, "".join(buf), invoked_at)
+        self._drain(spec, "".join(buf), invoked_at, context.aws_request_id)
         return body, error
 
-    def _drain(self, spec: FunctionSpec, output: str, invoked_at: float) -> None:
-        for line in output.splitlines():
+    def _drain(self, spec: FunctionSpec, output: str, invoked_at: float, invocation: str = "") -> None:
+        for n, line in enumerate(output.splitlines()):
             if not line.strip():
                 continue
             self.log_sink.append({"function": spec.name, "line": line})
             if line.startswith("{") and '"_aws"' in line:
                 try:
-                    self._emf_to_metrics(json.loads(line), invoked_at)
+                    self._emf_to_metrics(json.loads(line), invoked_at,
+                                         self.ingestion.duplicated(spec.name, invocation, n))
                 except (ValueError, KeyError, TypeError):
                     continue
 
-    def _emf_to_metrics(self, doc: dict[str, Any], invoked_at: float) -> None:
+    def _emf_to_metrics(self, doc: dict[str, Any], invoked_at: float, duplicated: bool = False) -> None:
         """What CloudWatch Logs does with an EMF line: a statistic set per metric, dimension set and second.
 
-        Stamped with the invocation's simulated second (CloudWatch's finest resolution)."""
+        Stamped with the invocation's simulated second (CloudWatch's finest resolution). A duplicated line
+        (at-least-once extraction) counts all its metrics twice."""
         meta = doc["_aws"]
         stamp = float(int(invoked_at))
-        batch = self._batch if self._batch_owner == threading.get_ident() else None
-        mine: dict[tuple[Any, ...], list[float]] = {}
+        batching = self._batch is not None and self._batch_owner == threading.get_ident()
+        line: dict[tuple[Any, ...], list[float]] = {}
         for directive in meta["CloudWatchMetrics"]:
             for dims in directive["Dimensions"]:
                 dimensions = tuple((d, str(doc[d])) for d in dims)
@@ -285,9 +293,16 @@ class EmbeddedLambdaRuntime:
                     value = doc[metric["Name"]]
                     key = (directive["Namespace"], metric["Name"], dimensions, metric.get("Unit", "None"), stamp)
                     for v in (value if isinstance(value, list) else [value]):
-                        _add(mine if batch is None else batch, key, float(v))
-        if mine:
-            self._put(mine)
+                        _add(line, key, float(v))
+        if batching:
+            assert self._batch is not None
+            _merge(self._batch, line)
+            if duplicated:
+                _merge(self._batch_dups, line)
+        elif line:
+            self.ingestion.offer(line)
+            if duplicated:
+                self.ingestion.offer(line, duplicate=True)
 
     @contextmanager
     def metric_batch(self) -> Iterator[None]:
@@ -295,15 +310,18 @@ class EmbeddedLambdaRuntime:
         if self._batch_owner is not None:
             yield  # already batching (nested)
             return
-        self._batch, self._batch_owner = {}, threading.get_ident()
+        self._batch, self._batch_dups, self._batch_owner = {}, {}, threading.get_ident()
         try:
             yield
         finally:
-            batch, self._batch, self._batch_owner = self._batch, None, None
+            batch, dups = self._batch, self._batch_dups
+            self._batch, self._batch_dups, self._batch_owner = None, {}, None
             if batch:
-                self._put(batch)
+                self.ingestion.offer(batch)
+            if dups:
+                self.ingestion.offer(dups, duplicate=True)
 
-    def _put(self, data: dict[tuple[Any, ...], list[float]]) -> None:
+    def _put_into_cloudwatch(self, data: dict[tuple[Any, ...], list[float]]) -> None:
         """Into the embedded CloudWatch directly: extraction is CloudWatch Logs' work, not an API call
         the function makes (and moto keeps one datum per value it is sent through PutMetricData)."""
         from moto.cloudwatch.models import cloudwatch_backends
@@ -319,6 +337,18 @@ class EmbeddedLambdaRuntime:
                 "StatisticValues": {"Sum": total, "Minimum": low, "Maximum": high, "SampleCount": count}})
         for namespace, datums in by_namespace.items():
             backend.put_metric_data(namespace, datums)
+
+
+def _merge(into: dict[tuple[Any, ...], list[float]], line: dict[tuple[Any, ...], list[float]]) -> None:
+    for key, (total, low, high, count) in line.items():
+        stats = into.get(key)
+        if stats is None:
+            into[key] = [total, low, high, count]
+        else:
+            stats[0] += total
+            stats[1] = min(stats[1], low)
+            stats[2] = max(stats[2], high)
+            stats[3] += count
 
 
 def _add(into: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], value: float) -> None:

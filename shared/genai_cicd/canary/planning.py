@@ -50,6 +50,9 @@ class PlanEstimate(BaseModel):
     steps: list[StepPlan]
     total_minutes_to_promote: float
     warnings: list[str]
+    # Every decision reads periods that ended metric_settle_seconds ago (CloudWatch's EMF latency): the
+    # minutes above include it once per step.
+    settle_minutes: float = 0.0
 
     def sentence(self) -> str:
         first = self.steps[0]
@@ -57,6 +60,8 @@ class PlanEstimate(BaseModel):
         head = (f"at {self.requests_per_second:g} requests/s a harmless change should be shown safe and promoted "
                 f"in about {_minutes(self.total_minutes_to_promote)}; at {first.weight:g}% a regression at "
                 f"detect_ratio is rolled back in about: {rollback}")
+        if self.settle_minutes:
+            head += f" (each decision waits {self.settle_minutes:g} min for CloudWatch to settle)"
         return head + ("" if not self.warnings else " -- " + "; ".join(self.warnings))
 
 
@@ -108,6 +113,7 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
     rates = {m: (baseline_rates or {}).get(m, plan.baseline_bad_rate) for m in count_metrics}
     k = len(count_metrics) + len(paired)
     interval_min = plan.bake_seconds / 60.0
+    settle = plan.metric_settle_seconds / 60.0
     steps: list[StepPlan] = []
     warnings: list[str] = []
     for weight in plan.steps:
@@ -132,6 +138,9 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
             warnings.append(f"at {weight:g}% the traffic is too low to show a harmless change safe within "
                             f"{plan.max_intervals_per_step} intervals ({_minutes(safe_min)} needed): it would "
                             "roll back as not shown safe")
+        # A decision reads what had settled metric_settle_seconds ago: it comes that much later.
+        safe_min += settle
+        harm_min = {m: t + settle for m, t in harm_min.items()}
         steps.append(StepPlan(weight=weight, canary_requests_per_minute=per_minute, minutes_to_shown_safe=safe_min,
                               minutes_to_rollback=harm_min, fits=fits))
     total = sum(s.minutes_to_shown_safe for s in steps)
@@ -141,4 +150,4 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
     if paired:
         warnings.append(f"{', '.join(paired)}: not planned here (their spread is learned from the stream)")
     return PlanEstimate(requests_per_second=requests_per_second, baseline_rates=rates, dispersion=dispersion,
-                        steps=steps, total_minutes_to_promote=total, warnings=warnings)
+                        steps=steps, total_minutes_to_promote=total, warnings=warnings, settle_minutes=settle)

@@ -62,7 +62,7 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     decides whether probes are sent; never an input to the verdict.
     """
     plan = manifest.canary
-    end = deps.clock()
+    end = deps.clock() - timedelta(seconds=plan.metric_settle_seconds)  # what CloudWatch has in full
     start = end - timedelta(seconds=PLAN_LOOKBACK_SECONDS)
     where: dict[str, Any] = {"namespace": plan.metrics_namespace, "app": manifest.app,
                              "environment": manifest.environment}
@@ -137,10 +137,21 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     manifest = load_manifest(deps, release)
     plan = manifest.canary
     start = datetime.fromisoformat(canary.window_start)
-    end = deps.clock()
-    # Whole periods only, so the same datapoint is never counted in two windows.
-    seconds = max(plan.metric_period_seconds, int((end - start).total_seconds()) // plan.metric_period_seconds
-                  * plan.metric_period_seconds)
+    # Only settled periods (ended metric_settle_seconds ago: CloudWatch has every datapoint of them), and
+    # whole ones, so the same datapoint is never counted in two windows and a late one is never missed.
+    now = deps.clock()
+    settled = now - timedelta(seconds=plan.metric_settle_seconds)
+    seconds = int((settled - start).total_seconds()) // plan.metric_period_seconds * plan.metric_period_seconds
+    # The canary's age is now, not the end of the settled window: waiting for CloudWatch never buys time.
+    elapsed = (now - datetime.fromisoformat(canary.started_at)).total_seconds() if canary.started_at else None
+    if seconds < plan.metric_period_seconds:
+        # Nothing settled since the last look: bake again without a look (no interval is spent), unless
+        # the canary is out of time (then it was not shown safe in time, as at any look).
+        if plan.max_duration_seconds is not None and elapsed is not None and elapsed > plan.max_duration_seconds:
+            return canary.model_copy(update={"action": "rollback", "outcome": "not_shown_safe", "last_reasons": [
+                f"not shown safe within the maximum canary duration of {plan.max_duration_seconds} s"]})
+        return canary.model_copy(update={"action": "continue", "last_reasons": [
+            f"waiting for CloudWatch: periods are judged {plan.metric_settle_seconds} s after they end"]})
     end = start + timedelta(seconds=seconds)
 
     def read(arms: tuple[str, str]) -> dict[str, dict[str, float | None]]:
@@ -154,7 +165,6 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     if plan.online_quality is not None:
         counts = {"baseline": {**counts["baseline"], **scores.arm("user", "baseline")},
                   "candidate": {**counts["candidate"], **scores.arm("user", "candidate")}}
-    elapsed = (end - datetime.fromisoformat(canary.started_at)).total_seconds() if canary.started_at else None
     probes = canary.probes
     probe_counts: dict[str, dict[str, float | None]] | None = None
     if probes.active:
@@ -211,9 +221,10 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = receipt.weight
     probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
+    # The window goes on where the last look ended: the periods not yet settled at that look (which ran at
+    # the previous weight) are judged in this step's first window, never skipped (arms are counted apart).
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=period_start(deps.clock(), manifest.canary.metric_period_seconds),
-                       judge=canary.judge.new_step(),
+                       window_start=canary.window_start, judge=canary.judge.new_step(),
                        last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan,
                        stream=canary.stream, online=canary.online, probes=probes)
 

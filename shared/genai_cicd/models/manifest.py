@@ -369,6 +369,11 @@ class CanaryPlan(Strict):
     steps: list[Annotated[float, Field(gt=0.0, lt=100.0)]] = Field(default_factory=lambda: [5.0, 25.0])
     bake_seconds: int = Field(default=300, ge=1, le=86400)
     metric_period_seconds: Literal[1, 5, 10, 30, 60, 300] = 60
+    # CloudWatch makes a datapoint queryable only after CloudWatch Logs has extracted it from the function's
+    # log (EMF): the judge reads periods that ended at least this long ago, so a late datapoint is never
+    # read as missing. Every decision waits this much longer (docs/STATISTICS.md, "Late and duplicated
+    # metrics"); `genai-cicd canary plan` shows it.
+    metric_settle_seconds: int = Field(default=120, ge=0, le=3600)
     max_intervals_per_step: int = Field(default=12, ge=1, le=500)
     min_canary_requests_per_step: int = Field(default=200, ge=1)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
