@@ -17,8 +17,10 @@ SAMPLE = ROOT / "examples" / "support_bot"
 # only slow requests are judged and any rate under 90% is negligible, so harmless traffic is shown
 # safe after a handful of requests (one interval per step, as before the judge needed evidence of
 # safety) even when the busy test traffic gets throttled.
+# metric_settle_seconds 60: the embedded CloudWatch's EMF delay is at most 60 s (docs/EMBEDDED.md).
 QUICK_CANARY: dict[str, Any] = {"min_canary_requests_per_step": 1, "negligible_rate": 0.9,
-                                "metrics": ["slow_requests"], "critical_metrics": ["slow_requests"]}
+                                "metrics": ["slow_requests"], "critical_metrics": ["slow_requests"],
+                                "metric_settle_seconds": 60}
 
 
 def event(function: str, scenario: str) -> dict[str, Any]:

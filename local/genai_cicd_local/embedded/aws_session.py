@@ -40,10 +40,10 @@ def _capture(params: dict[str, Any], context: dict[str, Any], **kw: Any) -> None
         _current.capture_params(params=params, context=context)
 
 
-def _before_call(model: Any, context: dict[str, Any], **kw: Any) -> Any:
+def _before_call(model: Any, context: dict[str, Any], request_signer: Any = None, **kw: Any) -> Any:
     if _current is None:
         return None
-    return _current.before_call(model=model, context=context)
+    return _current.before_call(model=model, context=context, request_signer=request_signer)
 
 
 def _install_handlers() -> None:
