@@ -53,6 +53,13 @@ def test_given_a_retry_then_its_backoff_is_simulated_time(aws: EmbeddedAWS) -> N
     assert aws.wait(execution, timeout=60)["status"] == "FAILED"
     assert time.monotonic() - wall < 30
     assert aws.clock.time() - before >= 600 + 1200 - 1  # two backoffs: 600 s, then 1,200 s
+    # moto's engine does not say which machine makes a call: the embedded AWS decides every engine call
+    # by the control plane's state machine role, which may not invoke this test machine's missing function.
+    # The call is meant to fail either way; the denial is this test's doing, not the template's.
+    denied = [d for d in aws.backend.authorizer.denials if d.request.resources == [
+        "arn:aws:lambda:us-east-1:123456789012:function:does-not-exist"]]
+    assert denied
+    aws.backend.authorizer.denials[:] = [d for d in aws.backend.authorizer.denials if d not in denied]
 
 
 def test_given_a_held_clock_then_the_wait_blocks_until_a_stop_ends_it_without_moving_time(

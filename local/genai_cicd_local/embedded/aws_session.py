@@ -11,6 +11,7 @@ Everything runs on one SimulatedClock (``aws.clock``; embedded/clock.py).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -90,6 +91,7 @@ class EmbeddedAWS:
         self._saved_stop: Any = None
         self._saved_set_error: Any = None
         self._saved_ddb: dict[str, Any] = {}
+        self._saved_submit: Any = None
         # The suite's unused-grant audit collects each run's grants here (tests/conftest.py).
         self._iam_ledger = os.environ.get("GENAI_CICD_IAM_LEDGER")
 
@@ -135,6 +137,7 @@ class EmbeddedAWS:
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         self._patch_stop_semantics()
         self._patch_atomic_dynamodb_writes()
+        self._patch_pool_context()
         try:
             self._provision()
         except Exception:
@@ -152,6 +155,11 @@ class EmbeddedAWS:
             path.write_text(json.dumps(self.backend.authorizer.export()), encoding="utf-8")
         if self._saved_invoke is not None:
             LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
+        if self._saved_submit is not None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            ThreadPoolExecutor.submit = self._saved_submit  # type: ignore[method-assign]
+            self._saved_submit = None
         if self._saved_ddb:
             from moto.dynamodb.models import DynamoDBBackend
 
@@ -180,6 +188,20 @@ class EmbeddedAWS:
         self._reset_powertools()
         os.environ.clear()
         os.environ.update(self._saved_env)
+
+    def _patch_pool_context(self) -> None:
+        """A function's worker threads call AWS with the function's role, as in Lambda (one process, one
+        role): a task submitted to a thread pool runs in a copy of the submitter's context, so its calls
+        are attributed to (and authorized for) the function (SendProbes sends probes from a pool)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        original = ThreadPoolExecutor.submit
+        self._saved_submit = original
+
+        def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return original(pool, contextvars.copy_context().run, fn, *args, **kwargs)
+
+        ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
 
     def _patch_atomic_dynamodb_writes(self) -> None:
         """DynamoDB applies a conditional write atomically; moto checks, then writes, unlocked.
