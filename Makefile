@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEC := .venv-sec
 SEC_STAMP := $(SEC)/.installed
 
-.PHONY: demo test test-fast browser lint typecheck sam-check data clean schemas bench bench-quick bench-layers bench-demo-load security-tools
+.PHONY: demo test test-fast browser lint typecheck sam-check data clean schemas bench bench-quick bench-layers bench-demo-load bench-late-metrics security-tools
 
 # bash with pipefail: a failed pip install fails the target even though its output is filtered.
 SHELL := /bin/bash
@@ -109,6 +109,9 @@ BEFORE ?= 73d0b3e
 RUNTIME_PYTHON ?= $(shell command -v python3.13 2>/dev/null)
 bench-demo-load: $(STAMP)  ## the demo five times quietly and five times beside four CPU-bound processes (about 30 minutes)
 	$(BIN)/python bench/demo_under_load.py --runs 5 --burners 4
+
+bench-late-metrics: $(STAMP)  ## harmless canaries with one arm's metrics two periods late, vs no delay (about 5 minutes)
+	$(BIN)/python bench/late_metrics.py --runs 8
 
 bench-layers: $(STAMP)  ## layer sizes and cold import time per function, BEFORE vs this tree (SAM CLI, Python 3.13)
 	@test -n "$(RUNTIME_PYTHON)" || { echo "set RUNTIME_PYTHON to a Python 3.13 (the runtime's)"; exit 2; }

@@ -533,11 +533,12 @@ class Lookups:
         from moto.core import DEFAULT_ACCOUNT_ID
 
         if ":lambda:" in arn and ":function:" in arn:
-            from moto.awslambda.models import lambda_backends
+            # moto without Docker keeps functions in its "lambda simple" backend
+            from moto.awslambda_simple.models import lambda_simple_backends
 
             name = arn.split(":function:", 1)[1].split(":")[0]
             try:
-                fn = lambda_backends[DEFAULT_ACCOUNT_ID][self.region].get_function(name)
+                fn = lambda_simple_backends[DEFAULT_ACCOUNT_ID][self.region].get_function(name)
             except Exception:  # noqa: BLE001 - an unknown function has no tags
                 return {}
             return dict(fn.tags or {})
