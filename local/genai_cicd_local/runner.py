@@ -169,8 +169,8 @@ class LocalReleaseRunner:
 
         The users (``traffic``, or ``traffic_rate`` requests/s of the default shape) arrive in simulated
         time: ``warmup`` seconds of production traffic first (all on the baseline; by default
-        ``warmup_seconds`` plus the plan's ``metric_settle_seconds``), starting on a whole minute, then for as long as the release waits.
-        Their seed is the stack's and the release's name, so a run can be repeated.
+        ``warmup_seconds`` plus the plan's ``metric_settle_seconds``), starting on a whole minute, then
+        for as long as the release waits. Their seed is the stack's and the release's name, so a run can be repeated.
         """
         self.setup()
         manifest = upload_manifest_artifacts(manifest_path, self.aws.client("s3"), self.aws.bucket)
