@@ -59,3 +59,15 @@ def test_a_larger_share_is_faster_and_more_dispersion_slower() -> None:
     assert est.steps[1].minutes_to_shown_safe < est.steps[0].minutes_to_shown_safe
     bursty = estimate(plan, requests_per_second=20, baseline_rates=RATES, dispersion=4.0)
     assert bursty.steps[0].minutes_to_shown_safe > 2 * est.steps[0].minutes_to_shown_safe
+
+
+def test_every_decision_waits_the_settle_delay_and_the_plan_says_so() -> None:
+    settled = estimate(PLAN.model_copy(update={"metric_settle_seconds": 300}), requests_per_second=20,
+                       baseline_rates=RATES)
+    prompt = estimate(PLAN.model_copy(update={"metric_settle_seconds": 0}), requests_per_second=20,
+                      baseline_rates=RATES)
+    assert settled.steps[0].minutes_to_shown_safe == prompt.steps[0].minutes_to_shown_safe + 5
+    assert all(settled.steps[0].minutes_to_rollback[m] == t + 5 for m, t in prompt.steps[0].minutes_to_rollback.items())
+    assert "each decision waits 5 min for CloudWatch" in settled.sentence()
+    assert "CloudWatch" not in prompt.sentence()
+    assert settled.steps[0].fits == prompt.steps[0].fits  # the interval budget counts looks, not waiting
