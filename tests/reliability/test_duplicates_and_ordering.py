@@ -119,3 +119,81 @@ def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_sam
     expected = {"weight": 0.0, "lock": None, "running": [], "settled": True, "executions": True}
     assert all(state == expected for state in end_states.values()), json.dumps(
         {" ".join(k): v for k, v in end_states.items()}, indent=1)
+
+
+def attempt_event(kind: str, execution_id: str, attempt: int) -> dict:  # type: ignore[type-arg]
+    """A gate action's STARTED or the pipeline execution's FAILED, for one attempt (a retried stage)."""
+    if kind == "started":
+        event = pipeline_action_event("STARTED", execution_id)
+    else:
+        event = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
+                 "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "state": "FAILED",
+                            "version": 1}}
+    event["id"] = str(uuid.uuid4())
+    event["detail"]["pipeline-execution-attempt"] = attempt
+    return event
+
+
+def shuffled(events: list[dict], seed: int) -> list[dict]:  # type: ignore[type-arg]
+    """Each event one to three times, in a seeded order."""
+    rng = random.Random(seed)
+    out = [e for e in events for _ in range(rng.randint(1, 3))]
+    rng.shuffle(out)
+    return out
+
+
+def _hard(seed: int) -> bool:
+    events = [{"n": 0}, {"n": 1}, {"n": 2}]
+    order = shuffled(events, seed)
+    first_retry = next(i for i, e in enumerate(order) if e is events[1])
+    return all(any(e is events[k] for e in order[first_retry:]) for k in (0, 2))
+
+
+# The first seed whose order re-delivers attempt 1's FAILED and STARTED after attempt 2's STARTED.
+SHUFFLE_SEED = next(seed for seed in range(11, 1000) if _hard(seed))
+
+
+def test_given_a_retried_stage_delivered_duplicated_and_shuffled_then_it_ends_as_one_ordered_delivery(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+    """Attempt 1 starts, fails, the stage is retried (attempt 2, a new approval request). Its events and the
+    Step Functions status changes that follow reach us once in order, or each one to three times shuffled
+    (seeded); the approvals answered, the traffic, the executions' ends and the lock must not differ.
+    Assumption (docs/RELIABILITY.md): attempt 1's STARTED is handled once before attempt 2's request opens."""
+    sfn = aws.client("stepfunctions")
+    key = ("support-bot-pipeline", "GenAIGates", "GenAIGate")
+    ends = {}
+    for trial, seed in enumerate([None, SHUFFLE_SEED]):
+        execution_id = f"exec-retry-shuffle-{trial}"
+        prepare(aws, runner, tmp_path, execution_id, FAST)
+        answers_before = len(aws.backend.approval_results)
+        aws.deliver_event(attempt_event("started", execution_id, 1))
+        # CodePipeline moves on: attempt 1 fails (its request is abandoned) and the stage is retried.
+        aws.backend.approvals[key]["status"] = "Abandoned"
+        aws.backend.open_approval(*key, execution_id)
+        late = [attempt_event("failed", execution_id, 1), attempt_event("started", execution_id, 2),
+                attempt_event("started", execution_id, 1)]
+        deliveries = late[:2] if seed is None else shuffled(late, seed)
+        if seed is not None:  # the hard case: attempt 1's events arrive again after attempt 2 started
+            first_retry = next(i for i, e in enumerate(deliveries) if e is late[1])
+            assert {id(late[0]), id(late[2])} <= {id(e) for e in deliveries[first_retry:]}
+        with AppTraffic(aws):
+            for event in deliveries:
+                for outcome in aws.deliver_event(event):
+                    assert not outcome.get("dead_lettered"), outcome
+            quiesce(aws, timeout=180)
+        names = {execution_name(*key[:1], execution_id, *key[1:], attempt): attempt for attempt in (1, 2)}
+        mine = {e["name"]: e for e in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+                if e["name"] in names}
+        statuses = [status_event(aws, e["executionArn"]) for e in mine.values()]
+        if seed is not None:
+            statuses = [s for s in statuses for _ in range(2)]
+            random.Random(seed).shuffle(statuses)
+        for event in statuses:
+            for outcome in aws.deliver_event(event):
+                assert not outcome.get("error"), outcome
+        ends[seed] = {"answers": [a["status"] for a in aws.backend.approval_results[answers_before:]],
+                      "executions": {names[n]: e["status"] for n, e in mine.items()},
+                      "weight": runner.flag_weight(), "lock": lock_holder(aws)}
+    assert ends[None] == {"answers": ["Approved"], "executions": {1: "ABORTED", 2: "SUCCEEDED"},
+                          "weight": 100.0, "lock": None}, ends[None]
+    assert all(end == ends[None] for end in ends.values()), json.dumps({str(k): v for k, v in ends.items()})
