@@ -71,3 +71,45 @@ def test_every_decision_waits_the_settle_delay_and_the_plan_says_so() -> None:
     assert "each decision waits 5 min for CloudWatch" in settled.sentence()
     assert "CloudWatch" not in prompt.sentence()
     assert settled.steps[0].fits == prompt.steps[0].fits  # the interval budget counts looks, not waiting
+
+
+def _with_duplicates(arm: dict[str, float | None], rng: np.random.Generator, rate: float) -> dict[str, float | None]:
+    """EMF extraction at least once: each request's line is counted twice with probability ``rate``, with
+    all its metrics (a duplicated bad request adds one request and one bad event)."""
+    requests = int(arm["requests"] or 0)
+    out: dict[str, float | None] = dict(arm)
+    extra_requests = 0
+    for metric, value in arm.items():
+        if metric == "requests" or value is None:
+            continue
+        bad = int(value)
+        dup_bad = int(rng.binomial(bad, rate))
+        out[metric] = float(bad + dup_bad)
+        extra_requests = max(extra_requests, dup_bad)
+    out["requests"] = float(requests + extra_requests + rng.binomial(max(0, requests - extra_requests), rate))
+    return out
+
+
+def test_duplicated_emf_lines_at_one_percent_roll_back_no_more_harmless_canaries_nor_promote_a_regression() -> None:
+    """docs/STATISTICS.md, "Late and duplicated metrics": the bound under a stated duplicate rate (1%, a
+    hundred times the embedded default). Same streams, judged as emitted and with duplicates."""
+    def verdict(seed: int, errors: float, duplicate_rate: float) -> str:
+        rng = np.random.default_rng([seed, 23])
+        data = intervals(stream("independent", rng, minutes=120, rps=20, share=0.05,
+                                rates={"errors": (0.01, errors), "slow_requests": (0.02, 1.0)}))
+        dup_rng = np.random.default_rng([seed, 29])
+        evidence = CanaryEvidence()
+        for b, c in data:
+            if duplicate_rate:
+                b, c = _with_duplicates(b, dup_rng, duplicate_rate), _with_duplicates(c, dup_rng, duplicate_rate)
+            evidence, v = judge(PLAN, evidence, b, c, step_index=0, explain=False)
+            if v.action != "continue":
+                return v.action
+        return "continue"
+
+    seeds = range(40)
+    harmless = [verdict(s, 1.0, 0.0) for s in seeds], [verdict(s, 1.0, 0.01) for s in seeds]
+    assert harmless[1].count("rollback") <= harmless[0].count("rollback")
+    assert harmless[1].count("promote") >= harmless[0].count("promote") - 1
+    harmful = [verdict(s, 3.0, 0.01) for s in seeds]
+    assert harmful.count("promote") == 0
