@@ -10,7 +10,7 @@ import pytest
 
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.lock import ReleaseLock
-from genai_cicd.aws.traffic import AppConfigFlag, LambdaAlias
+from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias
 from genai_cicd.deps import Deps
 from genai_cicd.errors import ReleaseLocked
 from genai_cicd.logic.notify import notify
@@ -137,16 +137,20 @@ def codedeploy_setup(aws: EmbeddedAWS, config: str, owner: str = "support-bot") 
     return app, alias, f"{v1}:{v2}"
 
 
-def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_the_alias(aws: EmbeddedAWS) -> None:
-    from genai_cicd.aws.traffic import CodeDeployLambda
-
-    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes")
+def codedeploy_shifter(aws: EmbeddedAWS, config: str, release_id: str,
+                       owner: str = "support-bot") -> CodeDeployLambda:
+    """The CodeDeploy adapter of a release of app support-bot, over a group registered for ``owner``."""
+    app, alias, versions = codedeploy_setup(aws, config, owner=owner)
     v1, v2 = versions.split(":")
+    return CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
+                            deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
+                            alias=alias, baseline_version=v1, candidate_version=v2, release_id=release_id,
+                            app="support-bot", poll_seconds=0.05)
+
+
+def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_the_alias(aws: EmbeddedAWS) -> None:
     aws.backend.codedeploy_minute_seconds = 60.0  # keep it at the canary step during the test
-    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
-                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
-                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-1",
-                               app="support-bot", poll_seconds=0.05)
+    shifter = codedeploy_shifter(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes", "cd-release-1")
     receipt = shifter.set_weight(5.0)
     assert receipt.weight == pytest.approx(10.0)  # CodeDeploy's own first step
     assert shifter.set_weight(25.0).deployment_id == receipt.deployment_id  # never a second deployment
@@ -156,19 +160,13 @@ def test_given_codedeploy_canary_when_stopped_then_rolled_back_and_verified_on_t
     assert info["status"] == "Stopped"
 
 
-
 def test_given_a_group_registered_for_another_app_when_rolling_back_then_nothing_is_stopped(aws: EmbeddedAWS) -> None:
     """IAM cannot scope StopDeployment (it supports no resource type): the adapter checks the tag itself."""
-    from genai_cicd.aws.traffic import CodeDeployLambda
     from genai_cicd.errors import RollbackVerificationFailed
 
-    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes", owner="billing")
-    v1, v2 = versions.split(":")
     aws.backend.codedeploy_minute_seconds = 60.0
-    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
-                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
-                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-3",
-                               app="support-bot", poll_seconds=0.05)
+    shifter = codedeploy_shifter(aws, "CodeDeployDefault.LambdaCanary10Percent5Minutes", "cd-release-3",
+                                 owner="billing")
     receipt = shifter.set_weight(5.0)
     with pytest.raises(RollbackVerificationFailed, match="registered for 'billing'"):
         shifter.rollback()
@@ -177,15 +175,8 @@ def test_given_a_group_registered_for_another_app_when_rolling_back_then_nothing
 
 
 def test_given_codedeploy_finished_when_promoting_and_then_rolling_back_then_alias_returns(aws: EmbeddedAWS) -> None:
-    from genai_cicd.aws.traffic import CodeDeployLambda
-
-    app, alias, versions = codedeploy_setup(aws, "CodeDeployDefault.LambdaLinear10PercentEvery1Minute")
-    v1, v2 = versions.split(":")
     aws.backend.codedeploy_minute_seconds = 0.05
-    shifter = CodeDeployLambda(aws.client("codedeploy"), aws.client("lambda"), application=app,
-                               deployment_group="live", function_name=aws.function_name("SupportBotFunction"),
-                               alias=alias, baseline_version=v1, candidate_version=v2, release_id="cd-release-2",
-                               app="support-bot", poll_seconds=0.05)
+    shifter = codedeploy_shifter(aws, "CodeDeployDefault.LambdaLinear10PercentEvery1Minute", "cd-release-2")
     assert shifter.set_weight(100.0).status == "Succeeded" and shifter.current_weight() == 100.0
     assert shifter.rollback().stopped_deployment is None  # nothing to stop: the alias is reset instead
     assert shifter.current_weight() == 0.0
