@@ -83,18 +83,28 @@ class FakeExecutions:
         self.task_results.append((task_token, "failure", cause))
 
 
+def request_action_id(token: str) -> str:
+    """The fake's action execution id of the approval request with ``token``."""
+    return f"ae-{token}"
+
+
 @dataclass
 class FakePipelineCallbacks:
     """CodePipeline's approvals: every execution id in ``pending`` has one open approval."""
 
     pending: set[str] | None = None  # None: every execution has one
     answers: list[tuple[str | None, bool]] = field(default_factory=list)
-    # execution id -> the token of its open approval request (a retried stage opens a new request)
+    # execution id -> the token of its open approval request (a retried stage opens a new request); the
+    # request's action execution id (what its STARTED event names) is request_action_id(token)
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None:
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str,
+                       action_execution_id: str | None = None) -> str | None:
         open_ = self.pending is None or execution_id in self.pending
-        return self.tokens.get(execution_id, f"token-{execution_id}") if open_ else None
+        token = self.tokens.get(execution_id, f"token-{execution_id}")
+        if not open_ or action_execution_id not in (None, request_action_id(token)):
+            return None
+        return token
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
                      execution_id: str, token: str | None = None) -> ApprovalAnswer:

@@ -19,7 +19,7 @@ from genai_cicd.models.ledger import verify_chain
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.utils import ROOT
+from tests.utils import ROOT, pipeline_action_event
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,19 @@ def put_pipeline_manifest(aws: EmbeddedAWS, path: Path, execution_id: str) -> di
     aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key("support-bot-pipeline", execution_id),
                                 Body=json.dumps(manifest).encode())
     return manifest
+
+
+def gate_started(aws: EmbeddedAWS, execution_id: str, attempt: int = 1, category: str = "Approval",
+                 pipeline: str = "support-bot-pipeline", stage: str = "GenAIGates",
+                 action: str = "GenAIGate") -> dict[str, Any]:
+    """The gate action's STARTED event for the approval request CodePipeline opened last (its action execution
+    id, as the event carries it), or a made-up id when none was opened."""
+    key = (pipeline, stage, action)
+    event = pipeline_action_event("STARTED", execution_id, action=action, category=category)
+    if key in aws.backend.approvals:
+        event["detail"]["action-execution-id"] = aws.backend.approval_action_execution_id(*key)
+    event["detail"].update({"pipeline": pipeline, "stage": stage, "pipeline-execution-attempt": attempt})
+    return event
 
 
 @pytest.fixture

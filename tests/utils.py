@@ -33,14 +33,18 @@ def sample_manifest(name: str = "good-prompt") -> dict[str, Any]:
 
 
 def pipeline_action_event(state: str = "STARTED", execution_id: str = "exec-1", action: str = "GenAIGate",
-                          category: str = "Approval") -> dict[str, Any]:
+                          category: str = "Approval",
+                          action_execution_id: str = "47f821c5-a902-44b2-ae61-b878d31ecd21") -> dict[str, Any]:
+    """An action's state change as "Monitoring CodePipeline events" shows it. For an approval's STARTED,
+    ``action_execution_id`` names the request it opened (tests.stack.gate_started reads it from CodePipeline)."""
     return {
         "version": "0", "id": "0a1b2c3d-0000-0000-0000-000000000000",
         "detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
         "account": "123456789012", "time": "2026-11-26T02:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:codepipeline:us-east-1:123456789012:support-bot-pipeline"],
-        "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "stage": "GenAIGates",
-                   "action": action, "state": state, "region": "us-east-1",
+        "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id,
+                   "action-execution-id": action_execution_id, "start-time": "2026-11-26T02:00:00.000Z",
+                   "stage": "GenAIGates", "action": action, "state": state, "region": "us-east-1",
                    "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"},
                    "version": 1},
     }

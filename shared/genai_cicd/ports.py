@@ -201,7 +201,10 @@ class Announcer(Protocol):
 class PipelineCallbacks(Protocol):
     """CodePipeline's manual-approval answers (aws/pipeline.py)."""
 
-    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None: ...
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str,
+                       action_execution_id: str | None = None) -> str | None:
+        """The open approval request's token; with ``action_execution_id``, only if it is that request."""
+        ...
 
     def put_approval(self, pipeline: str, stage: str, action: str, approved: bool, summary: str,
                      execution_id: str, token: str | None = None) -> ApprovalAnswer:

@@ -39,3 +39,18 @@ def test_put_approval_result_answers_with_the_documented_members(aws: EmbeddedAW
         pipelineName="contract-pipeline-2", stageName="GenAIGates", actionName="GenAIGate", token=token,
         result={"summary": "ok", "status": "Rejected"})
     assert set(answer) - {"ResponseMetadata"} <= set(DOC["codepipeline.PutApprovalResult"])
+
+
+def test_the_approval_token_is_given_only_to_the_action_execution_that_opened_the_request(
+        aws: EmbeddedAWS) -> None:  # noqa: F811
+    """A retried stage opens a new request under the same pipeline execution id: only the STARTED event that
+    names its action execution id (ActionExecution.actionExecutionId in GetPipelineState) gets its token."""
+    key = ("contract-pipeline-3", "GenAIGates", "GenAIGate")
+    first = aws.backend.open_approval(*key, "exec-contract-3")
+    first_id = aws.backend.approval_action_execution_id(*key)
+    reporter = PipelineReporter(aws.client("codepipeline"))
+    assert reporter.approval_token(*key, "exec-contract-3", first_id) == first
+    aws.backend.approvals[key]["status"] = "Abandoned"
+    second = aws.backend.open_approval(*key, "exec-contract-3")  # attempt 2
+    assert reporter.approval_token(*key, "exec-contract-3", first_id) is None
+    assert reporter.approval_token(*key, "exec-contract-3", aws.backend.approval_action_execution_id(*key)) == second

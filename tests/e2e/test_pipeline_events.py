@@ -15,7 +15,7 @@ from typing import Any
 from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.stack import AppTraffic, parked, put_pipeline_manifest, status_event, wait_for  # noqa: F401
+from tests.stack import AppTraffic, gate_started, parked, put_pipeline_manifest, status_event, wait_for  # noqa: F401
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
@@ -28,10 +28,8 @@ def pipeline_ended(execution_id: str, state: str, attempt: int = 1) -> dict[str,
                        "pipeline-execution-attempt": attempt}}
 
 
-def started(execution_id: str, attempt: int = 1, category: str = "Approval") -> dict[str, Any]:
-    event = pipeline_action_event("STARTED", execution_id, category=category)
-    event["detail"]["pipeline-execution-attempt"] = attempt
-    return event
+def started(aws: EmbeddedAWS, execution_id: str, attempt: int = 1, category: str = "Approval") -> dict[str, Any]:
+    return gate_started(aws, execution_id, attempt, category)
 
 
 def answers(aws: EmbeddedAWS) -> list[dict[str, Any]]:
@@ -51,13 +49,13 @@ def canary_running(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path,
     clock with ``parked``); its execution ARN."""
     release(aws, runner, tmp_path, execution_id, SLOW)
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, execution_id)
-    [outcome] = aws.deliver_event(started(execution_id))
+    [outcome] = aws.deliver_event(started(aws, execution_id))
     wait_for(lambda: runner.flag_weight() > 0)
     return str(outcome["payload"]["execution_arn"])
 
 
 def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    event = started("exec-invoke", category="Invoke")
+    event = started(aws, "exec-invoke", category="Invoke")
     assert aws.deliver_event(event) == []  # the rule matches approval actions only
     payload, error = aws.invoke("StartReleaseFunction", event)  # and the handler refuses it too
     assert not error and payload["started"] is False and "not an approval action" in payload["reason"]
@@ -83,7 +81,8 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     release(aws, runner, tmp_path, "exec-retry", {**QUICK_CANARY, "steps": [50]})
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
-    [first] = aws.deliver_event(started("exec-retry", attempt=1))
+    first_started = started(aws, "exec-retry", attempt=1)
+    [first] = aws.deliver_event(first_started)
     first_arn = first["payload"]["execution_arn"]
     [failed] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))  # the stage failed
     assert failed["error"] is None
@@ -92,7 +91,7 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
     # The operator retries the failed stage: the same execution id, attempt 2, a new approval.
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
     before = len(answers(aws))
-    [second] = aws.deliver_event(started("exec-retry", attempt=2))
+    [second] = aws.deliver_event(started(aws, "exec-retry", attempt=2))
     assert second["payload"]["started"] is True, second
     assert second["payload"]["execution_name"] == execution_name(PIPELINE, "exec-retry", STAGE, ACTION, 2)
     assert second["payload"]["execution_arn"] != first_arn
@@ -109,7 +108,7 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
     assert final["status"] == "SUCCEEDED", final
     assert [a["status"] for a in answers(aws)[before:]] == ["Approved"]
     # A late duplicate of attempt 1 gets attempt 1's first answer back and starts nothing.
-    [late] = aws.deliver_event(started("exec-retry", attempt=1))
+    [late] = aws.deliver_event(first_started)
     assert late["payload"]["execution_arn"] == first_arn
     names = [e["name"] for e in aws.client("stepfunctions").list_executions(
         stateMachineArn=aws.state_machine_arn)["executions"]]
@@ -122,7 +121,7 @@ def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
                                 Body=json.dumps({"app": "support-bot", "canary": {"steps": [150]}}).encode())
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-invalid")
     before = len(answers(aws))
-    [outcome] = aws.deliver_event(started("exec-invalid"))
+    [outcome] = aws.deliver_event(started(aws, "exec-invalid"))
     arn = outcome["payload"]["execution_arn"]
     final = aws.wait(arn, timeout=60)
     assert final["status"] == "FAILED"

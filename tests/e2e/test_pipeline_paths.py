@@ -11,7 +11,7 @@ from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.stack import parked  # noqa: F401
+from tests.stack import gate_started, parked  # noqa: F401
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 
@@ -35,7 +35,7 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
     put_pipeline_manifest(aws, path, "exec-dup")
     runner.seed_flag(json.loads(json.dumps(__import__("yaml").safe_load(path.read_text()))))
     aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-dup")
-    event = pipeline_action_event("STARTED", "exec-dup")
+    event = gate_started(aws, "exec-dup")
     results = [aws.deliver_event(event) for _ in range(5)]
     stage_event = {**event, "detail-type": "CodePipeline Stage Execution State Change",
                    "detail": {k: v for k, v in event["detail"].items() if k not in ("action", "type")}}
@@ -74,7 +74,7 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
     put_pipeline_manifest(aws, path, "exec-cancel")
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
     aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-cancel")
-    [outcome] = aws.deliver_event(pipeline_action_event("STARTED", "exec-cancel"))
+    [outcome] = aws.deliver_event(gate_started(aws, "exec-cancel"))
     arn = outcome["payload"]["execution_arn"]
     wait_for(lambda: runner.flag_weight() > 0)
     superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
@@ -105,7 +105,7 @@ def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_tra
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
     aws.backend.slow["dynamodb:GetItem"] = (2.0, "StartCanary")  # both lock checks around the shift
     try:
-        [outcome] = aws.deliver_event(pipeline_action_event("STARTED", "exec-cancel-mid-shift"))
+        [outcome] = aws.deliver_event(gate_started(aws, "exec-cancel-mid-shift"))
         arn = outcome["payload"]["execution_arn"]
         wait_for(lambda: runner.flag_weight() > 0)
         assert aws.runtime.in_flight > 0, "the cancel must land before StartCanary's second lock check"

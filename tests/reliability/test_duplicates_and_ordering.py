@@ -9,6 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import yaml
 
 from genai_cicd.logic.pipeline_events import execution_name
@@ -17,6 +18,7 @@ from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import (
     AppTraffic,
     flag_documents,
+    gate_started,
     ledger_events,
     lock_holder,
     put_pipeline_manifest,
@@ -32,10 +34,10 @@ SLOW_CANARY = {"gates": {"prompt_regression": None, "guardrail_suite": None},
                "canary": {"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500}}
 
 
-def superseded(execution_id: str) -> dict:  # type: ignore[type-arg]
+def ended(execution_id: str, state: str = "SUPERSEDED") -> dict:  # type: ignore[type-arg]
     return {**pipeline_action_event(), "id": str(uuid.uuid4()),
             "detail-type": "CodePipeline Pipeline Execution State Change",
-            "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "state": "SUPERSEDED",
+            "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "state": state,
                        "version": 1}}
 
 
@@ -51,7 +53,7 @@ def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_re
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     prepare(aws, runner, tmp_path, "exec-dup50", FAST)
     approvals_before = len(aws.backend.approval_results)
-    original = pipeline_action_event("STARTED", "exec-dup50")
+    original = gate_started(aws, "exec-dup50")
     # EventBridge redelivers the same event (same id); other rules or replays carry new ids.
     copies = [original if i % 2 else {**original, "id": str(uuid.uuid4())} for i in range(50)]
     random.Random(50).shuffle(copies)
@@ -75,17 +77,20 @@ def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_re
     assert lock_holder(aws) is None
 
 
-# Every order of a duplicated start and a cancel, plus a cancel that lands while the canary bakes.
-ORDERINGS = [*sorted(set(itertools.permutations(["start", "start", "superseded"]))),
-             ("start", "canary running", "superseded", "start")]
+# Every order of a duplicated start and an ending, plus an ending that lands while the canary bakes.
+ORDERINGS = [*sorted(set(itertools.permutations(["start", "start", "end"]))),
+             ("start", "canary running", "end", "start")]
 
 
-def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_same(
-        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
+# Every way "Monitoring CodePipeline events" says a pipeline execution ends without succeeding.
+@pytest.mark.parametrize("ending", ["SUPERSEDED", "STOPPED", "CANCELED", "FAILED"])
+def test_given_start_and_an_ending_in_every_order_then_the_end_state_is_the_same(
+        aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, ending: str) -> None:
     sfn = aws.client("stepfunctions")
     end_states = {}
     for i, ordering in enumerate(ORDERINGS):
-        execution_id = f"exec-order-{i}"
+        execution_id = f"exec-order-{ending}-{i}"
+        answers_before = len(aws.backend.approval_results)
         prepare(aws, runner, tmp_path, execution_id, SLOW_CANARY)
         deployments_before = len(flag_documents(aws))
         # Held: a release that reaches its canary sits in its bake until it is cancelled, as on AWS.
@@ -94,8 +99,7 @@ def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_sam
                 if kind == "canary running":
                     wait_for(lambda: runner.flag_weight() > 0)
                     continue
-                event = pipeline_action_event("STARTED", execution_id) if kind == "start" \
-                    else superseded(execution_id)
+                event = gate_started(aws, execution_id) if kind == "start" else ended(execution_id, ending)
                 for outcome in aws.deliver_event(event):
                     assert not outcome.get("dead_lettered"), outcome
             quiesce(aws, timeout=120)
@@ -113,24 +117,26 @@ def test_given_start_and_superseded_in_every_order_then_the_end_state_is_the_sam
             "running": [e["name"] for e in mine if e["status"] == "RUNNING"],
             "settled": not moved or events[-1] in ("cancelled", "reconciled"),
             "executions": len(mine) <= 1,
+            # whatever the order, the ended execution's approval is never approved
+            "approved": "Approved" in [a["status"] for a in aws.backend.approval_results[answers_before:]],
         }
         if "canary running" in ordering:
             assert moved and events[-1] == "cancelled", events
-    expected = {"weight": 0.0, "lock": None, "running": [], "settled": True, "executions": True}
+    expected = {"weight": 0.0, "lock": None, "running": [], "settled": True, "executions": True, "approved": False}
     assert all(state == expected for state in end_states.values()), json.dumps(
         {" ".join(k): v for k, v in end_states.items()}, indent=1)
 
 
-def attempt_event(kind: str, execution_id: str, attempt: int) -> dict:  # type: ignore[type-arg]
-    """A gate action's STARTED or the pipeline execution's FAILED, for one attempt (a retried stage)."""
+def attempt_event(aws: EmbeddedAWS, kind: str, execution_id: str, attempt: int) -> dict:  # type: ignore[type-arg]
+    """A gate action's STARTED (naming the approval request CodePipeline opened last) or the pipeline
+    execution's FAILED, for one attempt (a retried stage)."""
     if kind == "started":
-        event = pipeline_action_event("STARTED", execution_id)
+        event = gate_started(aws, execution_id, attempt)
     else:
         event = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": execution_id, "state": "FAILED",
-                            "version": 1}}
+                            "version": 1, "pipeline-execution-attempt": attempt}}
     event["id"] = str(uuid.uuid4())
-    event["detail"]["pipeline-execution-attempt"] = attempt
     return event
 
 
@@ -156,26 +162,33 @@ SHUFFLE_SEED = next(seed for seed in range(11, 1000) if _hard(seed))
 def test_given_a_retried_stage_delivered_duplicated_and_shuffled_then_it_ends_as_one_ordered_delivery(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     """Attempt 1 starts, fails, the stage is retried (attempt 2, a new approval request). Its events and the
-    Step Functions status changes that follow reach us once in order, or each one to three times shuffled
-    (seeded); the approvals answered, the traffic, the executions' ends and the lock must not differ.
-    Assumption (docs/RELIABILITY.md): attempt 1's STARTED is handled once before attempt 2's request opens."""
+    Step Functions status changes that follow reach us once in order, each one to three times shuffled
+    (seeded), or with attempt 1's STARTED first handled only after attempt 2's request opened and its FAILED
+    before attempt 2's STARTED (on dd353ec attempt 1's release then recorded attempt 2's request and rejected
+    it); the approvals answered, the traffic, the executions' ends and the lock must not differ."""
     sfn = aws.client("stepfunctions")
     key = ("support-bot-pipeline", "GenAIGates", "GenAIGate")
     ends = {}
-    for trial, seed in enumerate([None, SHUFFLE_SEED]):
-        execution_id = f"exec-retry-shuffle-{trial}"
+    for trial in ("ordered", "shuffled", "attempt 1 handled late"):
+        execution_id = f"exec-retry-{trial.replace(' ', '-')}"
         prepare(aws, runner, tmp_path, execution_id, FAST)
         answers_before = len(aws.backend.approval_results)
-        aws.deliver_event(attempt_event("started", execution_id, 1))
+        start_1 = attempt_event(aws, "started", execution_id, 1)
+        if trial != "attempt 1 handled late":
+            aws.deliver_event(start_1)
         # CodePipeline moves on: attempt 1 fails (its request is abandoned) and the stage is retried.
         aws.backend.approvals[key]["status"] = "Abandoned"
         aws.backend.open_approval(*key, execution_id)
-        late = [attempt_event("failed", execution_id, 1), attempt_event("started", execution_id, 2),
-                attempt_event("started", execution_id, 1)]
-        deliveries = late[:2] if seed is None else shuffled(late, seed)
-        if seed is not None:  # the hard case: attempt 1's events arrive again after attempt 2 started
+        late = [attempt_event(aws, "failed", execution_id, 1), attempt_event(aws, "started", execution_id, 2),
+                start_1]
+        if trial == "ordered":
+            deliveries = late[:2]
+        elif trial == "shuffled":  # the hard case: attempt 1's events arrive again after attempt 2 started
+            deliveries = shuffled(late, SHUFFLE_SEED)
             first_retry = next(i for i, e in enumerate(deliveries) if e is late[1])
             assert {id(late[0]), id(late[2])} <= {id(e) for e in deliveries[first_retry:]}
+        else:
+            deliveries = [start_1, late[0], late[1]]
         with AppTraffic(aws):
             for event in deliveries:
                 for outcome in aws.deliver_event(event):
@@ -185,15 +198,15 @@ def test_given_a_retried_stage_delivered_duplicated_and_shuffled_then_it_ends_as
         mine = {e["name"]: e for e in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
                 if e["name"] in names}
         statuses = [status_event(aws, e["executionArn"]) for e in mine.values()]
-        if seed is not None:
+        if trial == "shuffled":
             statuses = [s for s in statuses for _ in range(2)]
-            random.Random(seed).shuffle(statuses)
+            random.Random(SHUFFLE_SEED).shuffle(statuses)
         for event in statuses:
             for outcome in aws.deliver_event(event):
                 assert not outcome.get("error"), outcome
-        ends[seed] = {"answers": [a["status"] for a in aws.backend.approval_results[answers_before:]],
-                      "executions": {names[n]: e["status"] for n, e in mine.items()},
-                      "weight": runner.flag_weight(), "lock": lock_holder(aws)}
-    assert ends[None] == {"answers": ["Approved"], "executions": {1: "ABORTED", 2: "SUCCEEDED"},
-                          "weight": 100.0, "lock": None}, ends[None]
-    assert all(end == ends[None] for end in ends.values()), json.dumps({str(k): v for k, v in ends.items()})
+        ends[trial] = {"answers": [a["status"] for a in aws.backend.approval_results[answers_before:]],
+                       "executions": {names[n]: e["status"] for n, e in mine.items()},
+                       "weight": runner.flag_weight(), "lock": lock_holder(aws)}
+    assert ends["ordered"] == {"answers": ["Approved"], "executions": {1: "ABORTED", 2: "SUCCEEDED"},
+                               "weight": 100.0, "lock": None}, ends["ordered"]
+    assert all(end == ends["ordered"] for end in ends.values()), json.dumps(ends)

@@ -19,8 +19,16 @@ import yaml
 
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.stack import AppTraffic, ledger_events, lock_holder, put_pipeline_manifest, quiesce, status_event
-from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
+from tests.stack import (
+    AppTraffic,
+    gate_started,
+    ledger_events,
+    lock_holder,
+    put_pipeline_manifest,
+    quiesce,
+    status_event,
+)
+from tests.utils import QUICK_CANARY, manifest_file
 
 PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
 OUTCOMES = {"promoted", "blocked", "rolled_back", "failed"}
@@ -36,7 +44,7 @@ def pipeline_release(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Pat
     put_pipeline_manifest(aws, path, execution_id)
     runner.seed_flag(yaml.safe_load(path.read_text()))
     aws.backend.open_approval(PIPELINE, STAGE, ACTION, execution_id)
-    event = pipeline_action_event("STARTED", execution_id)
+    event = gate_started(aws, execution_id)
     [outcome] = aws.deliver_event(event)
     return str(outcome["payload"]["execution_arn"])
 

@@ -37,12 +37,15 @@ class PipelineReporter:
     def __init__(self, codepipeline: Any) -> None:
         self._cp = codepipeline
 
-    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str) -> str | None:
+    def approval_token(self, pipeline: str, stage: str, action: str, execution_id: str,
+                       action_execution_id: str | None = None) -> str | None:
         """The open approval's token, only if the stage runs that pipeline execution.
 
         GetPipelineState returns the stage's latest execution (StageState.latestExecution,
         ``pipelineExecutionId``): after a supersede the approval may belong to a newer execution,
-        which a release of the older one must never answer.
+        which a release of the older one must never answer. With ``action_execution_id`` (the
+        approval action's STARTED event names it), only that request (ActionExecution
+        ``actionExecutionId``): a retried stage opens a new one under the same pipeline execution.
         """
         try:
             state = self._cp.get_pipeline_state(name=pipeline)
@@ -62,7 +65,8 @@ class PipelineReporter:
             for action_state in stage_state.get("actionStates", []):
                 if action_state.get("actionName") == action:
                     latest = action_state.get("latestExecution") or {}
-                    if latest.get("status") == "InProgress":
+                    mine = action_execution_id is None or latest.get("actionExecutionId") == action_execution_id
+                    if latest.get("status") == "InProgress" and mine:
                         return latest.get("token")
         return None
 

@@ -54,6 +54,10 @@ class ActionDetail(BaseModel):
     state: str
     type: dict[str, Any] = Field(default_factory=dict)
     attempt: int = Field(default=1, alias="pipeline-execution-attempt", ge=1, le=10_000)
+    # The action execution this event is about; for an approval, the one request it opened (GetPipelineState
+    # shows it as actionStates[].latestExecution.actionExecutionId). Absent only before March 2020.
+    action_execution_id: str | None = Field(default=None, alias="action-execution-id", min_length=1,
+                                            max_length=200)
 
 
 class PipelineExecutionDetail(BaseModel):
@@ -107,8 +111,10 @@ def start_from_pipeline(detail: ActionDetail, state_machine_arn: str, deps: Deps
         # A retry: the older attempts ended (their FAILED event may still be on its way). End their
         # releases first, so the lock and the traffic are free for this one.
         _end_attempts(deps, detail.pipeline, detail.execution_id, detail.attempt - 1, "RETRIED")
-    # This attempt's approval request, as CodePipeline shows it now: the release answers that one only.
-    token = deps.pipeline.approval_token(detail.pipeline, detail.stage, detail.action, detail.execution_id)
+    # This attempt's approval request: the one this event's action execution opened, if it is still open. A
+    # late STARTED finds the next attempt's request open and records no token, so it can never answer it.
+    token = None if detail.action_execution_id is None else deps.pipeline.approval_token(
+        detail.pipeline, detail.stage, detail.action, detail.execution_id, detail.action_execution_id)
     arn = deps.executions.start(state_machine_arn, name, json.dumps(payload, sort_keys=True))
     if arn is None:
         return StartResult(execution_name=name, execution_arn=None, started=False,

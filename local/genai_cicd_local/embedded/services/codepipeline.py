@@ -24,19 +24,25 @@ class CodePipelineService:
         """Simulate a manual-approval action entering InProgress; returns its token."""
         token = str(uuid.uuid4())
         self.approvals[(pipeline, stage, action)] = {"token": token, "status": "InProgress",
-                                                     "pipelineExecutionId": execution_id}
+                                                     "pipelineExecutionId": execution_id,
+                                                     "actionExecutionId": str(uuid.uuid4())}
         return token
+
+    def approval_action_execution_id(self, pipeline: str, stage: str, action: str) -> str:
+        """The action execution id of the latest approval request: what its STARTED event carries."""
+        return str(self.approvals[(pipeline, stage, action)]["actionExecutionId"])
 
     def get_pipeline_state(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["name"]
-        # GetPipelineState's documented shape: per stage, actionStates[].latestExecution (status,
-        # token) and latestExecution (StageExecution: pipelineExecutionId, status).
+        # GetPipelineState's documented shape: per stage, actionStates[].latestExecution (ActionExecution:
+        # actionExecutionId, status, token) and latestExecution (StageExecution: pipelineExecutionId, status).
         stages: dict[str, list[dict[str, Any]]] = {}
         running: dict[str, dict[str, Any]] = {}
         for (pipeline, stage, action), state in self.approvals.items():
             if pipeline == name:
                 stages.setdefault(stage, []).append({"actionName": action, "latestExecution": {
-                    "status": state["status"], "token": state["token"]}})
+                    "actionExecutionId": state["actionExecutionId"], "status": state["status"],
+                    "token": state["token"]}})
                 running[stage] = {"pipelineExecutionId": state["pipelineExecutionId"],
                                   "status": "InProgress" if state["status"] == "InProgress" else "Succeeded"}
         if not stages:
