@@ -77,9 +77,9 @@ def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_re
     assert lock_holder(aws) is None
 
 
-# Every order of a duplicated start and an ending, plus an ending that lands while the canary bakes.
-ORDERINGS = [*sorted(set(itertools.permutations(["start", "start", "end"]))),
-             ("start", "canary running", "end", "start")]
+# Every order of a start and an ending, each delivered twice, plus an ending that lands while the canary bakes.
+ORDERINGS = [*sorted(set(itertools.permutations(["start", "start", "end", "end"]))),
+             ("start", "canary running", "end", "start", "end")]
 
 
 # Every way "Monitoring CodePipeline events" says a pipeline execution ends without succeeding.
@@ -106,8 +106,8 @@ def test_given_start_and_an_ending_in_every_order_then_the_end_state_is_the_same
         name = execution_name("support-bot-pipeline", execution_id, "GenAIGates", "GenAIGate")
         mine = [e for e in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
                 if e["name"] == name]
-        # What EventBridge delivers when an execution ends: the reconciler settles whatever is left.
-        for e in mine:
+        # What EventBridge delivers when an execution ends (twice): the reconciler settles whatever is left.
+        for e in mine * 2:
             for outcome in aws.deliver_event(status_event(aws, e["executionArn"])):
                 assert not outcome.get("error"), outcome
         events = ledger_events(aws, name)[0] if mine else []
