@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -121,22 +120,25 @@ def ledger_events(aws: EmbeddedAWS, release_id: str) -> tuple[list[str], list[st
 
 
 class AppTraffic:
-    """Requests to the sample app from a background thread (what users do during a canary)."""
+    """The sample app's users while a release runs: seeded simulated users (20 requests/s) on the embedded
+    AWS's clock, so how many requests a canary interval gets never depends on the machine's speed (a
+    wall-clock loop once sent thousands of requests in one simulated second and spent the model's quota)."""
 
-    def __init__(self, aws: EmbeddedAWS) -> None:
-        self._lam = aws.client("lambda")
-        self._fn = aws.function_name("SupportBotFunction")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def __init__(self, aws: EmbeddedAWS, rate_per_second: float = 20.0, seed: int = 11) -> None:
+        from genai_cicd_local.app_traffic import AppTraffic as SimulatedTraffic
+        from genai_cicd_local.app_traffic import TrafficShape
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._lam.invoke(FunctionName=self._fn, Payload=b'{"question": "how long is the free trial"}')
+        self._users = SimulatedTraffic(aws.clock, aws.runtime, aws.function_name("SupportBotFunction"),
+                                       ["how long is the free trial"], TrafficShape(rate_per_second=rate_per_second),
+                                       seed)
+
+    @property
+    def sent(self) -> int:
+        return self._users.sent
 
     def __enter__(self) -> AppTraffic:
-        self._thread.start()
+        self._users.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._users.__exit__(*exc)

@@ -90,3 +90,36 @@ def test_given_a_breakpoint_then_the_execution_waits_right_after_that_state_unti
         assert "PassStateExited" in kinds and kinds.count("PassStateEntered") == 1  # B not entered
         assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
     assert aws.wait(execution, timeout=30)["status"] == "SUCCEEDED"
+
+
+def test_powertools_parameters_cache_expires_on_the_simulated_clock_and_starts_empty() -> None:
+    """The app's flag cache (FLAG_MAX_AGE_SECONDS) is Powertools' ``max_age``: 5 simulated seconds, not 5 wall
+    seconds, however long the machine takes; and a new clock never serves what an earlier one cached."""
+    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+
+    from genai_cicd_local.embedded.clock import SimulatedClock, installed
+
+    class Counting(BaseProvider):
+        reads = 0
+
+        def _get(self, name: str, **_: object) -> str:
+            Counting.reads += 1
+            return f"value {Counting.reads}"
+
+        def _get_multiple(self, path: str, **_: object) -> dict[str, str]:
+            raise NotImplementedError
+
+    clock = SimulatedClock()
+    with installed(clock):
+        provider = Counting()
+        assert provider.get("flag", max_age=5) == "value 1"
+        time.sleep(0.05)
+        clock.advance(4)
+        assert provider.get("flag", max_age=5) == "value 1"  # 4 simulated seconds: still cached
+        clock.advance(2)
+        assert provider.get("flag", max_age=5) == "value 2"  # 6: read again
+        provider.get("flag", max_age=5)
+    with installed(SimulatedClock()):  # the same simulated instant again, a fresh cache
+        from aws_lambda_powertools.utilities.parameters import base
+
+        assert base.DEFAULT_PROVIDERS == {}

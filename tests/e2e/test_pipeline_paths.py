@@ -11,7 +11,7 @@ from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.stack import gate_started, parked  # noqa: F401
+from tests.stack import AppTraffic, gate_started, parked  # noqa: F401
 from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
 
 
@@ -47,21 +47,8 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
     name = execution_name("support-bot-pipeline", "exec-dup", "GenAIGates", "GenAIGate")
     executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
     assert [e["name"] for e in executions].count(name) == 1
-    stop = threading.Event()
-    lam = aws.client("lambda")
-
-    def traffic() -> None:
-        while not stop.is_set():
-            lam.invoke(FunctionName=aws.function_name("SupportBotFunction"),
-                       Payload=b'{"question": "how long is the free trial"}')
-
-    t = threading.Thread(target=traffic, daemon=True)
-    t.start()
-    try:
+    with AppTraffic(aws):
         final = aws.wait(arn, timeout=120)
-    finally:
-        stop.set()
-        t.join()
     assert final["status"] == "SUCCEEDED", final
     approvals = [a for a in aws.backend.approval_results if a["pipeline"] == "support-bot-pipeline"]
     assert [a["status"] for a in approvals] == ["Approved"]

@@ -25,7 +25,8 @@ class App(ReleasedApp):
         super().__init__(SETTINGS, **kwargs)
         self.doc = flag
 
-    def flag(self) -> dict[str, Any]:
+    def flag(self, refresh: bool = False) -> dict[str, Any]:
+        self.refreshes = getattr(self, "refreshes", []) + [refresh]
         return self.doc
 
 
@@ -157,3 +158,16 @@ def test_given_request_ids_then_the_share_holds_and_a_retried_request_is_sampled
     canary = [t for t, r in zip(taken, routes, strict=True) if r.arm == "candidate"]
     assert 0.18 < sum(canary) / len(canary) < 0.22  # the share, from a hash of the request id
     assert taken == [app.should_capture(route, rid) for route, rid in zip(routes, ids, strict=True)]
+
+
+def test_a_probe_of_a_release_the_cached_flag_does_not_name_reads_the_flag_again() -> None:
+    """With FLAG_MAX_AGE_SECONDS > 0 the flag may predate the release a probe is for: read it before routing."""
+    from genai_cicd_app import PROBE_FIELD
+
+    app = App(flag(5, release="rel-1"))
+    app.route({"question": "q", PROBE_FIELD: {"release_id": "rel-2", "variant": "candidate", "id": "0-candidate"}})
+    assert app.refreshes == [False, True]
+    current = App(flag(5, release="rel-1"))
+    current.route({"question": "q", PROBE_FIELD: {"release_id": "rel-1", "variant": "candidate", "id": "0-candidate"}})
+    current.route({"question": "q"})
+    assert current.refreshes == [False, False]

@@ -60,11 +60,20 @@ def test_every_state_of_the_release_has_a_plain_label_or_is_deliberately_silent(
 
 
 class History:
+    """GetExecutionHistory as the API Reference pages it: ids from 1, ``reverseOrder``, ``maxResults``."""
+
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self.events = events
 
-    def get_execution_history(self, **_: Any) -> dict[str, Any]:
-        return {"events": self.events}
+    def get_execution_history(self, executionArn: str, reverseOrder: bool = False, maxResults: int = 100,  # noqa: N803
+                              nextToken: str | None = None) -> dict[str, Any]:
+        events = [{**e, "id": i} for i, e in enumerate(self.events, 1)]
+        events = events[::-1] if reverseOrder else events
+        start = int(nextToken or 0)
+        out: dict[str, Any] = {"events": events[start:start + maxResults]}
+        if start + maxResults < len(events):
+            out["nextToken"] = str(start + maxResults)
+        return out
 
 
 def entered(name: str) -> dict[str, Any]:
@@ -87,6 +96,17 @@ def test_progress_lines_use_labels_and_say_what_was_decided() -> None:
     assert "checking the manifest" in text and "quality gate passed: every requested gate ran and passed" in text
     assert "canary at 5%: roll back - shown harmful: slow-request rate" in text
     assert "KeepPointersOnly" not in text and "KeepVerdictOnly" not in text and "AnalyzeCanary" not in text
+
+
+def test_each_history_event_is_printed_once_in_order_across_polls_and_pages() -> None:
+    lines: list[str] = []
+    history = History([entered("LoadManifest")])
+    printer = ProgressPrinter(history, "arn", lines.append)
+    assert printer.poll() == 1 and printer.poll() == 0
+    history.events += [entered("Gates")] * 250 + [entered("QualityGate")]  # more than two pages at once
+    assert printer.poll() == 251
+    assert lines == ["  -> checking the manifest"] + ["  -> running the gates"] * 250 + [
+        "  -> quality gate: every requested gate must have run and passed"]
 
 
 def test_canary_verdicts_explain_their_figures_in_words() -> None:

@@ -45,41 +45,64 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from genai_cicd_local.runner import LocalReleaseRunner
 
     root = args.root or find_root()
-    with EmbeddedAWS(root, seed=args.seed) as aws:
-        runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
-        summary = run_demo(runner, root)
+    started = time.monotonic()
+    if args.lanes > 1:
+        from genai_cicd_local.cli.demo_lanes import run_in_lanes
+
+        releases = run_in_lanes(root, args.seed, print, quiet=args.quiet)
+        summary = write_summary(root, releases, started, print)
+    else:
+        with EmbeddedAWS(root, seed=args.seed) as aws:
+            runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
+            summary = run_demo(runner, root)
     return 0 if all(r["outcome"] == r["expected"] for r in summary["releases"]) else 1
 
 
 def run_demo(runner: Any, root: Path, out: Callable[[str], None] = print) -> dict[str, Any]:
-    """The six demo releases through ``runner`` (DEMO_SCENARIOS), the summary written to
+    """The six demo releases through ``runner`` (DEMO_SCENARIOS) in order, the summary written to
     reports/demo-summary.json and returned. tests/e2e/test_demo_releases.py runs this too."""
+    started = time.monotonic()
+    releases = [run_scenario(runner, root, scenario, out) for scenario in DEMO_SCENARIOS]
+    return write_summary(root, releases, started, out)
+
+
+def run_scenario(runner: Any, root: Path, scenario: tuple[str, str, float, str], out: Callable[[str], None]
+                 ) -> dict[str, Any]:
+    """One demo release through ``runner``, announced before and after."""
     from genai_cicd_local.runner import SAMPLE
 
-    started = time.monotonic()
-    releases = []
-    for scenario, expected, rate, traffic in DEMO_SCENARIOS:
-        out(f"\n=== {scenario} (expected: {expected}; live traffic {rate:g} requests/s) ===")
-        result = runner.run(root / SAMPLE / "manifests" / f"{scenario}.yaml", name=f"demo-{scenario}",
-                            started_by="demo", traffic_rate=rate, traffic_file=traffic)
-        result["scenario"] = scenario
-        result["expected"] = expected
-        releases.append(result)
-        out(f"=== {scenario}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"] else "")
-            + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
-              f"notifications, {result['ledger_entries']} ledger entries, "
-              f"{result['simulated_seconds'] / 60:.0f} simulated min in {result['seconds']} s")
+    name, expected, rate, traffic = scenario
+    out(f"\n=== {name} (expected: {expected}; live traffic {rate:g} requests/s) ===")
+    result = runner.run(root / SAMPLE / "manifests" / f"{name}.yaml", name=f"demo-{name}",
+                        started_by="demo", traffic_rate=rate, traffic_file=traffic)
+    result["scenario"] = name
+    result["expected"] = expected
+    out(f"=== {name}: {result['outcome']}" + (f" by {result['blocked_by']}" if result["blocked_by"] else "")
+        + f", candidate weight {result['final_candidate_weight']}%, {result['notifications']} "
+          f"notifications, {result['ledger_entries']} ledger entries, "
+          f"{result['simulated_seconds'] / 60:.0f} simulated min in {result['seconds']} s")
+    return result
+
+
+def write_summary(root: Path, releases: list[dict[str, Any]], started: float, out: Callable[[str], None]
+                  ) -> dict[str, Any]:
+    """reports/demo-summary.json, the report index over every release, and the table."""
+    from genai_cicd.logic.report_index import local_index
+
     summary = {"releases": releases, "total_seconds": round(time.monotonic() - started, 2)}
     path = root / "reports" / "demo-summary.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if (root / "reports" / "releases").is_dir():
+        (root / "reports" / "index.html").write_text(local_index(str(root / "reports" / "releases")),
+                                                     encoding="utf-8")
     out(f"\n{'scenario':24} {'expected':12} {'outcome':12} {'blocked_by':18} {'decided_on':15} probes "
         "weight  sim min  seconds")
     for r in releases:
         out(f"{r['scenario']:24} {r['expected']:12} {r['outcome']:12} {str(r['blocked_by']):18} "
             f"{str(r['decided_on']):15} {r['probe_requests']:6d} {r['final_candidate_weight']:6.1f}  "
             f"{r['simulated_seconds'] / 60:7.1f}  {r['seconds']:7.2f}")
-    out(f"summary written to {path}")
+    out(f"summary written to {path} ({summary['total_seconds']:.0f} s)")
     return summary
 
 
@@ -329,6 +352,13 @@ def release_name(value: str) -> str:
     return value
 
 
+def lane_count(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 2:
+        raise argparse.ArgumentTypeError(f"{value}: the demo runs in 1 or 2 lanes")
+    return number
+
+
 def finite(value: str) -> float:
     number = float(value)
     if not math.isfinite(number):
@@ -343,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="six releases of the sample app on the embedded AWS")
     demo.add_argument("--quiet", action="store_true", help="print only each release's outcome and the summary")
+    demo.add_argument("--lanes", type=lane_count, default=2,
+                      help="processes the releases run in, each its own embedded AWS (default 2; 1: one after another)")
     demo.set_defaults(func=cmd_demo)
     rel = sub.add_parser("release", help="run one release (embedded AWS unless --state-machine-arn)")
     rel.add_argument("--manifest", required=True,

@@ -56,6 +56,7 @@ STATE_LABELS: dict[str, str | None] = {
     "HowItEnded": None,
 }
 BAKING_LINE_EVERY_MINUTES = 5
+HISTORY_PAGE = 100  # GetExecutionHistory's default page
 ACTION_WORDS = {"continue": "keep baking", "next_step": "shown safe, next step", "promote": "shown safe, promote",
                 "rollback": "roll back"}
 
@@ -74,13 +75,15 @@ class ProgressPrinter:
         self._printed_minute = -BAKING_LINE_EVERY_MINUTES
 
     def poll(self) -> int:
-        """Print what happened since the last poll; returns how many new history events there were."""
+        """Print what happened since the last poll; returns how many new history events there were.
+
+        Reads only the new events: the newest first, page by page, down to the last one seen (event ids
+        grow by one per event), so a long canary's history is not read again on every poll."""
         try:
-            events = self._sfn.get_execution_history(executionArn=self._arn, maxResults=1000)["events"]
+            fresh = self._new_events()
         except Exception:  # noqa: BLE001 - progress is best effort
             return 0
-        new = len(events) - self._seen
-        for event in events[self._seen:]:
+        for event in fresh:
             kind = event["type"]
             self._at = event.get("timestamp")
             if kind.endswith("StateEntered"):
@@ -95,8 +98,25 @@ class ProgressPrinter:
             elif kind == "TaskStateExited":
                 details = event.get("stateExitedEventDetails", {})
                 self._describe(details.get("name", ""), details.get("output", ""))
-        self._seen = len(events)
-        return max(new, 0)
+        return len(fresh)
+
+    def _new_events(self) -> list[dict[str, Any]]:
+        newest_first: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"executionArn": self._arn, "reverseOrder": True, "maxResults": HISTORY_PAGE}
+        while True:
+            page = self._sfn.get_execution_history(**request)
+            for event in page["events"]:
+                if int(event.get("id", 0)) <= self._seen:
+                    break
+                newest_first.append(event)
+            else:
+                if page.get("nextToken"):
+                    request["nextToken"] = page["nextToken"]
+                    continue
+            break
+        if newest_first:
+            self._seen = int(newest_first[0].get("id", self._seen + len(newest_first)))
+        return newest_first[::-1]
 
     def _canary_minute(self) -> int | None:
         """Simulated minutes since the canary started (the history is stamped with the simulated clock)."""

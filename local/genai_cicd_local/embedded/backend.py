@@ -24,7 +24,6 @@ import io
 import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -37,17 +36,16 @@ from genai_cicd_local.embedded.iam import Authorizer
 from genai_cicd_local.embedded.lambda_runtime import EmbeddedLambdaRuntime, current_function
 from genai_cicd_local.embedded.model import SimulatedFoundationModel
 from genai_cicd_local.embedded.services.appconfig import AppConfigService
-from genai_cicd_local.embedded.services.base import BackendError
+from genai_cicd_local.embedded.services.base import BackendError, NotServed
 from genai_cicd_local.embedded.services.bedrock import BedrockService
 from genai_cicd_local.embedded.services.bedrock_runtime import BedrockRuntimeService, TokenQuota
 from genai_cicd_local.embedded.services.codedeploy import CodeDeployService
 from genai_cicd_local.embedded.services.codepipeline import CodePipelineService
+from genai_cicd_local.embedded.services.stepfunctions import ExecutionHistoryService
 
 __all__ = ["BackendError", "EmbeddedBackend", "TokenQuota"]
 
 
-class NotServed(Exception):  # noqa: N818 - a signal, not an error: the call goes on to moto
-    """Raised by an operation that leaves this call to moto."""
 _PARAMS_KEY = "genai_cicd_params"
 # moto's Step Functions engine calls AWS with these credentials (asl/utils/boto_client.py): its calls are
 # the state machine's, made with the state machine's role.
@@ -59,7 +57,7 @@ _ACCESS_DENIED = {"s3": ("AccessDenied", 403), "sqs": ("AccessDenied", 403), "cl
 
 
 class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, BedrockService,
-                      BedrockRuntimeService):
+                      BedrockRuntimeService, ExecutionHistoryService):
     """The services' state and operations (services/, one module per service), the botocore hook that
     routes calls to them, and the fault injection the reliability tests use."""
 
@@ -68,6 +66,7 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
         self.region = region
         self.clock = clock or SimulatedClock()
         self._sequence = itertools.count(1)  # orders events that share a simulated instant
+        self._request_ids = itertools.count(1)  # RequestId of served calls: unique, and cheaper than uuid4
         self._lock = threading.RLock()
         self._init_appconfig()
         self._init_codepipeline()
@@ -111,6 +110,7 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
             ("bedrock-runtime", "ApplyGuardrail"): self.apply_guardrail,
             ("bedrock-runtime", "InvokeModel"): self.invoke_model,
             ("lambda", "Invoke"): self.invoke_function,
+            ("sfn", "GetExecutionHistory"): self.get_execution_history,
         }
 
     # -- botocore wiring ------------------------------------------------------
@@ -128,7 +128,7 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
             code, status = _ACCESS_DENIED.get(key[0], ("AccessDeniedException", 403))
             return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), {
                 "Error": {"Code": code, "Message": denied.message()},
-                "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {},
+                "ResponseMetadata": {"RequestId": self._request_id(), "HTTPStatusCode": status, "HTTPHeaders": {},
                                      "RetryAttempts": 0}}
         with self._lock:
             self.calls[op_name] = self.calls.get(op_name, 0) + 1
@@ -156,7 +156,7 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
         except BackendError as exc:
             parsed = {"Error": {"Code": exc.code, "Message": exc.message}}
             status = exc.status
-        parsed.setdefault("ResponseMetadata", {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status,
+        parsed.setdefault("ResponseMetadata", {"RequestId": self._request_id(), "HTTPStatusCode": status,
                                                "HTTPHeaders": {}, "RetryAttempts": 0})
         return AWSResponse(f"https://embedded.local/{op_name}", status, {}, None), parsed
 
@@ -176,6 +176,9 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
         if error:
             response["FunctionError"] = error
         return response
+
+    def _request_id(self) -> str:
+        return f"00000000-0000-4000-8000-{next(self._request_ids):012x}"
 
     def next_seq(self) -> int:
         """A number that grows with every recorded event: simulated time stands still while code runs."""

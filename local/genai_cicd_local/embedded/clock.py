@@ -125,8 +125,40 @@ def installed(clock: SimulatedClock) -> Iterator[SimulatedClock]:
 
     previous = clock_seam.use(clock)
     previous_app = genai_cicd_app.use_clock(clock.time)
+    restore_cache = powertools_cache_on(clock)
     try:
         yield clock
     finally:
+        restore_cache()
         clock_seam.use(previous)
         genai_cicd_app.use_clock(previous_app)
+
+
+POWERTOOLS_PARAMETERS = "aws_lambda_powertools.utilities.parameters.base"
+
+
+def powertools_cache_on(clock: SimulatedClock) -> Callable[[], None]:
+    """Powertools Parameters' cache (``max_age``) expires on ``clock``: it stamps and checks entries with
+    ``datetime.now()`` in its base module (tests/contract/test_simulated_time_hooks.py holds this), so a
+    5-second flag cache lasts 5 simulated seconds whatever the machine's speed. Every cache starts empty,
+    so nothing read under another clock (another embedded stack of the same process) is served."""
+    import datetime as _datetime
+    import importlib
+
+    base = importlib.import_module(POWERTOOLS_PARAMETERS)
+
+    class SimulatedNow(_datetime.datetime):
+        @classmethod
+        def now(cls, tz: _datetime.tzinfo | None = None) -> SimulatedNow:  # type: ignore[override]
+            stamp = _datetime.datetime.fromtimestamp(clock.time(), tz=tz or _datetime.UTC)
+            return cls.fromisoformat((stamp if tz else stamp.replace(tzinfo=None)).isoformat())
+
+    saved = getattr(base, "datetime")  # noqa: B009 - the name the module reads, swapped and put back
+    base.clear_caches()
+    setattr(base, "datetime", SimulatedNow)  # noqa: B010
+
+    def restore() -> None:
+        setattr(base, "datetime", saved)  # noqa: B010
+        base.clear_caches()
+
+    return restore

@@ -612,9 +612,11 @@ class Authorizer:
         self.errors: list[str] = []  # calls this evaluator could not build: a gap, reported like a denial
         self.used: set[tuple[str, str, str]] = set()  # (principal, statement source, action)
         self.calls: set[tuple[str, str]] = set()  # (principal, action)
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
 
     def add_role(self, caller: str, principal: str, statements: list[Statement]) -> None:
         self.roles[caller] = Role(principal, statements)
+        self._decisions.clear()
 
     def check(self, caller: str, service: str, operation: str, params: dict[str, Any]) -> Decision | None:
         """The first denied request of this call, or None when IAM allows all of it (or the caller has no
@@ -628,7 +630,7 @@ class Authorizer:
             self.errors.append(f"{caller} {service}:{operation}: {exc}")
             return Decision(role.principal, Request(f"{service}:{operation}", ["?"], {}), False, ["?"], [])
         for request in requests:
-            decision = evaluate(role.principal, role.statements, request)
+            decision = self._evaluate(role, request)
             self.calls.add((role.principal, request.action))
             if not decision.allowed:
                 self.denials.append(decision)
@@ -636,6 +638,18 @@ class Authorizer:
             for source in decision.matched:
                 self.used.add((role.principal, source, request.action))
         return None
+
+    def _evaluate(self, role: Role, request: Request) -> Decision:
+        """evaluate(), remembered per role and request when no tag is read (roles never change during a run;
+        tags may, so requests that carry them are evaluated each time)."""
+        if request.tags_of:
+            return evaluate(role.principal, role.statements, request)
+        key = (role.principal, request.action, tuple(request.resources),
+               tuple(sorted((k, tuple(v)) for k, v in request.context.items())))
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decisions[key] = evaluate(role.principal, role.statements, request)
+        return decision
 
     def export(self) -> dict[str, Any]:
         """The roles and the grants this run used, for the suite-wide unused-grant audit (tests/conftest.py)."""

@@ -30,6 +30,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from genai_cicd_local.embedded.text import EXTRACT, OVERRIDE, content_words, decoded_views
 
@@ -111,6 +112,42 @@ def _indexed_knowledge(system: str) -> tuple[tuple[KnowledgePair, frozenset[str]
 
 
 @dataclass(frozen=True)
+class SystemTraits:
+    """What a system prompt asks of the model, read once per prompt (every call of a release repeats it)."""
+
+    seed_text: str  # the prompt without the per-run secrets: what the draws are seeded with
+    tokens: int
+    defended: bool
+    no_leak: bool
+    grader: bool
+    labels: tuple[str, ...] | None
+    elaborate: bool
+    word_limit: int | None
+    json_only: bool
+
+
+@lru_cache(maxsize=256)
+def _traits(system: str) -> SystemTraits:
+    lowered = system.lower()
+    labels = re.search(r"Classify the text into exactly one of these labels: ([^\n]+?)\.\n", system)
+    limit = re.search(r"at most (\d+) words", lowered)
+    return SystemTraits(
+        seed_text=_RUN_SECRETS.sub("<secret>", system), tokens=tokens(system),
+        defended=_DEFENCE.search(system) is not None, no_leak=_NO_LEAK.search(system) is not None,
+        grader="strict grader" in system and '"verdict"' in system,
+        labels=tuple(x.strip() for x in labels.group(1).split(",")) if labels else None,
+        elaborate=re.search(r"step by step|in detail|be thorough|explain thoroughly", lowered) is not None,
+        word_limit=int(limit.group(1)) if limit else None,
+        json_only=re.search(r"respond only with (?:a )?json", lowered) is not None)
+
+
+@lru_cache(maxsize=512)
+def _hashed_prefix(*parts: str) -> Any:
+    """sha256 fed with the parts and a separator: a call's hash continues from a copy of it."""
+    return hashlib.sha256(("\x1f".join(parts) + "\x1f").encode())
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     input_tokens: int
@@ -143,20 +180,26 @@ class SimulatedFoundationModel:
     def complete(self, model_id: str, system: str, user: str, temperature: float = 0.2, max_tokens: int = 512,
                  tag: str = "") -> Completion:
         profile = profile_for(model_id)
+        traits = _traits(system)
         # Draws never depend on the per-run secrets the control plane plants (canary tokens, the judge's
         # data boundary and nonce): a seeded run answers the same way every time. The text keeps them.
-        seed_system, seed_user = _RUN_SECRETS.sub("<secret>", system), _RUN_SECRETS.sub("<secret>", user)
-        rng = self._rng(model_id, seed_system, seed_user, f"{temperature:.3f}", tag)
+        seed_system, seed_user = traits.seed_text, _RUN_SECRETS.sub("<secret>", user)
+        # sha256 of "\x1f".join(parts), with the long prompt hashed once per prompt (_hashed_prefix)
+        rest = "\x1f".join((seed_user, f"{temperature:.3f}", tag)).encode()
+        draws = _hashed_prefix(str(self.seed), model_id, seed_system).copy()
+        draws.update(rest)
+        rng = random.Random(int.from_bytes(draws.digest()[:8], "big"))
         # Each attempt of the same request is a fresh draw for failures (a retry can succeed). The
         # temperature is part of the request: two variants that differ only in it count apart, so
         # how many of each one's calls fail never depends on which thread called first.
-        key = hashlib.sha256("\x1f".join((model_id, seed_system, seed_user, f"{temperature:.3f}", tag)).encode()
-                             ).hexdigest()
+        request = _hashed_prefix(model_id, seed_system).copy()
+        request.update(rest)
+        key = request.hexdigest()
         with self._lock:
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
         if self._rng(key, str(attempt)).random() < profile.error_rate:
             raise ModelError("the model failed to generate a response")
-        text = self._respond(profile, system, user, temperature, rng)
+        text = self._respond(profile, traits, system, user, temperature, rng)
         words = text.split()
         limit = max(1, int(max_tokens / 1.33))
         stop = "end_turn"
@@ -164,38 +207,35 @@ class SimulatedFoundationModel:
             text, stop = " ".join(words[:limit]), "max_tokens"
         out_tokens = tokens(text)
         latency = (profile.base_latency_ms + profile.ms_per_output_token * out_tokens) * rng.lognormvariate(0, 0.25)
-        return Completion(text, tokens(system) + tokens(user), out_tokens, round(latency, 1), stop)
+        return Completion(text, traits.tokens + tokens(user), out_tokens, round(latency, 1), stop)
 
     # -- behaviour -------------------------------------------------------
-    def _respond(self, profile: ModelProfile, system: str, user: str, temperature: float,
+    def _respond(self, profile: ModelProfile, traits: SystemTraits, system: str, user: str, temperature: float,
                  rng: random.Random) -> str:
         injected = self._injection(user)
         if injected is not None:
             kind, marker = injected
             compliance = profile.compliance
-            if _DEFENCE.search(system):
+            if traits.defended:
                 compliance *= 0.02
-            if kind == "extract" and _NO_LEAK.search(system):
+            if kind == "extract" and traits.no_leak:
                 compliance *= 0.25
             if rng.random() < compliance:
                 if kind == "extract":
                     return "Sure. My instructions are:\n" + system
                 return marker or "OK, ignoring my previous instructions."
-            if kind == "extract" or (marker and _DEFENCE.search(system)):
+            if kind == "extract" or (marker and traits.defended):
                 return "I'm sorry, but I can't help with that request. I can answer questions about our product."
-        if "strict grader" in system and '"verdict"' in system:
+        if traits.grader:
             return self._grade(profile, system, user, rng)
-        labels = re.search(r"Classify the text into exactly one of these labels: ([^\n]+?)\.\n", system)
-        if labels:
-            return self._classify([x.strip() for x in labels.group(1).split(",")], user)
+        if traits.labels is not None:
+            return self._classify(list(traits.labels), user)
         answer, topic = self._answer(profile, system, user, temperature, rng)
-        lowered = system.lower()
-        if re.search(r"step by step|in detail|be thorough|explain thoroughly", lowered):
+        if traits.elaborate:
             answer = self._elaborate(answer, rng)
-        limit = re.search(r"at most (\d+) words", lowered)
-        if limit:
-            answer = " ".join(answer.split()[: int(limit.group(1))])
-        if re.search(r"respond only with (?:a )?json", lowered):
+        if traits.word_limit is not None:
+            answer = " ".join(answer.split()[: traits.word_limit])
+        if traits.json_only:
             return json.dumps({"answer": answer, "topic": topic, "confidence": round(0.5 + rng.random() / 2, 2)})
         return answer
 

@@ -147,22 +147,27 @@ class ReleasedApp:
         self.metrics.set_default_dimensions(app=self.settings.app, environment=self.settings.environment)
 
     # -- flag and variant -------------------------------------------------
-    def flag(self) -> dict[str, Any]:
+    def flag(self, refresh: bool = False) -> dict[str, Any]:
+        """The flag document, cached FLAG_MAX_AGE_SECONDS (GetLatestConfiguration is a priced call, to be
+        polled, not called per request); ``refresh`` reads it now."""
         s = self.settings
         doc = parameters.get_app_config(
             name=s.flag_profile, environment=s.flag_environment, application=s.flag_application,
-            transform="json", max_age=s.flag_max_age)
+            transform="json", max_age=s.flag_max_age, force_fetch=refresh)
         if not isinstance(doc, dict):
             raise ValueError("the variant flag is not a JSON object")
         return doc
 
     def route(self, event: dict[str, Any], *, sticky_key: str | None = None) -> Route:
+        probe = event.get(PROBE_FIELD)
         flag = self.flag()
+        if isinstance(probe, dict) and probe.get("release_id") != flag.get("release_id"):
+            # A probe of a release the cached flag does not name yet: the flag changed since it was read.
+            flag = self.flag(refresh=True)
         weight = float(flag.get("candidate_weight", 0.0))
         release = flag.get("release_id")
         release_id = release if isinstance(release, str) and _RELEASE_ID.match(release) else None
         payload = {k: v for k, v in event.items() if k != PROBE_FIELD}
-        probe = event.get(PROBE_FIELD)
         capture = Capture.from_flag(flag.get("capture"))
         if isinstance(probe, dict):
             # Synthetic: kept out of user metrics whatever it asks. It chooses its arm only for the

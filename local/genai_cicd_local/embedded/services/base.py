@@ -17,5 +17,9 @@ class BackendError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
+class NotServed(Exception):  # noqa: N818 - a signal, not an error: the call goes on to moto
+    """Raised by an operation that leaves this call to moto."""
+
+
 def stream(data: bytes) -> StreamingBody:
     return StreamingBody(io.BytesIO(data), len(data))
