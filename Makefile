@@ -107,7 +107,7 @@ bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to 
 # this tree, built by SAM CLI, each function's `import app` timed under the runtime's Python 3.13.
 BEFORE ?= 73d0b3e
 RUNTIME_PYTHON ?= $(shell command -v python3.13 2>/dev/null)
-bench-demo-load: $(STAMP)  ## the demo five times quietly and five times beside four CPU-bound processes (about 30 minutes)
+bench-demo-load: $(STAMP)  ## the demo five times quietly and five times beside four CPU-bound processes (about 16 minutes)
 	$(BIN)/python bench/demo_under_load.py --runs 5 --burners 4
 
 bench-late-metrics: $(STAMP)  ## harmless canaries with one arm's metrics two periods late, vs no delay (about 5 minutes)
