@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
+
+import pytest
 
 from genai_cicd_local.cli.demo_lanes import DEMO_LANES, InOrder
 from genai_cicd_local.cli.main import DEMO_SCENARIOS
@@ -27,3 +30,35 @@ def test_interleaved_lanes_print_each_release_whole_and_in_order() -> None:
             printed += printer.take(*queues[lane].pop(0))
         assert printed == expected, seed
         assert printer.done and printer.results == [{"r": i} for i in range(5)]
+
+
+def talking_lane(root: str, seed: int, indexes: list[int], quiet: bool, messages: object) -> None:
+    """A lane that runs nothing: two lines and a result per release, as the real lane sends them."""
+    for index in indexes:
+        for n in range(2):
+            messages.put(("line", index, f"release {index} line {n}"))  # type: ignore[attr-defined]
+        messages.put(("result", index, {"index": index, "seed": seed}))  # type: ignore[attr-defined]
+
+
+def failing_lane(root: str, seed: int, indexes: list[int], quiet: bool, messages: object) -> None:
+    if 0 in indexes:
+        messages.put(("error", 0, "Traceback: the embedded AWS did not start"))  # type: ignore[attr-defined]
+        return
+    talking_lane(root, seed, indexes, quiet, messages)
+
+
+def test_the_lanes_run_in_their_own_processes_and_print_in_release_order(tmp_path: Path) -> None:
+    from genai_cicd_local.cli.demo_lanes import run_in_lanes
+
+    lines: list[str] = []
+    lane_of = {name: i % 2 for i, (name, *_) in enumerate(DEMO_SCENARIOS)}
+    results = run_in_lanes(tmp_path, 5, lines.append, lane_of=lane_of, target=talking_lane)
+    assert results == [{"index": i, "seed": 5} for i in range(len(DEMO_SCENARIOS))]
+    assert lines == [f"release {i} line {n}" for i in range(len(DEMO_SCENARIOS)) for n in range(2)]
+
+
+def test_a_lane_that_fails_fails_the_demo_with_its_traceback(tmp_path: Path) -> None:
+    from genai_cicd_local.cli.demo_lanes import run_in_lanes
+
+    with pytest.raises(RuntimeError, match="did not start"):
+        run_in_lanes(tmp_path, 5, lambda _: None, target=failing_lane)

@@ -44,17 +44,20 @@ def _lane(root: str, seed: int, indexes: list[int], quiet: bool, messages: Any) 
         messages.put(("error", indexes[0], traceback.format_exc()))
 
 
-def run_in_lanes(root: Path, seed: int, out: Callable[[str], None], quiet: bool = False) -> list[dict[str, Any]]:
-    """Every demo release's result, in DEMO_SCENARIOS order, each lane in its own process."""
+def run_in_lanes(root: Path, seed: int, out: Callable[[str], None], quiet: bool = False,
+                 lane_of: dict[str, int] | None = None, target: Callable[..., None] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every demo release's result, in DEMO_SCENARIOS order, each lane in its own process (``target``, a
+    module-level function, runs a lane: tests give their own)."""
     from genai_cicd_local.cli.main import DEMO_SCENARIOS
 
     names = [s[0] for s in DEMO_SCENARIOS]
     lanes: dict[int, list[int]] = {}
     for index, name in enumerate(names):
-        lanes.setdefault(DEMO_LANES[name], []).append(index)
+        lanes.setdefault((lane_of or DEMO_LANES)[name], []).append(index)
     context = multiprocessing.get_context("spawn")  # a clean interpreter: nothing of this one is shared
     messages = context.Queue()
-    workers = [context.Process(target=_lane, args=(str(root), seed, indexes, quiet, messages), daemon=True)
+    workers = [context.Process(target=target or _lane, args=(str(root), seed, indexes, quiet, messages), daemon=True)
                for _, indexes in sorted(lanes.items())]
     for worker in workers:
         worker.start()
