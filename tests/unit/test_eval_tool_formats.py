@@ -117,6 +117,39 @@ def test_a_score_outside_0_1_is_refused_naming_the_case(tmp_path: Path, value: f
         read_rows(_write(tmp_path, "d.json", doc))
 
 
+def test_a_success_written_as_text_is_refused_never_read_as_passed(tmp_path: Path) -> None:
+    """promptfoo's ``success`` is a boolean: "false" (a non-empty string) once read as a pass (issue #28)."""
+    doc = json.loads(PAIRS["promptfoo"][0].read_text())
+    for r in doc["results"]["results"]:
+        if r["provider"]["label"] == "candidate" and r["testCase"]["description"] == "faq-001":
+            r["success"] = "false"
+    with pytest.raises(InvalidInput, match=r"faq-001.*success = 'false' is not true or false"):
+        read_rows(_write(tmp_path, "r.json", doc), None, None, "candidate")
+
+
+@pytest.mark.parametrize(("tool", "plant"), [
+    ("promptfoo", lambda d: next(r for r in d["results"]["results"] if r["provider"]["label"] == "candidate")[
+        "namedScores"].update(assertions="0.9")),
+    ("deepeval", lambda d: d["testCases"][2]["metricsData"][0].update(score="0.9")),
+    ("inspect", lambda d: d["samples"][1]["scores"]["match"].update(value="0.9")),
+])
+def test_a_score_written_as_text_is_refused_in_every_tools_file_as_in_score_lines(
+        tmp_path: Path, tool: str, plant: Any) -> None:
+    """Silently dropping it made a case count as missing in one file and scored in the other (issue #28)."""
+    doc = json.loads(PAIRS[tool][1].read_text())
+    plant(doc)
+    with pytest.raises(InvalidInput, match=r"'0\.9' is text, not a score"):
+        read_rows(_write(tmp_path, "f.json", doc), None, "candidate" if tool == "promptfoo" else None,
+                  "candidate")
+
+
+def test_inspects_letter_grades_still_read_as_scores(tmp_path: Path) -> None:
+    doc = json.loads(PAIRS["inspect"][1].read_text())
+    doc["samples"][0]["scores"]["match"]["value"] = "P"
+    rows = read_rows(_write(tmp_path, "log.json", doc))
+    assert rows[0][2] is not None and rows[0][2]["match"] == 0.5
+
+
 def test_a_nan_score_is_missing_and_an_errored_metric_too(tmp_path: Path) -> None:
     doc = json.loads(PAIRS["deepeval"][1].read_text())
     doc["testCases"][0]["metricsData"][0]["error"] = "the judge failed"

@@ -18,9 +18,10 @@ them exactly like its own scores (``gates/compare.py``). The mapping (docs/FORMA
   a dict value gives ``scorer.key``).
 - ``jsonl``: our own score lines (``genai-cicd schema score-line``).
 
-Fail closed: a result the tool marks as an error, a metric that errored, or an unknown score
-value gives no score for that case and repeat: the comparison counts it against the candidate.
-A score outside [0, 1] is refused with the case named.
+Fail closed: a result the tool marks as an error, a metric that errored, or a null or NaN score
+gives no score for that case and repeat: the comparison counts it against the candidate. A score
+outside [0, 1], a score written as text, or a promptfoo ``success`` that is not a boolean is
+refused with the case named.
 """
 
 from __future__ import annotations
@@ -138,7 +139,10 @@ def parse_document(path: str, data: bytes) -> tuple[Format, Any]:
                        "test run, an Inspect AI log or score lines (use --format to say which)")
 
 
-def _score(path: str, where: str, metric: str, value: Any) -> float | None:
+def _score(path: str, where: str, metric: str, value: Any, letters: bool = False) -> float | None:
+    """A score in [0, 1]; None for a value that records no score (null, NaN). Text is refused, as in score
+    lines: "0.8" or "false" read as a score would pass what the tool never scored (``letters``: Inspect's
+    C/I/P/N)."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
@@ -149,8 +153,11 @@ def _score(path: str, where: str, metric: str, value: Any) -> float | None:
             raise InvalidInput(f"{path}: {where}: {metric} = {number} is outside [0, 1]; gate compare judges scores "
                                "in [0, 1] (rescale the metric in your tool)")
         return number
-    if isinstance(value, str) and value in INSPECT_VALUES:
-        return INSPECT_VALUES[value]
+    if isinstance(value, str):
+        if letters and value in INSPECT_VALUES:
+            return INSPECT_VALUES[value]
+        raise InvalidInput(f"{path}: {where}: {metric} = {value!r} is text, not a score: a number in [0, 1] or "
+                           "true/false" + (" (or C, I, P, N)" if letters else ""))
     return None
 
 
@@ -205,7 +212,10 @@ def _promptfoo_rows(path: str, results: list[dict[str, Any]]) -> Iterator[Row]:
             if s is not None:
                 unnamed[name].append(s)
         scores |= {name: sum(v) / len(v) for name, v in unnamed.items()}
-        scores["pass"] = 1.0 if r.get("success") else 0.0
+        success = r.get("success")
+        if success is not None and not isinstance(success, bool):
+            raise InvalidInput(f"{path}: {where}: success = {success!r} is not true or false")
+        scores["pass"] = 1.0 if success is True else 0.0
         yield case, repeat, scores
 
 
@@ -242,7 +252,7 @@ def _inspect_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
             items = value.items() if isinstance(value, dict) else [(None, value)]
             for key, v in items:
                 name = f"{scorer}.{key}" if key is not None else str(scorer)
-                s = _score(path, f"sample {case!r} epoch {repeat + 1}", name, v)
+                s = _score(path, f"sample {case!r} epoch {repeat + 1}", name, v, letters=True)
                 if s is not None:
                     scores[name] = s
         yield case, repeat, scores or None
