@@ -148,3 +148,34 @@ def test_unused_grants_are_the_actions_no_run_used_per_role() -> None:
                                "actions": ["s3:GetObject", "s3:PutObject"]}]},
               "used": [["r", "stack FnA policy 1 (statement 1) statement 1", "s3:GetObject"]]}
     assert unused_grants([export]) == ["FnA: s3:PutObject"]
+
+
+def test_the_authorizer_remembers_a_decision_only_for_the_same_request_and_never_across_tags() -> None:
+    """Decisions are remembered per role and request (the demo's hot path); a key that left out the condition
+    values, or a remembered decision for a request that reads tags, would let a later call through."""
+    from genai_cicd_local.embedded.iam import Authorizer
+
+    lookups = Lookups(tags={"genai-cicd:app": "support-bot"})
+    authorizer = Authorizer("us-east-1", backend=None)
+    authorizer.builder = RequestBuilder("us-east-1", lookups)
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+    authorizer.add_role("Fn", "role/Fn", [
+        allow(["dynamodb:PutItem"], [table], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LOOKS#*"]}}),
+        allow(["codedeploy:GetDeploymentGroup"], [GROUP_ARN], TAGGED)])
+    own = {"TableName": "t", "Item": {"pk": {"S": "LOOKS#r1"}}}
+    other = {"TableName": "t", "Item": {"pk": {"S": "LOCK#a"}}}
+    assert authorizer.check("Fn", "dynamodb", "PutItem", own) is None
+    assert authorizer.check("Fn", "dynamodb", "PutItem", own) is None
+    assert authorizer.check("Fn", "dynamodb", "PutItem", other) is not None
+    group = {"applicationName": "support-bot", "deploymentGroupName": "prod"}
+    assert authorizer.check("Fn", "codedeploy", "GetDeploymentGroup", group) is None
+    lookups.tags = {}  # the tag is removed: the same call is denied now
+    assert authorizer.check("Fn", "codedeploy", "GetDeploymentGroup", group) is not None
+    # A request on an untagged resource (remembered): the condition values are part of what is remembered.
+    model = "arn:aws:bedrock:us-east-1::foundation-model/m"
+    authorizer.add_role("Fn", "role/Fn", [allow(["bedrock:InvokeModel"], [model],
+                                                {"StringEquals": {"aws:SecureTransport": "true"}})])
+    secure = Request("bedrock:InvokeModel", [model], {"aws:securetransport": ["true"]})
+    plain = Request("bedrock:InvokeModel", [model], {"aws:securetransport": ["false"]})
+    assert authorizer._evaluate(authorizer.roles["Fn"], secure).allowed
+    assert not authorizer._evaluate(authorizer.roles["Fn"], plain).allowed
