@@ -66,9 +66,9 @@ def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runn
 
 def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
-    arn = canary_running(aws, runner, tmp_path, "exec-canceled")
+    arn = canary_running(aws, runner, tmp_path, "00000000-0000-4000-8000-0000000000ca")
     before = len(answers(aws))
-    [cancel] = aws.deliver_event(pipeline_ended("exec-canceled", "CANCELED"))
+    [cancel] = aws.deliver_event(pipeline_ended("00000000-0000-4000-8000-0000000000ca", "CANCELED"))
     assert cancel["error"] is None, cancel
     sfn = aws.client("stepfunctions")
     wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")  # the stop lands

@@ -58,14 +58,14 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
-    put_pipeline_manifest(aws, path, "exec-cancel")
+    put_pipeline_manifest(aws, path, "00000000-0000-4000-8000-0000000000cc")
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
-    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-cancel")
-    [outcome] = aws.deliver_event(gate_started(aws, "exec-cancel"))
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "00000000-0000-4000-8000-0000000000cc")
+    [outcome] = aws.deliver_event(gate_started(aws, "00000000-0000-4000-8000-0000000000cc"))
     arn = outcome["payload"]["execution_arn"]
     wait_for(lambda: runner.flag_weight() > 0)
     superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
-                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": "exec-cancel",
+                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": "00000000-0000-4000-8000-0000000000cc",
                              "state": "SUPERSEDED", "version": 1}}
     [cancel] = aws.deliver_event(superseded)
     assert cancel["error"] is None, cancel
@@ -88,16 +88,16 @@ def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_tra
     # turn it into FAILED (seen once in a clean-clone CI run of the test above).
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
-    put_pipeline_manifest(aws, path, "exec-cancel-mid-shift")
+    put_pipeline_manifest(aws, path, "00000000-0000-4000-8000-0000000000cb")
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
     aws.backend.slow["dynamodb:GetItem"] = (2.0, "StartCanary")  # both lock checks around the shift
     try:
-        [outcome] = aws.deliver_event(gate_started(aws, "exec-cancel-mid-shift"))
+        [outcome] = aws.deliver_event(gate_started(aws, "00000000-0000-4000-8000-0000000000cb"))
         arn = outcome["payload"]["execution_arn"]
         wait_for(lambda: runner.flag_weight() > 0)
         assert aws.runtime.in_flight > 0, "the cancel must land before StartCanary's second lock check"
         superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
-                      "detail": {"pipeline": "support-bot-pipeline", "execution-id": "exec-cancel-mid-shift",
+                      "detail": {"pipeline": "support-bot-pipeline", "execution-id": "00000000-0000-4000-8000-0000000000cb",
                                  "state": "SUPERSEDED", "version": 1}}
         [cancel] = aws.deliver_event(superseded)
         assert cancel["error"] is None, cancel

@@ -176,6 +176,11 @@ def junit_xml(checks: list[Check], path: Path) -> None:
 
 def build_bundle(release: Path, s3: Any, bucket: str, pipeline: str, execution_id: str, commit: str | None,
                  out_dir: Path) -> dict[str, Any]:
+    # Everything the offline checks can read is validated before the first upload: a bad dataset line
+    # or schema found later would leave orphaned artifacts and a half-written release.
+    failed = [c for c in offline_checks(release) if not c.ok]
+    if failed:
+        raise InvalidInput("nothing was uploaded: " + "; ".join(f"{c.name}: {c.message}" for c in failed))
     manifest = upload_manifest_artifacts(release, s3, bucket)
     hashes: dict[str, str] = {}
     for ref in _refs(manifest):

@@ -17,6 +17,9 @@ from typing import Any
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.eval_formats import FORMATS
+from genai_cicd.models.dataset import MAX_DATASET_BYTES
+
+MAX_EVENT_BYTES = 6 * 1024 * 1024  # the payload limit of a synchronous Lambda invocation
 
 # (scenario, expected outcome, user requests per second, live traffic file under the sample's data/)
 DEMO_SCENARIOS = [
@@ -135,39 +138,49 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+    from genai_cicd.models.documents import load_json, read_text
 
     root = args.root or find_root()
-    event = json.loads(Path(args.event).read_text())
+    # Both checked before the embedded AWS starts (it takes seconds): a typo answers at once.
+    logical = function_names(root).get(args.function)
+    if logical is None:
+        known = sorted(set(function_names(root).values()))
+        raise InvalidInput(f"unknown function {args.function!r}; the functions are: {', '.join(known)} (or their "
+                           "folder names under functions/ and examples/support_bot/)")
+    event = load_json(read_text(Path(args.event), max_bytes=MAX_EVENT_BYTES, what="Lambda event"), args.event)
+    from genai_cicd_local.embedded.aws_session import EmbeddedAWS
     from genai_cicd_local.runner import LocalReleaseRunner
 
     with EmbeddedAWS(root, seed=args.seed) as aws:
-        logical = resolve_function(aws, args.function)
         LocalReleaseRunner(aws, out=lambda _: None).seed_event_fixtures()
         payload, error = aws.invoke(logical, event)
     _print_json(payload)
     return 1 if error else 0
 
 
-def resolve_function(aws: Any, name: str) -> str:
-    stacks = [aws.control_plane, aws.sample_app]
-    for stack in stacks:
-        if stack is None:
-            continue
-        for logical, spec in stack.functions.items():
-            if name in (logical, spec.code_dir.name, spec.name):
-                return str(logical)
-    raise InvalidInput(f"unknown function {name!r}")
+def function_names(root: Path) -> dict[str, str]:
+    """Every name ``invoke`` accepts (logical id, or the folder of its code) -> the logical id, from the
+    templates alone."""
+    from genai_cicd_local.embedded.provision import load_template
+
+    names: dict[str, str] = {}
+    for template in (root / "template.yaml", root / "examples" / "support_bot" / "template.yaml"):
+        resources = load_template(template).get("Resources") or {}
+        for logical, resource in resources.items():
+            if resource.get("Type") == "AWS::Serverless::Function":
+                names[logical] = logical
+                code = (resource.get("Properties") or {}).get("CodeUri")
+                if isinstance(code, str):
+                    names.setdefault(Path(code).name, logical)
+    return names
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     from genai_cicd.models.dataset import GoldenCase, content_hash, parse_jsonl
+    from genai_cicd.models.documents import read_text
 
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+    text = read_text(path, max_bytes=MAX_DATASET_BYTES, what="dataset")
     cases = parse_jsonl(text, GoldenCase, str(path))
     if args.dataset_command == "validate":
         _print_json({"file": str(path), "cases": len(cases), "hash": content_hash(text)})
@@ -352,6 +365,24 @@ def release_name(value: str) -> str:
     return value
 
 
+def pipeline_name(value: str) -> str:
+    from genai_cicd.models.aws_ids import PIPELINE_NAME, matches
+
+    if not matches(PIPELINE_NAME, value):
+        raise argparse.ArgumentTypeError(f"{value[:100]!r}: a CodePipeline name is 1 to 100 letters, digits, "
+                                         "'.', '@', '-' or '_'")
+    return value
+
+
+def pipeline_execution_id(value: str) -> str:
+    from genai_cicd.models.aws_ids import PIPELINE_EXECUTION_ID, matches
+
+    if not matches(PIPELINE_EXECUTION_ID, value):
+        raise argparse.ArgumentTypeError(f"{value[:100]!r}: a CodePipeline execution id is a lowercase UUID, as in "
+                                         "$CODEPIPELINE_EXECUTION_ID (e.g. 3137f7cb-7cf7-4b3f-8e1e-2a5f6c0d9b1a)")
+    return value
+
+
 def lane_count(value: str) -> int:
     number = int(value)
     if not 1 <= number <= 2:
@@ -449,8 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = sub.add_parser("bundle", help="upload a release's files and write the pipeline's release input")
     bundle.add_argument("--release", required=True, help="the release manifest the team edits")
     bundle.add_argument("--bucket", required=True, help="the control plane's ArtifactBucketName")
-    bundle.add_argument("--pipeline", required=True, help="the CodePipeline pipeline's name")
-    bundle.add_argument("--execution-id", required=True, help="the pipeline execution id (CODEPIPELINE_EXECUTION_ID)")
+    bundle.add_argument("--pipeline", required=True, type=pipeline_name, help="the CodePipeline pipeline's name")
+    bundle.add_argument("--execution-id", required=True, type=pipeline_execution_id,
+                        help="the pipeline execution id (CODEPIPELINE_EXECUTION_ID)")
     bundle.add_argument("--commit", help="the source commit, pinned into the manifest for the audit trail")
     bundle.add_argument("--out", default="build", help="where to write manifest.json and release-input.json "
                                                        "(default: build)")

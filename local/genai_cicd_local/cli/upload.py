@@ -12,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from genai_cicd import s3_keys
-from genai_cicd.models.manifest import decode_manifest_text, parse_manifest
+from genai_cicd.errors import InvalidInput
+from genai_cicd.models.documents import read_text
+from genai_cicd.models.manifest import MAX_MANIFEST_BYTES, decode_manifest_text, parse_manifest
 from genai_cicd_local.cli.paths import resolve_ref
 
 
 def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict[str, Any]:
-    """Validate the manifest, upload its local files, return the rewritten manifest."""
-    text = manifest_path.read_text(encoding="utf-8")
-    data = decode_manifest_text(text, str(manifest_path))
+    """Validate the manifest and read every local file it names, then upload them; return the rewritten
+    manifest. Nothing is uploaded unless every reference resolves and reads."""
+    data = decode_manifest_text(read_text(manifest_path, max_bytes=MAX_MANIFEST_BYTES, what="manifest"),
+                                str(manifest_path))
     parsed = parse_manifest(data, str(manifest_path))  # fail before uploading anything
+    uploads: list[tuple[dict[str, Any], str, Path, bytes]] = []
     # Every file the release reads, named once (ReleaseManifest.artifact_refs).
     for where, _ in parsed.artifact_refs():
         path = where.split(".")
@@ -33,8 +37,13 @@ def upload_manifest_artifacts(manifest_path: Path, s3: Any, bucket: str) -> dict
         if str(ref).startswith("s3://"):
             continue
         local = resolve_ref(manifest_path, ".".join(path), str(ref))
-        body = local.read_bytes()
+        try:
+            body = local.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"{manifest_path}: {'.'.join(path)}: cannot read {ref}: {exc.strerror or exc}") from None
+        uploads.append((node, path[-1], local, body))
+    for node, field, local, body in uploads:
         key = s3_keys.artifact(hashlib.sha256(body).hexdigest(), local.name)
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-        node[path[-1]] = f"s3://{bucket}/{key}"
+        node[field] = f"s3://{bucket}/{key}"
     return data

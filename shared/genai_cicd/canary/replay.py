@@ -11,7 +11,6 @@ from the stream, never assumed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,11 @@ from pydantic import ValidationError
 from genai_cicd.canary.decision import CanaryEvidence, judge
 from genai_cicd.canary.stream import CanaryStream
 from genai_cicd.errors import InvalidInput
-from genai_cicd.models.manifest import CanaryPlan, decode_manifest_text
+from genai_cicd.models.documents import load_json, read_text
+from genai_cicd.models.manifest import MAX_MANIFEST_BYTES, CanaryPlan, decode_manifest_text
 from genai_cicd.models.validation import describe_validation_error
+
+MAX_STREAM_BYTES = 64 * 1024 * 1024  # a week of one-minute intervals with every metric is a few MiB
 
 
 def load_plan(path: Path | None, stream: CanaryStream) -> CanaryPlan:
@@ -32,11 +34,8 @@ def load_plan(path: Path | None, stream: CanaryStream) -> CanaryPlan:
     """
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{path}: cannot read: {exc}") from None
-        loaded: dict[str, Any] = decode_manifest_text(text, str(path))
+        loaded: dict[str, Any] = decode_manifest_text(read_text(path, max_bytes=MAX_MANIFEST_BYTES, what="plan"),
+                                                      str(path))
         if isinstance(loaded.get("canary"), dict):
             loaded = loaded["canary"]  # a whole manifest: take its canary section
         data = dict(loaded)
@@ -92,14 +91,7 @@ def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
 
 
 def read_stream(path: Path) -> CanaryStream:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    except RecursionError:
-        raise InvalidInput(f"{path}: nested too deeply") from None
+    data = load_json(read_text(path, max_bytes=MAX_STREAM_BYTES, what="canary stream"), str(path))
     try:
         return CanaryStream.model_validate(data)
     except ValidationError as exc:

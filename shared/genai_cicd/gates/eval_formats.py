@@ -31,15 +31,18 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.dataset import parse_jsonl
+from genai_cicd.models.documents import JsonSyntaxError, load_json
+from genai_cicd.models.validation import describe_validation_error
 
 Format = Literal["jsonl", "promptfoo", "deepeval", "inspect"]
 FORMATS: tuple[Format, ...] = ("jsonl", "promptfoo", "deepeval", "inspect")
@@ -47,6 +50,127 @@ INSPECT_VALUES = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 
 # (case id, repeat, scores); scores None = the tool recorded an error for this run.
 Row = tuple[str, int, dict[str, float] | None]
+MAX_FILE_BYTES = 512 * 1024 * 1024  # an eval log of a few thousand samples with their transcripts fits
+MAX_ERRORS = 10
+MAX_EPOCHS = 1000
+MAX_EXPECTED_ROWS = 10_000_000
+
+
+class _ToolFile(BaseModel):
+    """The part of another tool's file we read, typed: anything else in it is ignored, but a field we
+    read with the wrong type is refused naming its path (``results.results.3.success``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PromptfooProvider(_ToolFile):
+    id: StrictStr | None = None
+    label: StrictStr | None = None
+
+
+class PromptfooPrompt(_ToolFile):
+    label: StrictStr | None = None
+
+
+class PromptfooTestCase(_ToolFile):
+    description: StrictStr | None = None
+    vars: Any = None
+
+
+class PromptfooAssertion(_ToolFile):
+    type: StrictStr | None = None
+    metric: StrictStr | None = None
+
+
+class PromptfooComponent(_ToolFile):
+    assertion: PromptfooAssertion | None = None
+    score: Any = None
+
+
+class PromptfooGrading(_ToolFile):
+    componentResults: list[PromptfooComponent] | None = None  # noqa: N815 - promptfoo's name
+
+
+class PromptfooResult(_ToolFile):
+    testIdx: StrictInt = 0  # noqa: N815
+    promptIdx: StrictInt = 0  # noqa: N815
+    promptId: StrictStr | None = None  # noqa: N815
+    provider: PromptfooProvider | StrictStr | None = None
+    prompt: PromptfooPrompt | None = None
+    testCase: PromptfooTestCase | None = None  # noqa: N815
+    vars: Any = None
+    failureReason: StrictInt | None = None  # noqa: N815
+    error: Any = None
+    gradingResult: PromptfooGrading | None = None  # noqa: N815
+    namedScores: dict[str, Any] | None = None  # noqa: N815
+    success: StrictBool | None = None
+
+
+class PromptfooResults(_ToolFile):
+    results: list[PromptfooResult]
+
+
+class PromptfooFile(_ToolFile):
+    results: PromptfooResults
+
+
+class DeepEvalMetric(_ToolFile):
+    name: StrictStr
+    score: Any = None
+    error: Any = None
+
+
+class DeepEvalCase(_ToolFile):
+    name: StrictStr | None = None
+    input: Any = None
+    metricsData: list[DeepEvalMetric] | None = None  # noqa: N815
+
+
+class DeepEvalFile(_ToolFile):
+    testCases: list[DeepEvalCase] | None = None  # noqa: N815
+    conversationalTestCases: list[DeepEvalCase] | None = None  # noqa: N815
+
+
+class InspectScore(_ToolFile):
+    value: Any = None
+
+
+class InspectSample(_ToolFile):
+    id: StrictStr | StrictInt
+    epoch: Annotated[StrictInt, Field(ge=1)] | None = None
+    error: Any = None
+    scores: dict[str, InspectScore] | None = None
+
+
+class InspectDataset(_ToolFile):
+    sample_ids: list[StrictStr | StrictInt] | None = None
+
+
+class InspectConfig(_ToolFile):
+    epochs: Annotated[StrictInt, Field(ge=1, le=MAX_EPOCHS)] | None = None
+
+
+class InspectEval(_ToolFile):
+    dataset: InspectDataset | None = None
+    config: InspectConfig | None = None
+
+
+class InspectFile(_ToolFile):
+    status: StrictStr | None = None
+    eval: InspectEval
+    samples: list[InspectSample] | None = None
+
+
+F = TypeVar("F", bound=_ToolFile)
+
+
+def _typed(path: str, model: type[F], doc: Any) -> F:
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        lines = describe_validation_error(exc, path).splitlines()
+        more = f"\n... and {len(lines) - MAX_ERRORS} more" if len(lines) > MAX_ERRORS else ""
+        raise InvalidInput("\n".join(lines[:MAX_ERRORS]) + more) from None
 
 
 class ScoreLine(BaseModel):
@@ -72,15 +196,24 @@ def load_score_lines(path: Path, text: str) -> list[ScoreLine]:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise InvalidInput(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(f"{path}: over the {MAX_FILE_BYTES // 2**20} MiB limit of a score file")
+    return data
 
 
 def _member(path: str, data: bytes, archive: zipfile.ZipFile, name: str) -> Any:
     info = archive.getinfo(name)
+    if info.file_size > MAX_FILE_BYTES:
+        raise InvalidInput(f"{path}: {name} unpacks to {info.file_size} bytes, over the "
+                           f"{MAX_FILE_BYTES // 2**20} MiB limit")
     if info.compress_type != 93:
-        return json.loads(archive.read(name))
+        with archive.open(name) as member:
+            return load_json(member.read(MAX_FILE_BYTES + 1), f"{path}: {name}", max_bytes=MAX_FILE_BYTES,
+                             allow_nan=True)
     # zstd (what Inspect writes): zipfile reads it only from Python 3.14, so decode the raw member.
     try:
         import zstandard  # type: ignore[import-not-found,unused-ignore]
@@ -92,20 +225,29 @@ def _member(path: str, data: bytes, archive: zipfile.ZipFile, name: str) -> Any:
     name_len = int.from_bytes(data[header + 26:header + 28], "little")
     extra_len = int.from_bytes(data[header + 28:header + 30], "little")
     start = header + 30 + name_len + extra_len
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[start:start + info.compress_size])) as reader:
-        return json.loads(reader.read())
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[start:start + info.compress_size])) as reader:
+            raw = reader.read(MAX_FILE_BYTES + 1)
+    except zstandard.ZstdError as exc:
+        raise InvalidInput(f"{path}: {name}: not readable zstd data: {exc}") from None
+    return load_json(raw, f"{path}: {name}", max_bytes=MAX_FILE_BYTES, allow_nan=True)
 
 
 def _zip_json(path: str, data: bytes) -> dict[str, Any]:
     """An Inspect ``.eval`` log (a zip: header.json + samples/*.json) as one JSON log."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        log = dict(_member(path, data, archive, "header.json"))
+        header = _member(path, data, archive, "header.json")
+        if not isinstance(header, dict):
+            raise InvalidInput(f"{path}: header.json: expected an object, got {type(header).__name__}")
+        log = dict(header)
         log["samples"] = [_member(path, data, archive, n) for n in archive.namelist()
                           if n.startswith("samples/") and n.endswith(".json")]
         return log
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as exc:
-        raise InvalidInput(f"{path}: not an Inspect .eval log: {exc}") from None
+    # A corrupted archive fails in many ways inside zipfile and zlib; each is "not a log we can read".
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, zlib.error, EOFError, OSError,
+            NotImplementedError, RuntimeError, IndexError) as exc:
+        raise InvalidInput(f"{path}: not an Inspect .eval log: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def load_document(path: Path) -> tuple[Format, Any]:
@@ -122,8 +264,8 @@ def parse_document(path: str, data: bytes) -> tuple[Format, Any]:
     except UnicodeDecodeError:
         raise InvalidInput(f"{path}: not UTF-8 text") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
+        doc = load_json(text, path, allow_nan=True)
+    except JsonSyntaxError:
         return "jsonl", text  # several JSON lines (or broken JSON: the JSONL parser names the line)
     if isinstance(doc, dict):
         results = doc.get("results")
@@ -156,113 +298,119 @@ def _score(path: str, where: str, metric: str, value: Any, letters: bool = False
     if isinstance(value, str):
         if letters and value in INSPECT_VALUES:
             return INSPECT_VALUES[value]
-        raise InvalidInput(f"{path}: {where}: {metric} = {value!r} is text, not a score: a number in [0, 1] or "
+        raise InvalidInput(f"{path}: {where}: {metric} = {value[:80]!r} is text, not a score: a number in [0, 1] or "
                            "true/false" + (" (or C, I, P, N)" if letters else ""))
-    return None
+    if value is None:
+        return None  # the tool recorded no score: the run counts as missing
+    raise InvalidInput(f"{path}: {where}: {metric} is a {type(value).__name__}, not a score: a number in [0, 1] or "
+                       "true/false")
 
 
 def _vars_id(variables: Any) -> str:
     return "vars-" + hashlib.sha256(json.dumps(variables, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def promptfoo_variants(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    results = doc["results"]["results"]
+def _provider_name(r: PromptfooResult) -> str:
+    p = r.provider
+    if isinstance(p, PromptfooProvider):
+        return p.label or p.id or "provider"
+    return p or "provider"
+
+
+def promptfoo_variants(path: str, doc: Any) -> dict[str, list[PromptfooResult]]:
+    results = _typed(path, PromptfooFile, doc).results.results
     prompts_per_provider: dict[str, set[str]] = defaultdict(set)
-
-    def provider_name(r: dict[str, Any]) -> str:
-        p = r.get("provider") or {}
-        return str(p.get("label") or p.get("id") or "provider") if isinstance(p, dict) else str(p)
-
     for r in results:
-        prompts_per_provider[provider_name(r)].add(str(r.get("promptId") or r.get("promptIdx")))
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in sorted(results, key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0))):
-        name = provider_name(r)
+        prompts_per_provider[_provider_name(r)].add(r.promptId or str(r.promptIdx))
+    out: dict[str, list[PromptfooResult]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: (r.testIdx, r.promptIdx)):
+        name = _provider_name(r)
         if len(prompts_per_provider[name]) > 1:
-            prompt = r.get("prompt") or {}
-            name = f"{name}:{prompt.get('label') or r.get('promptIdx')}"
+            name = f"{name}:{(r.prompt.label if r.prompt else None) or r.promptIdx}"
         out[name].append(r)
     return dict(out)
 
 
-def _promptfoo_rows(path: str, results: list[dict[str, Any]]) -> Iterator[Row]:
+def _promptfoo_rows(path: str, results: list[PromptfooResult]) -> Iterator[Row]:
     seen: dict[str, int] = defaultdict(int)
     for r in results:
-        test = r.get("testCase") or {}
-        case = str(test.get("description") or _vars_id(r.get("vars") or test.get("vars")))
+        test = r.testCase or PromptfooTestCase()
+        case = test.description or _vars_id(r.vars if r.vars is not None else test.vars)
         repeat = seen[case]
         seen[case] += 1
         # failureReason 2 (ERROR): the provider or an assertion errored; an assertion failure (1) is a score.
-        if r.get("failureReason") == 2 or (r.get("error") and not r.get("gradingResult")):
+        if r.failureReason == 2 or (r.error and not r.gradingResult):
             yield case, repeat, None
             continue
         where = f"test {case!r} repeat {repeat}"
         scores: dict[str, float] = {}
-        for metric, value in (r.get("namedScores") or {}).items():
+        for metric, value in (r.namedScores or {}).items():
             s = _score(path, where, metric, value)
             if s is not None:
                 scores[metric] = s
         unnamed: dict[str, list[float]] = defaultdict(list)
-        for component in ((r.get("gradingResult") or {}).get("componentResults") or []):
-            assertion = component.get("assertion") or {}
-            if assertion.get("metric"):
+        for component in (r.gradingResult.componentResults if r.gradingResult else None) or []:
+            assertion = component.assertion or PromptfooAssertion()
+            if assertion.metric:
                 continue  # counted in namedScores
-            name = f"assert:{assertion.get('type', 'unknown')}"
-            s = _score(path, where, name, component.get("score"))
+            name = f"assert:{assertion.type or 'unknown'}"
+            s = _score(path, where, name, component.score)
             if s is not None:
                 unnamed[name].append(s)
         scores |= {name: sum(v) / len(v) for name, v in unnamed.items()}
-        success = r.get("success")
-        if success is not None and not isinstance(success, bool):
-            raise InvalidInput(f"{path}: {where}: success = {success!r} is not true or false")
-        scores["pass"] = 1.0 if success is True else 0.0
+        scores["pass"] = 1.0 if r.success is True else 0.0
         yield case, repeat, scores
 
 
-def _deepeval_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
+def _deepeval_rows(path: str, doc: Any) -> Iterator[Row]:
+    typed = _typed(path, DeepEvalFile, doc)
     seen: dict[str, int] = defaultdict(int)
-    for test in [*(doc.get("testCases") or []), *(doc.get("conversationalTestCases") or [])]:
-        case = str(test.get("name") or _vars_id(test.get("input")))
+    for test in [*(typed.testCases or []), *(typed.conversationalTestCases or [])]:
+        case = test.name or _vars_id(test.input)
         repeat = seen[case]
         seen[case] += 1
         scores: dict[str, float] = {}
-        for m in test.get("metricsData") or []:
-            if m.get("error"):
+        for m in test.metricsData or []:
+            if m.error:
                 continue  # an errored metric has no score for this run
-            s = _score(path, f"test case {case!r} repeat {repeat}", str(m.get("name")), m.get("score"))
+            s = _score(path, f"test case {case!r} repeat {repeat}", m.name, m.score)
             if s is not None:
-                scores[str(m.get("name"))] = s
+                scores[m.name] = s
         yield case, repeat, scores or None
 
 
-def _inspect_rows(path: str, doc: dict[str, Any]) -> Iterator[Row]:
-    if doc.get("status") != "success":
-        raise InvalidInput(f"{path}: the Inspect run ended with status {doc.get('status')!r}: an unfinished run "
+def _inspect_rows(path: str, doc: Any) -> Iterator[Row]:
+    typed = _typed(path, InspectFile, doc)
+    if typed.status != "success":
+        raise InvalidInput(f"{path}: the Inspect run ended with status {typed.status!r}: an unfinished run "
                            "is not judged (re-run it, or retry it with inspect eval-retry)")
     seen: set[tuple[str, int]] = set()
-    for sample in doc.get("samples") or []:
-        case, repeat = str(sample.get("id")), int(sample.get("epoch") or 1) - 1
+    for sample in typed.samples or []:
+        case, repeat = str(sample.id), (sample.epoch or 1) - 1
         seen.add((case, repeat))
-        if sample.get("error"):
+        if sample.error:
             yield case, repeat, None
             continue
         scores: dict[str, float] = {}
-        for scorer, score in (sample.get("scores") or {}).items():
-            value = score.get("value") if isinstance(score, dict) else None
+        for scorer, score in (sample.scores or {}).items():
+            value = score.value
             items = value.items() if isinstance(value, dict) else [(None, value)]
             for key, v in items:
-                name = f"{scorer}.{key}" if key is not None else str(scorer)
+                name = f"{scorer}.{key}" if key is not None else scorer
                 s = _score(path, f"sample {case!r} epoch {repeat + 1}", name, v, letters=True)
                 if s is not None:
                     scores[name] = s
         yield case, repeat, scores or None
     # Every sample of the dataset in every epoch is expected: one the log lacks is a missing score.
-    dataset = (doc.get("eval") or {}).get("dataset") or {}
-    epochs = int(((doc.get("eval") or {}).get("config") or {}).get("epochs") or 1)
-    for case in dataset.get("sample_ids") or []:
+    dataset = typed.eval.dataset or InspectDataset()
+    epochs = (typed.eval.config.epochs if typed.eval.config else None) or 1
+    if len(dataset.sample_ids or []) * epochs > MAX_EXPECTED_ROWS:
+        raise InvalidInput(f"{path}: eval.dataset.sample_ids: {len(dataset.sample_ids or [])} samples x {epochs} "
+                           f"epochs is over {MAX_EXPECTED_ROWS} expected scores")
+    for sample_id in dataset.sample_ids or []:
         for repeat in range(epochs):
-            if (str(case), repeat) not in seen:
-                yield str(case), repeat, None
+            if (str(sample_id), repeat) not in seen:
+                yield str(sample_id), repeat, None
 
 
 def read_rows(path: Path, fmt: Format | None = None, variant: str | None = None, role: str = "") -> list[Row]:
@@ -290,7 +438,7 @@ def _rows(path: str, detected: Format, doc: Any, fmt: Format | None, variant: st
     if detected == "jsonl":
         return [(x.case_id, x.repeat, dict(x.scores)) for x in load_score_lines(Path(path), doc)]
     if detected == "promptfoo":
-        arms = promptfoo_variants(doc)
+        arms = promptfoo_variants(path, doc)
         if variant is None:
             if role in arms:
                 variant = role

@@ -38,6 +38,7 @@ from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import GenAICicdError, TransientAwsError, domain_message
 from genai_cicd.logic.reconcile import settle
+from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
 from genai_cicd.models.results import CancelledExecution, PipelineReport, StartResult
 from genai_cicd.models.tasks import PipelineContext, ReportInput
 
@@ -47,8 +48,8 @@ class ActionDetail(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    pipeline: str = Field(min_length=1, max_length=100)
-    execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
+    pipeline: PipelineName
+    execution_id: PipelineExecutionId = Field(alias="execution-id")
     stage: str = Field(min_length=1, max_length=100)
     action: str = Field(min_length=1, max_length=100)
     state: str
@@ -65,8 +66,8 @@ class PipelineExecutionDetail(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    pipeline: str = Field(min_length=1, max_length=100)
-    execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
+    pipeline: PipelineName
+    execution_id: PipelineExecutionId = Field(alias="execution-id")
     state: str
     attempt: int = Field(default=1, alias="pipeline-execution-attempt", ge=1, le=10_000)
 

@@ -9,19 +9,20 @@ and field.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from genai_cicd.errors import DatasetInvalid
+from genai_cicd.errors import DatasetInvalid, InvalidInput
+from genai_cicd.models.documents import load_json
 from genai_cicd.models.patterns import compile_pattern
 from genai_cicd.models.validation import describe_validation_error
 
 MAX_LINES = 100_000
 # One case is a question, a reference and a few assertions: 256 KiB is far beyond any real one.
 MAX_LINE_CHARS = 256 * 1024
+MAX_DATASET_BYTES = 128 * 1024 * 1024  # a file is read whole before its lines are checked
 
 
 def _text(value: Any) -> Any:
@@ -126,9 +127,9 @@ def parse_jsonl(text: str, model: type[T], source: str) -> list[T]:
             errors.append(f"{source}:{number}: (root): line of {len(raw)} characters, over {MAX_LINE_CHARS}")
             continue
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            errors.append(f"{source}:{number}: not valid JSON: {exc.msg} (column {exc.colno})")
+            data = load_json(raw, f"{source}:{number}")
+        except InvalidInput as exc:
+            errors.append(str(exc).replace(f"{source}:{number}:1:", f"{source}:{number}:"))
             continue
         try:
             item = model.model_validate(data)

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genai_cicd.errors import InvalidInput, ManifestInvalid
+from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
+from genai_cicd.models.documents import load_yaml, read_text
 from genai_cicd.models.validation import describe_validation_error
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -23,8 +25,9 @@ ArtifactRef = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\
 
 
 class Strict(BaseModel):
-    # allow_inf_nan=False: NaN and infinities are refused in every number of the manifest.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # allow_inf_nan=False: NaN and infinities are refused in every number of the manifest. strict: a number is
+    # never read from true or "3" (``repeats: true`` was once read as 1); enums still read from their names.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class ChangeKind(StrEnum):
@@ -51,7 +54,7 @@ class Variant(Strict):
 
 
 class Change(Strict):
-    kinds: list[ChangeKind] = Field(min_length=1)
+    kinds: list[Annotated[ChangeKind, Field(strict=False)]] = Field(min_length=1)
     description: str = Field(default="", max_length=2000)
     author: str = Field(default="unknown", max_length=200)
 
@@ -378,12 +381,12 @@ class CanaryPlan(Strict):
     min_canary_requests_per_step: int = Field(default=200, ge=1)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
     metrics_namespace: str = Field(default="GenAIApp", min_length=1, max_length=255)
-    metrics: list[CanaryMetric] = Field(
+    metrics: list[Annotated[CanaryMetric, Field(strict=False)]] = Field(
         default_factory=lambda: [CanaryMetric.ERRORS, CanaryMetric.SLOW_REQUESTS, CanaryMetric.LOW_QUALITY]
     )
     # Critical metrics roll back as soon as they are shown harmful; the others once the step
     # served its minimum sample (min_canary_requests_per_step).
-    critical_metrics: list[CriticalMetric] = Field(default_factory=lambda: [CriticalMetric.ERRORS])
+    critical_metrics: list[Annotated[CriticalMetric, Field(strict=False)]] = Field(default_factory=lambda: [CriticalMetric.ERRORS])
     # A step advances (or the last one promotes) only when every judged metric is shown safe:
     # its anytime-valid upper bound of canary rate / baseline rate below detect_ratio.
     detect_ratio: float = Field(default=2.0, gt=1.0, le=100.0)
@@ -440,8 +443,8 @@ class BuildInfo(Strict):
     """Written by the build (``genai-cicd bundle``), not by hand: where this release came from."""
 
     commit: str | None = Field(default=None, max_length=200)
-    pipeline: str | None = Field(default=None, max_length=100)
-    pipeline_execution_id: str | None = Field(default=None, max_length=200)
+    pipeline: PipelineName | None = None
+    pipeline_execution_id: PipelineExecutionId | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)  # s3 uri -> sha256 of the content
 
 
@@ -571,14 +574,10 @@ def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, objec
     if size > MAX_MANIFEST_BYTES:
         # It travels in a Step Functions payload (256 KiB); datasets are referenced, never inlined.
         raise ManifestInvalid(f"{source}: (root): {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
-    import yaml  # imported here: only LoadManifest and the CLI read manifest text
-
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ManifestInvalid(f"{source}{line}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}") from None
+        data = load_yaml(text, source)
+    except InvalidInput as exc:
+        raise ManifestInvalid(str(exc)) from None
     if not isinstance(data, dict):
         raise ManifestInvalid(f"{source}: (root): expected a mapping, got {type(data).__name__}")
     return data
@@ -590,7 +589,7 @@ def load_manifest_text(text: str, source: str = "manifest") -> ReleaseManifest:
 
 def load_manifest_file(path: Path) -> ReleaseManifest:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestInvalid(f"{path}: cannot read: {exc}") from None
+        text = read_text(path, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
+    except InvalidInput as exc:
+        raise ManifestInvalid(str(exc)) from None
     return load_manifest_text(text, str(path))

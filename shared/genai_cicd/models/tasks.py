@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
+from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
 from genai_cicd.models.regression import Shard, ShardPlan
 from genai_cicd.models.traffic import TrafficReceipt
 
@@ -22,8 +23,8 @@ class TaskModel(BaseModel):
 class PipelineContext(TaskModel):
     """Where the release came from when a pipeline started it."""
 
-    pipeline: str = Field(min_length=1, max_length=100)
-    execution_id: str = Field(min_length=1, max_length=200)
+    pipeline: PipelineName
+    execution_id: PipelineExecutionId
     stage: str = Field(min_length=1, max_length=100)
     action: str = Field(min_length=1, max_length=100)
     callback: Literal["approval", "none"] = "none"
