@@ -32,7 +32,10 @@ def sample_manifest(name: str = "good-prompt") -> dict[str, Any]:
     return data
 
 
-def pipeline_action_event(state: str = "STARTED", execution_id: str = "0c43d40f-b0d9-4962-bb4d-c8411945f6b1", action: str = "GenAIGate",
+EXECUTION_ID = "0c43d40f-b0d9-4962-bb4d-c8411945f6b1"  # a UUID, as CodePipeline's execution ids are
+
+
+def pipeline_action_event(state: str = "STARTED", execution_id: str = EXECUTION_ID, action: str = "GenAIGate",
                           category: str = "Approval",
                           action_execution_id: str = "47f821c5-a902-44b2-ae61-b878d31ecd21") -> dict[str, Any]:
     """An action's state change as "Monitoring CodePipeline events" shows it. For an approval's STARTED,

@@ -97,7 +97,8 @@ def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_tra
         wait_for(lambda: runner.flag_weight() > 0)
         assert aws.runtime.in_flight > 0, "the cancel must land before StartCanary's second lock check"
         superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
-                      "detail": {"pipeline": "support-bot-pipeline", "execution-id": "00000000-0000-4000-8000-0000000000cb",
+                      "detail": {"pipeline": "support-bot-pipeline",
+                                 "execution-id": "00000000-0000-4000-8000-0000000000cb",
                                  "state": "SUPERSEDED", "version": 1}}
         [cancel] = aws.deliver_event(superseded)
         assert cancel["error"] is None, cancel

@@ -19,6 +19,8 @@ from tests.fakes import FakeApprovals, FakeExecutions, FakePipelineCallbacks, Fa
 from tests.memory_store import MemoryStore
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:release"
+# Pipeline execution ids are UUIDs (the CodePipeline API reference's PipelineExecutionId pattern).
+E1, E2, E9 = (f"00000000-0000-4000-8000-00000000000{i}" for i in (1, 2, 9))
 
 
 def deps() -> Any:
@@ -27,7 +29,7 @@ def deps() -> Any:
                            config=SimpleNamespace(artifact_bucket="mem"))
 
 
-def action(execution_id: str = "00000000-0000-4000-8000-000000000001", attempt: int = 1, request: str | None = None) -> ActionDetail:
+def action(execution_id: str = E1, attempt: int = 1, request: str | None = None) -> ActionDetail:
     """The approval action's STARTED for the request with token ``request`` (the fake's default token)."""
     return ActionDetail.model_validate({"pipeline": "p", "execution-id": execution_id, "stage": "Gate",
                                         "action": "GenAIGate", "state": "STARTED", "type": {"category": "Approval"},
@@ -36,7 +38,7 @@ def action(execution_id: str = "00000000-0000-4000-8000-000000000001", attempt: 
 
 
 def ended(state: str = "SUPERSEDED", attempt: int = 1) -> PipelineExecutionDetail:
-    return PipelineExecutionDetail.model_validate({"pipeline": "p", "execution-id": "00000000-0000-4000-8000-000000000001", "state": state,
+    return PipelineExecutionDetail.model_validate({"pipeline": "p", "execution-id": E1, "state": state,
                                                    "pipeline-execution-attempt": attempt})
 
 
@@ -59,7 +61,7 @@ def test_a_pipeline_action_starts_one_release_and_records_it() -> None:
     first = start_from_pipeline(action(), MACHINE, d)
     again = start_from_pipeline(action(), MACHINE, d)
     assert first.started and not again.started and "duplicate event" in again.reason
-    assert [r.arn for r in d.pipeline_records.executions("p", "00000000-0000-4000-8000-000000000001")] == [first.execution_arn]
+    assert [r.arn for r in d.pipeline_records.executions("p", E1)] == [first.execution_arn]
 
 
 def test_a_late_start_after_the_pipeline_ended_starts_nothing_but_a_retry_does() -> None:
@@ -73,7 +75,7 @@ def test_a_late_start_after_the_pipeline_ended_starts_nothing_but_a_retry_does()
 
 def test_a_cancel_between_the_check_and_the_record_stops_the_new_release() -> None:
     d = deps()
-    d.executions.on_start = lambda: d.pipeline_records.bury("p", "00000000-0000-4000-8000-000000000001", "STOPPED", 1, 0)
+    d.executions.on_start = lambda: d.pipeline_records.bury("p", E1, "STOPPED", 1, 0)
     result = start_from_pipeline(action(), MACHINE, d)
     assert not result.started and "while starting: stopped" in result.reason
     assert d.executions.stopped == [(result.execution_arn, "PipelineCancelled")]
@@ -87,7 +89,7 @@ def test_a_cancel_buries_first_then_stops_running_releases_and_rejects_their_app
     assert d.pipeline_records.calls[0] == "bury"  # before anything else: a late STARTED sees it
     assert d.executions.stopped == [(started.execution_arn, "PipelineCancelled")]
     assert done[0].status == "RUNNING" and done[0].approval == "rejected"
-    assert d.pipeline.answers == [("00000000-0000-4000-8000-000000000001", False)]  # only this execution's approval, rejected
+    assert d.pipeline.answers == [(E1, False)]  # only this execution's approval, rejected
 
 
 def test_the_settle_sequences_report_link_reaches_the_message_and_a_missing_one_is_said_so() -> None:
@@ -120,7 +122,7 @@ def test_the_settle_sequences_report_link_reaches_the_message_and_a_missing_one_
     assert "release_report" not in published[-1]["detail"]
 
 
-def report(d: Any, execution_arn: str, execution_id: str = "00000000-0000-4000-8000-000000000001", outcome: str = "promoted") -> Any:
+def report(d: Any, execution_arn: str, execution_id: str = E1, outcome: str = "promoted") -> Any:
     from genai_cicd.logic.pipeline_events import report_to_pipeline
     from genai_cicd.models.tasks import PipelineContext, ReleaseContext, ReportInput
 
@@ -136,22 +138,22 @@ def report(d: Any, execution_arn: str, execution_id: str = "00000000-0000-4000-8
 def test_the_report_answers_the_approval_of_the_release_own_pipeline_execution_only() -> None:
     """Two pipeline executions each wait on their approval: a release answers its own, by its execution id."""
     d = deps()
-    d.pipeline = FakePipelineCallbacks(pending={"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"})
-    started = start_from_pipeline(action("00000000-0000-4000-8000-000000000001"), MACHINE, d)
-    result = report(d, started.execution_arn, "00000000-0000-4000-8000-000000000001")
+    d.pipeline = FakePipelineCallbacks(pending={E1, E2})
+    started = start_from_pipeline(action(E1), MACHINE, d)
+    result = report(d, started.execution_arn, E1)
     assert result.reported and result.status == "Approved"
-    assert d.pipeline.answers == [("00000000-0000-4000-8000-000000000001", True)] and d.pipeline.pending == {"00000000-0000-4000-8000-000000000002"}
+    assert d.pipeline.answers == [(E1, True)] and d.pipeline.pending == {E2}
 
 
 def test_an_execution_input_naming_a_pipeline_decides_nothing_unless_start_release_recorded_it() -> None:
     """Anyone may StartExecution with a `pipeline` context (another team's production approval): only the
     execution StartRelease started for that pipeline execution answers it."""
     d = deps()
-    d.pipeline = FakePipelineCallbacks(pending={"00000000-0000-4000-8000-000000000009"})
+    d.pipeline = FakePipelineCallbacks(pending={E9})
     forged = f"{MACHINE.replace(':stateMachine:', ':execution:')}:manual-1"
-    result = report(d, forged, "00000000-0000-4000-8000-000000000009")
+    result = report(d, forged, E9)
     assert not result.reported and "not started by p's gate action" in str(result.reason)
-    assert d.pipeline.answers == [] and d.pipeline.pending == {"00000000-0000-4000-8000-000000000009"}
+    assert d.pipeline.answers == [] and d.pipeline.pending == {E9}
 
 
 @pytest.mark.parametrize(("outcome", "approved"), [("promoted", True), ("blocked", False), ("rolled_back", False)])
@@ -162,13 +164,13 @@ def test_a_release_settled_with_its_approval_still_open_gets_it_answered_as_its_
     from genai_cicd.ports import Execution
 
     d = deps()
-    d.pipeline = FakePipelineCallbacks(pending={"00000000-0000-4000-8000-000000000001"})
+    d.pipeline = FakePipelineCallbacks(pending={E1})
     started = start_from_pipeline(action(), MACHINE, d)
     described = Execution(arn=started.execution_arn, name=started.execution_name, status="FAILED",
                           input=d.executions.running[started.execution_arn].input)
     said = answer_pending_approval(d, described, f"release {outcome}", approved=outcome == "promoted")
     assert said == ("approved" if approved else "rejected")
-    assert d.pipeline.answers == [("00000000-0000-4000-8000-000000000001", approved)]
+    assert d.pipeline.answers == [(E1, approved)]
     # a second reconcile (EventBridge delivers at least once) finds nothing to answer
     assert answer_pending_approval(d, described, "again", approved=approved) == "no approval pending"
 
@@ -176,32 +178,32 @@ def test_a_release_settled_with_its_approval_still_open_gets_it_answered_as_its_
 def test_a_redelivered_failed_of_attempt_1_leaves_attempt_2_running_with_its_approval_pending() -> None:
     """EventBridge delivers at least once: FAILED(attempt 1) may arrive again while the retry's release runs."""
     d = deps()
-    d.pipeline = FakePipelineCallbacks(pending={"00000000-0000-4000-8000-000000000001"}, tokens={"00000000-0000-4000-8000-000000000001": "request-1"})
+    d.pipeline = FakePipelineCallbacks(pending={E1}, tokens={E1: "request-1"})
     first = start_from_pipeline(action(attempt=1, request="request-1"), MACHINE, d)
     cancel_for_pipeline(ended("FAILED", attempt=1), d)
-    assert d.pipeline.answers == [("00000000-0000-4000-8000-000000000001", False)]
-    d.pipeline.pending, d.pipeline.tokens = {"00000000-0000-4000-8000-000000000001"}, {"00000000-0000-4000-8000-000000000001": "request-2"}  # the retry opens a new request
+    assert d.pipeline.answers == [(E1, False)]
+    d.pipeline.pending, d.pipeline.tokens = {E1}, {E1: "request-2"}  # the retry opens a new request
     second = start_from_pipeline(action(attempt=2, request="request-2"), MACHINE, d)
     assert second.started and second.execution_arn != first.execution_arn
     again = cancel_for_pipeline(ended("FAILED", attempt=1), d)  # the re-delivery
     assert [c.execution_arn for c in again] == [first.execution_arn]
     assert second.execution_arn in d.executions.running
     assert (second.execution_arn, "PipelineCancelled") not in d.executions.stopped
-    assert d.pipeline.answers == [("00000000-0000-4000-8000-000000000001", False)] and d.pipeline.pending == {"00000000-0000-4000-8000-000000000001"}
+    assert d.pipeline.answers == [(E1, False)] and d.pipeline.pending == {E1}
 
 
 def test_a_retry_ends_the_older_attempts_release_and_a_late_start_of_it_starts_nothing() -> None:
     d = deps()
-    d.pipeline = FakePipelineCallbacks(pending={"00000000-0000-4000-8000-000000000001"}, tokens={"00000000-0000-4000-8000-000000000001": "request-1"})
+    d.pipeline = FakePipelineCallbacks(pending={E1}, tokens={E1: "request-1"})
     first = start_from_pipeline(action(attempt=1, request="request-1"), MACHINE, d)
-    d.pipeline.tokens = {"00000000-0000-4000-8000-000000000001": "request-2"}  # attempt 1 failed, its FAILED event is still on its way
+    d.pipeline.tokens = {E1: "request-2"}  # attempt 1 failed, its FAILED event is still on its way
     second = start_from_pipeline(action(attempt=2, request="request-2"), MACHINE, d)
     assert second.started and (first.execution_arn, "PipelineCancelled") in d.executions.stopped
     # attempt 1's release rejected nothing: the open request is attempt 2's, which it never answers
     assert d.pipeline.answers == []
     late = start_from_pipeline(action(attempt=1, request="request-1"), MACHINE, d)
     assert not late.started
-    assert d.pipeline_records.tombstones[("p", "00000000-0000-4000-8000-000000000001")].attempt == 1
+    assert d.pipeline_records.tombstones[("p", E1)].attempt == 1
     cancel_for_pipeline(ended("FAILED", attempt=1), d)
     assert second.execution_arn in d.executions.running and d.pipeline.answers == []
 
@@ -210,7 +212,7 @@ def test_a_late_event_of_an_older_attempt_never_lowers_the_buried_attempt() -> N
     d = deps()
     cancel_for_pipeline(ended("STOPPED", attempt=3), d)
     cancel_for_pipeline(ended("FAILED", attempt=1), d)
-    assert d.pipeline_records.tombstones[("p", "00000000-0000-4000-8000-000000000001")].attempt == 3
+    assert d.pipeline_records.tombstones[("p", E1)].attempt == 3
     assert not start_from_pipeline(action(attempt=2), MACHINE, d).started
 
 
@@ -239,7 +241,7 @@ def play(events: list[tuple[Any, ...]], delays: list[list[float]]) -> tuple[froz
             happened += 1
             kind = events[happened]
             if kind[0] == "start":
-                d.pipeline.pending, d.pipeline.tokens = {"00000000-0000-4000-8000-000000000001"}, {"00000000-0000-4000-8000-000000000001": f"request-{kind[1]}"}
+                d.pipeline.pending, d.pipeline.tokens = {E1}, {E1: f"request-{kind[1]}"}
             else:
                 d.pipeline.pending = set()
         event = events[i]

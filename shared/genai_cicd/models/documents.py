@@ -200,3 +200,31 @@ def read_text(path: Path, *, max_bytes: int, what: str = "file") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def yaml_lines(text: str) -> Any:
+    """A function from a field path (``("gates", "prompt_regression", "repeats")``) to the 1-based line
+    of that field in the YAML text, or of its nearest enclosing field that is there."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError, ValueError):
+        root = None
+
+    def line_of(path: tuple[Any, ...]) -> int | None:
+        node, line = root, None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                match = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)]
+                if not match:
+                    break
+                line, node = match[0][0].start_mark.line + 1, match[0][1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                break
+        return line
+
+    return line_of

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genai_cicd.errors import InvalidInput, ManifestInvalid
 from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
-from genai_cicd.models.documents import load_yaml, read_text
+from genai_cicd.models.documents import load_yaml, read_text, yaml_lines
 from genai_cicd.models.validation import describe_validation_error
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -386,7 +387,8 @@ class CanaryPlan(Strict):
     )
     # Critical metrics roll back as soon as they are shown harmful; the others once the step
     # served its minimum sample (min_canary_requests_per_step).
-    critical_metrics: list[Annotated[CriticalMetric, Field(strict=False)]] = Field(default_factory=lambda: [CriticalMetric.ERRORS])
+    critical_metrics: list[Annotated[CriticalMetric, Field(strict=False)]] = Field(
+        default_factory=lambda: [CriticalMetric.ERRORS])
     # A step advances (or the last one promotes) only when every judged metric is shown safe:
     # its anytime-valid upper bound of canary rate / baseline rate below detect_ratio.
     detect_ratio: float = Field(default=2.0, gt=1.0, le=100.0)
@@ -560,12 +562,34 @@ class ReleaseManifest(Strict):
 MAX_MANIFEST_BYTES = 256 * 1024
 
 
-def parse_manifest(data: object, source: str = "manifest") -> ReleaseManifest:
-    """Validate a decoded manifest; raise ManifestInvalid naming each bad field."""
+def parse_manifest(data: object, source: str = "manifest", text: str | None = None) -> ReleaseManifest:
+    """Validate a decoded manifest; raise ManifestInvalid naming each bad field (and its line, given the
+    ``text`` it was decoded from)."""
     try:
         return ReleaseManifest.model_validate(data)
     except ValidationError as exc:
-        raise ManifestInvalid(describe_validation_error(exc, source)) from None
+        lines = yaml_lines(text) if text is not None else None
+        raise ManifestInvalid(describe_validation_error(exc, source, lines=lines, fields=manifest_fields())) from None
+
+
+@lru_cache(maxsize=1)
+def manifest_fields() -> frozenset[str]:
+    """Every field name of the manifest's models: what a misspelt key is compared with."""
+    names: set[str] = set()
+    todo: list[Any] = [ReleaseManifest]
+    seen: set[Any] = set()
+    while todo:
+        kind = todo.pop()
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            for name, field in kind.model_fields.items():
+                names.add(field.alias or name)
+                todo.append(field.annotation)
+        else:
+            todo.extend(get_args(kind))
+    return frozenset(names)
 
 
 def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, object]:
@@ -584,7 +608,7 @@ def decode_manifest_text(text: str, source: str = "manifest") -> dict[str, objec
 
 
 def load_manifest_text(text: str, source: str = "manifest") -> ReleaseManifest:
-    return parse_manifest(decode_manifest_text(text, source), source)
+    return parse_manifest(decode_manifest_text(text, source), source, text)
 
 
 def load_manifest_file(path: Path) -> ReleaseManifest:
