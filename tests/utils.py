@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,11 @@ def sample_manifest(name: str = "good-prompt") -> dict[str, Any]:
 
 
 EXECUTION_ID = "0c43d40f-b0d9-4962-bb4d-c8411945f6b1"  # a UUID, as CodePipeline's execution ids are
+
+
+def eid(name: str) -> str:
+    """A pipeline execution id (a UUID, the CodePipeline API's pattern) that a test can name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"genai-cicd-test/{name}"))
 
 
 def pipeline_action_event(state: str = "STARTED", execution_id: str = EXECUTION_ID, action: str = "GenAIGate",

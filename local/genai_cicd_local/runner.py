@@ -36,6 +36,10 @@ def warmup_seconds(rate_per_second: float) -> float:
     return 60.0 * min(15, max(1, minutes))
 
 
+# The pipeline execution the events/ fixtures name (a UUID, as CodePipeline's are).
+EVENT_FIXTURE_EXECUTION = "0c43d40f-b0d9-4962-bb4d-c8411945f6b1"
+
+
 class LocalReleaseRunner:
     def __init__(self, aws: EmbeddedAWS, out: Callable[[str], None] = print, traffic_rate: float = 20.0) -> None:
         self.aws = aws
@@ -93,10 +97,11 @@ class LocalReleaseRunner:
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name="evt-aborted", input=json.dumps(
             {"manifest": manifest.model_dump(mode="json"), "started_by": "events/"}))["executionArn"]
         sfn.stop_execution(executionArn=arn, error="Example", cause="stopped by the event fixtures")
-        token = self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-1")
+        token = self.aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate",
+                                               EVENT_FIXTURE_EXECUTION)
         # events/report_to_pipeline answers for evt-release: StartRelease's record that it started it.
         DynamoPipelineRecords(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"]) \
-            .record_execution("support-bot-pipeline", "exec-1", "evt-release",
+            .record_execution("support-bot-pipeline", EVENT_FIXTURE_EXECUTION, "evt-release",
                               f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:evt-release",
                               1, token)
 

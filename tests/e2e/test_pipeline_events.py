@@ -16,7 +16,7 @@ from genai_cicd.logic.pipeline_events import execution_name, manifest_key
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import AppTraffic, gate_started, parked, put_pipeline_manifest, status_event, wait_for  # noqa: F401
-from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
+from tests.utils import QUICK_CANARY, eid, manifest_file, pipeline_action_event
 
 PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
 SLOW = {"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500}
@@ -55,20 +55,20 @@ def canary_running(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path,
 
 
 def test_an_invoke_actions_event_starts_no_shadow_release(aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    event = started(aws, "exec-invoke", category="Invoke")
+    event = started(aws, eid("invoke"), category="Invoke")
     assert aws.deliver_event(event) == []  # the rule matches approval actions only
     payload, error = aws.invoke("StartReleaseFunction", event)  # and the handler refuses it too
     assert not error and payload["started"] is False and "not an approval action" in payload["reason"]
     names = [e["name"] for e in aws.client("stepfunctions").list_executions(
         stateMachineArn=aws.state_machine_arn)["executions"]]
-    assert execution_name(PIPELINE, "exec-invoke", STAGE, ACTION) not in names
+    assert execution_name(PIPELINE, eid("invoke"), STAGE, ACTION) not in names
 
 
 def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
-    arn = canary_running(aws, runner, tmp_path, "00000000-0000-4000-8000-0000000000ca")
+    arn = canary_running(aws, runner, tmp_path, eid("canceled"))
     before = len(answers(aws))
-    [cancel] = aws.deliver_event(pipeline_ended("00000000-0000-4000-8000-0000000000ca", "CANCELED"))
+    [cancel] = aws.deliver_event(pipeline_ended(eid("canceled"), "CANCELED"))
     assert cancel["error"] is None, cancel
     sfn = aws.client("stepfunctions")
     wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED")  # the stop lands
@@ -79,25 +79,25 @@ def test_a_canceled_pipeline_execution_stops_its_release_and_answers_the_approva
 
 def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    release(aws, runner, tmp_path, "exec-retry", {**QUICK_CANARY, "steps": [50]})
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
-    first_started = started(aws, "exec-retry", attempt=1)
+    release(aws, runner, tmp_path, eid("retry"), {**QUICK_CANARY, "steps": [50]})
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, eid("retry"))
+    first_started = started(aws, eid("retry"), attempt=1)
     [first] = aws.deliver_event(first_started)
     first_arn = first["payload"]["execution_arn"]
-    [failed] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))  # the stage failed
+    [failed] = aws.deliver_event(pipeline_ended(eid("retry"), "FAILED", attempt=1))  # the stage failed
     assert failed["error"] is None
     sfn = aws.client("stepfunctions")
     wait_for(lambda: sfn.describe_execution(executionArn=first_arn)["status"] != "RUNNING")  # stopped
     # The operator retries the failed stage: the same execution id, attempt 2, a new approval.
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-retry")
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, eid("retry"))
     before = len(answers(aws))
-    [second] = aws.deliver_event(started(aws, "exec-retry", attempt=2))
+    [second] = aws.deliver_event(started(aws, eid("retry"), attempt=2))
     assert second["payload"]["started"] is True, second
-    assert second["payload"]["execution_name"] == execution_name(PIPELINE, "exec-retry", STAGE, ACTION, 2)
+    assert second["payload"]["execution_name"] == execution_name(PIPELINE, eid("retry"), STAGE, ACTION, 2)
     assert second["payload"]["execution_arn"] != first_arn
     # EventBridge delivers at least once: attempt 1's FAILED arrives again while attempt 2 runs (after its
     # approval request opened). It must not stop attempt 2 nor answer attempt 2's approval.
-    [again] = aws.deliver_event(pipeline_ended("exec-retry", "FAILED", attempt=1))
+    [again] = aws.deliver_event(pipeline_ended(eid("retry"), "FAILED", attempt=1))
     assert again["error"] is None
     assert [c["execution_arn"] for c in again["payload"]["cancelled"]] == [first_arn]
     assert sfn.describe_execution(executionArn=second["payload"]["execution_arn"])["status"] == "RUNNING"
@@ -112,16 +112,16 @@ def test_a_retried_stage_starts_a_fresh_release_that_answers_the_new_approval(
     assert late["payload"]["execution_arn"] == first_arn
     names = [e["name"] for e in aws.client("stepfunctions").list_executions(
         stateMachineArn=aws.state_machine_arn)["executions"]]
-    assert names.count(execution_name(PIPELINE, "exec-retry", STAGE, ACTION)) == 1
+    assert names.count(execution_name(PIPELINE, eid("retry"), STAGE, ACTION)) == 1
 
 
 def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner) -> None:
-    aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key(PIPELINE, "exec-invalid"),
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=manifest_key(PIPELINE, eid("invalid")),
                                 Body=json.dumps({"app": "support-bot", "canary": {"steps": [150]}}).encode())
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-invalid")
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, eid("invalid"))
     before = len(answers(aws))
-    [outcome] = aws.deliver_event(started(aws, "exec-invalid"))
+    [outcome] = aws.deliver_event(started(aws, eid("invalid")))
     arn = outcome["payload"]["execution_arn"]
     final = aws.wait(arn, timeout=60)
     assert final["status"] == "FAILED"
@@ -132,7 +132,7 @@ def test_a_manifest_rejected_at_load_manifest_answers_the_approval(
 
 def test_an_operator_stop_answers_the_approval_and_restores_traffic(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
-    arn = canary_running(aws, runner, tmp_path, "exec-stop")
+    arn = canary_running(aws, runner, tmp_path, eid("stop"))
     before = len(answers(aws))
     sfn = aws.client("stepfunctions")
     sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
@@ -146,10 +146,10 @@ def test_an_operator_stop_answers_the_approval_and_restores_traffic(
 
 def test_settling_a_superseded_release_never_answers_the_newer_executions_approval(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
-    arn = canary_running(aws, runner, tmp_path, "exec-old")
-    aws.backend.open_approval(PIPELINE, STAGE, ACTION, "exec-new")  # a newer execution reached the gate
+    arn = canary_running(aws, runner, tmp_path, eid("old"))
+    aws.backend.open_approval(PIPELINE, STAGE, ACTION, eid("new"))  # a newer execution reached the gate
     before = len(answers(aws))
-    [cancel] = aws.deliver_event(pipeline_ended("exec-old", "SUPERSEDED"))
+    [cancel] = aws.deliver_event(pipeline_ended(eid("old"), "SUPERSEDED"))
     assert cancel["error"] is None and cancel["payload"]["cancelled"][0]["approval"] == "no approval pending"
     assert answers(aws)[before:] == []
     assert aws.backend.approvals[(PIPELINE, STAGE, ACTION)]["status"] == "InProgress"
@@ -166,10 +166,10 @@ def test_an_execution_input_naming_another_pipelines_approval_leaves_it_in_progr
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={**QUICK_CANARY, "steps": [50]})
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
-    aws.backend.open_approval("billing-prod", "Production", ACTION, "exec-theirs")
+    aws.backend.open_approval("billing-prod", "Production", ACTION, eid("theirs"))
     before = len(aws.backend.approval_results)
     forged = {"manifest": upload_manifest_artifacts(path, aws.client("s3"), aws.bucket),
-              "pipeline": {"pipeline": "billing-prod", "execution_id": "exec-theirs", "stage": "Production",
+              "pipeline": {"pipeline": "billing-prod", "execution_id": eid("theirs"), "stage": "Production",
                            "action": ACTION, "callback": "approval"}, "started_by": "someone"}
     arn = aws.client("stepfunctions").start_execution(stateMachineArn=aws.state_machine_arn, name="forged-1",
                                                       input=json.dumps(forged))["executionArn"]

@@ -12,7 +12,7 @@ from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
 from tests.stack import AppTraffic, gate_started, parked  # noqa: F401
-from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
+from tests.utils import QUICK_CANARY, eid, manifest_file, pipeline_action_event
 
 
 def put_pipeline_manifest(aws: EmbeddedAWS, path: Path, execution_id: str) -> None:
@@ -32,10 +32,10 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={**QUICK_CANARY, "steps": [50]})
-    put_pipeline_manifest(aws, path, "exec-dup")
+    put_pipeline_manifest(aws, path, eid("dup"))
     runner.seed_flag(json.loads(json.dumps(__import__("yaml").safe_load(path.read_text()))))
-    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "exec-dup")
-    event = gate_started(aws, "exec-dup")
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", eid("dup"))
+    event = gate_started(aws, eid("dup"))
     results = [aws.deliver_event(event) for _ in range(5)]
     stage_event = {**event, "detail-type": "CodePipeline Stage Execution State Change",
                    "detail": {k: v for k, v in event["detail"].items() if k not in ("action", "type")}}
@@ -44,7 +44,7 @@ def test_given_duplicate_gate_events_when_delivered_then_one_release_and_one_app
     arns = {r[0]["payload"]["execution_arn"] for r in results}
     assert len(arns) == 1
     arn = arns.pop()
-    name = execution_name("support-bot-pipeline", "exec-dup", "GenAIGates", "GenAIGate")
+    name = execution_name("support-bot-pipeline", eid("dup"), "GenAIGates", "GenAIGate")
     executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
     assert [e["name"] for e in executions].count(name) == 1
     with AppTraffic(aws):
@@ -58,14 +58,14 @@ def test_given_a_superseded_pipeline_when_canary_is_baking_then_release_stops_an
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, parked: None) -> None:  # noqa: F811
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
-    put_pipeline_manifest(aws, path, "00000000-0000-4000-8000-0000000000cc")
+    put_pipeline_manifest(aws, path, eid("cancel"))
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
-    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", "00000000-0000-4000-8000-0000000000cc")
-    [outcome] = aws.deliver_event(gate_started(aws, "00000000-0000-4000-8000-0000000000cc"))
+    aws.backend.open_approval("support-bot-pipeline", "GenAIGates", "GenAIGate", eid("cancel"))
+    [outcome] = aws.deliver_event(gate_started(aws, eid("cancel")))
     arn = outcome["payload"]["execution_arn"]
     wait_for(lambda: runner.flag_weight() > 0)
     superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
-                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": "00000000-0000-4000-8000-0000000000cc",
+                  "detail": {"pipeline": "support-bot-pipeline", "execution-id": eid("cancel"),
                              "state": "SUPERSEDED", "version": 1}}
     [cancel] = aws.deliver_event(superseded)
     assert cancel["error"] is None, cancel
@@ -88,17 +88,17 @@ def test_given_a_cancel_while_the_canary_shift_is_in_flight_then_aborted_and_tra
     # turn it into FAILED (seen once in a clean-clone CI run of the test above).
     path = manifest_file(tmp_path, "good-prompt", gates={"prompt_regression": None, "guardrail_suite": None},
                          canary={"min_canary_requests_per_step": 100000, "max_intervals_per_step": 500})
-    put_pipeline_manifest(aws, path, "00000000-0000-4000-8000-0000000000cb")
+    put_pipeline_manifest(aws, path, eid("cancel-mid-shift"))
     runner.seed_flag(__import__("yaml").safe_load(path.read_text()))
     aws.backend.slow["dynamodb:GetItem"] = (2.0, "StartCanary")  # both lock checks around the shift
     try:
-        [outcome] = aws.deliver_event(gate_started(aws, "00000000-0000-4000-8000-0000000000cb"))
+        [outcome] = aws.deliver_event(gate_started(aws, eid("cancel-mid-shift")))
         arn = outcome["payload"]["execution_arn"]
         wait_for(lambda: runner.flag_weight() > 0)
         assert aws.runtime.in_flight > 0, "the cancel must land before StartCanary's second lock check"
         superseded = {**pipeline_action_event(), "detail-type": "CodePipeline Pipeline Execution State Change",
                       "detail": {"pipeline": "support-bot-pipeline",
-                                 "execution-id": "00000000-0000-4000-8000-0000000000cb",
+                                 "execution-id": eid("cancel-mid-shift"),
                                  "state": "SUPERSEDED", "version": 1}}
         [cancel] = aws.deliver_event(superseded)
         assert cancel["error"] is None, cancel

@@ -26,7 +26,7 @@ from tests.stack import (
     status_event,
     wait_for,
 )
-from tests.utils import QUICK_CANARY, manifest_file, pipeline_action_event
+from tests.utils import QUICK_CANARY, eid, manifest_file, pipeline_action_event
 
 FAST = {"gates": {"prompt_regression": None, "guardrail_suite": None},
         "canary": {**QUICK_CANARY, "steps": [50]}}
@@ -51,9 +51,9 @@ def prepare(aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path, execut
 
 def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_release_one_canary_one_history(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
-    prepare(aws, runner, tmp_path, "exec-dup50", FAST)
+    prepare(aws, runner, tmp_path, eid("dup50"), FAST)
     approvals_before = len(aws.backend.approval_results)
-    original = gate_started(aws, "exec-dup50")
+    original = gate_started(aws, eid("dup50"))
     # EventBridge redelivers the same event (same id); other rules or replays carry new ids.
     copies = [original if i % 2 else {**original, "id": str(uuid.uuid4())} for i in range(50)]
     random.Random(50).shuffle(copies)
@@ -61,7 +61,7 @@ def test_given_the_same_start_event_50_times_shuffled_from_8_threads_then_one_re
         with ThreadPoolExecutor(max_workers=8) as pool:
             outcomes = [o for batch in pool.map(aws.deliver_event, copies) for o in batch]
         quiesce(aws, timeout=180)
-    name = execution_name("support-bot-pipeline", "exec-dup50", "GenAIGates", "GenAIGate")
+    name = execution_name("support-bot-pipeline", eid("dup50"), "GenAIGates", "GenAIGate")
     assert len(outcomes) == 50 and not any(o.get("dead_lettered") for o in outcomes), outcomes
     # Duplicates get the first delivery's answer (idempotency) or "in progress"; never another execution.
     arns = {o["payload"]["execution_arn"] for o in outcomes if o["payload"].get("started")}
@@ -89,7 +89,7 @@ def test_given_start_and_an_ending_in_every_order_then_the_end_state_is_the_same
     sfn = aws.client("stepfunctions")
     end_states = {}
     for i, ordering in enumerate(ORDERINGS):
-        execution_id = f"exec-order-{ending}-{i}"
+        execution_id = eid(f"order-{ending}-{i}")
         answers_before = len(aws.backend.approval_results)
         prepare(aws, runner, tmp_path, execution_id, SLOW_CANARY)
         deployments_before = len(flag_documents(aws))
@@ -170,7 +170,7 @@ def test_given_a_retried_stage_delivered_duplicated_and_shuffled_then_it_ends_as
     key = ("support-bot-pipeline", "GenAIGates", "GenAIGate")
     ends = {}
     for trial in ("ordered", "shuffled", "attempt 1 handled late"):
-        execution_id = f"exec-retry-{trial.replace(' ', '-')}"
+        execution_id = eid(f"retry-{trial}")
         prepare(aws, runner, tmp_path, execution_id, FAST)
         answers_before = len(aws.backend.approval_results)
         start_1 = attempt_event(aws, "started", execution_id, 1)

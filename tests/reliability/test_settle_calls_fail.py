@@ -28,7 +28,7 @@ from tests.stack import (
     quiesce,
     status_event,
 )
-from tests.utils import QUICK_CANARY, manifest_file
+from tests.utils import QUICK_CANARY, eid, manifest_file
 
 PIPELINE, STAGE, ACTION = "support-bot-pipeline", "GenAIGates", "GenAIGate"
 OUTCOMES = {"promoted", "blocked", "rolled_back", "failed"}
@@ -76,7 +76,8 @@ CASES = [
 def test_a_throttle_at_the_end_of_a_release_leaves_no_open_approval_no_lock_and_traffic_where_it_belongs(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path,
         manifest: str, operation: str, caller: str, times: int) -> None:
-    execution_id = f"exec-{manifest}-{operation.split(':')[1]}-{times}"
+    # A UUID, as CodePipeline's are, named by the case.
+    execution_id = eid(f"{manifest}-{operation}-{times}")
     if manifest == "broken-canary":
         aws.backend.inject_failure("cloudwatch:GetMetricData", "AccessDeniedException", "injected", 403, times=3,
                                    caller="AnalyzeCanary")
