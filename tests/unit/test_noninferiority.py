@@ -132,12 +132,17 @@ def test_the_verdict_does_not_depend_on_case_names_or_order() -> None:
 def test_interim_looks_stop_only_on_clear_evidence() -> None:
     rng = np.random.default_rng(9)
     base, cand = simulate(400, 3, 0.0, rng)
-    assert decide("m", base, cand, threshold=0.0, margin=0.05, n_plan=400, final=False).decision == "pass"
+    keys = {case: f"content of {case}" for case in base}  # interim looks bet in the order of the content
+    assert decide("m", base, cand, threshold=0.0, margin=0.05, n_plan=400, final=False,
+                  keys=keys).decision == "pass"
     small = dict(list(base.items())[:10]), dict(list(cand.items())[:10])
-    assert decide("m", *small, threshold=0.0, margin=0.05, n_plan=400, final=False).decision == "continue"
+    assert decide("m", *small, threshold=0.0, margin=0.05, n_plan=400, final=False,
+                  keys=keys).decision == "continue"
     worse = {c: [max(0.0, x - 0.4) for x in v] for c, v in cand.items()}
-    early = decide("m", base, worse, threshold=0.0, margin=0.05, n_plan=400, final=False)
+    early = decide("m", base, worse, threshold=0.0, margin=0.05, n_plan=400, final=False, keys=keys)
     assert early.decision == "block" and "shown early" in early.reason
+    with pytest.raises(ValueError, match="needs an order"):
+        decide("m", base, cand, threshold=0.0, margin=0.05, n_plan=400, final=False)
 
 
 def test_reruns_of_one_candidate_share_alpha() -> None:

@@ -21,6 +21,7 @@ capital (which is what keeps an all-equal sample from a zero-width interval).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -36,13 +37,14 @@ def _unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def plug_in_bets(x: np.ndarray, n_plan: int, alpha: float) -> np.ndarray:
-    """Bet sizes before the cap, each from the cases before it only (unit scale)."""
-    n = len(x)
+    """Bet sizes before the cap, each from the cases before it only (unit scale; along the last axis,
+    so a stack of orders is bet on at once)."""
+    n = x.shape[-1]
     count = np.arange(1, n + 1, dtype=float)
-    mean = (0.5 + np.cumsum(x)) / (count + 1)  # mean after case i, shrunk toward the middle
-    prev_mean = np.concatenate([[0.5], mean[:-1]])
-    var = (PRIOR_VARIANCE + np.cumsum((x - prev_mean) ** 2)) / (count + 1)
-    prev_var = np.concatenate([[PRIOR_VARIANCE], var[:-1]])
+    mean = (0.5 + np.cumsum(x, axis=-1)) / (count + 1)  # mean after case i, shrunk toward the middle
+    prev_mean = np.concatenate([np.full((*x.shape[:-1], 1), 0.5), mean[..., :-1]], axis=-1)
+    var = (PRIOR_VARIANCE + np.cumsum((x - prev_mean) ** 2, axis=-1)) / (count + 1)
+    prev_var = np.concatenate([np.full((*x.shape[:-1], 1), PRIOR_VARIANCE), var[..., :-1]], axis=-1)
     return np.sqrt(2 * math.log(1 / alpha) / (max(n_plan, 1) * prev_var))
 
 
@@ -94,6 +96,81 @@ def bounds(values: np.ndarray, *, lo: float, hi: float, alpha: float, n_plan: in
         for _ in range(BISECTION_STEPS):
             mid = (inside + outside) / 2
             if max_log_capital(x, mid, bets, side) >= threshold:
+                outside = mid
+            else:
+                inside = mid
+        return outside
+
+    lower, upper = edge("above"), edge("below")
+    return lo + lower * (hi - lo), lo + upper * (hi - lo)
+
+
+# -- Score files: no order exists that the scores could not have chosen ------------------------------------
+#
+# A file from another tool carries no case content to order by, and any order made from the file (its
+# lines, its case names, the scores sorted) is the author's or the scores' choice. So the score-file
+# verdict does not depend on an order at all: it averages the *final* capital over ORDERS seeded
+# permutations of the cases. For a fixed n each final capital is an e-value (expectation at most 1 under
+# the null, in any order fixed independently of the scores), and an average of e-values is an e-value,
+# so by Markov's inequality it reaches 1/alpha with chance at most alpha. The average over *every*
+# order is a symmetric function of the cases; the ORDERS permutations stand in for it, the same ones
+# for every file of that size, so renaming or reordering cases never changes a verdict.
+ORDERS = 256
+ORDER_SEED = 20261204
+ORDER_WORK = 4_000_000  # cases x orders per evaluation: past 15,600 cases, fewer orders (each is long)
+ANY_ORDER_BISECTION_STEPS = 24  # 2^-24 of the range: far below any margin
+
+
+def order_count(n: int) -> int:
+    return max(16, min(ORDERS, ORDER_WORK // max(n, 1)))
+
+
+@lru_cache(maxsize=16)
+def _orders(n: int) -> np.ndarray:
+    rng = np.random.default_rng([ORDER_SEED, n])
+    return np.stack([rng.permutation(n) for _ in range(order_count(n))])
+
+
+class _AnyOrder:
+    """The cases in every seeded order, with their bets (which do not depend on the null mean)."""
+
+    def __init__(self, x: np.ndarray, n_plan: int, alpha: float) -> None:
+        self.stacked = np.sort(x)[_orders(len(x))]
+        self.bets = plug_in_bets(self.stacked, n_plan, alpha)
+
+    def log_mean_final_capital(self, m: float, side: Side) -> float:
+        if side == "above":
+            steps = np.log1p(np.minimum(self.bets, CAP / max(m, 1e-12)) * (self.stacked - m))
+        else:
+            steps = np.log1p(np.minimum(self.bets, CAP / max(1 - m, 1e-12)) * (m - self.stacked))
+        log_final = steps.sum(axis=-1)
+        return float(np.logaddexp.reduce(log_final) - math.log(len(log_final)))
+
+
+def shown_in_any_order(values: np.ndarray, bound: float, side: Side, *, lo: float, hi: float, alpha: float,
+                       n_plan: int | None = None) -> bool:
+    """``shown`` for cases that have no order: the capital averaged over ORDERS orders, read once."""
+    x = _unit(values, lo, hi)
+    m = (bound - lo) / (hi - lo)
+    if len(x) == 0 or not 0.0 < m < 1.0:
+        return False
+    return _AnyOrder(x, n_plan or len(x), alpha).log_mean_final_capital(m, side) >= math.log(1 / alpha)
+
+
+def bounds_in_any_order(values: np.ndarray, *, lo: float, hi: float, alpha: float, n_plan: int | None = None
+                        ) -> tuple[float, float]:
+    """``bounds`` for cases that have no order (one look, the capital averaged over ORDERS orders)."""
+    x = _unit(values, lo, hi)
+    if len(x) == 0:
+        return lo, hi
+    threshold, mean = math.log(1 / alpha), float(x.mean())
+    orders = _AnyOrder(x, n_plan or len(x), alpha)
+
+    def edge(side: Side) -> float:
+        inside, outside = mean, (0.0 if side == "above" else 1.0)
+        for _ in range(ANY_ORDER_BISECTION_STEPS):
+            mid = (inside + outside) / 2
+            if 0.0 < mid < 1.0 and orders.log_mean_final_capital(mid, side) >= threshold:
                 outside = mid
             else:
                 inside = mid

@@ -13,9 +13,11 @@ samples, a few cases that break), and at every look, so the regression gate
 may stop early. Evidence must be complete: every expected case and repeat is
 counted, a missing candidate score as 0 (the worst) and a missing baseline
 score as 1 (the best), so nothing missing can help the candidate. Cases are
-taken in an order fixed by a hash of each case's content (or, for score files
-that carry none, a fixed shuffle of the cases sorted by score), never by a
-case's name or its place in a file.
+taken in an order fixed by a hash of each case's content, never by a case's
+name or its place in a file; score files, which carry no content, are judged
+with no order at all (the capital averaged over seeded orders,
+``betting.shown_in_any_order``), since any order made from them is the
+scores' or the author's choice.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from genai_cicd.gates import betting
 
 MIN_CASES = 5
 ORDER_SALT = "genai-cicd/case-order/v1"
-ORDER_SEED = 20261130
 # Alpha across runs of one candidate (same app, environment and candidate content): the first run
 # gets (1 - RERUN_SHARE) of alpha, run r >= 2 gets RERUN_SHARE * alpha / 2**(r-1); the sum is alpha,
 # so re-running a blocked candidate until it passes cannot raise the chance of passing a bad one.
@@ -73,16 +74,19 @@ def order_key(text: str) -> str:
     return hashlib.sha256(f"{ORDER_SALT}\n{text}".encode()).hexdigest()
 
 
-def evidence(diffs: np.ndarray, margin: float, alpha: float, n_plan: int) -> tuple[bool, bool, bool]:
+def evidence(diffs: np.ndarray, margin: float, alpha: float, n_plan: int, any_order: bool = False
+             ) -> tuple[bool, bool, bool]:
     """(shown within the margin, shown worse than it, futile): what every look of ``decide`` reads.
 
-    ``diffs`` are per-case candidate - baseline means in the order the cases were taken.
+    ``diffs`` are per-case candidate - baseline means in the order the cases were taken; with
+    ``any_order`` (cases with no order, read once) the order of ``diffs`` does not matter.
     Futile: the estimate is more than FUTILITY_Z standard errors below -margin, so the
     candidate would almost surely not pass at the end. Stopping for futility can only block,
     never pass, so it costs a little power and nothing of the guarantee.
     """
-    safe = betting.shown(diffs, -margin, "above", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
-    worse = betting.shown(diffs, -margin, "below", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
+    shown = betting.shown_in_any_order if any_order else betting.shown
+    safe = shown(diffs, -margin, "above", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
+    worse = shown(diffs, -margin, "below", lo=-1.0, hi=1.0, alpha=alpha, n_plan=n_plan)
     n = len(diffs)
     futile = bool(n >= 2 and diffs.mean() + FUTILITY_Z * diffs.std(ddof=1) / math.sqrt(n) < -margin)
     return safe, worse, futile
@@ -121,11 +125,14 @@ def decide(
 
     ``cases`` are the cases expected (default: every case in either arm) and ``repeats``
     the scores expected per case, one number or one per case (default: the most any case
-    has in either arm); ``keys`` give each case's
-    content, which fixes the order cases are taken in (default: a fixed shuffle of the cases
-    sorted by score, so names and file order never matter).
-    ``final=False`` is an interim look: it may "pass" or "block" early, else "continue".
+    has in either arm); ``keys`` give each case's content, which fixes the order cases are
+    taken in. Without ``keys`` (score files) the cases have no order: the verdict is read once,
+    from the capital averaged over seeded orders, so names and file order never matter.
+    ``final=False`` is an interim look (needs ``keys``): it may "pass" or "block" early, else
+    "continue".
     """
+    if keys is None and not final:
+        raise ValueError("an interim look needs an order: pass each case's content as keys")
     expected = sorted(set(baseline) | set(candidate)) if cases is None else list(cases)
     if isinstance(repeats, Mapping):
         per_case = {case: max(1, repeats.get(case, 1)) for case in expected}
@@ -134,16 +141,10 @@ def decide(
         per_case = dict.fromkeys(expected, k)
     b, missing_b, where_b = _complete(baseline, expected, per_case, 1.0)
     c, missing_c, where_c = _complete(candidate, expected, per_case, 0.0)
+    any_order = keys is None
     if keys is not None:
         order = sorted(range(len(expected)), key=lambda i: (order_key(keys[expected[i]]), expected[i]))
-    else:
-        # No content to order by (score files): a fixed pseudo-random shuffle of the cases sorted by
-        # their scores, so neither names nor file order move the bound. Sorting alone would not do:
-        # equal cases would arrive in runs (all the passes, then all the failures).
-        by_value = sorted(range(len(expected)), key=lambda i: (b[i], c[i]))
-        shuffle = np.random.default_rng(ORDER_SEED).permutation(len(expected))
-        order = [by_value[j] for j in shuffle]
-    b, c = b[order], c[order]
+        b, c = b[order], c[order]
     n = len(expected)
     missing_cases = sorted(set(where_b) | set(where_c))
     common: dict[str, object] = dict(
@@ -164,11 +165,12 @@ def decide(
         )
     diffs = c - b
     plan = n_plan or n
-    lower, upper = betting.bounds(diffs, lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
+    bounds = betting.bounds_in_any_order if any_order else betting.bounds
+    lower, upper = bounds(diffs, lo=-1.0, hi=1.0, alpha=alpha, n_plan=plan)
     diff, cand_mean = float(diffs.mean()), float(c.mean())
     common.update(baseline_mean=float(b.mean()), candidate_mean=cand_mean, difference=diff,
                   lower_bound=lower, upper_bound=upper)
-    safe, worse, futile = evidence(diffs, margin, alpha, plan)
+    safe, worse, futile = evidence(diffs, margin, alpha, plan, any_order)
 
     def verdict(decision: Decision, reason: str, needed: int | None = None) -> MetricVerdict:
         return MetricVerdict(decision=decision, reason=reason + missing_note, cases_needed=needed,
