@@ -7,6 +7,8 @@ errors are not wrapped: they surface as themselves and are retried by the ASL.
 
 import json
 
+from genai_cicd.shorten import shorten
+
 
 class GenAICicdError(Exception):
     """Base class of every domain error."""
@@ -66,8 +68,8 @@ def domain_message(cause: object, limit: int = 500) -> str:
     try:
         parsed = json.loads(text)
     except (json.JSONDecodeError, TypeError):
-        return text[:limit]
+        return shorten(text, limit)
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         kind = str(parsed.get("errorType") or "Error")
-        return f"{kind}: {parsed['errorMessage']}"[:limit]
-    return text[:limit]
+        return shorten(f"{kind}: {parsed['errorMessage']}", limit)
+    return shorten(text, limit)

@@ -20,6 +20,9 @@ NOT_RUN_HERE = {
 }
 
 
+VERDICT = re.compile(r"^(usage: |\d+ formats |[A-Z][A-Z ]+: [A-Za-z0-9])")
+
+
 def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = []
@@ -44,3 +47,8 @@ def test_a_readme_command_runs_as_written(command: str) -> None:
     output = done.stdout + done.stderr
     assert done.returncode in (0, 1), f"exit {done.returncode}: {output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]
+    # Words first: the output opens with the verdict in a sentence (progress and data go to stderr and stdout
+    # around it: a release's progress to stderr, a converted dataset to stdout with its sentence on stderr).
+    speaks = done.stderr if "dataset convert" in command and "--output" not in command else done.stdout
+    first = speaks.strip().splitlines()[0]
+    assert VERDICT.match(first), first

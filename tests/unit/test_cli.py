@@ -113,7 +113,7 @@ def test_canary_judge_takes_quality_fields_and_rolls_back_on_a_drop(tmp_path: Pa
                                         "quality_margin: 0.05\ncritical_metrics: [errors, quality]\n")
     (tmp_path / "worse.json").write_text(json.dumps({"canary_share": 0.05, "intervals": [interval(0.5)] * 30}))
     assert main(["canary", "judge", "--input", str(tmp_path / "worse.json"), "--plan",
-                 str(tmp_path / "plan.yaml")]) == 1
+                 str(tmp_path / "plan.yaml"), "--json"]) == 1
     final = json.loads(capsys.readouterr().out)["final"]
     assert (final["outcome"], final["decided_on"]) == ("shown_harmful", "quality")
     # a stream without quality fields under a plan that judges quality never promotes
@@ -124,10 +124,13 @@ def test_canary_judge_takes_quality_fields_and_rolls_back_on_a_drop(tmp_path: Pa
 
 
 def test_canary_plan_prints_minutes_and_refuses_bad_rates(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "errors=0.01,slow_requests=0.02"]) == 0
+    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "errors=0.01,slow_requests=0.02", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [s["weight"] for s in out["steps"]] == [5.0, 25.0]  # the stack's defaults
     assert "requests/s" in out["summary"]
+    assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "errors=0.01,slow_requests=0.02"]) == 0
+    words = capsys.readouterr().out
+    assert words.startswith("PLAN: At 20 requests/s a harmless change should be shown safe") and "{" not in words
     assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "1.5"]) == 2
     assert main(["canary", "plan", "--rps", "0", "--baseline-rate", "0.01"]) == 2
     assert main(["canary", "plan", "--rps", "20", "--baseline-rate", "bogus=0.01"]) == 2

@@ -18,7 +18,7 @@ LAMBDA_CAUSE = json.dumps({
 def test_a_lambda_error_cause_keeps_its_type_and_message_only() -> None:
     assert domain_message(LAMBDA_CAUSE) == "TrafficShiftError: AppConfig deployment 4 is ROLLED_BACK"
     assert domain_message("plain words") == "plain words"
-    assert domain_message("x" * 900) == "x" * 500
+    assert domain_message("x" * 900) == "x" * 498 + " …"  # at most 500 characters, the cut marked
 
 
 def test_a_report_never_prints_a_stack_trace() -> None:

@@ -172,5 +172,13 @@ def test_the_format_is_checked_against_the_content_and_unknown_files_say_what_is
 def test_the_cli_exits_1_on_the_blocked_comparison_and_names_the_format(capsys: Any) -> None:
     base, cand = PAIRS["inspect"]
     assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(TOOLS / "inspect-candidate.eval"),
-                 "--margin", "0.1"]) == 1
+                 "--margin", "0.1", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["format"] == "inspect"
+    assert main(["--json", "gate", "compare", "--baseline", str(base), "--candidate",
+                 str(TOOLS / "inspect-candidate.eval"), "--margin", "0.1"]) == 1  # a global option, before or after
+    assert json.loads(capsys.readouterr().out)["format"] == "inspect"
+    assert main(["gate", "compare", "--baseline", str(base), "--candidate", str(TOOLS / "inspect-candidate.eval"),
+                 "--margin", "0.1"]) == 1
+    words = capsys.readouterr().out
+    assert words.startswith("BLOCK: ") and "inspect files" in words and words.rstrip().splitlines()[-1].startswith(
+        "Next: ")

@@ -18,6 +18,7 @@ from typing import Any
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.eval_formats import FORMATS
 from genai_cicd.models.dataset import MAX_DATASET_BYTES
+from genai_cicd_local.cli import words
 
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # the payload limit of a synchronous Lambda invocation
 
@@ -43,21 +44,32 @@ def _print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, sort_keys=True, default=str))
 
 
+def _emit(args: argparse.Namespace, doc: Any, lines: list[str]) -> None:
+    """The verdict in words first (cli/words.py), or the structure with --json."""
+    if getattr(args, "json", False):
+        _print_json(doc)
+    else:
+        print("\n".join(lines))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from genai_cicd_local.embedded.aws_session import EmbeddedAWS
     from genai_cicd_local.runner import LocalReleaseRunner
 
     root = args.root or find_root()
     started = time.monotonic()
+    out: Callable[[str], None] = (lambda _: None) if args.json else print
     if args.lanes > 1:
         from genai_cicd_local.cli.demo_lanes import run_in_lanes
 
-        releases = run_in_lanes(root, args.seed, print, quiet=args.quiet)
-        summary = write_summary(root, releases, started, print)
+        releases = run_in_lanes(root, args.seed, out, quiet=args.quiet or args.json)
+        summary = write_summary(root, releases, started, out)
     else:
         with EmbeddedAWS(root, seed=args.seed) as aws:
-            runner = LocalReleaseRunner(aws, out=print if not args.quiet else (lambda _: None))
-            summary = run_demo(runner, root)
+            runner = LocalReleaseRunner(aws, out=out if not args.quiet else (lambda _: None))
+            summary = run_demo(runner, root, out)
+    if args.json:
+        _print_json(summary)
     return 0 if all(r["outcome"] == r["expected"] for r in summary["releases"]) else 1
 
 
@@ -124,16 +136,20 @@ def cmd_release(args: argparse.Namespace) -> int:
         arn = sfn.start_execution(stateMachineArn=args.state_machine_arn, name=args.name or f"cli-{int(time.time())}",
                                   input=json.dumps({"manifest": manifest, "started_by": args.started_by}))[
             "executionArn"]
-        print(arn)
+        _emit(args, {"execution_arn": arn}, [f"STARTED: release {arn.rsplit(':', 1)[-1]} on the deployed stack.",
+                                             f"  execution: {arn}",
+                                             "Next: follow it in the Step Functions console; its report and "
+                                             "notifications say how it ended."])
         return 0
     from genai_cicd_local.embedded.aws_session import EmbeddedAWS
     from genai_cicd_local.runner import LocalReleaseRunner
 
     root = args.root or find_root()
     with EmbeddedAWS(root, seed=args.seed) as aws:
-        result = LocalReleaseRunner(aws).run(Path(args.manifest).resolve(), name=args.name,
-                                             started_by=args.started_by)
-    _print_json(result)
+        # Progress goes to standard error as the release runs; standard output starts with the verdict.
+        result = LocalReleaseRunner(aws, out=lambda line: print(line, file=sys.stderr)).run(
+            Path(args.manifest).resolve(), name=args.name, started_by=args.started_by)
+    _emit(args, result, words.release(result))
     return 0 if result["outcome"] == "promoted" else 1
 
 
@@ -154,7 +170,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     with EmbeddedAWS(root, seed=args.seed) as aws:
         LocalReleaseRunner(aws, out=lambda _: None).seed_event_fixtures()
         payload, error = aws.invoke(logical, event)
-    _print_json(payload)
+    if args.json:
+        _print_json(payload)
+    else:
+        print(f"FAILED: {logical} raised {error}; its payload:" if error else f"OK: {logical} returned; its payload:")
+        _print_json(payload)
     return 1 if error else 0
 
 
@@ -183,7 +203,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     text = read_text(path, max_bytes=MAX_DATASET_BYTES, what="dataset")
     cases = parse_jsonl(text, GoldenCase, str(path))
     if args.dataset_command == "validate":
-        _print_json({"file": str(path), "cases": len(cases), "hash": content_hash(text)})
+        doc = {"file": str(path), "cases": len(cases), "hash": content_hash(text)}
+        _emit(args, doc, [f"VALID: {path} has {len(cases)} golden cases, every line checked.",
+                          f"  content hash {doc['hash']} (the release records it)"])
         return 0
     lines = []
     for case in cases:
@@ -194,9 +216,12 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             line["category"] = case.category
         lines.append(json.dumps(line, ensure_ascii=False))
     output = "\n".join(lines) + "\n"
+    converted = f"CONVERTED: {len(cases)} cases of {path} to a Bedrock evaluation prompt dataset"
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")
+        print(f"{converted}, written to {args.output}.")
     else:
+        print(f"{converted} (on standard output).", file=sys.stderr)  # stdout stays the dataset
         sys.stdout.write(output)
     return 0
 
@@ -208,7 +233,7 @@ def cmd_gate_compare(args: argparse.Namespace) -> int:
                             alpha=args.alpha, threshold=args.threshold, previous_runs=args.previous_runs,
                             fmt=args.format, baseline_variant=args.baseline_variant,
                             candidate_variant=args.candidate_variant)
-    _print_json(verdict)
+    _emit(args, verdict, words.gate_compare(verdict))
     return 0 if verdict["decision"] == "pass" else 1
 
 
@@ -216,7 +241,7 @@ def cmd_canary_judge(args: argparse.Namespace) -> int:
     from genai_cicd.canary.replay import replay_file
 
     result = replay_file(Path(args.input), Path(args.plan) if args.plan else None)
-    _print_json(result)
+    _emit(args, result, words.canary_judge(result))
     return 0 if result["final"]["action"] == "promote" else 1
 
 
@@ -254,7 +279,8 @@ def cmd_canary_plan(args: argparse.Namespace) -> int:
     if not args.dispersion >= 1.0 or not math.isfinite(args.dispersion):
         raise InvalidInput("--dispersion must be a number >= 1")
     result = estimate(plan, requests_per_second=args.rps, baseline_rates=rates, dispersion=args.dispersion)
-    _print_json(result.model_dump() | {"summary": result.sentence()})
+    doc = result.model_dump() | {"summary": result.sentence()}
+    _emit(args, doc, words.canary_plan(doc, result.sentence()))
     return 0
 
 
@@ -264,9 +290,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     checks = offline_checks(Path(args.release))
     if args.junit:
         junit_xml(checks, Path(args.junit))
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        _print_json([{"name": c.name, "ok": c.ok, "unchecked": c.unchecked, "message": c.message} for c in checks])
+        return 0 if not failed else 2
+    skipped = sum(c.unchecked for c in checks)
+    print(f"FAILED: {len(failed)} of {len(checks)} checks of {args.release} failed; nothing was run." if failed else
+          f"OK: all {len(checks)} checks of {args.release} passed" + (f" ({skipped} not checkable here)."
+                                                                      if skipped else "."))
     for c in checks:
-        print(f"{'FAIL' if not c.ok else 'skip' if c.unchecked else 'ok  '} {c.name}: {c.message}")
-    return 0 if all(c.ok for c in checks) else 2
+        print(f"  {'FAIL' if not c.ok else 'skip' if c.unchecked else 'ok  '} {c.name}: {c.message}")
+    if failed:
+        print("Next: fix the lines named above and run check again.")
+    return 0 if not failed else 2
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -274,8 +310,10 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
     from genai_cicd_local.cli.bundle import build_bundle
 
-    _print_json(build_bundle(Path(args.release), boto3.client("s3"), args.bucket, args.pipeline, args.execution_id,
-                             args.commit, Path(args.out)))
+    doc = build_bundle(Path(args.release), boto3.client("s3"), args.bucket, args.pipeline, args.execution_id,
+                       args.commit, Path(args.out))
+    _emit(args, doc, [f"BUNDLED: {doc['artifacts']} files uploaded; the release input is in {doc['out']}.",
+                      f"  manifest: {doc['manifest_uri']}"])
     return 0
 
 
@@ -304,8 +342,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         anchors = anchors_in(messages, args.release_id)
     entries = Ledger(boto3.client("dynamodb"), args.table).entries(args.release_id)
     problems = verify_chain(entries) + verify_anchors(entries, anchors)
-    _print_json({"release_id": args.release_id, "entries": [e.model_dump() for e in entries],
-                 "anchors_checked": len(anchors), "verified": not problems and bool(entries), "problems": problems})
+    doc = {"release_id": args.release_id, "entries": [e.model_dump() for e in entries],
+           "anchors_checked": len(anchors), "verified": not problems and bool(entries), "problems": problems}
+    head = (f"VERIFIED: the ledger of {args.release_id} has {len(entries)} entries and an intact hash chain "
+            f"({len(anchors)} anchors checked)." if doc["verified"] else
+            f"NOT VERIFIED: {args.release_id}: " + ("no ledger entries" if not entries else "; ".join(problems)))
+    _emit(args, doc, [head, *(f"  {e.seq:4d} {e.event} by {e.actor}" for e in entries)])
     return 0 if entries and not problems else 1
 
 
@@ -348,8 +390,9 @@ SCHEMA_NOTES = {
 
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.name is None:
+        print(f"{len(schema_models())} formats genai-cicd reads or writes:")
         for name in sorted(schema_models()):
-            print(f"{name:16} {SCHEMA_NOTES.get(name, '')}")
+            print(f"  {name:16} {SCHEMA_NOTES.get(name, '')}")
         print("\ngenai-cicd schema NAME prints one as JSON Schema (also in docs/schemas/).")
         return 0
     model = schema_models()[args.name]
@@ -399,8 +442,8 @@ def finite(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-cicd", description=__doc__)
-    p.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
-    p.add_argument("--seed", type=int, default=7, help="seed of the simulated model (embedded AWS; default 7)")
+    global_options(p, argparse.SUPPRESS)
+    p.set_defaults(root=None, seed=7, json=False)
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="six releases of the sample app on the embedded AWS")
     demo.add_argument("--quiet", action="store_true", help="print only each release's outcome and the summary")
@@ -504,7 +547,28 @@ def build_parser() -> argparse.ArgumentParser:
     appr.add_argument("--reject", action="store_true", help="reject instead of approve: the release ends blocked")
     appr.add_argument("--comment", help="a short note kept with the decision")
     appr.set_defaults(func=cmd_approve)
+    for command in _subparsers(p):
+        global_options(command, argparse.SUPPRESS)  # `genai-cicd demo --seed 3` as well as `genai-cicd --seed 3 demo`
     return p
+
+
+def global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Options every command takes, before or after its name (SUPPRESS: an absent one keeps the default)."""
+    parser.add_argument("--root", type=Path, default=default,
+                        help="project root (default: found from the current directory)")
+    parser.add_argument("--seed", type=int, default=default,
+                        help="seed of the simulated model (embedded AWS; default 7)")
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print the result as JSON for machines instead of words")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += [sub, *_subparsers(sub)]
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -380,14 +380,17 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             return name
         if metric == QUALITY:
             return (f"{name}: canary {b.canary} vs baseline {b.baseline}; the difference is {_signed(b.estimate)} "
-                    f"(could be {_signed(b.lower)} to {_signed(b.upper)}); harmful below {_signed(b.harm_above)}, "
-                    f"safe above {_signed(b.allowance)}")
+                    f"(could be {_signed(b.lower)} to {_signed(b.upper)}); harm is shown when that whole range is "
+                    f"below {_signed(b.harm_above)}, safety when it is all above {_signed(b.allowance)}")
         if b.status == "no data":
             return f"{name}: no data yet (canary {b.canary}, baseline {b.baseline})"
         if b.status == "negligible":
             return (f"{name}: the canary's rate is shown under the negligible rate {plan.negligible_rate:.2%} "
                     f"(this step {b.canary_this_step}; baseline {b.baseline})")
-        lines = f"harmful above {_times(b.harm_above)}, safe below {_times(b.allowance)}"
+        # The lines apply to the range, not the estimate: an estimate of 1.21 beside "harmful above 1.20"
+        # read as harm to people while the range said safe.
+        lines = (f"harm is shown when that whole range is above {_times(b.harm_above)}, safety when it is all below "
+                 f"{_times(b.allowance)}")
         if metric in PAIRED_CHECKS:
             return (f"{name}: canary/baseline {_times(b.estimate)} over {b.canary} ({_range(b.lower, b.upper)}); "
                     f"{lines}")

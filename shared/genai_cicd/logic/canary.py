@@ -17,6 +17,7 @@ from genai_cicd.models.manifest import OnlineQuality, ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
 from genai_cicd.models.traffic import TrafficReceipt
 from genai_cicd.ports import TrafficShifter
+from genai_cicd.shorten import shorten
 
 FULL = 100.0
 
@@ -198,7 +199,8 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
                                   "stream": stream, "quality_scores": scores_key,
                                   "online": online.model_dump(mode="json", exclude={"cursors"}),
                                   "probes": probes.model_dump(mode="json", exclude={"judge"}), "notes": notes})
-    reasons = [r[:500] for r in (verdict.reasons + notes)[:10]]
+    # Whole reasons: a two-metric verdict runs to about 700 characters; ten of 2,000 fit the 256 KiB payload.
+    reasons = [shorten(r, 2000) for r in (verdict.reasons + notes)[:10]]
     return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight,
                        action=verdict.action, outcome=verdict.outcome, window_start=end.isoformat(), judge=evidence,
                        last_reasons=reasons, metric=verdict.metric, timeline_uri=deps.artifacts.uri(key),

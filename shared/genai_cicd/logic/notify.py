@@ -8,6 +8,7 @@ from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
 from genai_cicd.models.tasks import NotifyInput, NotifyResult
+from genai_cicd.shorten import shorten
 
 SUBJECTS = {
     "started": "release started",
@@ -34,7 +35,7 @@ ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index",
 
 def _clip(value: Any) -> Any:
     if isinstance(value, str):
-        return value[:500]
+        return shorten(value, 2000)
     if isinstance(value, list):
         return [_clip(v) for v in value[:20]]
     if isinstance(value, dict):

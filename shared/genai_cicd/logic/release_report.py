@@ -30,6 +30,7 @@ from genai_cicd.logic.report_index import IndexEntry, write_index
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
 from genai_cicd.ports import Artifacts
+from genai_cicd.shorten import shorten
 
 SERIES = ("errors", "slow_requests", "low_quality", "guardrail_interventions")
 WORST_SHOWN = 10
@@ -306,7 +307,7 @@ def _scores_text(row: CaseRow) -> str:
 
 def _cell(text: str | None, limit: int) -> str:
     t = (text or "-").replace("|", "\\|").replace("\n", " ")
-    return t if len(t) <= limit else t[:limit] + " …"
+    return shorten(t, limit)
 
 
 # -- HTML -------------------------------------------------------------------------------------
