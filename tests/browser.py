@@ -28,6 +28,30 @@ CHARTS_JS = """() => [...document.querySelectorAll('svg[data-chart]')].map(svg =
 })"""
 
 
+# What a reader would see wrong: text outside its chart's box (clipped), two labels of one chart on top of
+# each other (bounding boxes intersect), and table cells whose content is wider than the cell.
+LAYOUT_JS = """() => {
+  const out = {clipped: [], overlaps: [], overflow: []};
+  const name = svg => svg.querySelector('title')?.textContent?.slice(0, 60) || '';
+  for (const svg of document.querySelectorAll('svg')) {
+    const sb = svg.getBoundingClientRect();
+    const boxes = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim())
+                   .map(t => [t.textContent.slice(0, 40), t.getBoundingClientRect()]);
+    for (const [text, b] of boxes)
+      if (b.left < sb.left - 1 || b.right > sb.right + 1 || b.top < sb.top - 1 || b.bottom > sb.bottom + 1)
+        out.clipped.push([name(svg), text]);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i][1], c = boxes[j][1];
+      if (a.left < c.right - 0.5 && c.left < a.right - 0.5 && a.top < c.bottom - 0.5 && c.top < a.bottom - 0.5)
+        out.overlaps.push([name(svg), boxes[i][0], boxes[j][0]]);
+    }
+  }
+  for (const cell of document.querySelectorAll('td, th'))
+    if (cell.scrollWidth > cell.clientWidth + 1) out.overflow.push(cell.textContent.slice(0, 60));
+  return out;
+}"""
+
+
 def chromium() -> str:
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
@@ -47,6 +71,7 @@ class Rendered:
     charts: list[dict[str, Any]] = field(default_factory=list)
     height: int = 0
     text: str = ""
+    layout: dict[str, list[Any]] = field(default_factory=dict)  # LAYOUT_JS: clipped, overlaps, overflow
 
 
 def render(paths: list[Path]) -> list[Rendered]:
@@ -67,6 +92,7 @@ def render(paths: list[Path]) -> list[Rendered]:
                 seen.charts = page.evaluate(CHARTS_JS)
                 seen.height = page.evaluate("() => document.body.scrollHeight")
                 seen.text = page.inner_text("body")
+                seen.layout = page.evaluate(LAYOUT_JS)
                 out.append(seen)
                 page.close()
         finally:

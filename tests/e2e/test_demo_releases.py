@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from genai_cicd.logic.release_report import LABELS
 from genai_cicd_local.cli.main import DEMO_SCENARIOS, run_demo
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
@@ -213,6 +214,8 @@ def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: d
     rendered = {r.path.name: r for r in render(pages)}
     for r in rendered.values():
         assert not r.errors, (r.path, r.errors)
+        for problem in ("clipped", "overlaps", "overflow"):  # text cut by its chart, labels on labels, wide cells
+            assert not r.layout[problem], (r.path.name, problem, r.layout[problem][:5])
         assert all(url.startswith(("file:", "data:", "about:")) for url in r.requests), r.requests  # no assets
         assert r.height > 400 and r.title
     for name in ("demo-good-prompt.html", "demo-slow-model.html", "demo-live-quality-regression.html"):
@@ -221,6 +224,15 @@ def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: d
         for c in charts:
             assert c["x"]["text"] == "canary interval" and c["x"]["w"] > 50 and c["y"]["h"] > 50, (name, c)
             assert c["xticks"][0] == "1" and c["width"] > 300
+    # The metric that decided has its per-interval chart and its band chart, from the stream that decided.
+    for name, *_ in DEMO_SCENARIOS:
+        result, titles = released(demo, name), [c["title"] for c in rendered[f"demo-{name}.html"].charts]
+        if result["decided_on"] and result["decided_on"] != "quality":
+            label = LABELS[result["decided_on"]]
+            assert any(t.startswith(f"{label} per interval") for t in titles), (name, label, titles)
+            assert any(t.startswith(f"{label}: canary / baseline") for t in titles), (name, label, titles)
+    probes = [c["title"] for c in rendered["demo-low-traffic-probes.html"].charts]
+    assert any("(probe traffic, which decided)" in t for t in probes), probes
     lq = rendered["demo-live-quality-regression.html"]
     assert any(c["title"].startswith("mean quality score") for c in lq.charts)
     assert "Rolled back to the baseline" in lq.text and "Per interval" in lq.text

@@ -101,8 +101,8 @@ def test_change_kinds_are_derived_from_the_variants_and_declarations_only_add_ga
     assert derive_change_kinds(m.baseline, m.candidate, {"baseline": "sha256:a", "candidate": "missing"}) == {
         ChangeKind.PROMPT}
     assert derive_change_kinds(m.baseline, m.candidate, same) == set()
-    for field, value, kind in [("model_id", "local.other", ChangeKind.MODEL), ("temperature", 0.9, ChangeKind.MODEL),
-                               ("max_tokens", 64, ChangeKind.MODEL), ("lambda_version", "7", ChangeKind.CODE),
+    for field, value, kind in [("model_id", "local.other", ChangeKind.MODEL), ("temperature", 0.9, ChangeKind.CONFIG),
+                               ("max_tokens", 64, ChangeKind.CONFIG), ("lambda_version", "7", ChangeKind.CODE),
                                ("guardrail", {"id": "supportbot", "version": "2"}, ChangeKind.GUARDRAIL)]:
         changed = parse_manifest({**data, "candidate": {**data["candidate"], field: value}})
         assert derive_change_kinds(changed.baseline, changed.candidate, same) == {kind}, field

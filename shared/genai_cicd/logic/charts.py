@@ -19,6 +19,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 PALETTE = {"canary": "#c0392b", "baseline": "#2c6fbb", "safe": "#1e8449", "harm": "#b03a2e", "grey": "#777"}
+# Text is laid out before a browser measures it, so widths are estimated on the generous side: an 11 px
+# system-ui character is 5.5 to 7 px wide. Labels that would overlap are moved or left out (values only);
+# labels that would leave their SVG box are wrapped or shortened with their full text in a <title>.
+CHAR_W = 6.6
+LINE_H = 13.0
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def text_width(text: str, size: float = 11.0) -> float:
+    return len(text) * CHAR_W * size / 11.0
+
+
+def _fit(text: str, room: float) -> str:
+    """``text`` shortened with "…" to fit ``room`` pixels (its full text goes in a tooltip)."""
+    if text_width(text) <= room:
+        return text
+    return text[: max(1, int(room / CHAR_W) - 1)] + "…"
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def spread(desired: list[float], heights: list[float], low: float, high: float) -> list[float]:
+    """Positions (tops) as near ``desired`` as possible, in the same order, none overlapping, within
+    [low, high]: a one-dimensional label layout (push down, then push back up from the bottom)."""
+    order = sorted(range(len(desired)), key=lambda k: desired[k])
+    placed = [0.0] * len(desired)
+    cursor = low
+    for k in order:
+        placed[k] = max(desired[k], cursor)
+        cursor = placed[k] + heights[k]
+    limit = high
+    for k in reversed(order):
+        placed[k] = max(low, min(placed[k], limit - heights[k]))
+        limit = placed[k]
+    return placed
 
 
 @dataclass(frozen=True)
@@ -155,12 +193,47 @@ def line_chart(*, title: str, x_label: str, y_label: str, n: int, series: Sequen
             lower = " ".join(f"{px(i):.1f},{py(lo if math.isfinite(lo) else y0):.1f}" for i, lo, _ in reversed(pts))
             out.append(f'<polygon points="{upper} {lower}" fill="{band.color}" fill-opacity="0.18" '
                        f'stroke="{band.color}" stroke-opacity="0.4"><title>{e(band.name)}</title></polygon>')
+    # The right margin holds the decision lines' labels (at their height) and the legend (from the top),
+    # spread so that none overlaps another; a label too wide for the margin goes on two lines.
+    room = right - 8
+    margin_items: list[tuple[float, list[str], str, str]] = []  # desired top, lines of text, colour, kind
     for line in lines:
         if y0 <= line.y <= y1:
             out.append(f'<line x1="{left}" y1="{py(line.y):.1f}" x2="{left + pw}" y2="{py(line.y):.1f}" '
-                       f'stroke="{line.color}" stroke-dasharray="6 4"/>'
-                       f'<text x="{left + pw + 4}" y="{py(line.y) + 4:.1f}" fill="{line.color}">'
-                       f"{e(line.label)} {fmt(line.y)}</text>")
+                       f'stroke="{line.color}" stroke-dasharray="6 4"/>')
+            words = [f"{line.label} {fmt(line.y)}"] if text_width(f"{line.label} {fmt(line.y)}") <= room else [
+                line.label, fmt(line.y)]
+            margin_items.append((py(line.y) - 9, words, line.color, "line"))
+    legend = [*((s.name, s.color, "line") for s in series), *((b.name, b.color, "band") for b in bands)]
+    for k, (name, color, kind) in enumerate(legend):
+        margin_items.append((top + LINE_H * k - 4, [name], color, "legend-" + kind))
+    tops = spread([m[0] for m in margin_items], [LINE_H * len(m[1]) + 2 for m in margin_items], 4.0, height - 4.0)
+    placed: list[Box] = [(left, 2.0, left + text_width(title, 13), 20.0)]  # the title
+    for (_, words, color, kind), y_top in zip(margin_items, tops, strict=True):
+        x: float = left + pw + (22 if kind.startswith("legend") else 4)
+        if kind == "legend-band":
+            out.append(f'<rect x="{left + pw + 4}" y="{y_top + 3:.1f}" width="14" height="8" fill="{color}" '
+                       'fill-opacity="0.3"/>')
+        elif kind == "legend-line":
+            out.append(f'<line x1="{left + pw + 4}" y1="{y_top + 7:.1f}" x2="{left + pw + 18}" y2="{y_top + 7:.1f}" '
+                       f'stroke="{color}" stroke-width="2"/>')
+        tspans = "".join(f'<tspan x="{x}" dy="{0 if j == 0 else LINE_H}">{e(w)}</tspan>'
+                         for j, w in enumerate(words))
+        css = "legend" if kind.startswith("legend") else "ref"
+        fill = "" if kind.startswith("legend") else f' fill="{color}"'
+        out.append(f'<text class="{css}" x="{x}" y="{y_top + 10:.1f}"{fill}>{tspans}</text>')
+        placed.append((x, y_top, x + max(text_width(w) for w in words), y_top + LINE_H * len(words)))
+    for region in regions:
+        x_start = px(region.first - 0.5) if region.first > 1 else left
+        placed.append((x_start + 3, top + 2, x_start + 3 + text_width(region.label), top + 14))
+    for m in markers:
+        w = text_width(m.label)
+        # Right of its line when the left would leave the plot (a decision at the first interval).
+        x0 = px(m.x) - 4 - w if px(m.x) - 4 - w >= left else px(m.x) + 4
+        placed.append((x0, top + ph - 15, x0 + w, top + ph - 2))
+    for t in ticks:
+        placed.append((left - 6 - text_width(fmt(t)), py(t) - 7, left - 6, py(t) + 5))
+    labels: list[tuple[int, int, float, str, str]] = []  # priority, x, y, text, colour
     for s in series:
         points = [(i + 1, v) for i, v in enumerate(s.values) if v is not None and not math.isnan(v)]
         if len(points) > 1:
@@ -173,20 +246,30 @@ def line_chart(*, title: str, x_label: str, y_label: str, n: int, series: Sequen
             out.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="{4 if clipped else 3}" fill="{s.color}">'
                        f"<title>{e(s.name)} at {i}: {shown}</title></circle>")
             if show_values or i == points[-1][0]:
-                out.append(f'<text class="value" x="{px(i):.1f}" y="{py(v) - 6:.1f}" text-anchor="middle" '
-                           f'fill="{s.color}">{shown}</text>')
+                labels.append((0 if i == points[-1][0] else 1, i, py(v), shown, s.color))
+    # Value labels are a help, not the data (every point has its value in a tooltip): the last point of each
+    # series first, each above its point, else below, else left out where it would cover another label.
+    for _, i, y, shown, color in sorted(labels, key=lambda item: item[0]):
+        w = text_width(shown)
+        x = px(i)
+        anchor, x_left = "middle", x - w / 2
+        if x_left + w > left + pw:
+            anchor, x_left = "end", x - w
+        elif x_left < left:
+            anchor, x_left = "start", x
+        for baseline in (y - 6, y + 15):
+            box = (x_left, baseline - 10, x_left + w, baseline + 2)
+            if box[1] >= 20 and box[3] <= top + ph + 2 and not any(_overlaps(box, b) for b in placed):
+                placed.append(box)
+                out.append(f'<text class="value" x="{x:.1f}" y="{baseline:.1f}" text-anchor="{anchor}" '
+                           f'fill="{color}">{shown}</text>')
+                break
     for m in markers:
+        fits_left = px(m.x) - 4 - text_width(m.label) >= left
         out.append(f'<line x1="{px(m.x):.1f}" y1="{top}" x2="{px(m.x):.1f}" y2="{top + ph}" stroke="#000" '
-                   f'stroke-width="1.5"/><text class="marker" x="{px(m.x) - 4:.1f}" y="{top + ph - 4}" '
-                   f'text-anchor="end" font-weight="600">{e(m.label)}</text>')
-    legend = [*((s.name, s.color, "line") for s in series), *((b.name, b.color, "band") for b in bands)]
-    for k, (name, color, kind) in enumerate(legend):
-        y = top + 8 + 16 * (len(lines) + k) + (8 if lines else 0)
-        glyph = (f'<rect x="{left + pw + 4}" y="{y - 6}" width="14" height="8" fill="{color}" fill-opacity="0.3"/>'
-                 if kind == "band" else
-                 f'<line x1="{left + pw + 4}" y1="{y - 2}" x2="{left + pw + 18}" y2="{y - 2}" stroke="{color}" '
-                 'stroke-width="2"/>')
-        out.append(f'{glyph}<text class="legend" x="{left + pw + 22}" y="{y + 2}">{e(name)}</text>')
+                   f'stroke-width="1.5"/><text class="marker" x="{px(m.x) + (-4 if fits_left else 4):.1f}" '
+                   f'y="{top + ph - 4}" text-anchor="{"end" if fits_left else "start"}" font-weight="600">'
+                   f"{e(m.label)}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -205,12 +288,19 @@ class IntervalRow:
     decision: str
 
 
-def interval_chart(title: str, rows: Sequence[IntervalRow], width: int = 640) -> str:
+def interval_chart(title: str, rows: Sequence[IntervalRow], width: float = 640) -> str:
     """Per metric: baseline (blue) and candidate (red) means; the bar is the range the candidate's
     mean can take given the interval (baseline + [lower, upper]); it passes when the bar's left end
     is right of the margin line (baseline - margin) and the candidate's mean right of the threshold."""
     e = html.escape
-    left, right, top, row_h = 120, 150, 52, 34
+    # Margins sized to the longest metric name and verdict text (a name too long for 240 px is shortened,
+    # its full text in a tooltip), so nothing leaves the box.
+    names = {row.metric: _fit(row.metric, 240.0) for row in rows}
+    verdicts = {row.metric: f"{row.decision}: {fmt(row.candidate)} vs {fmt(row.baseline)}" for row in rows}
+    left = int(max(120.0, 14 + max((text_width(n) for n in names.values()), default=0.0)))
+    right = int(max(150.0, 14 + max((text_width(v) for v in verdicts.values()), default=0.0)))
+    top, row_h = 52, 34
+    width = max(width, left + right + 300)
     height = top + row_h * len(rows) + 44
     pw = width - left - right
 
@@ -235,7 +325,8 @@ def interval_chart(title: str, rows: Sequence[IntervalRow], width: int = 640) ->
         y = top + row_h * k + row_h / 2
         color = PALETTE["safe"] if row.decision == "pass" else PALETTE["harm"]
         lo, hi = row.baseline + row.lower, row.baseline + row.upper
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{e(row.metric)}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{e(names[row.metric])}'
+                   f"<title>{e(row.metric)}</title></text>")
         out.append(f'<line x1="{px(lo):.1f}" y1="{y:.1f}" x2="{px(hi):.1f}" y2="{y:.1f}" stroke="{color}" '
                    f'stroke-width="6" stroke-opacity="0.35"><title>candidate mean, {fmt(lo)} to {fmt(hi)}'
                    "</title></line>")
@@ -251,8 +342,7 @@ def interval_chart(title: str, rows: Sequence[IntervalRow], width: int = 640) ->
                    f"<title>baseline {fmt(row.baseline)}</title></circle>"
                    f'<circle cx="{px(row.candidate):.1f}" cy="{y:.1f}" r="4" fill="{PALETTE["canary"]}">'
                    f"<title>candidate {fmt(row.candidate)}</title></circle>")
-        out.append(f'<text class="value" x="{left + pw + 6}" y="{y + 4:.1f}">{row.decision}: '
-                   f"{fmt(row.candidate)} vs {fmt(row.baseline)}</text>")
+        out.append(f'<text class="value" x="{left + pw + 6}" y="{y + 4:.1f}">{e(verdicts[row.metric])}</text>')
     out.append("</g>")
     legend_y = 34
     for k, (name, color) in enumerate((("baseline", PALETTE["baseline"]), ("candidate", PALETTE["canary"]))):

@@ -3,8 +3,9 @@
 Written at the end of every release next to the evidence in S3, as Markdown and as one
 self-contained HTML page (inline CSS and SVG from ``logic/charts.py``, no scripts, no external
 assets); its link goes into the final SNS message. A blocked gate's page shows the cases that
-hurt most side by side, and ``<release>-cases.html`` beside it holds every case. Each report also
-adds an entry to the release index (``reports/index/<release>.json``, rendered as
+hurt most side by side, and ``<release>-cases.html`` beside it holds every case the candidate did
+worse on (or, for attacks, did not resist). Each report also adds an entry to the release index
+(``reports/index/<release>.json``, rendered as
 ``reports/index.html`` in the bucket).
 
 Built from the evidence in S3: verdicts, counts, bounds, and the team's golden and attack cases
@@ -314,7 +315,7 @@ def _cell(text: str | None, limit: int) -> str:
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}"
          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-         "vertical-align:top;text-align:left}th{background:#f4f4f4}.PASS,.promoted{color:#1e8449}"
+         "vertical-align:top;text-align:left;overflow-wrap:anywhere}th{background:#f4f4f4}.PASS,.promoted{color:#1e8449}"
          ".BLOCK,.blocked,.rolled_back,.failed{color:#b03a2e}.SKIPPED{color:#777}.headline{font-size:1.15em;"
          "padding:.6em .8em;border-left:4px solid #888;background:#f7f7f7}"
          ".answer{max-width:28em;white-space:pre-wrap;font-size:.9em}figure{margin:1em 0}"
@@ -368,24 +369,30 @@ def _canary_charts(intervals: list[dict[str, Any]]) -> list[str]:
     regions = steps(intervals)
     last = intervals[-1]
     marker = [charts.Marker(n, f"{ACTIONS.get(str(last.get('action')), last.get('action'))}")]
+    # The counts charted are those of the stream that decided: probe pairs when probes decided (the users'
+    # few requests beside a probe verdict would show evidence that was not used).
+    probes_decided = last.get("stream") == "probe"
+    key, source = ("probe_counts", " (probe traffic, which decided)") if probes_decided else ("counts", "")
     out = []
     for metric in judged_metrics(intervals):
         label = LABELS.get(metric, metric.replace("_", " "))
         if metric in SERIES:
-            canary = [_rate(iv["counts"], "candidate", metric) for iv in intervals]
-            base = [_rate(iv["counts"], "baseline", metric) for iv in intervals]
+            canary = [_rate(iv.get(key) or {}, "candidate", metric) for iv in intervals]
+            base = [_rate(iv.get(key) or {}, "baseline", metric) for iv in intervals]
             if not all(v is None for v in canary + base):
                 out.append(charts.line_chart(
-                    title=f"{label} per interval", x_label="canary interval", y_label=f"{label} (share of requests)",
+                    title=f"{label} per interval{source}", x_label="canary interval",
+                    y_label=f"{label} (share of requests)",
                     n=n, series=[charts.Series("canary", canary, charts.PALETTE["canary"]),
                                  charts.Series("baseline", base, charts.PALETTE["baseline"])],
                     regions=regions, markers=marker, y_floor=0.0))
         elif metric == "quality":
-            canary = [_mean_score(iv["counts"], "candidate") for iv in intervals]
-            base = [_mean_score(iv["counts"], "baseline") for iv in intervals]
+            canary = [_mean_score(iv.get(key) or {}, "candidate") for iv in intervals]
+            base = [_mean_score(iv.get(key) or {}, "baseline") for iv in intervals]
             if not all(v is None for v in canary + base):
                 out.append(charts.line_chart(
-                    title="mean quality score of live answers per interval", x_label="canary interval",
+                    title=f"mean quality score of {'probe' if probes_decided else 'live'} answers per interval",
+                    x_label="canary interval",
                     y_label="mean judge score (0 to 1)", n=n,
                     series=[charts.Series("canary", canary, charts.PALETTE["canary"]),
                             charts.Series("baseline", base, charts.PALETTE["baseline"])],
@@ -514,10 +521,14 @@ def html_report(data: ReportData) -> str:
 
 
 def cases_page(data: ReportData) -> str:
-    body = [f"<h1>Release {html.escape(data.release.release_id)}: every case, worst first</h1>",
-            "<p><a href='../../reports/index.html'>all releases</a></p>"]
+    # It lists what the title says: the cases the candidate did worse on (prompt regression) or did not
+    # resist (injection), never "every case" (a gate's own verdict counts those).
+    body = [f"<h1>Release {html.escape(data.release.release_id)}: the cases the candidate did worse on, worst "
+            "first</h1>", "<p><a href='../../reports/index.html'>all releases</a></p>"]
     for name, cases in data.cases.items():
-        body.append(f"<h2>{html.escape(name)} ({len(cases)} cases)</h2>")
+        what = "attacks the candidate did not resist" if name == "injection_suite" else \
+            "cases the candidate scored worse on than the baseline"
+        body.append(f"<h2>{html.escape(name)}: {len(cases)} {what}</h2>")
         body += _cases_table(cases)
     return _page(f"Release {data.release.release_id}: cases", body)
 

@@ -34,6 +34,7 @@ class Strict(BaseModel):
 class ChangeKind(StrEnum):
     PROMPT = "prompt"
     MODEL = "model"
+    CONFIG = "config"  # inference parameters: temperature, max_tokens
     GUARDRAIL = "guardrail"
     CODE = "code"
 
@@ -196,6 +197,7 @@ GATES_FOR_CHANGE: dict[ChangeKind, set[str]] = {
     ChangeKind.GUARDRAIL: {"guardrail_suite", "injection_suite"},
     ChangeKind.PROMPT: {"prompt_regression", "schema_contract", "injection_suite", "bedrock_evaluation"},
     ChangeKind.MODEL: set(GATE_NAMES),
+    ChangeKind.CONFIG: set(GATE_NAMES),  # sampling changes every answer, as a new model does
     ChangeKind.CODE: set(GATE_NAMES),
 }
 
@@ -205,15 +207,16 @@ def derive_change_kinds(baseline: Variant, candidate: Variant, prompt_hashes: di
 
     ``prompt_hashes`` maps "baseline"/"candidate" to the prompt's content hash, or to
     "missing" when it could not be read: an unreadable prompt counts as changed.
-    Inference parameters are part of the model's configuration.
+    Inference parameters (temperature, max_tokens) are a ``config`` change, the model id a ``model`` one.
     """
     kinds: set[ChangeKind] = set()
     b_hash, c_hash = prompt_hashes.get("baseline", "missing"), prompt_hashes.get("candidate", "missing")
     if b_hash != c_hash or "missing" in (b_hash, c_hash):
         kinds.add(ChangeKind.PROMPT)
-    if (baseline.model_id, baseline.temperature, baseline.max_tokens) != (
-            candidate.model_id, candidate.temperature, candidate.max_tokens):
+    if baseline.model_id != candidate.model_id:
         kinds.add(ChangeKind.MODEL)
+    if (baseline.temperature, baseline.max_tokens) != (candidate.temperature, candidate.max_tokens):
+        kinds.add(ChangeKind.CONFIG)
     if baseline.guardrail != candidate.guardrail:
         kinds.add(ChangeKind.GUARDRAIL)
     if baseline.lambda_version != candidate.lambda_version:
