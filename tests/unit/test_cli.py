@@ -139,4 +139,8 @@ def test_canary_plan_prints_minutes_and_refuses_bad_rates(capsys: pytest.Capture
 def test_release_with_invalid_manifest_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "m.yaml"
     bad.write_text("app: Not_A_Valid_Name\n")
-    assert main(["release", "--manifest", str(bad), "--state-machine-arn", "arn:aws:states:x", "--bucket", "b"]) == 2
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:release"
+    assert main(["release", "--manifest", str(bad), "--state-machine-arn", machine, "--bucket", "b"]) == 2
+    with pytest.raises(SystemExit) as refused:  # not an ARN: refused before anything is read
+        main(["release", "--manifest", str(bad), "--state-machine-arn", "arn:aws:states:x", "--bucket", "b"])
+    assert refused.value.code == 2

@@ -28,7 +28,10 @@ def files(tmp: Path) -> dict[str, Path]:
     made["deep"].write_text("a: " + "[" * 10_000 + "]" * 10_000 + "\n")
     made["deepline"].write_text('{"prompt": ' + "[" * 10_000 + "]" * 10_000 + "}\n")
     # The alias bomb sits inside a field a schema is read from (online_quality.response_schema).
-    made["bomb"].write_text(BOMB + "\n" + release)
+    live = (RELEASE.parent / "manifests" / "live-quality-regression.yaml").read_text()
+    nested = "\n".join("      " + line for line in BOMB.splitlines())
+    made["bomb"].write_text(live.replace("  online_quality:\n", "  online_quality:\n    response_schema:\n"
+                                         + nested + "\n", 1))
     made["dupkey"].write_text(release + "\napp: someone-else\n")
     made["boolint"].write_text(release.replace("repeats: 3", "repeats: true"))
     made["event"].write_text('{"manifest": ')

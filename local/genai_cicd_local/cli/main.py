@@ -426,6 +426,16 @@ def pipeline_execution_id(value: str) -> str:
     return value
 
 
+def state_machine_arn(value: str) -> str:
+    from genai_cicd.models.aws_ids import STATE_MACHINE_ARN, matches
+
+    if not matches(STATE_MACHINE_ARN, value):
+        raise argparse.ArgumentTypeError(f"{value[:200]!r}: expected a state machine ARN, "
+                                         "arn:aws:states:REGION:ACCOUNT:stateMachine:NAME (the stack's "
+                                         "ReleaseStateMachineArn output)")
+    return value
+
+
 def lane_count(value: str) -> int:
     number = int(value)
     if not 1 <= number <= 2:
@@ -456,8 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--name", type=release_name, help="the release id (default: cli-<time>)")
     rel.add_argument("--started-by", default="cli", help="who started it, as the report and the ledger record it "
                                                          "(default: cli)")
-    rel.add_argument("--state-machine-arn", help="start the release on a deployed stack (its ReleaseStateMachineArn "
-                                                 "output) instead of the embedded AWS; needs AWS credentials")
+    rel.add_argument("--state-machine-arn", type=state_machine_arn,
+                     help="start the release on a deployed stack (its ReleaseStateMachineArn output) instead of "
+                          "the embedded AWS; needs AWS credentials")
     rel.add_argument("--bucket", help="with --state-machine-arn: the stack's ArtifactBucketName, where the manifest's "
                                       "files are uploaded")
     rel.set_defaults(func=cmd_release)

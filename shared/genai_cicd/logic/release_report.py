@@ -398,7 +398,9 @@ def _canary_charts(intervals: list[dict[str, Any]]) -> list[str]:
                             charts.Series("baseline", base, charts.PALETTE["baseline"])],
                     regions=regions, markers=marker, y_floor=0.0, y_ceiling=1.0))
         bounds = [_bounds(iv, metric) for iv in intervals]
-        if not any(b.get("estimate") is not None for b in bounds):
+        # A band without an estimate (no bad events in either arm: 0/0 has no ratio) still shows what
+        # decided; only a metric with no bounds at all has no band chart.
+        if not any(b.get(k) is not None for b in bounds for k in ("estimate", "lower", "upper")):
             continue
         first = next(b for b in bounds if b)
         ratio = metric != "quality"

@@ -22,3 +22,10 @@ PipelineExecutionId = Annotated[str, Field(pattern=PIPELINE_EXECUTION_ID)]
 
 def matches(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern.strip("^$"), value) is not None
+
+# Step Functions ARNs (the Step Functions API reference: Arn, a state machine's or an execution's name is
+# 1 to 80 characters); any partition (aws, aws-cn, aws-us-gov).
+STATE_MACHINE_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:\s]{1,80}$"
+EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$"
+
+ExecutionArn = Annotated[str, Field(pattern=EXECUTION_ARN)]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
-from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
+from genai_cicd.models.aws_ids import ExecutionArn, PipelineExecutionId, PipelineName
 from genai_cicd.models.regression import Shard, ShardPlan
 from genai_cicd.models.traffic import TrafficReceipt
 
@@ -48,12 +48,12 @@ class ReleaseInput(TaskModel):
 class ValidateInput(TaskModel):
     input: dict[str, Any]
     execution_name: str
-    execution_arn: str
+    execution_arn: ExecutionArn
 
 
 class ReleaseContext(TaskModel):
     release_id: str
-    execution_arn: str
+    execution_arn: ExecutionArn
     app: str
     environment: str
     manifest_uri: str
