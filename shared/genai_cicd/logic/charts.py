@@ -161,12 +161,25 @@ def line_chart(*, title: str, x_label: str, y_label: str, n: int, series: Sequen
            f'height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" font-size="11">',
            f"<title>{e(title)}</title>",
            f'<text x="{left}" y="16" font-size="13" font-weight="600">{e(title)}</text>']
+    region_boxes: list[Box] = []
+    region_labels: list[str] = []
     for k, region in enumerate(regions):
         x_start = px(region.first - 0.5) if region.first > 1 else left
         x_end = px(region.last + 0.5) if region.last < n else left + pw
+        # Each step's label at its start, kept inside the plot (a step that begins at the last interval is
+        # labelled leftwards from the edge) and a line lower when it would cover the step before's label.
+        label_w = text_width(region.label)
+        label_left = min(x_start + 3, left + pw - 3 - label_w)
+        row = 0
+        while any(_overlaps((label_left, top + 2 + LINE_H * row, label_left + label_w, top + 14 + LINE_H * row), b)
+                  for b in region_boxes):
+            row += 1
+        region_boxes.append((label_left, top + 2 + LINE_H * row, label_left + label_w, top + 14 + LINE_H * row))
         out.append(f'<rect x="{x_start:.1f}" y="{top}" width="{max(1.0, x_end - x_start):.1f}" height="{ph}" '
-                   f'fill="{"#f2f2f2" if k % 2 == 0 else "#e6eef7"}"/>'
-                   f'<text x="{x_start + 3:.1f}" y="{top + 12}" fill="#555">{e(region.label)}</text>')
+                   f'fill="{"#f2f2f2" if k % 2 == 0 else "#e6eef7"}"/>')
+        region_labels.append(f'<text x="{label_left:.1f}" y="{top + 12 + LINE_H * row:.1f}" fill="#555">'
+                             f"{e(region.label)}</text>")
+    out += region_labels  # after every step's shading, which would otherwise cover a label that runs into it
     # axes, ticks and grid
     out.append(f'<g class="axis y-axis"><line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#333"/>')
     for t in ticks:
@@ -223,9 +236,7 @@ def line_chart(*, title: str, x_label: str, y_label: str, n: int, series: Sequen
         fill = "" if kind.startswith("legend") else f' fill="{color}"'
         out.append(f'<text class="{css}" x="{x}" y="{y_top + 10:.1f}"{fill}>{tspans}</text>')
         placed.append((x, y_top, x + max(text_width(w) for w in words), y_top + LINE_H * len(words)))
-    for region in regions:
-        x_start = px(region.first - 0.5) if region.first > 1 else left
-        placed.append((x_start + 3, top + 2, x_start + 3 + text_width(region.label), top + 14))
+    placed += region_boxes
     for m in markers:
         w = text_width(m.label)
         # Right of its line when the left would leave the plot (a decision at the first interval).
