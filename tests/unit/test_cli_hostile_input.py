@@ -35,6 +35,12 @@ def files(tmp: Path) -> dict[str, Path]:
     made["dupkey"].write_text(release + "\napp: someone-else\n")
     made["boolint"].write_text(release.replace("repeats: 3", "repeats: true"))
     made["event"].write_text('{"manifest": ')
+    made["truecount"] = tmp / "true.json"
+    made["truecount"].write_text('{"canary_share": 0.05, "intervals": [{"baseline": {"requests": true, "errors": 0}, '
+                                 '"canary": {"requests": "50", "errors": 0}}]}')
+    made["yes"] = tmp / "yes.jsonl"
+    made["yes"].write_text('{"prompt": "q", "assertions": [{"type": "contains", "value": "x", "case_sensitive": '
+                           '"yes"}]}\n')
     return made
 
 
@@ -56,6 +62,7 @@ CASES = [
     ["check", "--release", "{digits}"], ["check", "--release", "{deep}"], ["dataset", "validate", "{deepline}"],
     ["check", "--release", "{bomb}"], ["check", "--release", "{dupkey}"], ["check", "--release", "{boolint}"],
     ["check", "--release", "{zero}"], ["canary", "judge", "--input", "{zero}"],
+    ["canary", "judge", "--input", "{truecount}"], ["dataset", "validate", "{yes}"],  # no true for a count
     ["invoke", "validate_manifest", "--event", "{missing}"], ["invoke", "validate_manifest", "--event", "{event}"],
     ["invoke", "validate_manifest", "--event", "{zero}"],
     ["bundle", "--release", "{nul}", "--bucket", "b", "--pipeline", "p", "--execution-id",

@@ -8,7 +8,7 @@ MAX_INTERVALS = 100_000
 
 
 class ArmCounts(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # no "5" or true for a count
 
     requests: float | None = Field(default=None, ge=0)
     errors: float | None = Field(default=None, ge=0)
@@ -50,14 +50,14 @@ class ArmCounts(BaseModel):
 
 
 class Interval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     baseline: ArmCounts
     canary: ArmCounts
 
 
 class CanaryStream(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # no "5" or true for a count
 
     canary_share: float = Field(gt=0.0, lt=1.0)
     intervals: list[Interval] = Field(min_length=1, max_length=MAX_INTERVALS)

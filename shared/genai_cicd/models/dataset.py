@@ -36,7 +36,7 @@ Text = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=100
 
 
 class Line(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)  # no "yes" for true
 
 
 class Assertion(Line):
