@@ -89,6 +89,7 @@ bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/
 	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
 	$(BIN)/python bench/canary_cost.py --runs 200 --pipeline-runs 25 > docs/bench/canary_cost.md && \
 	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md && \
+	$(BIN)/python bench/gate_power_classical.py --runs 400 > docs/bench/gate_power_classical.md && \
 	$(BIN)/python bench/online_quality.py --runs 200 > docs/bench/online_quality.md && \
 	$(BIN)/python bench/control_plane.py > docs/bench/control_plane.md && \
 	$(BIN)/python bench/end_to_end.py > docs/bench/end_to_end.md && \
@@ -100,6 +101,7 @@ bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to 
 	$(BIN)/python bench/canary_judge.py --runs 10
 	$(BIN)/python bench/canary_cost.py --runs 10 --pipeline-runs 2
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
+	$(BIN)/python bench/gate_power_classical.py --runs 20
 	$(BIN)/python bench/online_quality.py --runs 10
 	$(BIN)/python bench/control_plane.py --quick
 
