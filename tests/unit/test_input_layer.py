@@ -192,6 +192,8 @@ def test_every_manifest_field_reads_or_is_refused_naming_the_file(data: st.DataO
                                   r"mean 'repeats'\?\)"),
     (("repeats: 3", "repeats: '3'"), r"release\.yaml:20: gates\.prompt_regression\.repeats: Input should be a valid "
                                      r"integer$"),  # text is never echoed: it may be a prompt or a secret
+    (("id: supportbot", "id: Support Bot"), r"release\.yaml:\d+: baseline\.guardrail\.id: String should match"),
+    (("model_id: local.sim-chat-v1", "model_id: local sim"), r"release\.yaml:\d+: baseline\.model_id: String should"),
 ])
 def test_a_manifest_error_names_the_file_the_line_the_field_and_a_fix(edit: tuple[str, str], expected: str) -> None:
     from genai_cicd.models.manifest import load_manifest_text

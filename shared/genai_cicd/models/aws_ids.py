@@ -29,3 +29,9 @@ STATE_MACHINE_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:\
 EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$"
 
 ExecutionArn = Annotated[str, Field(pattern=EXECUTION_ARN)]
+
+# Bedrock: a guardrail is named by its id or ARN (GuardrailIdentifier in the Bedrock Runtime API reference);
+# a model id, inference profile or model ARN uses only letters, digits and . _ : / - (ConversationalModelId:
+# every alternative of its pattern is made of those characters).
+GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$"
+MODEL_IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}$"

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genai_cicd.errors import InvalidInput, ManifestInvalid
-from genai_cicd.models.aws_ids import PipelineExecutionId, PipelineName
+from genai_cicd.models.aws_ids import GUARDRAIL_IDENTIFIER, MODEL_IDENTIFIER, PipelineExecutionId, PipelineName
 from genai_cicd.models.documents import load_yaml, read_text, yaml_lines
 from genai_cicd.models.validation import describe_validation_error
 
@@ -40,7 +40,7 @@ class ChangeKind(StrEnum):
 
 
 class GuardrailRef(Strict):
-    id: str = Field(min_length=1, max_length=2048)
+    id: str = Field(min_length=1, max_length=2048, pattern=GUARDRAIL_IDENTIFIER)
     version: str = Field(pattern=r"^(DRAFT|[1-9][0-9]{0,7})$")
 
 
@@ -48,7 +48,7 @@ class Variant(Strict):
     """One side of the comparison: everything the app needs to answer."""
 
     prompt: ArtifactRef
-    model_id: str = Field(min_length=1, max_length=2048)
+    model_id: str = Field(min_length=1, max_length=2048, pattern=MODEL_IDENTIFIER)
     guardrail: GuardrailRef | None = None
     lambda_version: str | None = Field(default=None, pattern=r"^([1-9][0-9]*|\$LATEST)$")
     temperature: float = Field(default=0.2, ge=0.0, le=1.0)
@@ -69,12 +69,12 @@ class MetricPolicy(Strict):
 
 
 class JudgeSettings(Strict):
-    model_id: str = Field(min_length=1, max_length=2048)
+    model_id: str = Field(min_length=1, max_length=2048, pattern=MODEL_IDENTIFIER)
     rubric: str | None = Field(default=None, max_length=4000)
 
 
 class ClassifierSettings(Strict):
-    model_id: str = Field(min_length=1, max_length=2048)
+    model_id: str = Field(min_length=1, max_length=2048, pattern=MODEL_IDENTIFIER)
     labels: list[str] = Field(min_length=2, max_length=20)
     pass_labels: list[str] = Field(min_length=1)
 
@@ -113,7 +113,7 @@ class PromptRegressionGate(Strict):
     concurrency: int = Field(default=8, ge=1, le=64)
     max_error_rate: float = Field(default=0.0, ge=0.0, le=0.2)
     judge: JudgeSettings | None = None
-    embedding_model_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    embedding_model_id: str | None = Field(default=None, min_length=1, max_length=2048, pattern=MODEL_IDENTIFIER)
     classifier: ClassifierSettings | None = None
     # Cases per Distributed Map child. None: every case in one invocation (up to a few thousand
     # case x repeat calls fit in Lambda's 15 minutes); set it for larger golden sets.
@@ -174,7 +174,7 @@ class SchemaContractGate(Strict):
 
 class BedrockEvaluationGate(Strict):
     dataset: ArtifactRef
-    evaluator_model_id: str | None = None
+    evaluator_model_id: str | None = Field(default=None, pattern=MODEL_IDENTIFIER)
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     metric_names: list[str] = Field(default_factory=lambda: ["Builtin.Correctness", "Builtin.Completeness"])
     # "General": what AWS's model-as-a-judge examples use (CreateEvaluationJob, taskType).
