@@ -45,19 +45,16 @@ HOSTILE_JSON = {
 }
 
 
-@pytest.mark.parametrize("name", list(HOSTILE_YAML))
-def test_hostile_yaml_is_refused_naming_the_source(name: str) -> None:
-    text, message = HOSTILE_YAML[name]
-    with pytest.raises(InvalidInput, match=r"^m\.yaml") as caught:
-        load_yaml(text, "m.yaml")
-    assert caught.match(message)
+HOSTILE = [("m.yaml", load_yaml, name, *case) for name, case in HOSTILE_YAML.items()] + [
+    ("f.json", load_json, name, *case) for name, case in HOSTILE_JSON.items()]
 
 
-@pytest.mark.parametrize("name", list(HOSTILE_JSON))
-def test_hostile_json_is_refused_naming_the_source(name: str) -> None:
-    text, message = HOSTILE_JSON[name]
-    with pytest.raises(InvalidInput, match=r"^f\.json") as caught:
-        load_json(text, "f.json")
+@pytest.mark.parametrize(("source", "load", "name", "text", "message"), HOSTILE,
+                         ids=[f"{h[0]}: {h[2]}" for h in HOSTILE])
+def test_a_hostile_document_is_refused_naming_its_source(source: str, load: Any, name: str, text: str | bytes,
+                                                          message: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + source.replace(".", r"\.")) as caught:
+        load(text, source)
     assert caught.match(message)
 
 

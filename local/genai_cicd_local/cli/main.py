@@ -17,6 +17,7 @@ from typing import Any
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.gates.eval_formats import FORMATS
+from genai_cicd.models import aws_ids
 from genai_cicd.models.dataset import MAX_DATASET_BYTES
 from genai_cicd_local.cli import words
 
@@ -408,32 +409,24 @@ def release_name(value: str) -> str:
     return value
 
 
-def pipeline_name(value: str) -> str:
-    from genai_cicd.models.aws_ids import PIPELINE_NAME, matches
+def pattern_type(pattern: str, explain: str) -> Callable[[str], str]:
+    """An argparse type that takes a value only in the documented format ``pattern`` (models/aws_ids.py)."""
+    def check(value: str) -> str:
+        if not aws_ids.matches(pattern, value):
+            raise argparse.ArgumentTypeError(f"{value[:200]!r}: {explain}")
+        return value
 
-    if not matches(PIPELINE_NAME, value):
-        raise argparse.ArgumentTypeError(f"{value[:100]!r}: a CodePipeline name is 1 to 100 letters, digits, "
-                                         "'.', '@', '-' or '_'")
-    return value
-
-
-def pipeline_execution_id(value: str) -> str:
-    from genai_cicd.models.aws_ids import PIPELINE_EXECUTION_ID, matches
-
-    if not matches(PIPELINE_EXECUTION_ID, value):
-        raise argparse.ArgumentTypeError(f"{value[:100]!r}: a CodePipeline execution id is a lowercase UUID, as in "
-                                         "$CODEPIPELINE_EXECUTION_ID (e.g. 3137f7cb-7cf7-4b3f-8e1e-2a5f6c0d9b1a)")
-    return value
+    return check
 
 
-def state_machine_arn(value: str) -> str:
-    from genai_cicd.models.aws_ids import STATE_MACHINE_ARN, matches
-
-    if not matches(STATE_MACHINE_ARN, value):
-        raise argparse.ArgumentTypeError(f"{value[:200]!r}: expected a state machine ARN, "
-                                         "arn:aws:states:REGION:ACCOUNT:stateMachine:NAME (the stack's "
-                                         "ReleaseStateMachineArn output)")
-    return value
+pipeline_name = pattern_type(aws_ids.PIPELINE_NAME, "a CodePipeline name is 1 to 100 letters, digits, '.', '@', "
+                                                    "'-' or '_'")
+pipeline_execution_id = pattern_type(aws_ids.PIPELINE_EXECUTION_ID, "a CodePipeline execution id is a lowercase "
+                                                                    "UUID, as in $CODEPIPELINE_EXECUTION_ID (e.g. "
+                                                                    "3137f7cb-7cf7-4b3f-8e1e-2a5f6c0d9b1a)")
+state_machine_arn = pattern_type(aws_ids.STATE_MACHINE_ARN, "expected a state machine ARN, arn:aws:states:REGION:"
+                                                            "ACCOUNT:stateMachine:NAME (the stack's "
+                                                            "ReleaseStateMachineArn output)")
 
 
 def lane_count(value: str) -> int:

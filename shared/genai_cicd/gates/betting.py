@@ -21,6 +21,7 @@ capital (which is what keeps an all-equal sample from a zero-width interval).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
@@ -89,13 +90,20 @@ def bounds(values: np.ndarray, *, lo: float, hi: float, alpha: float, n_plan: in
         return lo, hi
     bets = plug_in_bets(x, n_plan or len(x), alpha)
     threshold = math.log(1 / alpha)
-    mean = float(x.mean())
+    return _bisected(float(x.mean()), lambda m, side: max_log_capital(x, m, bets, side) >= threshold,
+                     BISECTION_STEPS, lo, hi)
+
+
+def _bisected(mean: float, rejects: Callable[[float, Side], bool], steps: int, lo: float, hi: float
+              ) -> tuple[float, float]:
+    """The lower and upper bounds: on each side, the nearest null mean ``rejects`` (unit scale), by
+    bisection between the sample mean and the range's edge (so it errs outward), mapped to [lo, hi]."""
 
     def edge(side: Side) -> float:
         inside, outside = mean, (0.0 if side == "above" else 1.0)
-        for _ in range(BISECTION_STEPS):
+        for _ in range(steps):
             mid = (inside + outside) / 2
-            if max_log_capital(x, mid, bets, side) >= threshold:
+            if rejects(mid, side):
                 outside = mid
             else:
                 inside = mid
@@ -163,18 +171,8 @@ def bounds_in_any_order(values: np.ndarray, *, lo: float, hi: float, alpha: floa
     x = _unit(values, lo, hi)
     if len(x) == 0:
         return lo, hi
-    threshold, mean = math.log(1 / alpha), float(x.mean())
+    threshold = math.log(1 / alpha)
     orders = _AnyOrder(x, n_plan or len(x), alpha)
-
-    def edge(side: Side) -> float:
-        inside, outside = mean, (0.0 if side == "above" else 1.0)
-        for _ in range(ANY_ORDER_BISECTION_STEPS):
-            mid = (inside + outside) / 2
-            if 0.0 < mid < 1.0 and orders.log_mean_final_capital(mid, side) >= threshold:
-                outside = mid
-            else:
-                inside = mid
-        return outside
-
-    lower, upper = edge("above"), edge("below")
-    return lo + lower * (hi - lo), lo + upper * (hi - lo)
+    return _bisected(float(x.mean()),
+                     lambda m, side: 0.0 < m < 1.0 and orders.log_mean_final_capital(m, side) >= threshold,
+                     ANY_ORDER_BISECTION_STEPS, lo, hi)
