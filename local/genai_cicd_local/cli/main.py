@@ -45,6 +45,21 @@ def _print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, sort_keys=True, default=str))
 
 
+def _report_files(args: argparse.Namespace, lines: list[str], checks: list[Any], suite: str,
+                  extra_markdown: str = "", junit: bool = True) -> None:
+    """--summary: append the verdict in words (and the report's Markdown) to a Markdown file, such as a GitHub
+    Actions job summary; --junit: one JUnit test case per metric, gate or check."""
+    if getattr(args, "summary", None):
+        from genai_cicd_local.cli.github import summary_markdown
+
+        with Path(args.summary).open("a", encoding="utf-8") as out:
+            out.write(summary_markdown(lines, extra_markdown))
+    if junit and getattr(args, "junit", None):
+        from genai_cicd_local.cli.bundle import junit_xml
+
+        junit_xml(checks, Path(args.junit), suite)
+
+
 def _emit(args: argparse.Namespace, doc: Any, lines: list[str]) -> None:
     """The verdict in words first (cli/words.py), or the structure with --json."""
     if getattr(args, "json", False):
@@ -150,8 +165,41 @@ def cmd_release(args: argparse.Namespace) -> int:
         # Progress goes to standard error as the release runs; standard output starts with the verdict.
         result = LocalReleaseRunner(aws, out=lambda line: print(line, file=sys.stderr)).run(
             Path(args.manifest).resolve(), name=args.name, started_by=args.started_by)
-    _emit(args, result, words.release(result))
+    said = words.release(result)
+    _emit(args, result, said)
+    _report_files(args, said, release_checks(result), "genai-cicd release", _report_markdown(result))
     return 0 if result["outcome"] == "promoted" else 1
+
+
+def cmd_github_comment(args: argparse.Namespace) -> int:
+    from genai_cicd_local.cli.github import cmd_github_comment as comment
+
+    print(f"OK: pull-request comment {comment(args.body_file)}.")
+    return 0
+
+
+def release_checks(result: dict[str, Any]) -> list[Any]:
+    """A release as JUnit test cases: the outcome, and the gate or metric that decided it."""
+    from genai_cicd_local.cli.bundle import Check
+
+    promoted = result["outcome"] == "promoted"
+    why = words.release(result)[0]
+    checks = [Check("release", promoted, why)]
+    if result.get("blocked_by"):
+        checks += [Check(f"gate {gate}", False, f"blocked the release {result['scenario']}")
+                   for gate in str(result["blocked_by"]).split(",")]
+    if result.get("decided_on"):
+        checks.append(Check(f"canary {result['decided_on']}", promoted,
+                            f"decided the canary: {result['outcome'].replace('_', ' ')}"))
+    return checks
+
+
+def _report_markdown(result: dict[str, Any]) -> str:
+    report = result.get("report")
+    if not report:
+        return ""
+    path = Path(str(report)).with_suffix(".md")
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -234,7 +282,12 @@ def cmd_gate_compare(args: argparse.Namespace) -> int:
                             alpha=args.alpha, threshold=args.threshold, previous_runs=args.previous_runs,
                             fmt=args.format, baseline_variant=args.baseline_variant,
                             candidate_variant=args.candidate_variant)
-    _emit(args, verdict, words.gate_compare(verdict))
+    said = words.gate_compare(verdict)
+    _emit(args, verdict, said)
+    from genai_cicd_local.cli.bundle import Check
+
+    _report_files(args, said, [Check(m["metric"], m["decision"] == "pass", m["reason"]) for m in verdict["metrics"]],
+                  "genai-cicd gate compare")
     return 0 if verdict["decision"] == "pass" else 1
 
 
@@ -292,6 +345,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.junit:
         junit_xml(checks, Path(args.junit))
     failed = [c for c in checks if not c.ok]
+    if getattr(args, "summary", None):
+        skipped_checks = sum(c.unchecked for c in checks)
+        head = (f"FAILED: {len(failed)} of {len(checks)} checks of {args.release} failed." if failed else
+                f"OK: all {len(checks)} checks of {args.release} passed"
+                + (f" ({skipped_checks} not checkable here)." if skipped_checks else "."))
+        _report_files(args, [head, *(f"  {'FAIL' if not c.ok else 'skip' if c.unchecked else 'ok'} {c.name}: "
+                                     f"{c.message}" for c in checks)], [], "", junit=False)
     if args.json:
         _print_json([{"name": c.name, "ok": c.ok, "unchecked": c.unchecked, "message": c.message} for c in checks])
         return 0 if not failed else 2
@@ -464,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "the embedded AWS; needs AWS credentials")
     rel.add_argument("--bucket", help="with --state-machine-arn: the stack's ArtifactBucketName, where the manifest's "
                                       "files are uploaded")
+    report_options(rel)
     rel.set_defaults(func=cmd_release)
     inv = sub.add_parser("invoke", help="run one function in-process on the embedded AWS")
     inv.add_argument("function", help="logical id (ValidateManifestFunction) or folder (validate_manifest)")
@@ -504,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="absolute floor for the candidate's mean, in [0, 1] (default 0)")
     cmp_.add_argument("--previous-runs", type=int, default=0,
                       help="how many times this candidate was compared before: each earlier run spends alpha")
+    report_options(cmp_)
     cmp_.set_defaults(func=cmd_gate_compare)
     canary = sub.add_parser("canary", help="canary tools")
     canary_sub = canary.add_subparsers(dest="canary_command", required=True)
@@ -523,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="offline checks of a release (no AWS, no model), JUnit XML")
     check.add_argument("--release", required=True, help="the release manifest the team edits")
     check.add_argument("--junit", help="write a JUnit XML report here (unchecked s3:// references are 'skipped')")
+    check.add_argument("--summary", help="append the verdict in Markdown to this file (e.g. $GITHUB_STEP_SUMMARY)")
     check.set_defaults(func=cmd_check)
     bundle = sub.add_parser("bundle", help="upload a release's files and write the pipeline's release input")
     bundle.add_argument("--release", required=True, help="the release manifest the team edits")
@@ -551,9 +614,19 @@ def build_parser() -> argparse.ArgumentParser:
     appr.add_argument("--reject", action="store_true", help="reject instead of approve: the release ends blocked")
     appr.add_argument("--comment", help="a short note kept with the decision")
     appr.set_defaults(func=cmd_approve)
+    gh = sub.add_parser("github-comment", help="post (or update) one comment on the pull request this GitHub "
+                                               "Actions job runs for")
+    gh.add_argument("--body-file", required=True, help="the Markdown to post, e.g. the job summary genai-cicd wrote")
+    gh.set_defaults(func=cmd_github_comment)
     for command in _subparsers(p):
         global_options(command, argparse.SUPPRESS)  # `genai-cicd demo --seed 3` as well as `genai-cicd --seed 3 demo`
     return p
+
+
+def report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--junit", help="write a JUnit XML report here (one test case per metric, gate or check)")
+    parser.add_argument("--summary", help="append the verdict in Markdown to this file, e.g. $GITHUB_STEP_SUMMARY "
+                                          "(a release appends its report too)")
 
 
 def global_options(parser: argparse.ArgumentParser, default: Any) -> None:
