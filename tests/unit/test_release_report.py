@@ -180,3 +180,23 @@ def test_what_changed_shows_each_arms_content_hash_short_with_the_whole_on_hover
     page = html_report(data(release=release))
     assert f"<code title='{full['candidate']}'>sha256:bbbbbbbbbbbb…</code>" in page
     assert full["baseline"] in markdown(data(release=release))  # the Markdown keeps the whole hash
+
+
+def test_zero_over_zero_is_no_ratio_and_the_deciding_metric_keeps_its_band_chart() -> None:
+    """Neither arm had an error: the ratio has no estimate (never a 0 plotted), yet the band that decided
+    (the upper bound under the allowance) is still drawn; probe counts are charted when probes decided."""
+    none = {"estimate": None, "lower": 0.0, "upper": 1.6, "harm_above": 1.2, "allowance": 2.0, "status": "safe",
+            "canary": "0 of 60 requests", "baseline": "0 of 1,140 requests"}
+    quiet = [{"weight": 5.0, "action": action, "stream": "probe",
+              "counts": {"candidate": {"requests": 2, "errors": 1}, "baseline": {"requests": 40, "errors": 0}},
+              "probe_counts": {"candidate": {"requests": 60, "errors": 0}, "baseline": {"requests": 60, "errors": 0}},
+              "decision": {"metric": "errors", "outcome": outcome, "reasons": ["r"], "metrics": {"errors": none}}}
+             for action, outcome in (("continue", "baking"), ("promote", "shown_safe"))]
+    page = html_report(data("promoted", intervals=quiet, reasons=[]))
+    assert "error rate: canary / baseline, its confidence band" in page  # the band chart of the deciding metric
+    assert "error rate per interval (probe traffic, which decided)" in page
+    band = page[page.index("error rate: canary / baseline"):]
+    band = band[: band.index("</svg>")]
+    assert "<title>estimate at" not in band  # 0/0 is no point of the estimate line
+    per_interval = page[page.index("error rate per interval (probe"):]
+    assert "canary at 1: 0</title>" in per_interval[: per_interval.index("</svg>")]  # 0 of 60 probe requests
