@@ -200,3 +200,12 @@ def test_a_manifest_error_names_the_file_the_line_the_field_and_a_fix(edit: tupl
     assert text.splitlines()[19].strip() == "repeats: 3"  # line 20, as the messages say
     with pytest.raises(InvalidInput, match=expected):
         load_manifest_text(text.replace(*edit), "release.yaml")
+
+
+def test_keys_are_checked_like_values() -> None:
+    """YAML keys can be numbers: an integer key beyond 64 bits, or an infinite one, is refused too."""
+    with pytest.raises(InvalidInput, match="too large for 64 bits"):
+        load_yaml("{123456789012345678901: a}", "m.yaml")
+    with pytest.raises(InvalidInput, match="not a number this format allows"):
+        load_yaml("{.inf: 1}", "m.yaml")
+    assert load_yaml("{1: 2}", "m.yaml") == {1: 2}

@@ -207,9 +207,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     root = args.root or find_root()
     # Both checked before the embedded AWS starts (it takes seconds): a typo answers at once.
-    logical = function_names(root).get(args.function)
+    names = function_names(root)
+    logical = names.get(args.function)
     if logical is None:
-        known = sorted(set(function_names(root).values()))
+        known = sorted(set(names.values()))
         raise InvalidInput(f"unknown function {args.function!r}; the functions are: {', '.join(known)} (or their "
                            "folder names under functions/ and examples/support_bot/)")
     event = load_json(read_text(Path(args.event), max_bytes=MAX_EVENT_BYTES, what="Lambda event"), args.event)

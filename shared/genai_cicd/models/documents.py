@@ -60,7 +60,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def load_json(text: str | bytes, source: str, *, max_bytes: int | None = None, allow_nan: bool = False) -> Any:
     """One JSON document. ``allow_nan``: NaN and Infinity decode (formats where they mean "no score")."""
-    size = len(text)
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
     if max_bytes is not None and size > max_bytes:
         raise InvalidInput(f"{source}: (root): {size} bytes, over the {max_bytes}-byte limit")
     try:
@@ -123,13 +123,12 @@ def _check_numbers(doc: Any, source: str, seen: set[int], allow_nan: bool) -> No
             continue
         if isinstance(node, int) and node.bit_length() > 63:
             raise InvalidInput(f"{source}: an integer too large for 64 bits")
-        if isinstance(node, dict | list | tuple) and id(node) not in seen:
-            seen.add(id(node))
-            stack.extend(node.values() if isinstance(node, dict) else node)
+        if isinstance(node, dict | list | tuple):
+            if id(node) not in seen:
+                seen.add(id(node))
+                stack.extend([*node.keys(), *node.values()] if isinstance(node, dict) else node)
         elif isinstance(node, float) and not math.isfinite(node) and not allow_nan:
             raise InvalidInput(f"{source}: {node} is not a number this format allows")
-            if isinstance(node, dict):
-                stack.extend(node.keys())
 
 
 def load_yaml(text: str, source: str, *, max_bytes: int | None = None) -> Any:
