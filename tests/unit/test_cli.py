@@ -144,3 +144,22 @@ def test_release_with_invalid_manifest_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as refused:  # not an ARN: refused before anything is read
         main(["release", "--manifest", str(bad), "--state-machine-arn", "arn:aws:states:x", "--bucket", "b"])
     assert refused.value.code == 2
+
+
+def test_global_options_go_before_or_after_the_command() -> None:
+    from genai_cicd_local.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--seed", "3"]).seed == 3
+    assert parser.parse_args(["--seed", "3", "demo"]).seed == 3
+    assert parser.parse_args(["demo"]).seed == 7 and parser.parse_args(["demo"]).json is False
+    assert parser.parse_args(["gate", "compare", "--baseline", "a", "--candidate", "b", "--json"]).json is True
+
+
+def test_alpha_is_printed_as_people_read_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0.05 x 0.8 is 0.04000000000000001 in binary; the verdict says 0.04."""
+    lines = "".join(json.dumps({"case_id": f"c{i}", "repeat": 0, "scores": {"m": 0.9}}) + "\n" for i in range(30))
+    (tmp_path / "s.jsonl").write_text(lines)
+    main(["gate", "compare", "--baseline", str(tmp_path / "s.jsonl"), "--candidate", str(tmp_path / "s.jsonl"),
+          "--json"])
+    assert json.loads(capsys.readouterr().out)["alpha"] == 0.04
