@@ -19,7 +19,7 @@ from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
 from genai_cicd.models.manifest import ProbePlan, parse_manifest
 from genai_cicd_local.app_traffic import AppTraffic, TrafficShape
-from genai_cicd_local.cli.progress import ProgressPrinter
+from genai_cicd_local.cli.progress import follow_execution, outcome_of
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
 from genai_cicd_local.embedded.aws_session import EVALUATION_ROLE_ARN, EmbeddedAWS
 
@@ -210,7 +210,6 @@ class LocalReleaseRunner:
         arn = sfn.start_execution(stateMachineArn=self.aws.state_machine_arn, name=name, input=json.dumps(
             {"manifest": manifest, "started_by": started_by}))["executionArn"]
         self.out(f"release {name} started ({manifest_path.name})")
-        progress = ProgressPrinter(sfn, arn, self.out)
         notes: list[dict[str, Any]] = []
 
         def announce() -> int:
@@ -220,26 +219,15 @@ class LocalReleaseRunner:
                 self.out(f"     [SNS] {note['subject']}")
             return len(fresh)
 
-        pause = POLL_MIN_SECONDS
-        while True:
-            described = sfn.describe_execution(executionArn=arn)
-            changed = progress.poll() + announce()
-            if described["status"] != "RUNNING":
-                break
-            # Back off while nothing happens: moto returns (and serialises) the whole history on every
-            # poll, which takes the interpreter from the release. Watching never changes the outcome.
-            pause = POLL_MIN_SECONDS if changed else min(pause * 1.5, POLL_MAX_SECONDS)
-            time.sleep(pause)
-        progress.poll()
-        announce()
-        return dict(described), notes
+        # The polling only watches: moto returns (and serialises) the whole history on every poll, which
+        # takes the interpreter from the release, so polls back off while nothing happens.
+        described = follow_execution(sfn, arn, self.out, POLL_MIN_SECONDS, POLL_MAX_SECONDS, time.sleep, announce)
+        return described, notes
 
     def summarise(self, name: str, arn: str, described: dict[str, Any], seconds: float,
                   requests: int, notes: list[dict[str, Any]]) -> dict[str, Any]:
         error = described.get("error")
-        outcome = {"SUCCEEDED": "promoted"}.get(described["status"]) or {
-            "GateBlocked": "blocked", "CanaryRolledBack": "rolled_back", "InvalidInput": "invalid",
-            "ApprovalRejected": "rejected"}.get(error or "", "failed")
+        outcome = outcome_of(described)
         blocked_by = None
         if outcome == "blocked":
             verdict = self.aws.client("s3").get_object(Bucket=self.aws.bucket,

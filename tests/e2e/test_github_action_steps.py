@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import ROOT
 
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -76,3 +78,23 @@ def test_the_action_runs_the_command_writes_the_summary_and_junit_and_fails_the_
     failed = run_step("Fail on a block, a rollback or bad input", inputs, tmp_path,
                       outputs=outputs(tmp_path))
     assert failed.returncode == int(code), failed.stderr
+
+
+def test_a_release_on_a_deployed_stack_is_followed_to_its_end_with_its_report(
+        runner: LocalReleaseRunner, aws: EmbeddedAWS, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the action runs with state-machine-arn: `release --state-machine-arn ... --wait` against the stack's
+    own APIs (here the embedded stack's), printing progress to stderr and the verdict first, then the report."""
+    from genai_cicd_local.cli.main import main
+
+    manifest = ROOT / "examples" / "support_bot" / "manifests" / "quality-regression.yaml"
+    code = main(["release", "--manifest", str(manifest), "--state-machine-arn", aws.state_machine_arn,
+                 "--bucket", aws.bucket, "--name", "gh-deployed-1", "--wait", "--poll-seconds", "0.05",
+                 "--summary", str(tmp_path / "summary.md"), "--junit", str(tmp_path / "junit.xml")])
+    out = capsys.readouterr()
+    assert code == 1, out.err[-2000:]
+    assert out.out.startswith("BLOCKED: release gh-deployed-1 on the deployed stack"), out.out
+    assert "running the gates" in out.err  # the progress, as it happened
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("### BLOCKED: release gh-deployed-1") and "prompt_regression" in summary
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("failures") == "1"

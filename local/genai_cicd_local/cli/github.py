@@ -1,7 +1,7 @@
 """GitHub Actions: the job summary's Markdown, and one pull-request comment kept up to date.
 
 The composite action (``action.yml`` at the repository root) runs `genai-cicd check`, `gate compare` or
-`release` with ``--summary "$GITHUB_STEP_SUMMARY"`` and ``--junit``, then `genai-cicd github-comment`,
+`release` (``--wait`` on a deployed stack) with ``--summary`` and ``--junit``, then `genai-cicd github-comment`,
 which posts the same Markdown on the pull request, or edits the comment it posted before (found by a
 hidden marker), through the GitHub REST API with the job's ``GITHUB_TOKEN``: "Create an issue comment"
 (POST /repos/{owner}/{repo}/issues/{issue_number}/comments), "List issue comments" (GET, same path) and

@@ -152,11 +152,13 @@ def cmd_release(args: argparse.Namespace) -> int:
         arn = sfn.start_execution(stateMachineArn=args.state_machine_arn, name=args.name or f"cli-{int(time.time())}",
                                   input=json.dumps({"manifest": manifest, "started_by": args.started_by}))[
             "executionArn"]
-        _emit(args, {"execution_arn": arn}, [f"STARTED: release {arn.rsplit(':', 1)[-1]} on the deployed stack.",
-                                             f"  execution: {arn}",
-                                             "Next: follow it in the Step Functions console; its report and "
-                                             "notifications say how it ended."])
-        return 0
+        if not args.wait:
+            _emit(args, {"execution_arn": arn}, [
+                f"STARTED: release {arn.rsplit(':', 1)[-1]} on the deployed stack.", f"  execution: {arn}",
+                "Next: follow it in the Step Functions console (or add --wait); its report and notifications "
+                "say how it ended."])
+            return 0
+        return wait_for_release(args, sfn, boto3.client("s3"), arn)
     from genai_cicd_local.embedded.aws_session import EmbeddedAWS
     from genai_cicd_local.runner import LocalReleaseRunner
 
@@ -176,6 +178,28 @@ def cmd_github_comment(args: argparse.Namespace) -> int:
 
     print(f"OK: pull-request comment {comment(args.body_file)}.")
     return 0
+
+
+def wait_for_release(args: argparse.Namespace, sfn: Any, s3: Any, arn: str) -> int:
+    """--wait: print the deployed release's progress (to stderr) until it ends, then its verdict and report."""
+    from genai_cicd import s3_keys
+    from genai_cicd_local.cli.bundle import Check
+    from genai_cicd_local.cli.progress import follow_execution, outcome_of
+
+    described = follow_execution(sfn, arn, lambda line: print(line, file=sys.stderr), args.poll_seconds,
+                                 max(args.poll_seconds, 60.0), time.sleep)
+    name, outcome = arn.rsplit(":", 1)[-1], outcome_of(described)
+    key = s3_keys.report(name, "md")
+    try:
+        report = s3.get_object(Bucket=args.bucket, Key=key)["Body"].read().decode("utf-8")
+    except s3.exceptions.NoSuchKey:
+        report = ""  # a release refused before it had a report (invalid input): the error says why
+    said = words.deployed_release(name, outcome, described.get("error"), described.get("cause"),
+                                  f"s3://{args.bucket}/{key}" if report else None)
+    _emit(args, {"execution_arn": arn, "status": described["status"], "outcome": outcome,
+                 "error": described.get("error"), "report": f"s3://{args.bucket}/{key}" if report else None}, said)
+    _report_files(args, said, [Check("release", outcome == "promoted", said[0])], "genai-cicd release", report)
+    return 0 if outcome == "promoted" else 1
 
 
 def release_checks(result: dict[str, Any]) -> list[Any]:
@@ -525,6 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "the embedded AWS; needs AWS credentials")
     rel.add_argument("--bucket", help="with --state-machine-arn: the stack's ArtifactBucketName, where the manifest's "
                                       "files are uploaded")
+    rel.add_argument("--wait", action="store_true", help="with --state-machine-arn: follow the release until it ends, "
+                                                         "then print its verdict and report (exit 0 promoted, 1 not)")
+    rel.add_argument("--poll-seconds", type=finite, default=10.0,
+                     help="with --wait: seconds between polls of the execution while it changes (default 10)")
     report_options(rel)
     rel.set_defaults(func=cmd_release)
     inv = sub.add_parser("invoke", help="run one function in-process on the embedded AWS")

@@ -162,3 +162,33 @@ class ProgressPrinter:
         elif state in ("Rollback", "SafetyRollback"):
             self._out(f"     rollback read back: the candidate receives {data.get('rollback', {}).get('weight')}% "
                       "of requests")
+
+
+# How a release ended, from DescribeExecution: SUCCEEDED is a promotion; a failed execution names its end
+# state's error (the ASL's Fail states: GateBlocked, CanaryRolledBack, InvalidInput, ApprovalRejected).
+ERROR_OUTCOMES = {"GateBlocked": "blocked", "CanaryRolledBack": "rolled_back", "InvalidInput": "invalid",
+                  "ApprovalRejected": "rejected"}
+
+
+def outcome_of(described: dict[str, Any]) -> str:
+    if described.get("status") == "SUCCEEDED":
+        return "promoted"
+    return ERROR_OUTCOMES.get(str(described.get("error") or ""), "failed")
+
+
+def follow_execution(sfn: Any, arn: str, out: Callable[[str], None], pause: float, max_pause: float,
+                     sleep: Callable[[float], None], watch: Callable[[], int] = lambda: 0) -> dict[str, Any]:
+    """Print a release's progress until it ends and return its DescribeExecution. ``watch`` is polled too (new
+    notifications, say) and returns how many things it reported; polls back off while nothing happens."""
+    progress = ProgressPrinter(sfn, arn, out)
+    wait = pause
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        changed = progress.poll() + watch()
+        if described["status"] != "RUNNING":
+            break
+        wait = pause if changed else min(wait * 1.5, max_pause)
+        sleep(wait)
+    progress.poll()
+    watch()
+    return dict(described)

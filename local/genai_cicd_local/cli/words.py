@@ -101,5 +101,17 @@ def release(result: dict[str, Any]) -> list[str]:
     return [*lines, "Next: open the report for the evidence; --json prints this summary for machines."]
 
 
+def deployed_release(name: str, outcome: str, error: str | None, cause: str | None, report: str | None
+                     ) -> list[str]:
+    """A release on a deployed stack, from its execution's end (DescribeExecution) and its report's place."""
+    from genai_cicd.errors import domain_message
+
+    why = f" ({domain_message(cause or error, 300)})" if error and outcome not in ("promoted",) else ""
+    lines = [f"{OUTCOME_WORDS.get(outcome, outcome.upper())}: release {name} on the deployed stack{why}."]
+    if report:
+        lines.append(f"  report: {report}")
+    return [*lines, "Next: the report has the evidence; the SNS topic and the ledger have every transition."]
+
+
 def _minutes(m: float) -> str:
     return "never" if math.isinf(m) else f"about {m:.0f} min" if m >= 1 else "under a minute"
