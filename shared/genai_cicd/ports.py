@@ -195,7 +195,9 @@ class CanaryMetrics(Protocol):
 class Announcer(Protocol):
     """SNS and EventBridge announcements of a transition (aws/notifier.py); returns the message id."""
 
-    def publish(self, event: str, subject: str, body: dict[str, Any]) -> str: ...
+    def publish(self, event: str, subject: str, body: dict[str, Any], chat: dict[str, Any] | None = None) -> str:
+        """``body`` for every subscriber; ``chat`` (logic/chat_card.py), when given, for HTTPS subscribers."""
+        ...
 
 
 class PipelineCallbacks(Protocol):

@@ -109,7 +109,7 @@ def test_the_settle_sequences_report_link_reaches_the_message_and_a_missing_one_
                                prev_hash="0" * 64, hash="1" * 64)
 
     class Notifier:
-        def publish(self, event: str, subject: str, body: dict[str, Any]) -> str:
+        def publish(self, event: str, subject: str, body: dict[str, Any], chat: dict[str, Any] | None = None) -> str:
             published.append(body)
             return "m-1"
 

@@ -7,6 +7,7 @@ from typing import Any
 from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import domain_message
+from genai_cicd.logic.chat_card import chat_card
 from genai_cicd.models.tasks import NotifyInput, NotifyResult
 from genai_cicd.shorten import shorten
 
@@ -72,7 +73,7 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
         subject = f"[genai-cicd] {subject_tail}"
         if event.release_id is not None:
             body["release_id"] = event.release_id
-    message_id = deps.notifier.publish(event.event, subject, body)
+    message_id = deps.notifier.publish(event.event, subject, body, chat_card(event.event, subject, body))
     seq = None
     if release is not None:
         actor = release.started_by
