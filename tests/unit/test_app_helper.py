@@ -171,3 +171,37 @@ def test_a_probe_of_a_release_the_cached_flag_does_not_name_reads_the_flag_again
     current.route({"question": "q", PROBE_FIELD: {"release_id": "rel-1", "variant": "candidate", "id": "0-candidate"}})
     current.route({"question": "q"})
     assert current.refreshes == [False, False]
+
+
+def test_with_otel_metrics_on_the_genai_semantic_convention_metrics_are_emitted_beside_todays(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """gen_ai.client.operation.duration (seconds; error.type on a failure) and gen_ai.client.token.usage per
+    gen_ai.token.type, with the variant as feature_flag.result.variant (OpenTelemetry GenAI semantic conventions
+    v1.41.0, status Development); today's metrics are unchanged, and without the setting nothing else is sent."""
+    import dataclasses
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "GenAIApps")
+    app = App(flag(100))
+    route = app.route({})
+    app.record(route, latency_ms=1250.0, input_tokens=10, output_tokens=5, cost_usd=0.01)
+    assert capsys.readouterr().out == ""  # off by default: only today's metrics (flushed by the handler)
+    app.settings = dataclasses.replace(SETTINGS, otel_metrics=True)
+    app.record(route, latency_ms=1250.0, input_tokens=10, output_tokens=5, cost_usd=0.01)
+    app.record_error(route, latency_ms=300.0, error_type="ThrottlingException")
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "GenAIApps"
+        (metric,) = directive["Metrics"]
+        by_name.setdefault(metric["Name"], []).append(doc | {"unit": metric.get("Unit")})
+    durations, tokens = by_name["gen_ai.client.operation.duration"], by_name["gen_ai.client.token.usage"]
+    for doc in durations + tokens:
+        assert doc["gen_ai.operation.name"] == "chat" and doc["gen_ai.provider.name"] == "aws.bedrock"
+        assert doc["feature_flag.result.variant"] == "candidate" and doc["gen_ai.request.model"] == "m"
+        assert (doc["app"], doc["environment"]) == ("support-bot", "prod")
+    assert [(d["gen_ai.client.operation.duration"], d["unit"], d.get("error.type")) for d in durations] == [
+        ([1.25], "Seconds", None), ([0.3], "Seconds", "ThrottlingException")]
+    assert sorted((d["gen_ai.token.type"], d["gen_ai.client.token.usage"]) for d in tokens) == [
+        ("input", [10.0]), ("output", [5.0])]
+    assert emitted(app)["Requests"] == [1.0, 1.0, 1.0]  # today's names, as before

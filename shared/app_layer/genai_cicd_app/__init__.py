@@ -76,6 +76,7 @@ class Settings:
     high_resolution: bool = True
     capture_bucket: str | None = None
     capture_kms_key: str | None = None
+    otel_metrics: bool = False  # also emit the OpenTelemetry GenAI semantic-convention metrics (OTEL_GENAI_METRICS=1)
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> Settings:
@@ -89,7 +90,8 @@ class Settings:
                    flag_max_age=int(e.get("FLAG_MAX_AGE_SECONDS", "0")),
                    slow_request_ms=float(e.get("SLOW_REQUEST_MS", "1500")),
                    high_resolution=e.get("METRIC_RESOLUTION", "1") == "1",
-                   capture_bucket=e.get("CAPTURE_BUCKET") or None, capture_kms_key=e.get("CAPTURE_KMS_KEY_ID") or None)
+                   capture_bucket=e.get("CAPTURE_BUCKET") or None, capture_kms_key=e.get("CAPTURE_KMS_KEY_ID") or None,
+                   otel_metrics=e.get("OTEL_GENAI_METRICS", "0") == "1")
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,40 @@ class ReleasedApp:
                            "GuardrailInterventions": 1 if guardrail_intervened else 0,
                            "LowQuality": 1 if low_quality else 0, "InputTokens": input_tokens,
                            "OutputTokens": output_tokens, "CostUSD": cost_usd}, latency_ms)
+        if self.settings.otel_metrics:
+            self._emit_otel(route, latency_ms, {"input": input_tokens, "output": output_tokens})
 
-    def record_error(self, route: Route) -> None:
+    def record_error(self, route: Route, *, latency_ms: float | None = None, error_type: str = "_OTHER") -> None:
         self._emit(route, {**{name: 0 for name in _COUNTS}, "Requests": 1, "Errors": 1, "CostUSD": 0}, None)
+        if self.settings.otel_metrics and latency_ms is not None:
+            self._emit_otel(route, latency_ms, {}, error_type)
+
+    def _emit_otel(self, route: Route, latency_ms: float, tokens: dict[str, int], error_type: str | None = None
+                   ) -> None:
+        """The OpenTelemetry GenAI client metrics (semantic conventions v1.41.0, status Development), as EMF
+        beside today's names: ``gen_ai.client.operation.duration`` (seconds; ``error.type`` when the call
+        failed) and ``gen_ai.client.token.usage`` per ``gen_ai.token.type``, with the variant the user got as
+        ``feature_flag.result.variant``. Histograms in OpenTelemetry; here one EMF value per request, which is
+        what CloudWatch aggregates them from."""
+        from aws_lambda_powertools.metrics import single_metric
+
+        dims = {"app": self.settings.app, "environment": self.settings.environment,
+                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock",
+                "feature_flag.result.variant": route.metric_variant}
+        model = route.variant.get("model_id") if isinstance(route.variant, dict) else None
+        if model:
+            dims["gen_ai.request.model"] = str(model)
+        resolution = MetricResolution.High if self.settings.high_resolution else MetricResolution.Standard
+        namespace = self.metrics.namespace
+        with single_metric(name="gen_ai.client.operation.duration", unit=MetricUnit.Seconds,
+                           value=latency_ms / 1000.0, resolution=resolution, namespace=namespace,
+                           default_dimensions=dims | ({"error.type": error_type} if error_type else {})):
+            pass
+        for token_type, count in tokens.items():
+            with single_metric(name="gen_ai.client.token.usage", unit=MetricUnit.Count, value=count,
+                               resolution=resolution, namespace=namespace,
+                               default_dimensions=dims | {"gen_ai.token.type": token_type}):
+                pass
 
     # -- capture ------------------------------------------------------------
     def should_capture(self, route: Route, request_id: str | None = None) -> bool:
