@@ -68,6 +68,9 @@ CASES = [
     ["bundle", "--release", "{nul}", "--bucket", "b", "--pipeline", "p", "--execution-id",
      "0c43d40f-b0d9-4962-bb4d-c8411945f6b1"],
     ["bundle", "--release", "{digits}", "--bucket", "b", "--pipeline", "p", "--execution-id", "exec-1"],
+    ["release", "--manifest", "{digits}", "--state-machine-arn",
+     "arn:aws:states:us-east-1:123456789012:stateMachine:r", "--bucket", "b", "--wait", "--poll-seconds", "-1"],
+    ["github-comment", "--body-file", "{missing}"],
     ["bundle", "--release", "{digits}", "--bucket", "b", "--pipeline", "no spaces", "--execution-id",
      "0c43d40f-b0d9-4962-bb4d-c8411945f6b1"],
 ]

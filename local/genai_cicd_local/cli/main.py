@@ -521,6 +521,13 @@ def lane_count(value: str) -> int:
     return number
 
 
+def positive(value: str) -> float:
+    number = finite(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be a number above 0")
+    return number
+
+
 def finite(value: str) -> float:
     number = float(value)
     if not math.isfinite(number):
@@ -551,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "files are uploaded")
     rel.add_argument("--wait", action="store_true", help="with --state-machine-arn: follow the release until it ends, "
                                                          "then print its verdict and report (exit 0 promoted, 1 not)")
-    rel.add_argument("--poll-seconds", type=finite, default=10.0,
+    rel.add_argument("--poll-seconds", type=positive, default=10.0,
                      help="with --wait: seconds between polls of the execution while it changes (default 10)")
     report_options(rel)
     rel.set_defaults(func=cmd_release)
