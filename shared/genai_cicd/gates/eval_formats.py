@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.dataset import parse_jsonl
-from genai_cicd.models.documents import JsonSyntaxError, load_json
+from genai_cicd.models.documents import JsonSyntaxError, load_json, read_bytes
 from genai_cicd.models.validation import describe_validation_error
 
 Format = Literal["jsonl", "promptfoo", "deepeval", "inspect"]
@@ -195,14 +195,7 @@ def load_score_lines(path: Path, text: str) -> list[ScoreLine]:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise InvalidInput(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(f"{path}: over the {MAX_FILE_BYTES // 2**20} MiB limit of a score file")
-    return data
+    return read_bytes(path, max_bytes=MAX_FILE_BYTES, what="score file")
 
 
 def _member(path: str, data: bytes, archive: zipfile.ZipFile, name: str) -> Any:

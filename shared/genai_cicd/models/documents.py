@@ -186,8 +186,8 @@ def _strict_loader() -> Any:
     return _LOADER
 
 
-def read_text(path: Path, *, max_bytes: int, what: str = "file") -> str:
-    """A UTF-8 file of at most ``max_bytes`` (read no further: ``/dev/zero`` is refused, not read forever)."""
+def read_bytes(path: Path, *, max_bytes: int, what: str = "file") -> bytes:
+    """A file of at most ``max_bytes`` (read no further: ``/dev/zero`` is refused, not read forever)."""
     try:
         with Path(path).open("rb") as f:
             data = f.read(max_bytes + 1)
@@ -195,6 +195,12 @@ def read_text(path: Path, *, max_bytes: int, what: str = "file") -> str:
         raise InvalidInput(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if len(data) > max_bytes:
         raise InvalidInput(f"{path}: (root): over the {max_bytes}-byte limit of a {what}")
+    return data
+
+
+def read_text(path: Path, *, max_bytes: int, what: str = "file") -> str:
+    """A UTF-8 file of at most ``max_bytes`` (``read_bytes``, decoded)."""
+    data = read_bytes(path, max_bytes=max_bytes, what=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
