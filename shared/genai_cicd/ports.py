@@ -8,6 +8,7 @@ implement them for the logic's unit tests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -176,20 +177,32 @@ class Looks(Protocol):
     def record(self, app: str, environment: str, candidate_hash: str, gate: str, release_id: str) -> int: ...
 
 
+@dataclass(frozen=True)
+class OtelGenAINames:
+    """Where the OpenTelemetry GenAI metrics are (canary plan ``metric_names: otel_genai``): the rollup's
+    dimensions besides the variant (and the token type), and the latency in seconds above which a request
+    is slow (None: slow requests are not read)."""
+
+    dimensions: tuple[tuple[str, str], ...]
+    slow_seconds: float | None = None
+
+
 class CanaryMetrics(Protocol):
-    """Per-arm sums the app emitted, read back from CloudWatch (aws/cloudwatch.py)."""
+    """Per-arm sums the app emitted, read back from CloudWatch (aws/cloudwatch.py): genai-cicd's metric
+    names, or the OpenTelemetry GenAI ones when ``otel`` says where they are."""
 
     def interval_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
-                        period: int, arms: tuple[str, ...] = ..., fields: tuple[str, ...] = ...
-                        ) -> dict[str, dict[str, float | None]]: ...
+                        period: int, arms: tuple[str, ...] = ..., fields: tuple[str, ...] = ...,
+                        otel: OtelGenAINames | None = ...) -> dict[str, dict[str, float | None]]: ...
 
     def interval_counts_or_none(self, **query: Any) -> dict[str, dict[str, float | None]] | None: ...
 
     def first_seen(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
-                   arm: str = ..., period: int = ...) -> datetime | None: ...
+                   arm: str = ..., period: int = ..., otel: OtelGenAINames | None = ...) -> datetime | None: ...
 
     def latency_summary(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
-                        bound_ms: float | None) -> dict[str, dict[str, float | None]] | None: ...
+                        bound_ms: float | None, otel: OtelGenAINames | None = ...
+                        ) -> dict[str, dict[str, float | None]] | None: ...
 
 
 class Announcer(Protocol):

@@ -205,3 +205,25 @@ def test_with_otel_metrics_on_the_genai_semantic_convention_metrics_are_emitted_
     assert sorted((d["gen_ai.token.type"], d["gen_ai.client.token.usage"]) for d in tokens) == [
         ("input", [10.0]), ("output", [5.0])]
     assert emitted(app)["Requests"] == [1.0, 1.0, 1.0]  # today's names, as before
+    # Two dimension sets a line: the rollup the canary judge reads first, then every attribute.
+    rollup = ["app", "environment", "feature_flag.result.variant"]
+    for doc in durations:
+        sets = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert sets[0] == rollup and set(sets[1]) == set(rollup) | {
+            "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model"} | (
+            {"error.type"} if "error.type" in doc else set())
+    for doc in tokens:
+        assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] == [*rollup, "gen_ai.token.type"]
+
+
+def test_with_otel_metrics_a_failure_without_a_measured_latency_still_records_its_call(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The judge counts calls from the duration and errors as calls without input token usage: a failed call
+    must record a duration (0 when unknown) and no token usage."""
+    import dataclasses
+
+    app = App(flag(100))
+    app.settings = dataclasses.replace(SETTINGS, otel_metrics=True)
+    app.record_error(app.route({}))
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(d.get("gen_ai.client.operation.duration"), d.get("error.type")) for d in docs] == [([0.0], "_OTHER")]

@@ -20,7 +20,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from genai_cicd_app import ReleasedApp, Route
+from genai_cicd_app import ReleasedApp, Route, now
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd.gates.refusal import is_refusal
@@ -61,6 +61,7 @@ def prompt_text(ref: str) -> str:
 def answer(route: Route, request: ChatRequest, request_id: str) -> dict[str, Any]:
     variant = Variant.model_validate(route.variant)
     guardrail = variant.guardrail
+    started = now()
     try:
         result = BedrockConverseProvider(client("bedrock-runtime")).generate(GenerationRequest(
             model_id=variant.model_id, system=prompt_text(variant.prompt), user=request.question,
@@ -68,7 +69,7 @@ def answer(route: Route, request: ChatRequest, request_id: str) -> dict[str, Any
             guardrail_id=guardrail.id if guardrail else None,
             guardrail_version=guardrail.version if guardrail else None))
     except ProviderError as exc:
-        release.record_error(route)
+        release.record_error(route, latency_ms=(now() - started) * 1000.0, error_type=type(exc).__name__)
         logger.warning("model call failed", extra={"variant": route.arm, "error": type(exc).__name__})
         return {"variant": route.arm, "error": "the assistant is unavailable, please retry"}
     price_in, price_out = PRICES.get(variant.model_id, [0.0, 0.0])

@@ -68,8 +68,10 @@ FAKE_ENV = {
 class EmbeddedAWS:
     def __init__(self, root: Path, *, region: str = "us-east-1", seed: int = 7,
                  stack_name: str = "genai-cicd-local", with_sample_app: bool = True,
-                 ingestion_delay: IngestionDelay | None = None) -> None:
+                 ingestion_delay: IngestionDelay | None = None, app_parameters: dict[str, str] | None = None) -> None:
         self.root = root
+        # Parameter overrides of the sample app's template (e.g. OtelGenAIMetrics "1")
+        self.app_parameters = dict(app_parameters or {})
         # CloudWatch's EMF latency and duplicates (the embedded default unless a test says otherwise)
         self.ingestion_delay = ingestion_delay if ingestion_delay is not None else IngestionDelay()
         self.region = region
@@ -300,7 +302,7 @@ class EmbeddedAWS:
                 self.root / "examples" / "support_bot" / "template.yaml", "support-bot", self.region,
                 {"FlagApplicationId": out["FlagApplicationId"], "FlagEnvironmentId": out["FlagEnvironmentId"],
                  "FlagProfileId": out["FlagProfileId"], "PromptBucket": out["ArtifactBucketName"],
-                 "ArtifactKeyArn": out["ArtifactKeyArn"]},
+                 "ArtifactKeyArn": out["ArtifactKeyArn"], **self.app_parameters},
             )
         self.runtime.preload()
 

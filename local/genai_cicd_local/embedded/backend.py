@@ -15,7 +15,8 @@ Served (all simulated, services/ one module per service): AppConfig environments
 and deployments; appconfigdata sessions; CodePipeline pipeline state and
 approval/job results; Bedrock guardrails and evaluation jobs; bedrock-runtime
 Converse and ApplyGuardrail (through SimulatedFoundationModel and
-SimulatedGuardrails).
+SimulatedGuardrails); CloudWatch GetMetricData asking for percentiles, percentile
+ranks or trimmed counts (from the EMF values the functions printed).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from genai_cicd_local.embedded.services.appconfig import AppConfigService
 from genai_cicd_local.embedded.services.base import BackendError, NotServed
 from genai_cicd_local.embedded.services.bedrock import BedrockService
 from genai_cicd_local.embedded.services.bedrock_runtime import BedrockRuntimeService, TokenQuota
+from genai_cicd_local.embedded.services.cloudwatch import CloudWatchService
 from genai_cicd_local.embedded.services.codedeploy import CodeDeployService
 from genai_cicd_local.embedded.services.codepipeline import CodePipelineService
 from genai_cicd_local.embedded.services.stepfunctions import ExecutionHistoryService
@@ -57,7 +59,7 @@ _ACCESS_DENIED = {"s3": ("AccessDenied", 403), "sqs": ("AccessDenied", 403), "cl
 
 
 class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, BedrockService,
-                      BedrockRuntimeService, ExecutionHistoryService):
+                      BedrockRuntimeService, ExecutionHistoryService, CloudWatchService):
     """The services' state and operations (services/, one module per service), the botocore hook that
     routes calls to them, and the fault injection the reliability tests use."""
 
@@ -111,6 +113,7 @@ class EmbeddedBackend(AppConfigService, CodePipelineService, CodeDeployService, 
             ("bedrock-runtime", "InvokeModel"): self.invoke_model,
             ("lambda", "Invoke"): self.invoke_function,
             ("sfn", "GetExecutionHistory"): self.get_execution_history,
+            ("cloudwatch", "GetMetricData"): self.get_metric_data,  # extended statistics only (else moto)
         }
 
     # -- botocore wiring ------------------------------------------------------

@@ -138,6 +138,9 @@ def _install_stdout() -> ThreadLocalStdout:
     return _PROXY
 
 
+SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, metric, dimensions
+
+
 class EmbeddedLambdaRuntime:
     def __init__(self, region: str, log_sink: list[dict[str, Any]],
                  clock: Callable[[], float] = time.time, seed: int = 7,
@@ -147,8 +150,11 @@ class EmbeddedLambdaRuntime:
         self._seed = seed
         # CloudWatch's side of EMF: late and sometimes twice (embedded/metric_ingestion.py)
         self.ingestion = MetricIngestion(ingestion_delay, clock, self._put_into_cloudwatch, seed)
-        self._batch: dict[tuple[Any, ...], list[float]] | None = None
-        self._batch_dups: dict[tuple[Any, ...], list[float]] = {}
+        self._batch: dict[tuple[Any, ...], list[Any]] | None = None
+        self._batch_dups: dict[tuple[Any, ...], list[Any]] = {}
+        # (namespace, metric, dimensions) -> [(second, values)] as they became visible: for the statistics
+        # a statistic set cannot give (services/cloudwatch.py)
+        self.extracted_values: dict[SeriesKey, list[tuple[float, tuple[float, ...]]]] = {}
         self._batch_owner: int | None = None
         self.functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
@@ -285,7 +291,7 @@ class EmbeddedLambdaRuntime:
         meta = doc["_aws"]
         stamp = float(int(invoked_at))
         batching = self._batch is not None and self._batch_owner == threading.get_ident()
-        line: dict[tuple[Any, ...], list[float]] = {}
+        line: dict[tuple[Any, ...], list[Any]] = {}
         for directive in meta["CloudWatchMetrics"]:
             for dims in directive["Dimensions"]:
                 dimensions = tuple((d, str(doc[d])) for d in dims)
@@ -321,43 +327,59 @@ class EmbeddedLambdaRuntime:
             if dups:
                 self.ingestion.offer(dups, duplicate=True)
 
-    def _put_into_cloudwatch(self, data: dict[tuple[Any, ...], list[float]]) -> None:
+    def _put_into_cloudwatch(self, data: dict[tuple[Any, ...], list[Any]]) -> None:
         """Into the embedded CloudWatch directly: extraction is CloudWatch Logs' work, not an API call
-        the function makes (and moto keeps one datum per value it is sent through PutMetricData)."""
+        the function makes (and moto keeps one datum per value it is sent through PutMetricData).
+
+        The values themselves are kept beside (``extracted_values``): CloudWatch computes percentiles,
+        percentile ranks and trimmed counts from the values of an EMF line, which a statistic set loses
+        (served by services/cloudwatch.py)."""
         from moto.cloudwatch.models import cloudwatch_backends
         from moto.core import DEFAULT_ACCOUNT_ID
 
         backend = cloudwatch_backends[DEFAULT_ACCOUNT_ID][self.region]
         by_namespace: dict[str, list[dict[str, Any]]] = {}
-        for (namespace, name, dimensions, unit, stamp), (total, low, high, count) in data.items():
-            by_namespace.setdefault(namespace, []).append({
-                "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
-                # naive UTC, as moto keeps every timestamp it parses
-                "Timestamp": datetime.fromtimestamp(stamp, tz=UTC).replace(tzinfo=None), "Unit": unit,
-                "StatisticValues": {"Sum": total, "Minimum": low, "Maximum": high, "SampleCount": count}})
+        with self._lock:
+            for (namespace, name, dimensions, unit, stamp), stats in data.items():
+                total, low, high, count = stats[:4]
+                by_namespace.setdefault(namespace, []).append({
+                    "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
+                    # naive UTC, as moto keeps every timestamp it parses
+                    "Timestamp": datetime.fromtimestamp(stamp, tz=UTC).replace(tzinfo=None), "Unit": unit,
+                    "StatisticValues": {"Sum": total, "Minimum": low, "Maximum": high, "SampleCount": count}})
+                if len(stats) > 4:
+                    series = self.extracted_values.setdefault((namespace, name, frozenset(dimensions)), [])
+                    series.append((stamp, tuple(stats[4])))
         for namespace, datums in by_namespace.items():
             backend.put_metric_data(namespace, datums)
 
 
-def _merge(into: dict[tuple[Any, ...], list[float]], line: dict[tuple[Any, ...], list[float]]) -> None:
-    for key, (total, low, high, count) in line.items():
-        stats = into.get(key)
-        if stats is None:
-            into[key] = [total, low, high, count]
-        else:
-            stats[0] += total
-            stats[1] = min(stats[1], low)
-            stats[2] = max(stats[2], high)
-            stats[3] += count
+def _merge(into: dict[tuple[Any, ...], list[Any]], line: dict[tuple[Any, ...], list[Any]]) -> None:
+    for key, stats in line.items():
+        into[key] = fold(into.get(key), stats)
 
 
-def _add(into: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], value: float) -> None:
-    """Fold one value into the statistic set [sum, minimum, maximum, sample count] under ``key``."""
+def fold(stats: list[Any] | None, more: list[Any]) -> list[Any]:
+    """Two statistic sets of one key as one: [sum, minimum, maximum, sample count, values]."""
+    if stats is None:
+        return [*more[:4], list(more[4])] if len(more) > 4 else list(more)
+    stats[0] += more[0]
+    stats[1] = min(stats[1], more[1])
+    stats[2] = max(stats[2], more[2])
+    stats[3] += more[3]
+    if len(stats) > 4 and len(more) > 4:
+        stats[4].extend(more[4])
+    return stats
+
+
+def _add(into: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], value: float) -> None:
+    """Fold one value into the statistic set [sum, minimum, maximum, sample count, values] under ``key``."""
     stats = into.get(key)
     if stats is None:
-        into[key] = [value, value, value, 1.0]
+        into[key] = [value, value, value, 1.0, [value]]
     else:
         stats[0] += value
         stats[1] = min(stats[1], value)
         stats[2] = max(stats[2], value)
         stats[3] += 1.0
+        stats[4].append(value)

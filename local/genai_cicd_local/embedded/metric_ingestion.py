@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Key = tuple[Any, ...]  # (namespace, metric, dimensions, unit, stamp)
-Stats = list[float]  # [sum, minimum, maximum, sample count]
+Stats = list[Any]  # [sum, minimum, maximum, sample count, values (optional)]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,10 @@ class MetricIngestion:
                 batch = batches.setdefault(max(at, start), {})
                 if key in batch:  # the same datapoint key twice in one batch: fold (a statistic set)
                     s = batch[key]
-                    batch[key] = [s[0] + stats[0], min(s[1], stats[1]), max(s[2], stats[2]), s[3] + stats[3]]
+                    folded = [s[0] + stats[0], min(s[1], stats[1]), max(s[2], stats[2]), s[3] + stats[3]]
+                    if len(s) > 4 and len(stats) > 4:
+                        folded.append([*s[4], *stats[4]])
+                    batch[key] = folded
                 else:
                     batch[key] = stats
         return [(at, functools.partial(self._put, batch)) for at, batch in batches.items()]

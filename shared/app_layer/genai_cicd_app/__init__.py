@@ -53,6 +53,11 @@ def use_clock(clock: Callable[[], float]) -> Callable[[], float]:
     return previous
 
 
+def now() -> float:
+    """The app's clock (seconds since the epoch): what a failed call's duration is measured on."""
+    return _clock()
+
+
 def sample_point(request_id: str) -> float:
     """A stable number in [0, 1) for a request: a retried request is sampled the same way."""
     return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big") / 2**64
@@ -212,36 +217,49 @@ class ReleasedApp:
             self._emit_otel(route, latency_ms, {"input": input_tokens, "output": output_tokens})
 
     def record_error(self, route: Route, *, latency_ms: float | None = None, error_type: str = "_OTHER") -> None:
+        """One failed request. With OTEL_GENAI_METRICS=1 its duration is recorded with ``error.type`` (the
+        conventions record every call's duration; unknown, it is recorded as 0)."""
         self._emit(route, {**{name: 0 for name in _COUNTS}, "Requests": 1, "Errors": 1, "CostUSD": 0}, None)
-        if self.settings.otel_metrics and latency_ms is not None:
-            self._emit_otel(route, latency_ms, {}, error_type)
+        if self.settings.otel_metrics:
+            self._emit_otel(route, latency_ms or 0.0, {}, error_type or "_OTHER")
 
     def _emit_otel(self, route: Route, latency_ms: float, tokens: dict[str, int], error_type: str | None = None
                    ) -> None:
         """The OpenTelemetry GenAI client metrics (semantic conventions v1.41.0, status Development), as EMF
         beside today's names: ``gen_ai.client.operation.duration`` (seconds; ``error.type`` when the call
-        failed) and ``gen_ai.client.token.usage`` per ``gen_ai.token.type``, with the variant the user got as
+        failed) and ``gen_ai.client.token.usage`` per ``gen_ai.token.type`` (successful calls only, as the
+        conventions' instrumentations record it), with the variant the user got as
         ``feature_flag.result.variant``. Histograms in OpenTelemetry; here one EMF value per request, which is
-        what CloudWatch aggregates them from."""
-        from aws_lambda_powertools.metrics import single_metric
+        what CloudWatch aggregates them from.
 
-        dims = {"app": self.settings.app, "environment": self.settings.environment,
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock",
-                "feature_flag.result.variant": route.metric_variant}
+        Each line carries two dimension sets: every attribute, and the rollup the canary judge reads
+        (app, environment, the variant, and the token type for token usage), what an ADOT collector's
+        ``metric_declarations`` would publish (docs/FORMATS.md, "OpenTelemetry names")."""
+        rollup = {"app": self.settings.app, "environment": self.settings.environment,
+                  "feature_flag.result.variant": route.metric_variant}
+        attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock"}
         model = route.variant.get("model_id") if isinstance(route.variant, dict) else None
         if model:
-            dims["gen_ai.request.model"] = str(model)
+            attributes["gen_ai.request.model"] = str(model)
         resolution = MetricResolution.High if self.settings.high_resolution else MetricResolution.Standard
-        namespace = self.metrics.namespace
-        with single_metric(name="gen_ai.client.operation.duration", unit=MetricUnit.Seconds,
-                           value=latency_ms / 1000.0, resolution=resolution, namespace=namespace,
-                           default_dimensions=dims | ({"error.type": error_type} if error_type else {})):
-            pass
+        self._emit_line("gen_ai.client.operation.duration", MetricUnit.Seconds, latency_ms / 1000.0, rollup,
+                        attributes | ({"error.type": error_type} if error_type else {}), resolution)
         for token_type, count in tokens.items():
-            with single_metric(name="gen_ai.client.token.usage", unit=MetricUnit.Count, value=count,
-                               resolution=resolution, namespace=namespace,
-                               default_dimensions=dims | {"gen_ai.token.type": token_type}):
-                pass
+            typed = {"gen_ai.token.type": token_type}
+            self._emit_line("gen_ai.client.token.usage", MetricUnit.Count, count, rollup | typed,
+                            attributes | typed, resolution)
+
+    def _emit_line(self, name: str, unit: MetricUnit, value: float, rollup: dict[str, str],
+                   attributes: dict[str, str], resolution: MetricResolution) -> None:
+        """One EMF line of one metric under the rollup dimension set and the full one."""
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+        line = AmazonCloudWatchEMFProvider(namespace=self.metrics.namespace, service="")
+        for key, val in rollup.items():
+            line.add_dimension(name=key, value=val)
+        line.add_dimensions(**(rollup | attributes))
+        line.add_metric(name=name, unit=unit, value=value, resolution=resolution)
+        line.flush_metrics()
 
     # -- capture ------------------------------------------------------------
     def should_capture(self, route: Route, request_id: str | None = None) -> bool:

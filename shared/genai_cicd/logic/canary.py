@@ -16,7 +16,7 @@ from genai_cicd.logic.probes import probes_needed
 from genai_cicd.models.manifest import OnlineQuality, ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
 from genai_cicd.models.traffic import TrafficReceipt
-from genai_cicd.ports import TrafficShifter
+from genai_cicd.ports import OtelGenAINames, TrafficShifter
 from genai_cicd.shorten import shorten
 
 FULL = 100.0
@@ -54,6 +54,16 @@ def period_start(at: datetime, period: int) -> str:
 PLAN_LOOKBACK_SECONDS = 900
 
 
+def otel_names(manifest: ReleaseManifest) -> OtelGenAINames | None:
+    """Where the OpenTelemetry GenAI metrics are, when the plan reads them (metric_names: otel_genai)."""
+    plan = manifest.canary
+    if plan.metric_names != "otel_genai":
+        return None
+    dims = plan.otel.dimensions or {"app": manifest.app, "environment": manifest.environment}
+    return OtelGenAINames(dimensions=tuple(sorted(dims.items())),
+                          slow_seconds=plan.slow_request_ms / 1000.0 if plan.slow_request_ms else None)
+
+
 def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | None:
     """What the plan needs at the traffic of the last 15 minutes (all on the baseline before the shift).
 
@@ -67,16 +77,17 @@ def traffic_estimate(deps: Deps, manifest: ReleaseManifest) -> PlanEstimate | No
     start = end - timedelta(seconds=PLAN_LOOKBACK_SECONDS)
     where: dict[str, Any] = {"namespace": plan.metrics_namespace, "app": manifest.app,
                              "environment": manifest.environment}
+    otel = otel_names(manifest)
     counts = deps.metrics_reader.interval_counts_or_none(
         **where, start=start, end=end, period=PLAN_LOOKBACK_SECONDS,
-        arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)))
+        arms=("baseline",), fields=("requests", *(m.value for m in plan.metrics)), otel=otel)
     if counts is None:
         return None
     base = counts["baseline"]
     requests = base.get("requests") or 0.0
     if requests <= 0:
         return None
-    seen = deps.metrics_reader.first_seen(**where, start=start, end=end)
+    seen = deps.metrics_reader.first_seen(**where, start=start, end=end, otel=otel)
     seconds = PLAN_LOOKBACK_SECONDS if seen is None else min(
         PLAN_LOOKBACK_SECONDS, max(60.0, (end - seen).total_seconds()))
     rates = {m.value: (base.get(m.value) or 0.0) / requests for m in plan.metrics if base.get(m.value) is not None}
@@ -155,10 +166,12 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
             f"waiting for CloudWatch: periods are judged {plan.metric_settle_seconds} s after they end"]})
     end = start + timedelta(seconds=seconds)
 
+    otel = otel_names(manifest)
+
     def read(arms: tuple[str, str]) -> dict[str, dict[str, float | None]]:
         return deps.metrics_reader.interval_counts(
             namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment,
-            start=start, end=end, period=plan.metric_period_seconds, arms=arms)
+            start=start, end=end, period=plan.metric_period_seconds, arms=arms, otel=otel)
 
     counts = read(("baseline", "candidate"))
     interval = canary.judge.intervals + 1
@@ -190,7 +203,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         notes.append(f"probes stopped: {probes.stopped}")
     latency = deps.metrics_reader.latency_summary(namespace=plan.metrics_namespace, app=manifest.app,
                                                   environment=manifest.environment, start=start, end=end,
-                                                  bound_ms=plan.slow_request_ms)
+                                                  bound_ms=plan.slow_request_ms, otel=otel)
     # The time series for the report: one small JSON object per interval.
     key = evidence_key(release, "canary", f"interval-{evidence.intervals:04d}.json")
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,

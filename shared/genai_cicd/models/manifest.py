@@ -368,6 +368,33 @@ class ProbePlan(Strict):
     max_cost_usd: float = Field(default=5.0, gt=0.0, le=100_000.0)
 
 
+# CloudWatch dimension names and values: 1-255 characters, names not starting with a colon (Dimension,
+# CloudWatch API Reference).
+DimensionName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:\s][^\s]*$")]
+DimensionValue = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class OtelMetricNames(Strict):
+    """Where the canary finds the OpenTelemetry GenAI metrics (``metric_names: otel_genai``): the dimensions,
+    besides ``feature_flag.result.variant`` (and ``gen_ai.token.type`` for token usage), of the rollup the
+    app's exporter publishes (docs/FORMATS.md, "OpenTelemetry names"). Default: app and environment, with
+    the manifest's values (what genai_cicd_app publishes with OTEL_GENAI_METRICS=1)."""
+
+    dimensions: dict[DimensionName, DimensionValue] | None = Field(default=None, min_length=1, max_length=28)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _not_the_variant(cls, dims: dict[str, str] | None) -> dict[str, str] | None:
+        taken = {"feature_flag.result.variant", "gen_ai.token.type"} & set(dims or {})
+        if taken:
+            raise ValueError(f"{sorted(taken)[0]} is set by the judge per arm (or token type); leave it out")
+        return dims
+
+
+# What the OpenTelemetry GenAI conventions define a metric for (docs/FORMATS.md, "OpenTelemetry names").
+OTEL_JUDGED = {"errors", "slow_requests"}
+
+
 class CanaryPlan(Strict):
     mechanism: Literal["appconfig_flag", "lambda_alias", "codedeploy"] = "appconfig_flag"
     appconfig: AppConfigTarget = AppConfigTarget()
@@ -409,7 +436,8 @@ class CanaryPlan(Strict):
     max_token_increase: float | None = Field(default=None, gt=0.0, le=10.0)
     # The whole canary (all steps) must promote within this time, or it rolls back.
     max_duration_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
-    # For the report: the share of requests within this latency (CloudWatch PR(:bound)).
+    # For the report: the share of requests within this latency (CloudWatch PR(:bound)). With
+    # metric_names otel_genai also the bound of slow_requests (CloudWatch TC(bound:) of the duration).
     slow_request_ms: float | None = Field(default=None, gt=0)
     # Quality of live answers (mean score in [0, 1], canary - baseline): rolled back when shown
     # below -quality_margin, shown safe when above it. Judged when set; needs online_quality
@@ -417,6 +445,11 @@ class CanaryPlan(Strict):
     quality_margin: float | None = Field(default=None, gt=0.0, lt=1.0)
     online_quality: OnlineQuality | None = None
     probes: ProbePlan | None = None
+    # Which metric names the judge reads: genai_cicd's own (Requests, Errors, SlowRequests, ... with
+    # dimensions app, environment, variant) or the OpenTelemetry GenAI semantic conventions'
+    # (gen_ai.client.operation.duration and gen_ai.client.token.usage by feature_flag.result.variant).
+    metric_names: Literal["genai_cicd", "otel_genai"] = "genai_cicd"
+    otel: OtelMetricNames = OtelMetricNames()
 
     @field_validator("steps")
     @classmethod
@@ -438,10 +471,24 @@ class CanaryPlan(Strict):
                              "is set)")
         if self.online_quality is not None and self.quality_margin is None:
             raise ValueError("online_quality needs quality_margin: the drop in mean quality to roll back on")
+        if self.metric_names == "otel_genai":
+            self._otel_judgeable()
         if 1.0 + self.rollback_tolerance >= self.detect_ratio:
             raise ValueError("rollback_tolerance must leave room below detect_ratio: 1 + rollback_tolerance "
                              "< detect_ratio")
         return self
+
+    def _otel_judgeable(self) -> None:
+        other = [m.value for m in self.metrics if m.value not in OTEL_JUDGED]
+        if other:
+            raise ValueError(f"metric_names otel_genai: {other[0]} has no OpenTelemetry GenAI metric; judge "
+                             "errors and slow_requests (and quality through online_quality), or use genai_cicd names")
+        if CanaryMetric.SLOW_REQUESTS in self.metrics and self.slow_request_ms is None:
+            raise ValueError("metric_names otel_genai judges slow_requests from gen_ai.client.operation.duration: "
+                             "set slow_request_ms, the latency above which a request is slow")
+        if self.max_cost_increase is not None:
+            raise ValueError("metric_names otel_genai: the OpenTelemetry GenAI conventions define no cost metric; "
+                             "leave max_cost_increase unset (max_token_increase reads gen_ai.client.token.usage)")
 
 
 class BuildInfo(Strict):
