@@ -28,6 +28,7 @@ from genai_cicd.aws.notifier import Notifier
 from genai_cicd.aws.pipeline import PipelineReporter
 from genai_cicd.aws.traffic import AppConfigFlag, CodeDeployLambda, LambdaAlias
 from genai_cicd.errors import InvalidInput
+from genai_cicd.evaluation_events import LoggedEvaluationEvents
 from genai_cicd.models.manifest import AliasTraffic, CodeDeployTraffic, ReleaseManifest
 from genai_cicd.ports import (
     Announcer,
@@ -37,6 +38,7 @@ from genai_cicd.ports import (
     AuditLedger,
     CanaryMetrics,
     Embeddings,
+    EvaluationEvents,
     EvaluationJobs,
     Executions,
     Guardrails,
@@ -143,6 +145,12 @@ class Deps:
     def notifier(self) -> Announcer:
         return Notifier(self.client("sns"), self.client("events"), self.config.topic_arn,
                         self.config.event_bus_name)
+
+    @cached_property
+    def evaluation_events(self) -> EvaluationEvents:
+        from genai_cicd.observability import logger
+
+        return LoggedEvaluationEvents(logger)
 
     @cached_property
     def metrics_reader(self) -> CanaryMetrics:

@@ -205,6 +205,12 @@ class CanaryMetrics(Protocol):
                         ) -> dict[str, dict[str, float | None]] | None: ...
 
 
+class EvaluationEvents(Protocol):
+    """OpenTelemetry ``gen_ai.evaluation.result`` events of the judge's scores (evaluation_events.py)."""
+
+    def evaluation_result(self, attributes: dict[str, Any]) -> None: ...
+
+
 class Announcer(Protocol):
     """SNS and EventBridge announcements of a transition (aws/notifier.py); returns the message id."""
 

@@ -164,6 +164,34 @@ def test_no_prompt_question_or_answer_reaches_the_logs(demo: dict[str, Any], aws
     assert leaked == []
 
 
+def test_live_answer_scores_are_logged_as_opentelemetry_evaluation_result_events(demo: dict[str, Any],
+                                                                                  aws: EmbeddedAWS) -> None:
+    """One gen_ai.evaluation.result record per evaluated answer, from the function that scored it, with the
+    conventions' attributes and the arm; never the answer or the question (the judge's reason is left out)."""
+    released(demo, "live-quality-regression")
+    events = [(entry["function"], json.loads(entry["line"])) for entry in aws.logs
+              if '"EventName":"gen_ai.evaluation.result"' in entry["line"].replace(" ", "")]
+    mine = [e for f, e in events if e["Attributes"]["genai_cicd.release_id"] == "demo-live-quality-regression"]
+    assert mine and {f for f, _ in events} == {aws.function_name("AnalyzeCanaryFunction")}
+    for event in mine:
+        attributes = event["Attributes"]
+        assert event["message"] == "gen_ai.evaluation.result" and event["SeverityText"] == "INFO"
+        assert attributes["gen_ai.evaluation.name"] == "online_quality"
+        assert attributes["feature_flag.result.variant"] in ("baseline", "candidate")
+        assert 0.0 <= attributes["gen_ai.evaluation.score.value"] <= 1.0 or "error.type" in attributes
+        assert set(attributes) <= {"gen_ai.evaluation.name", "gen_ai.evaluation.score.value",
+                                   "gen_ai.evaluation.score.label", "error.type", "feature_flag.result.variant",
+                                   "genai_cicd.release_id", "genai_cicd.stream", "genai_cicd.scorer"}
+    variants = {e["Attributes"]["feature_flag.result.variant"] for e in mine}
+    assert variants == {"baseline", "candidate"}
+    # as many as the answers the release's judge scored (the ledger's count)
+    from genai_cicd.aws.ledger import Ledger
+
+    entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
+        "demo-live-quality-regression")
+    assert len(mine) >= entries[-1].detail["detail"]["answers_scored"]
+
+
 def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(
         aws: EmbeddedAWS, runner: LocalReleaseRunner, tmp_path: Path) -> None:
     # good-prompt's harmless change, but a judge budget of 5 calls: far too few to show quality safe

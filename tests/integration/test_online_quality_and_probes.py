@@ -66,9 +66,20 @@ class Recording:
         return result
 
 
-def deps_with(provider: Recording) -> Deps:
+class Events:
+    """Records the gen_ai.evaluation.result events instead of logging them."""
+
+    def __init__(self) -> None:
+        self.results: list[dict[str, Any]] = []
+
+    def evaluation_result(self, attributes: dict[str, Any]) -> None:
+        self.results.append(attributes)
+
+
+def deps_with(provider: Recording, events: Events | None = None) -> Deps:
     deps = Deps.from_environment()
     deps.__dict__["provider"] = provider  # the cached_property's slot
+    deps.__dict__["evaluation_events"] = events or Events()
     return deps
 
 
@@ -108,11 +119,23 @@ def test_given_wrong_answers_then_the_judge_scores_them_low_and_refusals_cost_no
     put_sample(aws, "oq-scores", 2, "candidate", "I'm sorry, but I can't help with that.")
     put_sample(aws, "oq-scores", 3, "candidate", GOOD, guardrail_intervened=True)
     provider = Recording(Deps.from_environment().provider)
-    scores, state, _ = score_interval(deps_with(provider), release("oq-scores"), manifest, OnlineScoring(), END, 1)
+    events = Events()
+    scores, state, _ = score_interval(deps_with(provider, events), release("oq-scores"), manifest, OnlineScoring(),
+                                      END, 1)
     assert len(provider.requests) == 2  # the refusal and the guardrail block score 0 without the judge
     base, cand = scores.arm("user", "baseline"), scores.arm("user", "candidate")
     assert base["quality_count"] == 1 and base["quality_sum"] > 0.7
     assert cand["quality_count"] == 3 and cand["quality_sum"] < 0.4
+    # One OpenTelemetry gen_ai.evaluation.result event per score, with the arm and which check scored.
+    got = sorted((e["feature_flag.result.variant"], e["genai_cicd.scorer"], e["gen_ai.evaluation.score.value"])
+                 for e in events.results)
+    assert [(v, how) for v, how, _ in got] == [("baseline", "judge"), ("candidate", "guardrail"),
+                                               ("candidate", "judge"), ("candidate", "refusal")]
+    assert all(e["gen_ai.evaluation.name"] == "online_quality" and e["genai_cicd.release_id"] == "oq-scores"
+               for e in events.results)
+    assert all(e["gen_ai.evaluation.score.label"] == ("pass" if e["gen_ai.evaluation.score.value"] else "fail")
+               for e in events.results if e["gen_ai.evaluation.score.value"] in (0.0, 1.0))
+    assert not any(text in json.dumps(events.results) for text in (QUESTION, GOOD, WRONG))
 
 
 def test_given_a_failing_judge_or_a_bad_record_then_nothing_counts_as_a_pass(aws: EmbeddedAWS) -> None:
@@ -121,11 +144,16 @@ def test_given_a_failing_judge_or_a_bad_record_then_nothing_counts_as_a_pass(aws
     put_sample(aws, "oq-fail", 1, "candidate")
     put_sample(aws, "oq-fail", 2, "candidate", unexpected="field")  # an unknown field: unreadable
     put_sample(aws, "oq-fail", 3, "candidate", stream="probe", synthetic=False)  # not what the stream says
-    scores, state, _ = score_interval(deps_with(Recording(None, fail=True)), release("oq-fail"), manifest,
+    events = Events()
+    scores, state, _ = score_interval(deps_with(Recording(None, fail=True), events), release("oq-fail"), manifest,
                                       OnlineScoring(), END, 1)
     # imputed against the canary: 0 for the candidate, 1 for the baseline
     assert scores.arm("user", "candidate")["quality_sum"] == 0.0 and scores.arm("user", "baseline")["quality_sum"] == 1
     assert state.imputed == 2 and state.unscored == 2
+    # A failed evaluation is an event with error.type and no score: an imputation is not a result.
+    assert sorted(e["feature_flag.result.variant"] for e in events.results) == ["baseline", "candidate"]
+    assert all(e["error.type"] == "ProviderError" and "gen_ai.evaluation.score.value" not in e
+               for e in events.results)
     assert scores.arm("probe", "candidate")["quality_unscored"] == 1
 
 

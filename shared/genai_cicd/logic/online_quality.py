@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from genai_cicd import s3_keys
 from genai_cicd.deps import Deps
 from genai_cicd.errors import ArtifactUnreadable
+from genai_cicd.evaluation_events import evaluation_result
 from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
 from genai_cicd.gates.refusal import is_refusal
 from genai_cicd.logic.context import evidence_key
@@ -197,11 +198,17 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
             rows.append({"key": key, "stream": stream, "unreadable": "synthetic flag does not match the stream"})
             continue
         sums = result[stream][record.variant]
+        failed: str | None = None
         try:
             value, how = scorer.score(record)
         except (VerdictRejected, ProviderError) as exc:
-            value, how = (0.0 if record.variant == "candidate" else 1.0), f"imputed: {type(exc).__name__}"
+            failed = type(exc).__name__
+            value, how = (0.0 if record.variant == "candidate" else 1.0), f"imputed: {failed}"
             imputed += 1
+        if value is not None:  # an evaluation ran (and scored, or failed): its OpenTelemetry event
+            deps.evaluation_events.evaluation_result(evaluation_result(
+                release_id=release.release_id, stream=stream, variant=record.variant,
+                scorer="judge" if failed else how, score=None if failed else value, error_type=failed))
         if value is None:
             sums.unscored += 1
             unscored += 1
