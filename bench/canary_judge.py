@@ -60,7 +60,12 @@ RATES = {"errors": 0.01, "slow_requests": 0.02}
 CELLS: tuple[tuple[str, str, float], ...] = tuple((f, f, 20.0) for f in FAMILIES) + (
     ("low traffic (1 request/s)", "independent", 1.0),)
 EFFECTS: dict[str, tuple[float, float]] = {"harmless": (1.0, 1.0), "2x errors": (2.0, 1.0),
-                                           "5x errors": (5.0, 1.0), "3x slow requests": (1.0, 3.0)}
+                                           "5x errors": (5.0, 1.0), "3x slow requests": (1.0, 3.0),
+                                           # catastrophes (issue #27); on independent requests 50x the 1%
+                                           # error rate fails 35-65% of them (the drift), 100x 70-100%
+                                           "20x errors": (20.0, 1.0), "50x errors": (50.0, 1.0),
+                                           "100x errors": (100.0, 1.0)}
+CATASTROPHES = ("20x errors", "50x errors", "100x errors")
 Arm = dict[str, float | None]
 Look = Callable[[Arm, Arm], str]  # -> "continue" | "promote" | "rollback" | "rollback (not shown safe)"
 
@@ -352,6 +357,21 @@ def targets(all_results: dict[str, dict[str, dict[str, list[Outcome]]]]) -> str:
     return "\n".join(lines)
 
 
+def catastrophes(all_results: dict[str, dict[str, dict[str, list[Outcome]]]]) -> str:
+    """When ours rolls back a catastrophe: the share at the first, second and third look (one a minute)."""
+    lines = ["\n## Catastrophes: the look at which ours rolls back (issue #27)\n",
+             "| stream family | effect | at look 1 | by look 2 | by look 3 | median look | max look |",
+             "|---|---|---|---|---|---|---|"]
+    for label, results in all_results.items():
+        for effect in CATASTROPHES:
+            outs = results[effect]["ours (alpha 0.05)"]
+            looks = [o.minute if o.action == "rollback" and o.harmful else MINUTES + 1 for o in outs]
+            n = len(looks)
+            lines.append(f"| {label} | {effect} | " + " | ".join(rate(sum(x <= k for x in looks), n) for k in (1, 2, 3))
+                         + f" | {statistics.median(looks):.0f} | {max(looks)} |")
+    return "\n".join(lines)
+
+
 def missing_data_promotions(runs: int, seed: int) -> int:
     """Streams where the canary's slow_requests never arrive: the judge must never promote."""
     rng = np.random.default_rng(seed)
@@ -389,6 +409,7 @@ def main() -> None:
         print(table(label, res))
     if "independent" in results:
         print(targets(results))
+    print(catastrophes(results))
     missing = min(args.runs, 50)
     print(f"\nStreams with the canary's slow_requests missing: {missing_data_promotions(missing, args.seed)} "
           f"promotions in {missing} streams.")

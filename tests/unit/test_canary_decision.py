@@ -65,6 +65,73 @@ def test_given_one_burst_in_the_canary_then_it_is_not_taken_for_a_regression() -
     assert verdict.outcome != "shown_harmful", verdict.reasons
 
 
+def failing(name: str, seed: int, share_failing: float) -> list[tuple[dict[str, float | None],
+                                                                      dict[str, float | None]]]:
+    """A family's stream whose canary fails ``share_failing`` of its requests from the first minute."""
+    data = intervals(family(name, seed))
+    return [(b, {**c, "errors": float(round((c["requests"] or 0.0) * share_failing))}) for b, c in data]
+
+
+@pytest.mark.parametrize("name", ["independent", "bursts", "sticky users"])
+def test_a_canary_failing_every_request_is_rolled_back_at_the_first_look(name: str) -> None:
+    """A catastrophe does not wait for the third interval (issue #27): its own share of alpha, the declared
+    catastrophe_dispersion instead of an estimate that one interval cannot give."""
+    for seed in range(4):
+        verdict = run(PLAN, failing(name, seed, 1.0))
+        assert (verdict.outcome, verdict.metric, verdict.interval) == ("shown_harmful", "errors", 0), verdict.reasons
+        assert verdict.reasons[0].startswith("shown catastrophically harmful")
+
+
+def test_half_failing_is_rolled_back_at_the_first_look_mostly_and_twenty_times_within_three() -> None:
+    """At 60 canary requests a look, half failing is 30 errors: at the default catastrophe_dispersion (8, the
+    bursts family's incidents are about 7) that clears the bar at the first look in most streams; 20x the
+    errors (12 in a minute) needs three looks (docs/BENCHMARKS.md §1 measures the shares)."""
+    half = [run(PLAN, failing("independent", seed, 0.5)).interval + 1 for seed in range(8)]
+    assert max(half) <= 2 and sum(n == 1 for n in half) >= 6, half
+    twenty = [run(PLAN, intervals(family("independent", seed, errors=20.0))) for seed in range(8)]
+    assert all(v.outcome == "shown_harmful" and v.interval <= 2 for v in twenty), [v.interval for v in twenty]
+
+
+def test_the_catastrophe_check_applies_to_critical_metrics_only() -> None:
+    """slow_requests is not critical in PLAN: all-slow requests wait for the pooled harm test's third look."""
+    data = [(b, {**c, "slow_requests": c["requests"]}) for b, c in intervals(family("independent", 0))]
+    verdict = run(PLAN, data)
+    assert (verdict.outcome, verdict.metric) == ("shown_harmful", "slow_requests") and verdict.interval >= 2
+
+
+def harm_plan(**changes: object) -> CanaryPlan:
+    return CanaryPlan.model_validate({**PLAN.model_dump(), **changes})
+
+
+def first_look(plan: CanaryPlan, canary_errors: float) -> Verdict:
+    """One interval: 60 canary requests, 1,140 baseline requests with 11 errors."""
+    return judge(plan, CanaryEvidence(), {"requests": 1140.0, "errors": 11.0, "slow_requests": 22.0},
+                 {"requests": 60.0, "errors": canary_errors, "slow_requests": 1.0}, step_index=0)[1]
+
+
+def test_the_catastrophe_threshold_spends_its_share_of_alpha_over_k_not_alpha() -> None:
+    """Planted bugs the rule must not have: testing a catastrophe at alpha (or at alpha/k without its share)
+    would roll back here. The counts sit between those thresholds (computed, not tuned by a seed)."""
+    import math
+
+    from genai_cicd.canary.decision import CATASTROPHE_SHARE
+    from genai_cicd.canary.sequential import CATASTROPHE_MULTIPLES, StepCounts, log_e_harm
+
+    def log_e(errors: float) -> float:
+        return log_e_harm([StepCounts(canary_bad=errors, canary_requests=60, baseline_bad=11, baseline_requests=1140)],
+                          1.0 + PLAN.rollback_tolerance, PLAN.catastrophe_dispersion, CATASTROPHE_MULTIPLES)
+
+    k = 2  # errors and slow_requests
+    wrong, right = math.log(k / PLAN.alpha), math.log(k / (PLAN.alpha * CATASTROPHE_SHARE))
+    between = next(e for e in range(1, 61) if log_e(e) >= wrong)
+    assert log_e(between) < right
+    assert first_look(PLAN, between).action == "continue"
+    top = next(e for e in range(1, 61) if log_e(e) >= right)
+    assert first_look(PLAN, top).outcome == "shown_harmful"
+    # A larger declared dispersion asks for more: the same count is no catastrophe at 4 times it.
+    assert first_look(harm_plan(catastrophe_dispersion=PLAN.catastrophe_dispersion * 4), top).action == "continue"
+
+
 def test_given_twice_the_errors_then_never_promoted_and_mostly_rolled_back() -> None:
     verdicts = [run(PLAN, intervals(family("independent", seed, errors=2.0))) for seed in range(12)]
     assert not [v for v in verdicts if v.action == "promote"]

@@ -6,8 +6,13 @@ Each interval, for every judged metric of the plan (docs/STATISTICS.md):
   above the tolerance (count metrics: rate ratio above 1 + rollback_tolerance;
   cost or tokens per request: above 1 + their allowed increase). Evidence of
   harm is pooled over every step and shared by k checks (Bonferroni, alpha/k
-  each). A critical metric rolls back as soon as it is shown harmful; the
-  others once the step's minimum sample was served. -> rollback.
+  each, of which CATASTROPHE_SHARE goes to the catastrophe check below). A
+  critical metric rolls back as soon as it is shown harmful; the others once
+  the step's minimum sample was served. -> rollback.
+- catastrophe (critical metrics, from the first look): the same e-value with
+  alternatives 5-100 times the tolerance, tempered by the plan's
+  catastrophe_dispersion (the dispersion cannot be estimated yet), at its share
+  of alpha/k. A canary failing half its requests is rolled back at the first look.
 - shown safe: the step's own anytime-valid upper bound is below the allowance
   (detect_ratio for counts, 1 + the allowed increase for cost and tokens), for
   every judged metric at once (an intersection: each at alpha), after the
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_cicd.canary.sequential import (
+    CATASTROPHE_MULTIPLES,
     Dispersion,
     PairedLogRatios,
     ScoreSums,
@@ -58,6 +64,8 @@ MIN_HARM_INTERVALS = 3
 # Without the interval that pushed hardest toward harm, the evidence must still reach this
 # share of the harm bound (in log terms): one incident is not a regression.
 WITHOUT_WORST = 0.35
+# Share of each harm check's alpha/k spent on the catastrophe check (the rest on the pooled harm test).
+CATASTROPHE_SHARE = 0.2
 # Share of alpha spent on "the canary's rate is negligible" (the rest on the ratio).
 NEGLIGIBLE_SHARE = 0.2
 # Per-request paired checks: the plan's allowance field, and the arms' fields they divide.
@@ -234,7 +242,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     count_metrics, paired_checks = judged_metrics(plan)
     k = len(count_metrics) + len(paired_checks)
     alpha = plan.alpha
-    log_harm = math.log(k / alpha)
+    log_harm = math.log(k / (alpha * (1 - CATASTROPHE_SHARE)))
+    log_catastrophe = math.log(k / (alpha * CATASTROPHE_SHARE))
     log_safe_ratio = math.log(1 / (alpha * (1 - NEGLIGIBLE_SHARE)))
     log_safe_rate = math.log(1 / (alpha * NEGLIGIBLE_SHARE))
     theta_harm = 1.0 + plan.rollback_tolerance
@@ -292,6 +301,7 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     may_harm = new.intervals >= MIN_HARM_INTERVALS
 
     harmful: list[str] = []
+    catastrophes: set[str] = set()
     unsafe: list[str] = []
     bounds: dict[str, MetricBounds] = {}
     for metric in count_metrics:
@@ -309,6 +319,12 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
         is_harmful = (may_harm and (critical or sample_reached)
                       and log_e_harm(ev.steps, theta_harm, disp) >= log_harm
                       and log_e_harm(ev.without_worst(), theta_harm, disp) >= log_harm * WITHOUT_WORST)
+        # A catastrophe needs no third look: its own share of alpha, tempered by the declared dispersion
+        # (or the estimated one, when larger) because the dispersion cannot be estimated from one interval.
+        if (not is_harmful and critical and log_e_harm(ev.steps, theta_harm, max(plan.catastrophe_dispersion, disp),
+                                                       CATASTROPHE_MULTIPLES) >= log_catastrophe):
+            is_harmful = True
+            catastrophes.add(metric)
         step = ev.steps[-1]
         negligible = log_e_rate_below(step.canary_bad, step.canary_requests, plan.negligible_rate,
                                       ev.dispersion.arms()[0]) >= log_safe_rate
@@ -323,7 +339,7 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             est = ratio_estimate(ev.steps)
             bounds[metric] = MetricBounds(
                 estimate=None if math.isnan(est) else est,
-                lower=ratio_lower(ev.steps, k / alpha, disp),
+                lower=ratio_lower(ev.steps, k / (alpha * (1 - CATASTROPHE_SHARE)), disp),
                 upper=ratio_upper(ev.steps[-1:], 1 / (alpha * (1 - NEGLIGIBLE_SHARE)), disp),
                 harm_above=theta_harm, allowance=plan.detect_ratio,
                 status="harmful" if is_harmful else "negligible" if negligible else "safe" if is_safe
@@ -405,7 +421,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
 
     if harmful:
         return verdict("rollback", "shown_harmful", harmful[0],
-                       ["shown harmful: " + say(m) for m in harmful])
+                       [("shown catastrophically harmful (many times the baseline's rate, at the first looks): "
+                         if m in catastrophes else "shown harmful: ") + say(m) for m in harmful])
     out_of_intervals = new.step_intervals >= plan.max_intervals_per_step
     out_of_time = (plan.max_duration_seconds is not None and elapsed_seconds is not None
                    and elapsed_seconds >= plan.max_duration_seconds)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from genai_cicd.canary.decision import MIN_HARM_INTERVALS, NEGLIGIBLE_SHARE, judged_metrics
+from genai_cicd.canary.decision import CATASTROPHE_SHARE, MIN_HARM_INTERVALS, NEGLIGIBLE_SHARE, judged_metrics
 from genai_cicd.canary.sequential import HARM_MULTIPLES, SAFE_MULTIPLES
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
                                                           math.log(1 / (plan.alpha * NEGLIGIBLE_SHARE)), dispersion))
                         for r in rates.values()), default=0.0)
         harm_req = {m: canary_requests_to_cross(share, r, plan.detect_ratio, 1 + plan.rollback_tolerance,
-                                                HARM_MULTIPLES, math.log(k / plan.alpha), dispersion)
+                                                HARM_MULTIPLES, math.log(k / (plan.alpha * (1 - CATASTROPHE_SHARE))),
+                                                dispersion)
                     for m, r in rates.items()}
         safe_req = max(safe_req, plan.min_canary_requests_per_step)
 

@@ -40,6 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Alternatives mixed with equal weight, as multiples of the null ratio.
 HARM_MULTIPLES: tuple[float, ...] = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+# The catastrophe check's alternatives: the canary many times worse than the null ratio.
+CATASTROPHE_MULTIPLES: tuple[float, ...] = (5.0, 10.0, 30.0, 100.0)
 SAFE_MULTIPLES: tuple[float, ...] = (0.8, 0.65, 0.5, 0.35, 0.2)
 # Dispersion estimates are shrunk toward PRIOR_DISPERSION as if it had been seen over this many
 # interval pairs, and blocks of BLOCKS intervals catch sessions that span several intervals.
@@ -112,10 +114,12 @@ def _log_mean_exp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
-def log_e_harm(steps: Sequence[StepCounts], theta0: float, dispersion: float) -> float:
-    """Log e-value against "canary/baseline ratio <= theta0" (evidence that the canary is worse)."""
+def log_e_harm(steps: Sequence[StepCounts], theta0: float, dispersion: float,
+               multiples: Sequence[float] = HARM_MULTIPLES) -> float:
+    """Log e-value against "canary/baseline ratio <= theta0" (evidence that the canary is worse), mixing the
+    alternatives ``multiples`` x theta0 with equal weight (any fixed mixture is an e-value)."""
     base = log_likelihood(steps, theta0)
-    return _log_mean_exp([(log_likelihood(steps, theta0 * m) - base) / dispersion for m in HARM_MULTIPLES])
+    return _log_mean_exp([(log_likelihood(steps, theta0 * m) - base) / dispersion for m in multiples])
 
 
 def log_e_safe(steps: Sequence[StepCounts], theta0: float, dispersion: float) -> float:
