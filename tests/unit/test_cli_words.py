@@ -113,7 +113,7 @@ def test_canary_verdicts_explain_their_figures_in_words() -> None:
     result = replay_file(ROOT / "examples/canary/bursty-3x-errors.json", ROOT / "examples/canary/plan.yaml")
     reason = result["final"]["reasons"][0]
     assert "error rate: canary 159 of 4,597 requests (3.46%) vs baseline" in reason
-    assert "2.80 times the baseline's rate (between 1.28 and 5.10 times)" in reason
+    assert "2.80 times the baseline's rate (between 1.25 and 5.10 times)" in reason
     assert "harm is shown when that whole range is above 1.20 times, safety when it is all below 2.00 times" in reason
     assert " x1" not in reason and "e-value" not in reason and "LB " not in reason
 
