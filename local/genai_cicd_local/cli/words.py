@@ -81,8 +81,10 @@ def canary_plan(result: dict[str, Any], sentence: str) -> list[str]:
     for step in result["steps"]:
         rollback = ", ".join(f"{metric} in {_minutes(t)}" for metric, t in step["minutes_to_rollback"].items())
         lines.append(f"  step {step['weight']:g}%: {step['canary_requests_per_minute']:.0f} canary requests a minute; "
-                     f"shown safe in {_minutes(step['minutes_to_shown_safe'])}; a regression rolled back: {rollback}"
-                     + ("" if step["fits"] else "; does NOT fit the bake limit"))
+                     f"shown safe in {_minutes(step['minutes_to_shown_safe'])} (90% within "
+                     f"{_minutes(step['minutes_to_shown_safe_p90'])}); a regression rolled back: {rollback}"
+                     + ("" if step["fits"] else f"; does NOT fit the step's intervals: about "
+                        f"{step['share_not_shown_safe']:.0%} of harmless canaries would end not shown safe"))
     return [*lines, "Next: --json prints the estimate for machines; canary judge replays a recorded stream."]
 
 
