@@ -110,8 +110,9 @@ def first_look(plan: CanaryPlan, canary_errors: float) -> Verdict:
 
 
 def test_the_catastrophe_threshold_spends_its_share_of_alpha_over_k_not_alpha() -> None:
-    """Planted bugs the rule must not have: testing a catastrophe at alpha (or at alpha/k without its share)
-    would roll back here. The counts sit between those thresholds (computed, not tuned by a seed)."""
+    """Planted bugs the rule must not have: testing a catastrophe at alpha/k without its share, or at its share
+    of alpha without the /k, would roll back here. The counts sit between those thresholds (computed, not
+    tuned by a seed)."""
     import math
 
     from genai_cicd.canary.decision import CATASTROPHE_SHARE
@@ -122,7 +123,10 @@ def test_the_catastrophe_threshold_spends_its_share_of_alpha_over_k_not_alpha() 
                           1.0 + PLAN.rollback_tolerance, PLAN.catastrophe_dispersion, CATASTROPHE_MULTIPLES)
 
     k = 2  # errors and slow_requests
-    wrong, right = math.log(k / PLAN.alpha), math.log(k / (PLAN.alpha * CATASTROPHE_SHARE))
+    # Both planted bugs roll back above the larger of their bounds: alpha/k without the share, the share of
+    # alpha without the /k.
+    wrong = max(math.log(k / PLAN.alpha), math.log(1 / (PLAN.alpha * CATASTROPHE_SHARE)))
+    right = math.log(k / (PLAN.alpha * CATASTROPHE_SHARE))
     between = next(e for e in range(1, 61) if log_e(e) >= wrong)
     assert log_e(between) < right
     assert first_look(PLAN, between).action == "continue"
@@ -130,6 +134,55 @@ def test_the_catastrophe_threshold_spends_its_share_of_alpha_over_k_not_alpha() 
     assert first_look(PLAN, top).outcome == "shown_harmful"
     # A larger declared dispersion asks for more: the same count is no catastrophe at 4 times it.
     assert first_look(harm_plan(catastrophe_dispersion=PLAN.catastrophe_dispersion * 4), top).action == "continue"
+
+
+def test_the_pooled_harm_test_spends_alpha_over_k_not_alpha() -> None:
+    """Planted bug (issue #27: caught by one seed of 40 before): testing harm at alpha instead of alpha/k.
+    Identical intervals (the dispersion estimate stays 1) whose pooled evidence lies between the two bounds
+    must not roll back; one more error an interval, past k/(0.8 alpha), must. Found by search, not a seed."""
+    import math
+
+    from genai_cicd.canary.decision import CATASTROPHE_SHARE, MIN_HARM_INTERVALS
+    from genai_cicd.canary.sequential import StepCounts, log_e_harm
+
+    theta = 1.0 + PLAN.rollback_tolerance
+    right = math.log(2 / (PLAN.alpha * (1 - CATASTROPHE_SHARE)))
+    wrong = math.log(1 / (PLAN.alpha * (1 - CATASTROPHE_SHARE)))
+    looks = MIN_HARM_INTERVALS
+
+    def pooled(errors: float) -> float:
+        return log_e_harm([StepCounts(canary_bad=errors * looks, canary_requests=600.0 * looks,
+                                      baseline_bad=100.0 * looks, baseline_requests=10000.0 * looks)], theta, 1.0)
+
+    def after(errors: float) -> Verdict:
+        evidence = CanaryEvidence()
+        for _ in range(looks):
+            evidence, verdict = judge(PLAN, evidence, {"requests": 10000.0, "errors": 100.0, "slow_requests": 200.0},
+                                      {"requests": 600.0, "errors": errors, "slow_requests": 12.0}, step_index=0)
+        return verdict
+
+    between = next(e for e in range(6, 60) if pooled(e) >= wrong)
+    assert pooled(between) < right and after(between).action == "continue"
+    above = next(e for e in range(6, 60) if pooled(e) >= right)
+    assert after(above).outcome == "shown_harmful"
+
+
+def test_the_empirical_bernstein_centre_is_predictable() -> None:
+    """Planted bug (issue #27: caught by nothing before): a centre that includes the current interval. Each
+    interval adds the squares of its scores about the mean of the earlier ones (shrunk toward 0.5) only."""
+    from genai_cicd.canary.sequential import ScoreSums
+
+    sums, scores = ScoreSums(), [1.0, 0.0, 1.0, 1.0, 0.25, 0.75]
+    for i, x in enumerate(scores):
+        earlier = scores[:i]
+        centre = (sum(earlier) + 0.5) / (len(earlier) + 1.0)
+        before = sums.v
+        sums = sums.add(1.0, x, x * x)
+        assert sums.v - before == pytest.approx((x - centre) ** 2)
+    # the same earlier intervals give the same v whatever comes next
+    head = ScoreSums().add(1.0, 1.0, 1.0).add(1.0, 0.0, 0.0)
+    assert head.add(2.0, 2.0, 2.0).v - head.v == pytest.approx(2 * (1.0 - 0.5) ** 2)
+    assert head.add(2.0, 0.0, 0.0).v - head.v == pytest.approx(2 * (0.0 - 0.5) ** 2)
 
 
 def test_given_twice_the_errors_then_never_promoted_and_mostly_rolled_back() -> None:
