@@ -63,6 +63,30 @@ def test_fits_and_the_share_not_shown_safe_come_from_a_high_quantile_and_match_t
         assert step.minutes_to_shown_safe < step.minutes_to_shown_safe_p90
 
 
+def test_a_rare_metric_gets_a_plan_that_fits_and_that_plan_promotes_it() -> None:
+    """Issue #27: a harmless metric at 0.05% in both arms is promoted about half the time by the default plan.
+    The planner says so and names a plan that fits; the judge on that plan shows it safe in time."""
+    plan = PLAN.model_copy(update={"metric_settle_seconds": 0})
+    rare = {"errors": 0.0005, "slow_requests": 0.02}
+    est = estimate(plan, requests_per_second=20, baseline_rates=rare)
+    assert not est.steps[0].fits and est.steps[0].share_not_shown_safe > 0.3
+    named = est.warnings[0].split("a plan that fits: ")[1]
+    assert "max_intervals_per_step: " in named and "negligible_rate: " in named
+    looser = plan.model_copy(update={"negligible_rate": float(named.split("negligible_rate: ")[1])})
+    assert estimate(looser, requests_per_second=20, baseline_rates=rare).steps[0].fits
+    promoted = 0
+    for seed in range(40):
+        data = intervals(stream("independent", np.random.default_rng([seed, 31]), minutes=120, rps=20, share=0.05,
+                                rates={m: (r, 1.0) for m, r in rare.items()}))
+        evidence = CanaryEvidence()
+        for b, c in data:
+            evidence, verdict = judge(looser, evidence, b, c, step_index=0, explain=False)
+            if verdict.action != "continue":
+                break
+        promoted += verdict.action == "promote"
+    assert promoted >= 34  # 85% of 40; the planner says at least 90%
+
+
 def test_less_traffic_needs_more_time_and_too_little_is_warned_about() -> None:
     fast = estimate(PLAN, requests_per_second=20, baseline_rates=RATES)
     slow = estimate(PLAN, requests_per_second=2, baseline_rates=RATES)

@@ -177,6 +177,22 @@ def _whole_intervals(requests: float, per_minute: float, interval_min: float, at
     return max(at_least, math.ceil(requests / per_minute / interval_min)) * interval_min
 
 
+def _plan_that_fits(plan: CanaryPlan, share: float, rates: dict[str, float], dispersion: float,
+                    high_minutes: float, step_requests: float) -> str:
+    """The plan changes that would let QUANTILE of harmless canaries be shown safe at this step: more
+    intervals, or (for a metric rarer than the negligible rate) a larger negligible_rate."""
+    options = []
+    if math.isfinite(high_minutes):
+        options.append(f"max_intervals_per_step: {math.ceil(high_minutes / (plan.bake_seconds / 60.0))}")
+    if any(r < plan.negligible_rate for r in rates.values()):
+        for factor in (1.5, 2.0, 3.0, 5.0, 10.0):
+            looser = plan.model_copy(update={"negligible_rate": min(plan.negligible_rate * factor, 0.99)})
+            if share_shown_safe(looser, share, rates, step_requests, dispersion) >= QUANTILE:
+                options.append(f"negligible_rate: {looser.negligible_rate:g}")
+                break
+    return f"; a plan that fits: {' or '.join(options)}" if options else ""
+
+
 def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: dict[str, float] | None = None,
              dispersion: float = 1.0) -> PlanEstimate:
     """Expected minutes per step; ``baseline_rates`` per count metric (default: the plan's baseline_bad_rate)."""
@@ -214,7 +230,8 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
             warnings.append(f"at {weight:g}% the traffic is too low to show a harmless change safe within "
                             f"{plan.max_intervals_per_step} intervals: about {undecided:.0%} of harmless canaries "
                             f"would roll back as not shown safe ({int(QUANTILE * 100)}% are shown safe within "
-                            f"{_minutes(high_min)}, half within {_minutes(safe_min)})")
+                            f"{_minutes(high_min)}, half within {_minutes(safe_min)})"
+                            + _plan_that_fits(plan, share, rates, dispersion, high_min, per_minute * step_minutes))
         # A decision reads what had settled metric_settle_seconds ago: it comes that much later.
         safe_min += settle
         high_min += settle
