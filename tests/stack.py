@@ -21,19 +21,28 @@ from genai_cicd_local.runner import LocalReleaseRunner
 from tests.utils import ROOT, pipeline_action_event
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[EmbeddedAWS]:
-    with EmbeddedAWS(ROOT) as embedded:
+def embedded_stack(**options: Any) -> Iterator[EmbeddedAWS]:
+    """An embedded AWS for a module (``options`` for EmbeddedAWS); at the end, no call IAM would deny."""
+    with EmbeddedAWS(ROOT, **options) as embedded:
         yield embedded
         findings = embedded.iam_findings()
         assert not findings, "IAM would deny calls of this run:\n" + "\n".join(findings)
 
 
-@pytest.fixture(scope="module")
-def runner(aws: EmbeddedAWS) -> LocalReleaseRunner:
+def quiet_runner(aws: EmbeddedAWS) -> LocalReleaseRunner:
     r = LocalReleaseRunner(aws, out=lambda _: None)
     r.setup()
     return r
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[EmbeddedAWS]:
+    yield from embedded_stack()
+
+
+@pytest.fixture(scope="module")
+def runner(aws: EmbeddedAWS) -> LocalReleaseRunner:
+    return quiet_runner(aws)
 
 
 # ---------------------------------------------------------------- helpers

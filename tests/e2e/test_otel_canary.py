@@ -13,7 +13,8 @@ import pytest
 
 from genai_cicd_local.embedded.aws_session import EmbeddedAWS
 from genai_cicd_local.runner import LocalReleaseRunner
-from tests.utils import ROOT, manifest_file, sample_manifest
+from tests.stack import embedded_stack, quiet_runner
+from tests.utils import manifest_file, sample_manifest
 
 # The demo's plans, reading OpenTelemetry names: errors and slow requests (low_quality has no
 # convention metric); slow above the app's SLOW_REQUEST_MS, 1,500 ms.
@@ -23,17 +24,12 @@ OTEL = {"metric_names": "otel_genai", "metrics": ["errors", "slow_requests"],
 
 @pytest.fixture(scope="module")
 def otel_aws() -> Iterator[EmbeddedAWS]:
-    with EmbeddedAWS(ROOT, app_parameters={"OtelGenAIMetrics": "1"}) as embedded:
-        yield embedded
-        findings = embedded.iam_findings()
-        assert not findings, "IAM would deny calls of this run:\n" + "\n".join(findings)
+    yield from embedded_stack(app_parameters={"OtelGenAIMetrics": "1"})
 
 
 @pytest.fixture(scope="module")
 def otel_runner(otel_aws: EmbeddedAWS) -> LocalReleaseRunner:
-    r = LocalReleaseRunner(otel_aws, out=lambda _: None)
-    r.setup()
-    return r
+    return quiet_runner(otel_aws)
 
 
 def otel_manifest(tmp: Path, name: str) -> Path:
