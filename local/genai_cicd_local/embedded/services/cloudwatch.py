@@ -36,6 +36,13 @@ def _stat_of(query: dict[str, Any]) -> str | None:
     return str(stat.get("Stat", "")) if isinstance(stat, dict) else None
 
 
+def check(stat: str) -> None:
+    """Refuse, before any data is read, a statistic this simulation does not compute."""
+    if stat not in BASIC and not _PERCENTILE.match(stat) and not _RANGE.match(stat):
+        raise BackendError("InvalidParameterValue", f"The statistic {stat!r} is not simulated by the embedded "
+                                                    "CloudWatch (absolute bounds only: PR(a:b), TC(a:b), TM(a:b), pNN)")
+
+
 def statistic(stat: str, values: list[float]) -> float | None:
     """One statistic of one period's values; None when the period gives no datapoint."""
     if not values:
@@ -55,10 +62,9 @@ def statistic(stat: str, values: list[float]) -> float | None:
         ordered = sorted(values)
         rank = max(1, math.ceil(float(percentile.group(1)) / 100.0 * len(ordered)))
         return ordered[rank - 1]
+    check(stat)
     ranged = _RANGE.match(stat)
-    if ranged is None:
-        raise BackendError("InvalidParameterValue", f"The statistic {stat!r} is not simulated by the embedded "
-                                                    "CloudWatch (absolute bounds only: PR(a:b), TC(a:b), TM(a:b), pNN)")
+    assert ranged is not None
     kind, low, high = ranged.groups()
     lo = float(low) if low else -math.inf
     hi = float(high) if high else math.inf
@@ -81,6 +87,8 @@ class CloudWatchService:
         if any(s is None for s in stats):
             raise BackendError("InvalidParameterValue", "Expressions beside extended statistics are not "
                                                         "simulated by the embedded CloudWatch")
+        for stat in stats:
+            check(str(stat))
         start, end = _utc(p["StartTime"]), _utc(p["EndTime"])
         descending = p.get("ScanBy", "TimestampDescending") == "TimestampDescending"
         results = []
