@@ -36,17 +36,22 @@ from genai_cicd.canary.decision import CanaryEvidence, judge
 
 ALLOWED = 0.2
 COST_PLAN = PLAN.model_copy(update={"max_cost_increase": ALLOWED})
-EFFECTS: dict[str, tuple[float, float]] = {
-    "1x (no difference)": (1.0, 1.0), "1.1x (within the allowance)": (1.1, 1.0), "1.2x (at the allowance)": (1.2, 1.0),
-    "1.5x": (1.5, 1.0), "2x": (2.0, 1.0), "3x": (3.0, 1.0), "heavier tail, same mean": (1.0, 1.3)}
+EFFECTS: dict[str, tuple[float, float, float]] = {  # (ratio, canary sigma, baseline sigma)
+    "1x (no difference)": (1.0, 1.0, 1.0), "1.1x (within the allowance)": (1.1, 1.0, 1.0),
+    "1.2x (at the allowance)": (1.2, 1.0, 1.0), "1.5x": (1.5, 1.0, 1.0), "2x": (2.0, 1.0, 1.0), "3x": (3.0, 1.0, 1.0),
+    "heavier tail, same mean": (1.0, 1.3, 1.0),
+    # issue #27: heavy tails in both arms (the mean of ~60 requests with sigma 2 has its median 27% below it)
+    "1x, sigma 2 both arms": (1.0, 2.0, 2.0), "1.3x, sigma 2 both arms": (1.3, 2.0, 2.0),
+    "1x, sigma 2.5 both arms": (1.0, 2.5, 2.5), "1.5x, sigma 2.5 both arms": (1.5, 2.5, 2.5)}
 PIPELINE_EFFECTS = (1.0, 1.2, 1.5, 3.0)
 PIPELINE_MINUTES = 60
 
 
-def cost_data(rng: np.random.Generator, ratio: float, sigma: float, minutes: int = MINUTES) -> list[tuple[Arm, Arm]]:
+def cost_data(rng: np.random.Generator, ratio: float, sigma: float, minutes: int = MINUTES,
+              baseline_sigma: float = 1.0) -> list[tuple[Arm, Arm]]:
     s = stream("independent", rng, minutes=minutes, rps=20, share=SHARE,
                rates={m: (r, 1.0) for m, r in RATES.items()})
-    return intervals(add_cost(rng, s, ratio, sigma))
+    return intervals(add_cost(rng, s, ratio, sigma, baseline_sigma=baseline_sigma))
 
 
 def ours() -> Look:
@@ -103,9 +108,9 @@ CONTENDERS = {"ours (alpha 0.05)": ours, "Kayenta as it ships, direction either"
 
 def effect_rows(job: tuple[str, int, int]) -> list[str]:
     effect, runs, seed = job
-    ratio, sigma = EFFECTS[effect]
-    rng = np.random.default_rng([seed, int(ratio * 100), int(sigma * 100)])
-    streams = [cost_data(rng, ratio, sigma) for _ in range(runs)]
+    ratio, sigma, baseline_sigma = EFFECTS[effect]
+    rng = np.random.default_rng([seed, int(ratio * 100), int(sigma * 100), int(baseline_sigma * 100)])
+    streams = [cost_data(rng, ratio, sigma, baseline_sigma=baseline_sigma) for _ in range(runs)]
     rows = []
     for name, make in CONTENDERS.items():
         outs: list[Outcome] = [play(make, data) for data in streams]

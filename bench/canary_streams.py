@@ -140,12 +140,12 @@ def mean_cost(rng: np.random.Generator, n: np.ndarray, mean: np.ndarray, sigma: 
 
 
 def add_cost(rng: np.random.Generator, s: dict[str, np.ndarray], ratio: float, sigma: float = COST_SIGMA,
-             usd_per_request: float = 0.002) -> dict[str, np.ndarray]:
+             usd_per_request: float = 0.002, baseline_sigma: float = COST_SIGMA) -> dict[str, np.ndarray]:
     """cost_usd per arm and interval: the baseline's mean cost per request drifts with the traffic mix
     (shared by both arms); the canary's is ``ratio`` times it, with its own tail (``sigma``)."""
     minutes = len(s["baseline_requests"])
     mix = usd_per_request * _drift(rng, minutes)
-    base = mean_cost(rng, s["baseline_requests"], mix, COST_SIGMA)
+    base = mean_cost(rng, s["baseline_requests"], mix, baseline_sigma)
     cand = mean_cost(rng, s["canary_requests"], mix * ratio, sigma)
     return {**s, "baseline_cost_usd": np.nan_to_num(base) * s["baseline_requests"],
             "canary_cost_usd": np.nan_to_num(cand) * s["canary_requests"]}

@@ -39,18 +39,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from genai_cicd.canary.sequential import (
     CATASTROPHE_MULTIPLES,
     Dispersion,
-    PairedLogRatios,
+    PairedMeans,
     ScoreSums,
     StepCounts,
-    asymptotic_cs,
     difference_bounds,
     interval_harm_score,
     log_e_harm,
     log_e_rate_below,
     log_e_safe,
+    ratio_bounds,
     ratio_estimate,
     ratio_lower,
     ratio_upper,
+    shown_above,
+    shown_below,
 )
 
 if TYPE_CHECKING:
@@ -108,8 +110,8 @@ class CountEvidence(Model):
 
 
 class PairedEvidence(Model):
-    total: PairedLogRatios = PairedLogRatios()
-    step: PairedLogRatios = PairedLogRatios()
+    total: PairedMeans = PairedMeans()
+    step: PairedMeans = PairedMeans()
 
 
 class QualityEvidence(Model):
@@ -134,7 +136,7 @@ class CanaryEvidence(Model):
     def new_step(self) -> CanaryEvidence:
         return CanaryEvidence(
             counts={m: e.model_copy(update={"steps": [*e.steps, StepCounts()]}) for m, e in self.counts.items()},
-            paired={m: e.model_copy(update={"step": PairedLogRatios()}) for m, e in self.paired.items()},
+            paired={m: e.model_copy(update={"step": PairedMeans()}) for m, e in self.paired.items()},
             quality=self.quality, step_canary_requests=0.0, step_canary_arrived=0.0, step_intervals=0,
             intervals=self.intervals)
 
@@ -181,7 +183,8 @@ def _quality_interval(baseline: Arm, canary: Arm) -> tuple[tuple[float, float, f
     return (n_c, s_c, n_b, s_b), unscored, ""
 
 
-def _paired_log_ratio(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> float | None:
+def _paired_means(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> tuple[float, float] | None:
+    """(canary, baseline) mean per request of the fields' sum in this interval; None without data."""
     n_b, n_c = baseline.get("requests"), canary.get("requests")
     values_b = [baseline.get(f) for f in fields]
     values_c = [canary.get(f) for f in fields]
@@ -189,9 +192,9 @@ def _paired_log_ratio(baseline: Arm, canary: Arm, fields: tuple[str, ...]) -> fl
         return None
     total_b = sum(v for v in values_b if v is not None)
     total_c = sum(v for v in values_c if v is not None)
-    if total_b <= 0 or total_c <= 0:
+    if total_b <= 0 or total_c < 0:
         return None
-    return math.log((total_c / n_c) / (total_b / n_b))
+    return total_c / n_c, total_b / n_b
 
 
 def _rate(bad: float, requests: float) -> str:
@@ -266,13 +269,13 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
         for check in paired_checks:
             if check == QUALITY:
                 continue
-            d = _paired_log_ratio(baseline, canary, PAIRED_CHECKS[check][1])
-            if d is None:
+            means = _paired_means(baseline, canary, PAIRED_CHECKS[check][1])
+            if means is None:
                 complete = False
                 notes.append(f"{check}: no data for one arm")
                 continue
             pe = paired.get(check, PairedEvidence())
-            paired[check] = PairedEvidence(total=pe.total.add(d), step=pe.step.add(d))
+            paired[check] = PairedEvidence(total=pe.total.add(*means), step=pe.step.add(*means))
     quality = evidence.quality
     if QUALITY in paired_checks:
         sums, unscored, missing = _quality_interval(baseline, canary)
@@ -350,18 +353,19 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             continue
         limit = 1.0 + float(getattr(plan, PAIRED_CHECKS[check][0]))
         pe = paired.get(check, PairedEvidence())
-        lower, _ = asymptotic_cs(pe.total, alpha / k)
-        _, upper = asymptotic_cs(pe.step, alpha)
-        is_harmful = may_harm and math.exp(lower) > limit
-        is_safe = math.exp(upper) < limit
+        # Harm on every step's evidence at alpha/k, safety on this step's at alpha (as for counts).
+        is_harmful = may_harm and pe.total.n >= 1 and shown_above(pe.total, limit, alpha / k)
+        is_safe = pe.step.n >= 1 and shown_below(pe.step, limit, alpha)
         if is_harmful:
             harmful.append(check)
         elif not is_safe:
             unsafe.append(check)
         if explain:
-            paired_estimate = math.exp(pe.total.mean()) if pe.total.n else None
+            lower, _ = ratio_bounds(pe.total, alpha / k)
+            _, upper = ratio_bounds(pe.step, alpha)
+            paired_estimate = pe.total.ratio() if pe.total.n else None
             bounds[check] = MetricBounds(
-                estimate=paired_estimate, lower=math.exp(lower), upper=math.exp(upper), harm_above=limit,
+                estimate=paired_estimate, lower=lower, upper=upper, harm_above=limit,
                 allowance=limit,
                 status="harmful" if is_harmful else "safe" if is_safe else "no data" if not pe.total.n
                 else "undecided",

@@ -22,12 +22,18 @@ independent requests (Jensen), so over-estimating D costs time, never
 validity. D is estimated from the data of both arms (``Dispersion``).
 
 Paired ratios (cost or tokens per request): per interval with data for both
-arms, d = log(canary per-request value / baseline per-request value); drift
-shared by both arms cancels in the pair. The confidence sequence on mean(d) is
-the asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy and
-Ramdas ("Time-uniform central limit theory and asymptotic confidence
-sequences", Annals of Statistics 2024), Robbins' normal mixture with the
-variance estimated from the d's themselves.
+arms, the per-request means c_t (canary) and b_t (baseline). For a ratio theta,
+z_t = c_t - theta b_t has mean zero whenever the canary's mean is theta times
+the baseline's, whatever the drift shared by both arms -- and, unlike a log of
+the ratio of means, without bias when per-request values are heavy-tailed (the
+mean of ~60 lognormal requests with sigma 2 has its median a third below its
+mean; issue #27). The confidence sequence on mean(z) is the asymptotic
+confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas
+("Time-uniform central limit theory and asymptotic confidence sequences",
+Annals of Statistics 2024), Robbins' normal mixture with the variance estimated
+from the z's themselves; its guarantee is asymptotic and needs finite variance
+of a request's value. The ratio's bounds invert it in theta; the estimate is
+the ratio of the sums, sum c_t / sum b_t.
 """
 
 from __future__ import annotations
@@ -281,38 +287,66 @@ class Dispersion(Frozen):
 # ------------------------------------------------------------------ paired per-interval ratios
 
 
-class PairedLogRatios(Frozen):
-    """Running sums of per-interval log ratios (no list: it travels in Step Functions state)."""
+class PairedMeans(Frozen):
+    """Running sums of both arms' per-request means, one pair per interval (no list: it travels in Step
+    Functions state): c = canary, b = baseline."""
 
     n: int = 0
-    total: float = 0.0
-    squares: float = 0.0
+    c: float = 0.0
+    b: float = 0.0
+    cc: float = 0.0
+    bb: float = 0.0
+    cb: float = 0.0
 
-    def add(self, d: float) -> PairedLogRatios:
-        return PairedLogRatios(n=self.n + 1, total=self.total + d, squares=self.squares + d * d)
+    def add(self, c: float, b: float) -> PairedMeans:
+        return PairedMeans(n=self.n + 1, c=self.c + c, b=self.b + b, cc=self.cc + c * c, bb=self.bb + b * b,
+                           cb=self.cb + c * b)
 
-    def mean(self) -> float:
-        return self.total / self.n if self.n else math.nan
+    def ratio(self) -> float:
+        """The ratio of the sums (the canary's mean per request over the baseline's)."""
+        return self.c / self.b if self.n and self.b > 0 else math.nan
 
-    def sd(self) -> float:
-        if self.n < 2:
-            return math.nan
-        var = (self.squares - self.total * self.total / self.n) / (self.n - 1)
-        return math.sqrt(max(var, 0.0))
+    def z(self, theta: float) -> tuple[float, float]:
+        """Mean and standard deviation of z_t = c_t - theta b_t."""
+        mean = (self.c - theta * self.b) / self.n
+        squares = self.cc - 2 * theta * self.cb + theta * theta * self.bb
+        var = (squares - self.n * mean * mean) / (self.n - 1) if self.n > 1 else math.nan
+        return mean, math.sqrt(max(var, 0.0))
 
 
-def asymptotic_cs(paired: PairedLogRatios, alpha: float) -> tuple[float, float]:
-    """Two-sided (1 - alpha) asymptotic confidence sequence for the mean log ratio.
-
-    Robbins' normal mixture, tuned for CS_TUNED_FOR intervals; (-inf, inf) before
-    MIN_PAIRED_INTERVALS intervals, when a variance estimate means little.
-    """
-    t = paired.n
-    if t < MIN_PAIRED_INTERVALS:
-        return -math.inf, math.inf
+def _half_width(t: int, sd: float, alpha: float) -> float:
+    """Robbins' normal-mixture half width after t observations, tuned for CS_TUNED_FOR (two-sided, alpha)."""
     rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / CS_TUNED_FOR
-    half = paired.sd() * math.sqrt(2 * (t * rho2 + 1) / (t * t * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha))
-    return paired.mean() - half, paired.mean() + half
+    return sd * math.sqrt(2 * (t * rho2 + 1) / (t * t * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha))
+
+
+def z_bounds(paired: PairedMeans, theta: float, alpha: float) -> tuple[float, float]:
+    """Two-sided (1 - alpha) asymptotic confidence sequence for mean(c_t - theta b_t); (-inf, inf) before
+    MIN_PAIRED_INTERVALS intervals, when a variance estimate means little."""
+    if paired.n < MIN_PAIRED_INTERVALS:
+        return -math.inf, math.inf
+    mean, sd = paired.z(theta)
+    half = _half_width(paired.n, sd, alpha)
+    return mean - half, mean + half
+
+
+def shown_above(paired: PairedMeans, theta: float, alpha: float) -> bool:
+    """The canary's mean per request is shown above theta times the baseline's."""
+    return z_bounds(paired, theta, alpha)[0] > 0
+
+
+def shown_below(paired: PairedMeans, theta: float, alpha: float) -> bool:
+    return z_bounds(paired, theta, alpha)[1] < 0
+
+
+def ratio_bounds(paired: PairedMeans, alpha: float) -> tuple[float, float]:
+    """The ratios not rejected: (the largest theta shown below the ratio, the smallest shown above it),
+    0 and inf when none (bisection on log theta within [1/256, 256])."""
+    if paired.n < MIN_PAIRED_INTERVALS:
+        return 0.0, math.inf
+    lower = _invert(lambda t: 1.0 if shown_above(paired, t, alpha) else -1.0, math.e, increasing=False)
+    upper = _invert(lambda t: 1.0 if shown_below(paired, t, alpha) else -1.0, math.e, increasing=True)
+    return lower, upper
 
 
 # ------------------------------------------------------------------ means of bounded scores (online quality)
