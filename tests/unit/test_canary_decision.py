@@ -265,6 +265,50 @@ def test_cost_per_request_is_judged_against_its_allowance(ratio: float, promoted
             assert verdict.metric == "cost_per_request" and verdict.outcome == "shown_harmful"
 
 
+def heavy(seed: int, ratio: float, sigma: float) -> list[tuple[dict[str, float | None], dict[str, float | None]]]:
+    """Lognormal per-request cost with ``sigma`` in both arms (about 60 canary requests an interval)."""
+    rng = np.random.default_rng([seed, 98])
+    return intervals(add_cost(rng, family("independent", seed), ratio, sigma, baseline_sigma=sigma))
+
+
+@pytest.mark.parametrize(("ratio", "sigma"), [(1.3, 2.0), (1.5, 2.5)])
+def test_heavy_tailed_cost_above_the_allowance_is_never_promoted(ratio: float, sigma: float) -> None:
+    """Issue #27: with the log of each interval's ratio of means, about half of these were promoted (the log
+    of a 60-request mean of lognormal costs is biased low)."""
+    plan = PLAN.model_copy(update={"max_cost_increase": 0.2})
+    verdicts = [run(plan, heavy(seed, ratio, sigma)) for seed in range(10)]
+    assert not [v for v in verdicts if v.action == "promote"], [v.interval for v in verdicts]
+
+
+def test_heavy_tailed_cost_is_estimated_without_the_log_s_bias_and_never_harms_a_harmless_change() -> None:
+    plan = PLAN.model_copy(update={"max_cost_increase": 0.2, "max_intervals_per_step": 120})
+    estimates = []
+    for seed in range(6):
+        evidence = CanaryEvidence()
+        for b, c in heavy(seed, 1.3, 2.0):
+            evidence, verdict = judge(plan, evidence, b, c, step_index=0)
+        estimates.append(verdict.metrics["cost_per_request"].estimate)
+        harmless = run(plan, heavy(seed, 1.0, 2.0))
+        assert not (harmless.outcome == "shown_harmful" and harmless.metric == "cost_per_request")
+    # The ratio of sums over 120 intervals; the log of each interval's ratio averaged about 0.95 here.
+    assert 1.15 < statistics.median(estimates) < 1.45, estimates
+
+
+def test_paired_means_test_a_ratio_without_bias_and_floor_the_variance_with_the_baseline_s() -> None:
+    from genai_cicd.canary.sequential import PairedMeans
+
+    p = PairedMeans()
+    for c, b in [(2.6, 2.0), (1.3, 1.0), (3.9, 3.0), (1.95, 1.5)]:  # the canary 1.3x the baseline, exactly
+        p = p.add(c, b, 60.0, 1140.0)
+    assert p.ratio() == pytest.approx(1.3) and p.z(1.3)[0] == pytest.approx(0.0)
+    assert p.z(1.0)[0] > 0 > p.z(1.6)[0]
+    # successive baseline means (drift cancels) give the per-request variance: (b_t - b_t-1)^2 / (2/1140)
+    expected = ((1.0 - 2.0) ** 2 + (3.0 - 1.0) ** 2 + (1.5 - 3.0) ** 2) / (2 / 1140) / 3
+    assert p.request_var / p.pairs == pytest.approx(expected)
+    assert p.z_floor(1.3) == pytest.approx(1.3**2 * expected * (1 / 60 + 1 / 1140))
+    assert p.z(1.3)[1] >= p.z_floor(1.3) ** 0.5
+
+
 def test_the_explained_verdict_is_the_same_decision_with_bounds_around_the_estimate() -> None:
     data = intervals(family("independent", 11, errors=2.0))
     evidence = CanaryEvidence()

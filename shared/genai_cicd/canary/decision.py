@@ -275,7 +275,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 notes.append(f"{check}: no data for one arm")
                 continue
             pe = paired.get(check, PairedEvidence())
-            paired[check] = PairedEvidence(total=pe.total.add(*means), step=pe.step.add(*means))
+            sizes = (n_c, n_b)
+            paired[check] = PairedEvidence(total=pe.total.add(*means, *sizes), step=pe.step.add(*means, *sizes))
     quality = evidence.quality
     if QUALITY in paired_checks:
         sums, unscored, missing = _quality_interval(baseline, canary)

@@ -297,10 +297,34 @@ class PairedMeans(Frozen):
     cc: float = 0.0
     bb: float = 0.0
     cb: float = 0.0
+    # A floor for the variance of z from the baseline's many requests (it sees the tail that ~60 canary
+    # requests an interval rarely show): the per-request variance from successive baseline means (drift
+    # cancels), and the sums of 1/requests of each arm.
+    inv_c: float = 0.0
+    inv_b: float = 0.0
+    prev_b: float | None = None
+    prev_inv_b: float | None = None
+    request_var: float = 0.0  # sum over successive pairs of (b_t - b_t-1)^2 / (1/n_t + 1/n_t-1)
+    pairs: int = 0
 
-    def add(self, c: float, b: float) -> PairedMeans:
-        return PairedMeans(n=self.n + 1, c=self.c + c, b=self.b + b, cc=self.cc + c * c, bb=self.bb + b * b,
-                           cb=self.cb + c * b)
+    def add(self, c: float, b: float, n_c: float | None = None, n_b: float | None = None) -> PairedMeans:
+        update: dict[str, float | int | None] = {}
+        if n_c and n_b:
+            update = {"inv_c": self.inv_c + 1 / n_c, "inv_b": self.inv_b + 1 / n_b, "prev_b": b,
+                      "prev_inv_b": 1 / n_b}
+            if self.prev_b is not None and self.prev_inv_b is not None:
+                update |= {"request_var": self.request_var + (b - self.prev_b) ** 2 / (1 / n_b + self.prev_inv_b),
+                           "pairs": self.pairs + 1}
+        return self.model_copy(update={"n": self.n + 1, "c": self.c + c, "b": self.b + b, "cc": self.cc + c * c,
+                                       "bb": self.bb + b * b, "cb": self.cb + c * b, **update})
+
+    def z_floor(self, theta: float) -> float:
+        """The variance of z_t implied by the baseline's per-request variance, if the canary's values are
+        theta times the baseline's (the null of the test at theta): theta^2 s^2 mean(1/n_c) + theta^2 ..."""
+        if self.pairs < 2 or self.n == 0:
+            return 0.0
+        per_request = self.request_var / self.pairs
+        return theta * theta * per_request * (self.inv_c + self.inv_b) / self.n
 
     def ratio(self) -> float:
         """The ratio of the sums (the canary's mean per request over the baseline's)."""
@@ -311,7 +335,7 @@ class PairedMeans(Frozen):
         mean = (self.c - theta * self.b) / self.n
         squares = self.cc - 2 * theta * self.cb + theta * theta * self.bb
         var = (squares - self.n * mean * mean) / (self.n - 1) if self.n > 1 else math.nan
-        return mean, math.sqrt(max(var, 0.0))
+        return mean, math.sqrt(max(var, self.z_floor(theta), 0.0))
 
 
 def _half_width(t: int, sd: float, alpha: float) -> float:
