@@ -372,6 +372,25 @@ def catastrophes(all_results: dict[str, dict[str, dict[str, list[Outcome]]]]) ->
     return "\n".join(lines)
 
 
+ONSET = 20  # minute at which the late regression starts
+
+
+def late_onset(job: tuple[str, int, int]) -> str:
+    """2x errors from minute ONSET of the single 120-minute step (issue #27): how often ours promotes after the
+    regression began, and how long after onset it rolls back."""
+    family, runs, seed = job
+    rng = np.random.default_rng([seed, len(family), ONSET])
+    outs = [play(ours, intervals(stream(family, rng, minutes=MINUTES, rps=20, share=SHARE, onset=ONSET,
+                                        rates={"errors": (RATES["errors"], 2.0),
+                                               "slow_requests": (RATES["slow_requests"], 1.0)})))
+            for _ in range(runs)]
+    before = sum(o.action == "promote" and o.minute <= ONSET for o in outs)
+    after = [o.minute - ONSET for o in outs if o.action == "promote" and o.minute > ONSET]
+    harmful = [o.minute - ONSET for o in outs if o.action == "rollback" and o.harmful]
+    return (f"| {family} | {rate(before, runs)} | {rate(len(after), runs)} | "
+            f"{statistics.median(after) if after else '-'} | {rate(len(harmful), runs)} | {minutes(harmful)} |")
+
+
 def missing_data_promotions(runs: int, seed: int) -> int:
     """Streams where the canary's slow_requests never arrive: the judge must never promote."""
     rng = np.random.default_rng(seed)
@@ -410,6 +429,14 @@ def main() -> None:
     if "independent" in results:
         print(targets(results))
     print(catastrophes(results))
+    print(f"\n## 2x errors from minute {ONSET} of the step (issue #27), ours\n\n| stream family | promoted before "
+          "onset (harmless then) | promoted after onset | median minutes after onset, when promoted | rolled back as "
+          "harmful | median / p90 min from onset to rollback |\n|---|---|---|---|---|---|")
+    onset_families = [f for f in ("independent", "bursts", "overdispersed", "split off nominal")
+                      if f in args.families.split(",")]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for row in pool.map(late_onset, [(f, args.runs, args.seed) for f in onset_families]):
+            print(row)
     missing = min(args.runs, 50)
     print(f"\nStreams with the canary's slow_requests missing: {missing_data_promotions(missing, args.seed)} "
           f"promotions in {missing} streams.")

@@ -80,13 +80,16 @@ def _sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
 
 
 def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
-           rates: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:
+           rates: dict[str, tuple[float, float]], onset: int = 0) -> dict[str, np.ndarray]:
     """Per minute: baseline_requests, canary_requests and, per metric, baseline_<m> and canary_<m>.
 
-    ``rates`` maps a metric to (baseline rate, canary/baseline ratio).
+    ``rates`` maps a metric to (baseline rate, canary/baseline ratio); the ratio applies from minute
+    ``onset`` on (a regression that starts within the step), 1 before.
     """
     drift = _drift(rng, minutes)
     if family == "sticky users":
+        if onset:
+            raise ValueError("the sticky-users family has no onset")
         return _sticky(rng, minutes, rps, share, rates, drift)
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
@@ -97,7 +100,7 @@ def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, s
     out = {"baseline_requests": n_b.astype(float), "canary_requests": n_c.astype(float)}
     for metric, (rate, ratio) in rates.items():
         r_b = np.minimum(1.0, rate * drift)
-        r_c = np.minimum(1.0, rate * drift * ratio)
+        r_c = np.minimum(1.0, rate * drift * np.where(np.arange(minutes) >= onset, ratio, 1.0))
         if family == "bursts":
             x_b, x_c = _bursty(rng, n_b, r_b), _bursty(rng, n_c, r_c)
         elif family == "overdispersed":
