@@ -41,6 +41,13 @@ VARIANT = "feature_flag.result.variant"
 OTEL_FIELDS = ("requests", "errors", "slow_requests", "input_tokens", "output_tokens")
 
 
+def own_series(namespace: str, metric: str, app: str, environment: str, arm: str) -> dict[str, Any]:
+    """The Metric of one arm under genai-cicd's names: dimensions exactly app, environment, variant."""
+    return {"Namespace": namespace, "MetricName": metric,
+            "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
+                           {"Name": "variant", "Value": arm}]}
+
+
 def otel_series(names: OtelGenAINames, metric: str, arm: str, **extra: str) -> dict[str, Any]:
     """The Metric of one arm's rollup series (Namespace filled in by the caller)."""
     dims = [*names.dimensions, (VARIANT, arm), *extra.items()]
@@ -81,23 +88,9 @@ class CanaryMetricsReader:
         (from the OpenTelemetry GenAI metrics when ``otel`` says where they are)."""
         if otel is not None:
             return self._otel_counts(namespace, otel, start, end, period, arms, fields)
-        queries: list[dict[str, Any]] = []
-        for arm in arms:
-            for field in fields:
-                metric = COUNT_METRICS[field]
-                queries.append({
-                    "Id": f"{arm[0]}_{field}",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": namespace, "MetricName": metric,
-                            "Dimensions": [{"Name": "app", "Value": app},
-                                           {"Name": "environment", "Value": environment},
-                                           {"Name": "variant", "Value": arm}],
-                        },
-                        "Period": period, "Stat": "Sum",
-                    },
-                    "ReturnData": True,
-                })
+        queries = [{"Id": f"{arm[0]}_{field}", "ReturnData": True, "MetricStat": {
+            "Metric": own_series(namespace, COUNT_METRICS[field], app, environment, arm), "Period": period,
+            "Stat": "Sum"}} for arm in arms for field in fields]
         sums = _sum_pages(self._cw, queries, start, end)
         return {arm: {field: sums[f"{arm[0]}_{field}"] for field in fields} for arm in arms}
 
@@ -146,10 +139,8 @@ class CanaryMetricsReader:
                    arm: str = "baseline", period: int = 60, otel: OtelGenAINames | None = None) -> datetime | None:
         """The start of the first ``period`` in [start, end) in which ``arm`` had requests; None when
         there were none or CloudWatch refuses the read (information only, like interval_counts_or_none)."""
-        metric = (otel_series(otel, DURATION, arm) | {"Namespace": namespace}) if otel is not None else {
-            "Namespace": namespace, "MetricName": COUNT_METRICS["requests"],
-            "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
-                           {"Name": "variant", "Value": arm}]}
+        metric = (otel_series(otel, DURATION, arm) | {"Namespace": namespace}) if otel is not None else (
+            own_series(namespace, COUNT_METRICS["requests"], app, environment, arm))
         query = {"Id": "requests", "ReturnData": True, "MetricStat": {
             "Metric": metric, "Period": period, "Stat": "SampleCount"}}
         try:
@@ -178,9 +169,7 @@ class CanaryMetricsReader:
         def metric(arm: str) -> dict[str, Any]:
             if otel is not None:
                 return otel_series(otel, DURATION, arm) | {"Namespace": namespace}
-            return {"Namespace": namespace, "MetricName": "LatencyMs",
-                    "Dimensions": [{"Name": "app", "Value": app}, {"Name": "environment", "Value": environment},
-                                   {"Name": "variant", "Value": arm}]}
+            return own_series(namespace, "LatencyMs", app, environment, arm)
 
         queries = [{"Id": f"{arm[0]}_{key}", "ReturnData": True, "MetricStat": {
             "Metric": metric(arm), "Period": seconds, "Stat": stat}} for arm in ARMS for key, stat in stats.items()]

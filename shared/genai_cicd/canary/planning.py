@@ -112,10 +112,10 @@ def _walk_ratio(share: float, rate: float, theta0: float, dispersion: float) -> 
     safety test's best alternative against ``theta0`` (Poisson variances of both arms' bad events)."""
     best = (-math.inf, 0.0)
     for m in SAFE_MULTIPLES:
-        p1, p0 = _p(theta0 * m, share), _p(theta0, share)
-        a, b = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
-        mean = rate * a + rate * (1 - share) / share * b
+        mean = drift_per_canary_request(share, rate, 1.0, theta0 * m, theta0)
         if mean > best[0]:
+            p1, p0 = _p(theta0 * m, share), _p(theta0, share)
+            a, b = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
             best = (mean, rate * a * a + rate * (1 - share) / share * b * b)
     return best[0] / dispersion, best[1] / dispersion
 
