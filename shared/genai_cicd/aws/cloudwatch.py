@@ -37,8 +37,6 @@ ARMS = ("baseline", "candidate")
 DURATION = "gen_ai.client.operation.duration"
 TOKEN_USAGE = "gen_ai.client.token.usage"
 VARIANT = "feature_flag.result.variant"
-# The stream fields the OpenTelemetry GenAI conventions give (no cost, quality or guardrail metric).
-OTEL_FIELDS = ("requests", "errors", "slow_requests", "input_tokens", "output_tokens")
 
 
 def own_series(namespace: str, metric: str, app: str, environment: str, arm: str) -> dict[str, Any]:
