@@ -108,6 +108,15 @@ def test_a_candidate_failing_every_call_has_every_call_an_error_and_no_calls_is_
     assert counts["baseline"]["requests"] is None and counts["baseline"]["errors"] is None
 
 
+def test_token_usage_missing_from_the_baseline_is_missing_data_not_every_call_failed() -> None:
+    """An exporter that publishes no token-usage rollup would make both arms 100% errors (equal, so "safe"):
+    the baseline's errors are then unknown, and an interval with an unknown metric never promotes."""
+    counts, _ = read({(D, "candidate", None, "SampleCount"): [50.0], (D, "baseline", None, "SampleCount"): [900.0]})
+    assert counts["baseline"]["errors"] is None and counts["candidate"]["errors"] == 50.0
+    probes, _ = read({(D, "baseline-probe", None, "SampleCount"): [5.0]}, arms=("baseline-probe", "candidate-probe"))
+    assert probes["baseline-probe"]["errors"] is None
+
+
 def test_a_duplicated_token_line_never_makes_errors_negative() -> None:
     counts, _ = read({(D, "candidate", None, "SampleCount"): [50.0], (U, "candidate", "input", "SampleCount"): [51.0]})
     assert counts["candidate"]["errors"] == 0.0
