@@ -196,11 +196,27 @@ class LocalReleaseRunner:
         with users:
             clock.advance(warmup_seconds(shape.rate_per_second) + settle if warmup is None else warmup)
             began = clock.time()
+            served = self.requests_by_variant()
             described, notes = self._follow(name, manifest_path, manifest, started_by)
         seconds = time.monotonic() - started
         result = self.summarise(name, described["executionArn"], described, seconds, users.sent, notes)
         result["simulated_seconds"] = round(clock.time() - began, 1)
+        after = self.requests_by_variant()
+        # What the app's own metrics say was served during the release: users on the candidate, and
+        # answers the candidate gave in shadow (never returned to a user).
+        result["candidate_user_requests"] = int(after.get("candidate", 0) - served.get("candidate", 0))
+        result["shadow_answers"] = int(after.get("candidate-shadow", 0) - served.get("candidate-shadow", 0))
         return result
+
+    def requests_by_variant(self) -> dict[str, float]:
+        """The sample app's Requests emitted so far, by variant (everything the app emitted, visible or not)."""
+        totals: dict[str, float] = {}
+        for (_, metric, dimensions, _, _), stats in list(self.aws.runtime.ingestion.emitted.items()):
+            if metric == "Requests":
+                variant = dict(dimensions).get("variant")
+                if variant is not None:
+                    totals[variant] = totals.get(variant, 0.0) + stats[0]
+        return totals
 
     def _follow(self, name: str, manifest_path: Path, manifest: dict[str, Any], started_by: str
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -229,13 +245,17 @@ class LocalReleaseRunner:
         error = described.get("error")
         outcome = outcome_of(described)
         blocked_by = None
-        if outcome == "blocked":
+        ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
+        entries = ledger.entries(name)
+        shadow_blocked = any(e.event == "blocked" and e.detail.get("detail", {}).get("phase") == "shadow"
+                             for e in entries)
+        if shadow_blocked:
+            blocked_by = "shadow"
+        elif outcome == "blocked":
             verdict = self.aws.client("s3").get_object(Bucket=self.aws.bucket,
                                                        Key=s3_keys.release(name, "quality_gate.json"))["Body"].read()
             blocked_by = ",".join(json.loads(verdict)["blocked_by"]) or None
         report = self._save_report(name)
-        ledger = Ledger(self.aws.client("dynamodb"), self.aws.control_plane.physical["ControlPlaneTable"])
-        entries = ledger.entries(name)
         anchors = anchors_in([n["body"] for n in notes], name)  # heads published outside the table
         # The metric that decided a rollback, or the last one shown safe before promotion.
         decided = [e.detail.get("detail", {}) for e in entries if e.event in ("promoted", "rolled_back")]

@@ -127,6 +127,7 @@ class Deps:
             strategy_id=flag.deployment_strategy_id or cfg.appconfig_strategy_id,
             baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
             release_id=release_id, capture=manifest.flag_capture(),
+            shadow_capture=manifest.canary.shadow.capture() if manifest.canary.shadow else None,
         )
 
     @cached_property

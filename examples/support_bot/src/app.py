@@ -3,7 +3,7 @@
 Business logic only: answer a question with the variant's prompt, model and
 guardrail (Bedrock Converse through the provider interface). The release
 contract -- variant flag, per-variant EMF metrics, sampled capture of answers
-for online scoring, probes -- is genai_cicd_app's (shared/app_layer).
+for online scoring, probes, shadow answers -- is genai_cicd_app's (shared/app_layer).
 Logs carry the variant and counts, never the question or the answer.
 """
 
@@ -58,7 +58,7 @@ def prompt_text(ref: str) -> str:
     return body.decode("utf-8")
 
 
-def answer(route: Route, request: ChatRequest, request_id: str) -> dict[str, Any]:
+def answer(route: Route, request: ChatRequest, request_id: str, function_arn: str) -> dict[str, Any]:
     variant = Variant.model_validate(route.variant)
     guardrail = variant.guardrail
     started = now()
@@ -73,18 +73,22 @@ def answer(route: Route, request: ChatRequest, request_id: str) -> dict[str, Any
         logger.warning("model call failed", extra={"variant": route.arm, "error": type(exc).__name__})
         return {"variant": route.arm, "error": "the assistant is unavailable, please retry"}
     price_in, price_out = PRICES.get(variant.model_id, [0.0, 0.0])
+    cost = result.input_tokens / 1000 * price_in + result.output_tokens / 1000 * price_out
     # The bot could not answer, or refused (a guardrail block is counted apart).
     unanswered = (_UNANSWERED.search(result.text) is not None or is_refusal(result.text)) \
         and not result.guardrail_intervened
     release.record(route, latency_ms=result.latency_ms, input_tokens=result.input_tokens,
-                   output_tokens=result.output_tokens,
-                   cost_usd=result.input_tokens / 1000 * price_in + result.output_tokens / 1000 * price_out,
+                   output_tokens=result.output_tokens, cost_usd=cost,
                    guardrail_intervened=result.guardrail_intervened, low_quality=unanswered)
     # With store: hashes the control plane never sees the text: the app's own check is the score.
-    release.capture(route, request_id=request_id, request=request.question, answer=result.text,
-                    latency_ms=result.latency_ms, input_tokens=result.input_tokens,
-                    output_tokens=result.output_tokens, guardrail_intervened=result.guardrail_intervened,
-                    scores={"quality": 0.0 if unanswered or result.guardrail_intervened else 1.0})
+    outcome: dict[str, Any] = {
+        "request_id": request_id, "request": request.question, "answer": result.text,
+        "latency_ms": result.latency_ms, "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+        "guardrail_intervened": result.guardrail_intervened, "cost_usd": cost,
+        "scores": {"quality": 0.0 if unanswered or result.guardrail_intervened else 1.0}}
+    release.capture(route, **outcome)
+    # Shadow evaluation: the candidate answers this request too, in its own asynchronous invocation.
+    release.shadow(route, function_arn=function_arn, **outcome)
     logger.info("answered", extra={"variant": route.arm, "synthetic": route.synthetic,
                                    "output_tokens": result.output_tokens, "latency_ms": result.latency_ms})
     return {"variant": route.arm, "answer": result.text}
@@ -94,5 +98,8 @@ def answer(route: Route, request: ChatRequest, request_id: str) -> dict[str, Any
 @release.metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     route = release.route(event, sticky_key=event.get("session_id"))
+    if route.skip:  # a shadow invocation delivered after shadowing was switched off
+        logger.info("shadow request dropped", extra={"reason": route.skip})
+        return {"skipped": route.skip}
     request = parse(event=route.payload, model=ChatRequest)
-    return answer(route, request, context.aws_request_id)
+    return answer(route, request, context.aws_request_id, context.invoked_function_arn)

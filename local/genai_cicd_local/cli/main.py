@@ -29,7 +29,7 @@ DEMO_SCENARIOS = [
     ("quality-regression", "blocked", 20.0, "traffic.jsonl"),
     ("injection-regression", "blocked", 20.0, "traffic.jsonl"),
     ("slow-model", "rolled_back", 20.0, "traffic.jsonl"),
-    ("live-quality-regression", "rolled_back", 20.0, "traffic-teams.jsonl"),
+    ("live-quality-regression", "blocked", 20.0, "traffic-teams.jsonl"),
     ("low-traffic-probes", "promoted", 0.5, "traffic.jsonl"),
 ]
 

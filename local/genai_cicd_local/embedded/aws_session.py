@@ -25,6 +25,7 @@ import botocore.handlers
 
 from genai_cicd.aws import clients
 from genai_cicd_local.embedded import moto_time
+from genai_cicd_local.embedded.async_invocations import AsyncDelivery, AsyncInvocations
 from genai_cicd_local.embedded.backend import EmbeddedBackend
 from genai_cicd_local.embedded.breakpoints import Breakpoints
 from genai_cicd_local.embedded.clock import SimulatedClock, installed
@@ -68,8 +69,12 @@ FAKE_ENV = {
 class EmbeddedAWS:
     def __init__(self, root: Path, *, region: str = "us-east-1", seed: int = 7,
                  stack_name: str = "genai-cicd-local", with_sample_app: bool = True,
-                 ingestion_delay: IngestionDelay | None = None, app_parameters: dict[str, str] | None = None) -> None:
+                 ingestion_delay: IngestionDelay | None = None, app_parameters: dict[str, str] | None = None,
+                 async_delivery: AsyncDelivery | None = None) -> None:
         self.root = root
+        # Lambda's asynchronous queue: delay, retries, duplicates (embedded/async_invocations.py)
+        self.async_delivery = async_delivery if async_delivery is not None else AsyncDelivery()
+        self.async_invocations: AsyncInvocations | None = None
         # Parameter overrides of the sample app's template (e.g. OtelGenAIMetrics "1")
         self.app_parameters = dict(app_parameters or {})
         # CloudWatch's EMF latency and duplicates (the embedded default unless a test says otherwise)
@@ -128,8 +133,19 @@ class EmbeddedAWS:
         self.backend.runtime = self.runtime
         runtime = self.runtime
 
+        def run_async(function_name: str, body: bytes) -> str | None:
+            return runtime.invoke(function_name, body)[1]
+
+        queue = self.async_invocations = AsyncInvocations(run_async, self.clock.time, self.async_delivery, self.seed)
+        self.clock.add_source(queue.source)
+
         def invoke(_self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
                    response_headers: dict[str, str]) -> bytes:
+            if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+                # Queued, as Lambda does; runs later on the simulated clock (202, empty body).
+                runtime.spec_for(function_name)  # an unknown function fails now, as Invoke does
+                queue.enqueue(function_name, body if isinstance(body, bytes) else str(body or "").encode())
+                return b""
             payload, error = runtime.invoke(function_name, body)
             if error:
                 response_headers["x-amz-function-error"] = error

@@ -20,6 +20,8 @@ The control plane reads this clock through genai_cicd.clock (installed with ``in
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -74,19 +76,29 @@ class SimulatedClock:
             start = self._now
             if target <= start:
                 return
-            events, scopes = [], []
-            for i, (source, around) in enumerate(self._sources):
-                mine = [(t, i, action) for t, action in source(start, target) if start <= t < target]
-                events += mine
-                if mine and around is not None:
-                    scopes.append(around)
-            events.sort(key=lambda e: (e[0], e[1]))
+            # In time order, and what an event schedules inside the span (an asynchronous invocation a
+            # request queues, a datapoint that becomes visible) runs in the same move, at its own time.
+            queue: list[tuple[float, int, int, Callable[[], None]]] = []
+            order = itertools.count()
+            scopes: list[Around] = []
+
+            def poll() -> None:
+                for i, (source, around) in enumerate(self._sources):
+                    mine = [(t, action) for t, action in source(self._now, target) if t < target]
+                    for t, action in mine:
+                        heapq.heappush(queue, (max(t, self._now), i, next(order), action))
+                    if mine and around is not None and around not in scopes:
+                        scopes.append(around)
+
+            poll()
             with contextlib.ExitStack() as stack:
                 for around in scopes:
                     stack.enter_context(around())
-                for t, _, action in events:
+                while queue:
+                    t, _, _, action = heapq.heappop(queue)
                     self._now = max(self._now, t)
                     action()
+                    poll()
             self._now = target
 
     def advance(self, seconds: float) -> None:

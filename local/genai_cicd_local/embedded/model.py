@@ -134,7 +134,7 @@ def _traits(system: str) -> SystemTraits:
     return SystemTraits(
         seed_text=_RUN_SECRETS.sub("<secret>", system), tokens=tokens(system),
         defended=_DEFENCE.search(system) is not None, no_leak=_NO_LEAK.search(system) is not None,
-        grader="strict grader" in system and '"verdict"' in system,
+        grader="strict grader" in system and ('"verdict"' in system or '"scores"' in system),
         labels=tuple(x.strip() for x in labels.group(1).split(",")) if labels else None,
         elaborate=re.search(r"step by step|in detail|be thorough|explain thoroughly", lowered) is not None,
         word_limit=int(limit.group(1)) if limit else None,
@@ -283,6 +283,8 @@ class SimulatedFoundationModel:
         boundary = re.search(r"'BEGIN <name> (\S+)'", system)
         nonce = re.search(r'"nonce": "([0-9a-f]+)"', system)
         mark = boundary.group(1) if boundary else ""
+        if "ANSWER_1" in system:
+            return self._grade_pair(profile, user, mark, nonce.group(1) if nonce else "", rng)
         ref = set(content_words(self._section(user, "REFERENCE", mark)))
         got = set(content_words(self._section(user, "ANSWER", mark)))
         if "there is no reference" in system:
@@ -295,6 +297,25 @@ class SimulatedFoundationModel:
         verdict = "PASS" if score >= 0.5 else "FAIL"
         return json.dumps({"nonce": nonce.group(1) if nonce else "", "verdict": verdict, "score": score,
                            "reason": "states the reference facts" if verdict == "PASS" else "facts missing"})
+
+    # Judges favour a position when shown two answers (Zheng et al., "Judging LLM-as-a-Judge", 2023): the
+    # simulated one adds this much to the first answer's score. genai-cicd asks in both orders.
+    POSITION_BIAS = 0.04
+
+    def _grade_pair(self, profile: ModelProfile, user: str, mark: str, nonce: str, rng: random.Random) -> str:
+        """As a pairwise judge (reference-free): each answer scored as ``_grade`` scores one, the first
+        shown a little higher."""
+        asked = set(content_words(self._section(user, "QUESTION", mark)))
+        scores = []
+        for position, name in enumerate(("ANSWER_1", "ANSWER_2")):
+            got = set(content_words(self._section(user, name, mark)))
+            recall = len(asked & got) / len(asked) if asked else 0.0
+            bias = self.POSITION_BIAS if position == 0 else 0.0
+            scores.append(round(min(1.0, max(0.0, recall + bias + rng.gauss(0, (1 - profile.accuracy) / 2))), 2))
+        return json.dumps({"nonce": nonce, "scores": scores,
+                           "reason": "the first states more of what was asked" if scores[0] > scores[1]
+                           else "the second states more of what was asked" if scores[1] > scores[0]
+                           else "both state as much of what was asked"})
 
     @staticmethod
     def _classify(labels: list[str], user: str) -> str:

@@ -14,6 +14,13 @@ docs/FORMATS.md ("The app's side"). Powertools and boto3 only (no numpy):
   with exactly the dimensions app, environment, variant. Probes are counted
   under the variants ``baseline-probe`` / ``candidate-probe``: never mixed into
   user traffic.
+- ``shadow(...)``: while the flag asks for shadow evaluation, a sampled share of
+  the live requests the baseline answered is sent again, asynchronously
+  (Lambda ``InvocationType=Event``, after the user's answer is ready, never on
+  its path), to this function, which answers it with the candidate; the answer
+  never reaches a user and its metrics go under ``candidate-shadow``.
+  ``capture(...)`` of that invocation stores the pair (both answers beside the
+  request, under the capture rules).
 - ``capture(...)`` stores a sampled share of (request, answer, variant,
   request id, latency, tokens) in the release's folder of the artifact bucket,
   KMS-encrypted and tagged for lifecycle expiry; with ``store: hashes`` only
@@ -39,6 +46,10 @@ from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.utilities import parameters
 
 PROBE_FIELD = "genai_cicd_probe"
+SHADOW_FIELD = "genai_cicd_shadow"
+# Lambda's payload limit for asynchronous invocation is 1 MB (Invoke, Lambda API Reference); a request
+# too large to send with its baseline answer is not shadowed.
+MAX_SHADOW_EVENT_BYTES = 1_000_000
 ARMS = ("baseline", "candidate")
 EXPIRY_TAG = "genai-cicd:expire-days"
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -120,9 +131,21 @@ class Capture:
         return cls(share=min(max(share, 0.0), 1.0), store=str(store), retention_days=max(days, 1))
 
 
+def _share(value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(share, 0.0), 1.0) if share == share else 0.0
+
+
 @dataclass(frozen=True)
 class Route:
-    """Where one request goes. ``payload`` is the event without the probe marker."""
+    """Where one request goes. ``payload`` is the event without the probe or shadow marker.
+
+    ``shadow_of``: this invocation is a shadow answer (the candidate answering a request the baseline
+    answered for a user); it holds what the baseline's answer was. ``skip``: a shadow invocation that
+    must not be answered (shadowing was switched off, or the flag names another release), and why."""
 
     arm: str
     variant: dict[str, Any]
@@ -132,9 +155,14 @@ class Route:
     probe_id: str | None = None
     capture: Capture = field(default_factory=Capture)
     payload: dict[str, Any] = field(default_factory=dict)
+    shadow_share: float = 0.0
+    shadow_of: dict[str, Any] | None = None
+    skip: str | None = None
 
     @property
     def metric_variant(self) -> str:
+        if self.shadow_of is not None:
+            return f"{self.arm}-shadow"
         return f"{self.arm}-probe" if self.synthetic else self.arm
 
 
@@ -145,9 +173,10 @@ def sticky_bucket(release_id: str, key: str) -> float:
 
 class ReleasedApp:
     def __init__(self, settings: Settings | None = None, *, s3: Any = None, rng: random.Random | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, lambda_client: Any = None) -> None:
         self.settings = settings or Settings.from_environment()
         self._s3 = s3
+        self._lambda = lambda_client
         self._rng = rng or random.SystemRandom()
         # service="" keeps the dimension set to exactly app, environment, variant.
         self.metrics = metrics or Metrics(service="")
@@ -167,15 +196,28 @@ class ReleasedApp:
 
     def route(self, event: dict[str, Any], *, sticky_key: str | None = None) -> Route:
         probe = event.get(PROBE_FIELD)
+        shadow = event.get(SHADOW_FIELD)
+        marked = probe if isinstance(probe, dict) else shadow if isinstance(shadow, dict) else None
         flag = self.flag()
-        if isinstance(probe, dict) and probe.get("release_id") != flag.get("release_id"):
+        if marked is not None and marked.get("release_id") != flag.get("release_id"):
             # A probe of a release the cached flag does not name yet: the flag changed since it was read.
             flag = self.flag(refresh=True)
         weight = float(flag.get("candidate_weight", 0.0))
         release = flag.get("release_id")
         release_id = release if isinstance(release, str) and _RELEASE_ID.match(release) else None
-        payload = {k: v for k, v in event.items() if k != PROBE_FIELD}
+        payload = {k: v for k, v in event.items() if k not in (PROBE_FIELD, SHADOW_FIELD)}
         capture = Capture.from_flag(flag.get("capture"))
+        block = flag.get("shadow")
+        shadow_share = _share(block.get("share")) if isinstance(block, dict) else 0.0
+        if SHADOW_FIELD in event:
+            # Answered by the candidate for the pair only, and only while the flag still asks for it: the
+            # control plane's switch is the flag, and a late delivery after it is off is dropped.
+            current = (isinstance(shadow, dict) and release_id is not None
+                       and shadow.get("release_id") == release_id and shadow_share > 0)
+            return Route(arm="candidate", variant=flag["candidate"], release_id=release_id, weight=weight,
+                         capture=capture, payload=payload, shadow_share=shadow_share,
+                         shadow_of=shadow if isinstance(shadow, dict) else {},
+                         skip=None if current else "shadowing is off, or the flag names another release")
         if isinstance(probe, dict):
             # Synthetic: kept out of user metrics whatever it asks. It chooses its arm only for the
             # release the flag names (a stale probe from an earlier release is routed like a user).
@@ -187,7 +229,7 @@ class ReleasedApp:
                          payload=payload)
         arm = self._pick(weight, release_id, sticky_key)
         return Route(arm=arm, variant=flag[arm], release_id=release_id, weight=weight, capture=capture,
-                     payload=payload)
+                     payload=payload, shadow_share=shadow_share)
 
     def _pick(self, weight: float, release_id: str | None, sticky_key: str | None) -> str:
         place = (sticky_bucket(release_id or "", sticky_key) if sticky_key is not None
@@ -268,7 +310,11 @@ class ReleasedApp:
 
         With a request id the draw is a hash of it (Lambda's ids are random, so the share holds, and a
         retried request is sampled as before); without one, a random draw."""
-        if route.release_id is None or not self.settings.capture_bucket or route.capture.share <= 0:
+        if route.release_id is None or not self.settings.capture_bucket:
+            return False
+        if route.shadow_of is not None:
+            return route.skip is None  # a shadow answer exists to be captured with its pair
+        if route.capture.share <= 0:
             return False
         if route.synthetic:
             return True
@@ -280,11 +326,16 @@ class ReleasedApp:
 
     def capture(self, route: Route, *, request_id: str, request: str, answer: str, latency_ms: float,
                 input_tokens: int, output_tokens: int, guardrail_intervened: bool = False,
-                scores: dict[str, float] | None = None) -> str | None:
-        """Store one sampled answer; returns its key, or None when not sampled. Never logs the content."""
+                scores: dict[str, float] | None = None, cost_usd: float | None = None) -> str | None:
+        """Store one sampled answer (for a shadow invocation: the pair); returns its key, or None when not
+        sampled. Never logs the content."""
         if not self.should_capture(route, request_id):
             return None
         now = datetime.fromtimestamp(_clock(), tz=UTC)
+        if route.shadow_of is not None:
+            return self._capture_pair(route, now, request=request, answer=self._side(
+                route.capture.store, answer, latency_ms, input_tokens, output_tokens, guardrail_intervened,
+                scores, cost_usd))
         record: dict[str, Any] = {
             "schema": 1, "variant": route.arm, "synthetic": route.synthetic, "probe_id": route.probe_id,
             "request_id": request_id[:200], "captured_at": now.isoformat(), "latency_ms": latency_ms,
@@ -297,6 +348,9 @@ class ReleasedApp:
         else:
             record["request"], record["answer"] = request, answer
         stream = "probe" if route.synthetic else "user"
+        return self._put(route, stream, now, request_id, record)
+
+    def _put(self, route: Route, stream: str, now: datetime, request_id: str, record: dict[str, Any]) -> str:
         key = (f"releases/{route.release_id}/samples/{stream}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-"
                f"{hashlib.sha256(request_id.encode()).hexdigest()[:12]}.json")
         kwargs: dict[str, Any] = {"Bucket": self.settings.capture_bucket, "Key": key,
@@ -308,6 +362,74 @@ class ReleasedApp:
             kwargs["SSEKMSKeyId"] = self.settings.capture_kms_key
         self._client().put_object(**kwargs)
         return key
+
+    # -- shadow evaluation ----------------------------------------------------
+    @staticmethod
+    def _side(store: str, answer: str, latency_ms: float, input_tokens: int, output_tokens: int,
+              guardrail_intervened: bool, scores: dict[str, float] | None, cost_usd: float | None) -> dict[str, Any]:
+        """One answer of a pair under the capture rules: its text, or with ``store: hashes`` its digest."""
+        side: dict[str, Any] = {"latency_ms": latency_ms, "input_tokens": input_tokens,
+                                "output_tokens": output_tokens, "guardrail_intervened": guardrail_intervened,
+                                "cost_usd": cost_usd, "scores": {k: float(v) for k, v in (scores or {}).items()}}
+        if store == "hashes":
+            side["answer_sha256"] = hashlib.sha256(answer.encode()).hexdigest()
+        else:
+            side["answer"] = answer
+        return side
+
+    def should_shadow(self, route: Route, request_id: str) -> bool:
+        """A user request the baseline answered, while the flag asks for shadowing, drawn at its share (a hash
+        of the request id, so a retried request is drawn the same way). Never a probe or a shadow answer."""
+        if (route.release_id is None or route.synthetic or route.shadow_of is not None or route.arm != "baseline"
+                or route.shadow_share <= 0 or not self.settings.capture_bucket):
+            return False
+        return sample_point(f"{request_id}\x1fshadow") < route.shadow_share
+
+    def shadow(self, route: Route, *, function_arn: str, request_id: str, request: str, answer: str,
+               latency_ms: float, input_tokens: int, output_tokens: int, guardrail_intervened: bool = False,
+               scores: dict[str, float] | None = None, cost_usd: float | None = None) -> bool:
+        """Send this request to the candidate, asynchronously, when it is drawn for shadow evaluation.
+
+        Call it once the user's answer is ready: the invocation is queued by Lambda (InvocationType Event)
+        and runs apart, so the user waits for none of it. ``function_arn`` is the function's own
+        (``context.invoked_function_arn``: the same version answers). Failing to queue it costs the pair,
+        never the user's request. Returns whether it was queued."""
+        if not self.should_shadow(route, request_id):
+            return False
+        baseline = self._side(route.capture.store, answer, latency_ms, input_tokens, output_tokens,
+                              guardrail_intervened, scores, cost_usd)
+        event = {**route.payload, SHADOW_FIELD: {"release_id": route.release_id, "request_id": request_id[:200],
+                                                 "received_at": _clock(), "baseline": baseline}}
+        body = json.dumps(event).encode()
+        if len(body) > MAX_SHADOW_EVENT_BYTES:
+            return False
+        try:
+            self._lambda_client().invoke(FunctionName=function_arn, InvocationType="Event", Payload=body)
+        except Exception:  # noqa: BLE001 - a lost pair, never a failed user request
+            return False
+        return True
+
+    def _capture_pair(self, route: Route, now: datetime, *, request: str, answer: dict[str, Any]) -> str | None:
+        of = route.shadow_of or {}
+        baseline = of.get("baseline")
+        request_id = str(of.get("request_id", ""))[:200]
+        if not isinstance(baseline, dict) or not request_id:
+            return None
+        record: dict[str, Any] = {"schema": 1, "kind": "pair", "request_id": request_id,
+                                  "received_at": of.get("received_at"), "captured_at": now.isoformat(),
+                                  "store": route.capture.store, "baseline": baseline, "candidate": answer}
+        if route.capture.store == "hashes":
+            record["request_sha256"] = hashlib.sha256(request.encode()).hexdigest()
+        else:
+            record["request"] = request
+        return self._put(route, "shadow", now, request_id, record)
+
+    def _lambda_client(self) -> Any:
+        if self._lambda is None:
+            import boto3
+
+            self._lambda = boto3.client("lambda")
+        return self._lambda
 
     def _client(self) -> Any:
         if self._s3 is None:

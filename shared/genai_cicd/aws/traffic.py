@@ -31,7 +31,8 @@ _IN_PROGRESS = {"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"}
 class AppConfigFlag:
     def __init__(self, appconfig: Any, *, application_id: str, environment_id: str, profile_id: str,
                  strategy_id: str, baseline: dict[str, Any], candidate: dict[str, Any], release_id: str,
-                 wait_seconds: float = 120.0, poll_seconds: float = 0.2, capture: dict[str, Any] | None = None) -> None:
+                 wait_seconds: float = 120.0, poll_seconds: float = 0.2, capture: dict[str, Any] | None = None,
+                 shadow_capture: dict[str, Any] | None = None) -> None:
         self._ac = appconfig
         self._app = application_id
         self._env = environment_id
@@ -43,6 +44,7 @@ class AppConfigFlag:
         self._wait = wait_seconds
         self._poll = poll_seconds
         self._capture = capture
+        self._shadow_capture = shadow_capture  # the capture block while shadowing (the shadow plan's store)
 
     def _deployments(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._ac.list_deployments(
@@ -63,18 +65,21 @@ class AppConfigFlag:
                 raise TrafficShiftError(f"AppConfig deployment {busy['DeploymentNumber']} still {busy['State']}")
             clock_seam.sleep(self._poll)
 
-    def _document(self, weight: float) -> dict[str, Any]:
-        doc = {"release_id": self._release, "candidate_weight": weight,
-               "baseline": self._baseline, "candidate": self._candidate}
+    def _document(self, weight: float, shadow_share: float = 0.0) -> dict[str, Any]:
+        doc: dict[str, Any] = {"release_id": self._release, "candidate_weight": weight,
+                               "baseline": self._baseline, "candidate": self._candidate}
         if self._capture is not None and weight > 0:
             doc["capture"] = self._capture  # genai_cicd_app captures answers only while a canary runs
+        if shadow_share > 0:
+            doc["shadow"] = {"share": shadow_share}  # any later document without it switches shadowing off
+            doc["capture"] = self._shadow_capture or {"share": 0.0, "store": "hashes", "retention_days": 1}
         return doc
 
-    def _deploy(self, weight: float, description: str) -> FlagReceipt:
+    def _deploy(self, weight: float, description: str, shadow_share: float = 0.0) -> FlagReceipt:
         self._wait_until_idle()
         version = self._ac.create_hosted_configuration_version(
             ApplicationId=self._app, ConfigurationProfileId=self._profile,
-            Content=json.dumps(self._document(weight)).encode("utf-8"), ContentType="application/json",
+            Content=json.dumps(self._document(weight, shadow_share)).encode("utf-8"), ContentType="application/json",
             Description=description[:1024],
         )["VersionNumber"]
         deployment = self._ac.start_deployment(
@@ -92,7 +97,18 @@ class AppConfigFlag:
             raise TrafficShiftError(f"read-back weight {actual} != requested {weight}")
         return receipt
 
-    def current_weight(self) -> float:
+    def set_shadow(self, share: float) -> FlagReceipt:
+        """Shadow evaluation: no user on the candidate (weight 0), and ``share`` of the live requests also
+        answered by it off the user's path (0 switches shadowing off). Read back like a weight."""
+        receipt = self._deploy(0.0, f"genai-cicd {self._release}: shadow share {share:g}", shadow_share=share)
+        doc = self._current_document()
+        actual = doc.get("shadow", {}).get("share", 0.0) if isinstance(doc.get("shadow"), dict) else 0.0
+        if float(doc.get("candidate_weight", 0.0)) != 0.0 or abs(float(actual) - share) > 1e-12:
+            raise TrafficShiftError(f"read-back shadow share {actual} (weight {doc.get('candidate_weight')}) "
+                                    f"!= requested {share} at weight 0")
+        return receipt
+
+    def _current_document(self) -> dict[str, Any]:
         for d in self._deployments():
             if d.get("State") == "COMPLETE":
                 content = self._ac.get_hosted_configuration_version(
@@ -100,8 +116,11 @@ class AppConfigFlag:
                     VersionNumber=int(d["ConfigurationVersion"]),
                 )["Content"].read()
                 doc = json.loads(content)
-                return float(doc.get("candidate_weight", 0.0))
-        return 0.0
+                return doc if isinstance(doc, dict) else {}
+        return {}
+
+    def current_weight(self) -> float:
+        return float(self._current_document().get("candidate_weight", 0.0))
 
     def rollback(self) -> FlagReceipt:
         busy = self._in_progress()

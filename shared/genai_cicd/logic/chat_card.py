@@ -34,6 +34,8 @@ NEXT_STEPS: dict[str, list[str]] = {
     "failed_rollback": ["Check the traffic by hand now: the rollback could not be verified",
                         "Stop the execution if it still runs: `aws stepfunctions stop-execution --execution-arn "
                         "{execution_arn}`"],
+    "shadow_started": ["No user is served by the candidate; to stop: `aws stepfunctions stop-execution "
+                       "--execution-arn {execution_arn}`"],
     "canary_step": ["To stop the canary and restore the baseline: `aws stepfunctions stop-execution "
                     "--execution-arn {execution_arn}`"],
     "promoted": ["The candidate serves all traffic; the report has the evidence"],

@@ -20,6 +20,8 @@ SUBJECTS = {
     "awaiting_approval": "waiting for approval",
     "approved": "approved",
     "rejected": "rejected (approval denied or timed out)",
+    "shadow_started": "shadow evaluation started (no user on the candidate)",
+    "shadow_passed": "shown non-inferior in shadow: canary starts",
     "canary_step": "canary step",
     "promoted": "PROMOTED to 100%",
     "rolled_back": "ROLLED BACK to baseline",
@@ -31,7 +33,8 @@ SUBJECTS = {
 # Detail keys allowed in messages: ids, verdicts, reasons, pointers. Never prompts or outputs.
 ALLOWED_DETAIL = {"reasons", "blocked_by", "report_uri", "weight", "step_index", "metric", "timeline_uri",
                   "error", "cause", "approver", "verdict", "receipt", "gates", "outcome", "release_report",
-                  "evidence", "plan", "stream", "probe_requests", "probe_cost_usd", "judge_calls", "answers_scored"}
+                  "evidence", "plan", "stream", "probe_requests", "probe_cost_usd", "judge_calls", "answers_scored",
+                  "phase", "pairs"}
 
 
 def _clip(value: Any) -> Any:
@@ -56,6 +59,8 @@ def notify(event: NotifyInput, deps: Deps) -> NotifyResult:
     subject_tail = SUBJECTS[event.event]
     if event.event == "canary_step" and "weight" in detail:
         subject_tail = f"canary at {detail['weight']}%"
+    if event.event == "blocked" and detail.get("phase") == "shadow":
+        subject_tail = "BLOCKED in shadow evaluation (no user served by the candidate)"
     ledger_id = release.release_id if release is not None else event.release_id
     if ledger_id is not None:
         # The ledger's head travels with the message, outside the table: it anchors the hash chain.

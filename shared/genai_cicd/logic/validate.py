@@ -189,7 +189,7 @@ def validate_release(event: ValidateInput, deps: Deps) -> ReleaseContext:
         gates=gates,
         skipped={name: reason for name, reason in selection.items() if reason is not None},
         approval_required=manifest.approval.required, approval_timeout_seconds=manifest.approval.timeout_seconds,
-        bake_seconds=manifest.canary.bake_seconds,
+        bake_seconds=manifest.canary.bake_seconds, shadow=manifest.canary.shadow is not None,
         bedrock_poll_seconds=bedrock.poll_seconds if bedrock else 60,
         pipeline=start.pipeline, started_by=start.started_by, variants=variants,
         regression_sharded=bool(manifest.gates.prompt_regression and manifest.gates.prompt_regression.shard_size),

@@ -345,15 +345,18 @@ class OnlineQuality(Strict):
         if self.store == "content" and self.judge is None:
             raise ValueError("store 'content' needs a judge (model_id, optional rubric)")
         if self.response_schema is not None:
-            import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
-
-            validator = jsonschema.validators.validator_for(self.response_schema,
-                                                            default=jsonschema.Draft202012Validator)
-            try:
-                validator.check_schema(self.response_schema)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"response_schema is not a valid JSON Schema: {exc.message}") from None
+            self._check_schema(self.response_schema)
         return self
+
+    @staticmethod
+    def _check_schema(schema: dict[str, Any]) -> None:
+        import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
+
+        validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        try:
+            validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"response_schema is not a valid JSON Schema: {exc.message}") from None
 
 
 class ProbePlan(Strict):
@@ -366,6 +369,48 @@ class ProbePlan(Strict):
     requests_per_second: float = Field(default=0.5, gt=0.0, le=100.0)  # pairs (one per variant) per second
     max_requests: int = Field(default=2000, ge=2, le=1_000_000)
     max_cost_usd: float = Field(default=5.0, gt=0.0, le=100_000.0)
+
+
+class ShadowPlan(Strict):
+    """Shadow evaluation before the first canary step (docs/STATISTICS.md, "Shadow evaluation"): the app also
+    answers a sampled share of live requests with the candidate, off the user's path, and the pairs are
+    judged blind to side, in both presentation orders. Independent of online_quality (the canary's
+    unpaired quality check), which may be set or not."""
+
+    # Blocked when the mean quality difference (candidate - baseline) is shown below -margin; the canary
+    # starts when it is shown above it.
+    margin: float = Field(default=0.05, gt=0.0, lt=1.0)
+    # Share of live requests (all on the baseline) the app also answers with the candidate.
+    sample_share: float = Field(default=0.05, gt=0.0, le=1.0)
+    # The share is lowered so that the baseline traffic of the last 15 minutes sends at most this many.
+    max_requests_per_second: float = Field(default=1.0, gt=0.0, le=1000.0)
+    max_pairs: int = Field(default=400, ge=10, le=100_000)  # pairs judged; then "not shown safe"
+    # The candidate's shadow answers, as the app prices them.
+    max_cost_usd: float = Field(default=5.0, gt=0.0, le=100_000.0)
+    max_intervals: int = Field(default=30, ge=1, le=1000)  # looks (one per bake) before "not shown safe"
+    min_pairs: int = Field(default=30, ge=1, le=100_000)  # never shown non-inferior on fewer
+    # As online_quality: "content" stores both answers (KMS) and the judge here scores them; "hashes"
+    # stores digests and the scores the app computed.
+    store: Literal["content", "hashes"] = "content"
+    retention_days: Literal[1, 3, 7, 14, 30] = 7
+    judge: JudgeSettings | None = None
+    response_schema: dict[str, Any] | None = None  # JSON Schema of structured answers: invalid scores 0
+    max_judge_calls: int = Field(default=1000, ge=0, le=200_000)  # two a pair (both orders)
+    max_pairs_per_look: int = Field(default=200, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShadowPlan:
+        if self.min_pairs > self.max_pairs:
+            raise ValueError("min_pairs must not exceed max_pairs")
+        if self.store == "content" and self.judge is None:
+            raise ValueError("store 'content' needs a judge (model_id, optional rubric)")
+        if self.response_schema is not None:
+            OnlineQuality._check_schema(self.response_schema)
+        return self
+
+    def capture(self) -> dict[str, Any]:
+        """The flag's capture block while shadowing (genai_cicd_app reads store and retention from it)."""
+        return {"share": 0.0, "store": self.store, "retention_days": self.retention_days}
 
 
 # CloudWatch dimension names and values: 1-255 characters, names not starting with a colon (Dimension,
@@ -450,6 +495,7 @@ class CanaryPlan(Strict):
     quality_margin: float | None = Field(default=None, gt=0.0, lt=1.0)
     online_quality: OnlineQuality | None = None
     probes: ProbePlan | None = None
+    shadow: ShadowPlan | None = None
     # Which metric names the judge reads: genai_cicd's own (Requests, Errors, SlowRequests, ... with
     # dimensions app, environment, variant) or the OpenTelemetry GenAI semantic conventions'
     # (gen_ai.client.operation.duration and gen_ai.client.token.usage by feature_flag.result.variant).
@@ -476,12 +522,19 @@ class CanaryPlan(Strict):
                              "is set)")
         if self.online_quality is not None and self.quality_margin is None:
             raise ValueError("online_quality needs quality_margin: the drop in mean quality to roll back on")
+        if self.shadow is not None:
+            self._shadowable()
         if self.metric_names == "otel_genai":
             self._otel_judgeable()
         if 1.0 + self.rollback_tolerance >= self.detect_ratio:
             raise ValueError("rollback_tolerance must leave room below detect_ratio: 1 + rollback_tolerance "
                              "< detect_ratio")
         return self
+
+    def _shadowable(self) -> None:
+        if self.mechanism != "appconfig_flag":
+            raise ValueError("shadow needs mechanism appconfig_flag: the app learns from the variant flag which "
+                             "requests to answer twice")
 
     def _otel_judgeable(self) -> None:
         other = [m.value for m in self.metrics if m.value not in OTEL_JUDGED]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from genai_cicd.canary.decision import CanaryEvidence, Outcome
+from genai_cicd.canary.sequential import ScoreSums
 from genai_cicd.models.aws_ids import ExecutionArn, PipelineExecutionId, PipelineName
 from genai_cicd.models.regression import Shard, ShardPlan
 from genai_cicd.models.traffic import TrafficReceipt
@@ -74,6 +75,7 @@ class ReleaseContext(TaskModel):
     # What changed, for the ledger: per arm model id, guardrail, Lambda version, prompt hash.
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     regression_sharded: bool = False  # prompt_regression runs as a Distributed Map (shard_size set)
+    shadow: bool = False  # a shadow phase runs before the first canary step (canary.shadow)
 
 
 class GateResult(TaskModel):
@@ -175,6 +177,46 @@ class ProbeState(TaskModel):
     judge: CanaryEvidence = Field(default_factory=CanaryEvidence)
 
 
+class ShadowState(TaskModel):
+    """The shadow phase so far: counts, the running sums of the paired differences, and what decided.
+
+    The pairs themselves (scores, never text) are in S3 at ``pairs_key``; the state keeps only sums."""
+
+    started_at: str
+    share: float = Field(ge=0.0, le=1.0)  # what the flag asks the app to shadow
+    action: Literal["continue", "canary", "block"] = "continue"
+    outcome: Literal["shadowing", "worse", "non_inferior", "not_shown_safe"] = "shadowing"
+    intervals: int = 0
+    pairs: int = 0  # judged pairs
+    duplicates: int = 0  # pair records for a request already judged (at-least-once delivery)
+    imputed: int = 0  # judge failed: scored as the worst difference (-1)
+    unscored: int = 0  # unreadable, or left once the judge budget was spent
+    judge_calls: int = 0
+    judge_tokens: int = 0
+    cost_usd: float = 0.0  # the candidate's shadow answers, as the app priced them
+    sums: ScoreSums = Field(default_factory=ScoreSums)  # (difference + 1) / 2 of each pair, in [0, 1]
+    cursor: str | None = None
+    pairs_key: str | None = None
+    estimate: float | None = None  # mean candidate - baseline
+    lower: float | None = None
+    upper: float | None = None
+    last_reasons: list[str] = Field(default_factory=list)
+    plan: str | None = Field(default=None, max_length=1000)
+
+
+class ShadowTaskInput(TaskModel):
+    release: ReleaseContext
+    action: Literal["start", "analyze"]
+    shadow: ShadowState | None = None
+
+    @model_validator(mode="after")
+    def _state_to_analyze(self) -> ShadowTaskInput:
+        if (self.action == "analyze") != (self.shadow is not None):
+            raise ValueError("shadow: action 'analyze' needs the state the start (or last look) returned, "
+                             "and 'start' takes none")
+        return self
+
+
 class CanaryState(TaskModel):
     started_at: str | None = None
     step_index: int
@@ -221,8 +263,8 @@ class NotifyInput(TaskModel):
     # Before the release context exists (bad input, load failure): the execution name, for the ledger.
     release_id: str | None = Field(default=None, min_length=1, max_length=80)
     event: Literal["started", "invalid", "locked", "gates_passed", "blocked", "awaiting_approval", "approved",
-                   "rejected", "canary_step", "promoted", "rolled_back", "failed", "failed_rollback", "cancelled",
-                   "reconciled"]
+                   "rejected", "shadow_started", "shadow_passed", "canary_step", "promoted", "rolled_back", "failed",
+                   "failed_rollback", "cancelled", "reconciled"]
     detail: dict[str, Any] = Field(default_factory=dict)
     # The settle sequence's link to the release report (null when it could not be written), added to detail.
     release_report: str | None = None
