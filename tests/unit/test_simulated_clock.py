@@ -177,3 +177,25 @@ def test_given_a_bad_shape_then_it_is_refused() -> None:
         TrafficShape(rate_per_second=-1)
     with pytest.raises(ValueError):
         TrafficShape(users=0)
+
+
+def test_given_an_event_that_schedules_another_within_the_move_then_it_runs_in_that_move_at_its_own_time() -> None:
+    """An asynchronous invocation a request queues runs when its time comes, not at the next move (the app's
+    shadow answer of minute 1 must be there for the look at the end of minute 1)."""
+    from genai_cicd_local.embedded.async_invocations import AsyncDelivery, AsyncInvocations
+
+    clock = SimulatedClock()
+    ran: list[tuple[str, float]] = []
+    queue = AsyncInvocations(lambda fn, body: ran.append((fn, clock.time())) or None, clock.time,
+                             AsyncDelivery(base_seconds=1.0, jitter_seconds=0.0, duplicate_rate=0.0))
+    clock.add_source(queue.source, queue=True)
+    clock.add_source(lambda start, end: [(t, lambda: queue.enqueue("app", b"{}"))
+                                         for t in (EPOCH + 10, EPOCH + 58.5) if start <= t < end])
+    clock.sleep(60)
+    assert ran == [("app", EPOCH + 11), ("app", EPOCH + 59.5)]  # both in this move, each at its own time
+    clock.add_source(lambda start, end: [(EPOCH + 119.5, lambda: queue.enqueue("app", b"{}"))]
+                     if start <= EPOCH + 119.5 < end else [])
+    clock.sleep(60)
+    assert ran[-1] == ("app", EPOCH + 59.5) and queue.pending == 1  # due at 120.5: after this move, so it waits for the next
+    clock.sleep(1)
+    assert ran[-1] == ("app", EPOCH + 120.5)

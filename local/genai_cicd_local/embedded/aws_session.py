@@ -129,7 +129,7 @@ class EmbeddedAWS:
         self.runtime = EmbeddedLambdaRuntime(self.region, self.logs, clock=self.clock.time, seed=self.seed,
                                              ingestion_delay=self.ingestion_delay)
         # Datapoints become queryable as simulated time reaches them (embedded/metric_ingestion.py).
-        self.clock.add_source(self.runtime.ingestion.source)
+        self.clock.add_source(self.runtime.ingestion.source, queue=True)
         self.backend.runtime = self.runtime
         runtime = self.runtime
 
@@ -137,7 +137,7 @@ class EmbeddedAWS:
             return runtime.invoke(function_name, body)[1]
 
         queue = self.async_invocations = AsyncInvocations(run_async, self.clock.time, self.async_delivery, self.seed)
-        self.clock.add_source(queue.source)
+        self.clock.add_source(queue.source, queue=True)
 
         def invoke(_self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
                    response_headers: dict[str, str]) -> bytes:

@@ -8,7 +8,9 @@ AppConfig rollout's progress is a property of the simulation, never of how busy 
 
 Sources (the app's traffic) register with ``add_source``: when the clock moves from t0 to t1
 it asks each source for the events in [t0, t1), merges them in time order and runs each with
-the clock set to its time, before the wait returns. Tests that must act while a release waits
+the clock set to its time, before the wait returns. Queues (Lambda's asynchronous queue, CloudWatch's
+ingestion) are asked again after each event, so what an event queues inside the move (a shadow request
+a user's request sends) runs in that move at its own time. Tests that must act while a release waits
 (a cancel landing mid-canary) ``hold()`` the clock: executions' Wait states then block, as they
 would on AWS, until the hold is released or the execution is stopped.
 
@@ -44,7 +46,7 @@ class SimulatedClock:
         self._advance = threading.RLock()  # one move at a time; sources run under it
         self._held = threading.Condition()
         self._holds = 0
-        self._sources: list[tuple[Source, Around | None]] = []
+        self._sources: list[tuple[Source, Around | None, bool]] = []
 
     # -- the genai_cicd.clock interface --------------------------------------------
     def time(self) -> float:
@@ -82,15 +84,17 @@ class SimulatedClock:
             order = itertools.count()
             scopes: list[Around] = []
 
-            def poll() -> None:
-                for i, (source, around) in enumerate(self._sources):
+            def poll(first: bool) -> None:
+                for i, (source, around, queue_like) in enumerate(self._sources):
+                    if not (first or queue_like):
+                        continue
                     mine = [(t, action) for t, action in source(self._now, target) if t < target]
                     for t, action in mine:
                         heapq.heappush(queue, (max(t, self._now), i, next(order), action))
                     if mine and around is not None and around not in scopes:
                         scopes.append(around)
 
-            poll()
+            poll(True)
             with contextlib.ExitStack() as stack:
                 for around in scopes:
                     stack.enter_context(around())
@@ -98,19 +102,22 @@ class SimulatedClock:
                     t, _, _, action = heapq.heappop(queue)
                     self._now = max(self._now, t)
                     action()
-                    poll()
+                    poll(False)
             self._now = target
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self._now + seconds)
 
-    def add_source(self, source: Source, around: Around | None = None) -> None:
+    def add_source(self, source: Source, around: Around | None = None, queue: bool = False) -> None:
+        """``queue``: the source hands out each event once (it pops what it returns), so it is asked again
+        after every event of a move, and what an event queues inside the move runs in it. Other sources
+        are asked once per move."""
         with self._advance:
-            self._sources.append((source, around))
+            self._sources.append((source, around, queue))
 
     def remove_source(self, source: Source) -> None:
         with self._advance:
-            self._sources = [(s, a) for s, a in self._sources if s != source]
+            self._sources = [entry for entry in self._sources if entry[0] != source]
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
