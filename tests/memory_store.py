@@ -41,6 +41,10 @@ class MemoryStore:
         self.files[key] = text.encode()
         return self.uri(key)
 
+    def put_expiring_text(self, key: str, text: str, content_type: str, days: int) -> str:
+        self.tags = {**getattr(self, "tags", {}), key: days}
+        return self.put_text(key, text, content_type)
+
     def put_json(self, key: str, document: Any) -> str:
         return self.put_text(key, json.dumps(document, default=str))
 

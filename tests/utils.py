@@ -28,8 +28,12 @@ def event(function: str, scenario: str) -> dict[str, Any]:
     return json.loads((ROOT / "events" / function / f"{scenario}.json").read_text())
 
 
-def sample_manifest(name: str = "good-prompt") -> dict[str, Any]:
+def sample_manifest(name: str = "good-prompt", shadow: bool = False) -> dict[str, Any]:
+    """A demo manifest as a dict; without its shadow phase unless ``shadow`` (the tests that change its traffic
+    mechanism or time its canary predate it; the demo and tests/e2e/test_shadow_evaluation.py keep it)."""
     data: dict[str, Any] = yaml.safe_load((SAMPLE / "manifests" / f"{name}.yaml").read_text())
+    if not shadow:
+        data.get("canary", {}).pop("shadow", None)
     return data
 
 

@@ -17,7 +17,7 @@ from genai_cicd.aws.control_table import DynamoPipelineRecords
 from genai_cicd.aws.ledger import Ledger
 from genai_cicd.aws.traffic import AppConfigFlag
 from genai_cicd.models.ledger import anchors_in, verify_anchors, verify_chain
-from genai_cicd.models.manifest import ProbePlan, parse_manifest
+from genai_cicd.models.manifest import JudgeSettings, ProbePlan, ShadowPlan, parse_manifest
 from genai_cicd_local.app_traffic import AppTraffic, TrafficShape
 from genai_cicd_local.cli.progress import follow_execution, outcome_of
 from genai_cicd_local.cli.upload import upload_manifest_artifacts
@@ -87,6 +87,9 @@ class LocalReleaseRunner:
                                    "evaluator_model_id": "local.sim-judge-v1"}}}).gates})
         probing = manifest.model_copy(update={"canary": manifest.canary.model_copy(update={
             "probes": ProbePlan(function_name=self.aws.function_name("SupportBotFunction"), requests_per_second=2)})})
+        # events/shadow_evaluation starts shadow answers for evt-release (the lock holder of events/release_lock).
+        manifest = manifest.model_copy(update={"canary": manifest.canary.model_copy(update={
+            "shadow": ShadowPlan(judge=JudgeSettings(model_id="local.sim-judge-v1"))})})
         for release_id, m in (("evt-release", manifest), ("evt-contract", contract), ("evt-eval", evaluation),
                               ("evt-probes", probing)):
             s3.put_object(Bucket=self.aws.bucket, Key=s3_keys.release_manifest(release_id),
@@ -134,7 +137,8 @@ class LocalReleaseRunner:
         target = self.root / "reports" / "releases"
         saved = None
         copies = {s3_keys.report(name, "md"): f"{name}.md", s3_keys.report(name, "html"): f"{name}.html",
-                  s3_keys.report_cases(name): f"{name}-cases.html"}
+                  s3_keys.report_cases(name): f"{name}-cases.html",
+                  s3_keys.report_shadow_pairs(name): f"{name}-shadow-pairs.html"}
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.aws.bucket, Prefix=PREFIX)
         listed = [obj for page in pages for obj in page.get("Contents", [])]
         copies |= {obj["Key"]: f"{name}.entry.json" for obj in listed if obj["Key"].endswith(f"-{name}.json")}
@@ -145,7 +149,7 @@ class LocalReleaseRunner:
                 continue
             target.mkdir(parents=True, exist_ok=True)
             _replace(target / local, body)
-            if local.endswith(".html") and not local.endswith("-cases.html"):
+            if local == f"{name}.html":
                 saved = str(target / local)
         if target.is_dir():
             _replace(self.root / "reports" / "index.html", local_index(str(target)).encode("utf-8"))

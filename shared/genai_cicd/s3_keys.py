@@ -49,3 +49,8 @@ def report(release_id: str, extension: str) -> str:
 
 def report_cases(release_id: str) -> str:
     return release(release_id, f"{release_id}-cases.html")
+
+
+def report_shadow_pairs(release_id: str) -> str:
+    """The worst shadow pairs with their text: deleted with the captured pairs (expiry tag)."""
+    return release(release_id, f"{release_id}-shadow-pairs.html")

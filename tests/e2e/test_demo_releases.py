@@ -47,44 +47,55 @@ def test_given_demo_manifest_when_released_then_expected_outcome(demo: dict[str,
         "quality-regression": ("blocked", "prompt_regression", 0.0),
         "injection-regression": ("blocked", "injection_suite", 0.0),
         "slow-model": ("rolled_back", None, 0.0),
-        "live-quality-regression": ("rolled_back", None, 0.0),
+        "live-quality-regression": ("blocked", "shadow", 0.0),
         "low-traffic-probes": ("promoted", None, 100.0),
     }[scenario]
     assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == expected, result
     # What decided: the metric that rolled back, or the last one shown safe; nothing for a blocked release.
     decided = {"good-prompt": {"errors", "slow_requests", "low_quality"}, "slow-model": {"slow_requests"},
-               "live-quality-regression": {"quality"},
                "low-traffic-probes": {"errors", "slow_requests", "low_quality"}}
     assert result["decided_on"] in decided.get(scenario, {None}), result
     # Probes only where user traffic cannot reach a verdict.
     assert (result["probe_requests"] > 0) is (scenario == "low-traffic-probes"), result
 
 
-def test_live_answers_worse_on_topics_the_golden_set_misses_are_rolled_back_on_online_quality(demo: dict[str, Any],
-        aws: EmbeddedAWS) -> None:
+def test_live_answers_worse_on_topics_the_golden_set_misses_are_blocked_in_shadow_before_any_user_sees_them(
+        demo: dict[str, Any], aws: EmbeddedAWS) -> None:
     result = released(demo, "live-quality-regression")
     from genai_cicd.aws.ledger import Ledger
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
         "demo-live-quality-regression")
-    assert [e.event for e in entries][:2] == ["started", "gates_passed"]  # the gates could not see it
-    rolled = entries[-1].detail["detail"]
-    assert rolled["metric"] == "quality" and rolled["outcome"] == "shown_harmful"
-    assert 0 < rolled["judge_calls"] <= 800 and rolled["answers_scored"] > 0
-    assert result["decided_by_stream"] == "user"
+    # the gates could not see it; shadow evaluation did, and no canary step ever started
+    assert [e.event for e in entries] == ["started", "gates_passed", "shadow_started", "blocked"]
+    blocked = entries[-1].detail["detail"]
+    assert blocked["phase"] == "shadow" and blocked["outcome"] == "worse" and blocked["weight"] == 0
+    assert "shown worse in shadow" in blocked["reasons"][0]
+    # what the app's own metrics say: the candidate answered requests in shadow, served no user
+    assert result["candidate_user_requests"] == 0 and result["shadow_answers"] >= blocked["pairs"] > 0
+    assert result["notification_subjects"][-1].endswith("BLOCKED in shadow evaluation (no user served by the "
+                                                        "candidate)")
     s3 = aws.client("s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket,
-                                                  Prefix="releases/demo-live-quality-regression/canary/quality-")
-            ["Contents"]]
-    scored = [row for k in keys for row in json.loads(s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read())
-              ["samples"]]
-    by_arm = {arm: [r["score"] for r in scored if r.get("variant") == arm and r["score"] is not None]
-              for arm in ("baseline", "candidate")}
-    assert sum(by_arm["candidate"]) / len(by_arm["candidate"]) < sum(by_arm["baseline"]) / len(by_arm["baseline"])
-    # the release report shows the quality series and what scoring used
-    report = s3.get_object(Bucket=aws.bucket, Key="releases/demo-live-quality-regression/report.md")["Body"].read()
-    text = report.decode()
-    assert "quality canary/base" in text and "Online quality:" in text and "judge calls" in text
+    pairs = json.loads(s3.get_object(Bucket=aws.bucket, Key="releases/demo-live-quality-regression/shadow/pairs.json")
+                       ["Body"].read())["pairs"]
+    scored = [p for p in pairs if "difference" in p]
+    assert len(scored) == blocked["pairs"] and sum(p["difference"] for p in scored) / len(scored) < -0.2
+    # the release report: the shadow phase, its band, the worst pairs side by side with the judge's reason
+    text = s3.get_object(Bucket=aws.bucket, Key="releases/demo-live-quality-regression/report.md")["Body"].read()
+    report = text.decode()
+    assert "## Shadow evaluation" in report and "pairs that hurt most" in report
+    assert "Blocked in shadow evaluation" in report
+
+
+def test_a_harmless_change_is_shown_non_inferior_in_shadow_then_promoted_through_its_canary(
+        demo: dict[str, Any], aws: EmbeddedAWS) -> None:
+    result = released(demo, "good-prompt")
+    from genai_cicd.aws.ledger import Ledger
+
+    events = [e.event for e in Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"])
+              .entries("demo-good-prompt")]
+    assert events[:4] == ["started", "gates_passed", "shadow_started", "shadow_passed"]
+    assert events[-1] == "promoted" and result["shadow_answers"] > 0
 
 
 def test_a_low_traffic_app_reaches_its_verdict_on_probe_traffic(demo: dict[str, Any], aws: EmbeddedAWS) -> None:
@@ -167,12 +178,14 @@ def test_no_prompt_question_or_answer_reaches_the_logs(demo: dict[str, Any], aws
 def test_live_answer_scores_are_logged_as_opentelemetry_evaluation_result_events(demo: dict[str, Any],
                                                                                   aws: EmbeddedAWS) -> None:
     """One gen_ai.evaluation.result record per evaluated answer, from the function that scored it, with the
-    conventions' attributes and the arm; never the answer or the question (the judge's reason is left out)."""
+    conventions' attributes and the arm; never the answer or the question (the judge's reason is left out).
+    The live-quality release is decided in shadow: both answers of each pair, stream "shadow"."""
     released(demo, "live-quality-regression")
     events = [(entry["function"], json.loads(entry["line"])) for entry in aws.logs
               if '"EventName":"gen_ai.evaluation.result"' in entry["line"].replace(" ", "")]
     mine = [e for f, e in events if e["Attributes"]["genai_cicd.release_id"] == "demo-live-quality-regression"]
-    assert mine and {f for f, _ in events} == {aws.function_name("AnalyzeCanaryFunction")}
+    assert mine and {f for f, e in events if e in mine} == {aws.function_name("ShadowEvaluationFunction")}
+    assert {e["Attributes"]["genai_cicd.stream"] for e in mine} == {"shadow"}
     for event in mine:
         attributes = event["Attributes"]
         assert event["message"] == "gen_ai.evaluation.result" and event["SeverityText"] == "INFO"
@@ -189,7 +202,7 @@ def test_live_answer_scores_are_logged_as_opentelemetry_evaluation_result_events
 
     entries = Ledger(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"]).entries(
         "demo-live-quality-regression")
-    assert len(mine) >= entries[-1].detail["detail"]["answers_scored"]
+    assert len(mine) == 2 * entries[-1].detail["detail"]["pairs"]
 
 
 def test_a_spent_judge_budget_stops_scoring_says_so_and_never_promotes(

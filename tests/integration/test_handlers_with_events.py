@@ -46,6 +46,9 @@ PROMISES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "schema_contract/classifier": lambda p: p["status"] == "PASS" and p["stats"]["valid_rate"] == 1.0,
     # Two pairs (2 per second for the 1-second bake), each prompt once per variant, none crashed.
     "send_probes/low-traffic": lambda p: p["probes"]["sent"] == 4 and p["probes"]["crashed"] == {},
+    # Weight 0 with a shadow share, within the plan's caps (read back from the flag).
+    "shadow_evaluation/start": lambda p: p["action"] == "continue" and 0 < p["share"] <= 0.05
+    and p["plan"].startswith("shadow:"),
     "shift_traffic/full-rollout": lambda p: p["weight"] == 100.0 and p["action"] == "promote",
     "shift_traffic/next-step": lambda p: p["weight"] == 25.0 and p["step_index"] == 1,
     "start_canary/first-step": lambda p: p["weight"] == 5.0 and p["step_index"] == 0,

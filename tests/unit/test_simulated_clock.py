@@ -196,6 +196,7 @@ def test_given_an_event_that_schedules_another_within_the_move_then_it_runs_in_t
     clock.add_source(lambda start, end: [(EPOCH + 119.5, lambda: queue.enqueue("app", b"{}"))]
                      if start <= EPOCH + 119.5 < end else [])
     clock.sleep(60)
-    assert ran[-1] == ("app", EPOCH + 59.5) and queue.pending == 1  # due at 120.5: after this move, so it waits for the next
+    # due at 120.5: after this move, so it waits for the next
+    assert ran[-1] == ("app", EPOCH + 59.5) and queue.pending == 1
     clock.sleep(1)
     assert ran[-1] == ("app", EPOCH + 120.5)

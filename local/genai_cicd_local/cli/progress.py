@@ -36,7 +36,12 @@ STATE_LABELS: dict[str, str | None] = {
     "GateBlocked": "blocked: the candidate never received traffic", "NotifyGatesPassed": None,
     "ApprovalRequired?": None, "NoApprovalNeeded": None, "ManualApproval": "waiting for a person to approve",
     "Rejected": "stopped: approval rejected",
-    "NotifyApproved": None, "StartCanary": "canary: first traffic to the candidate", "NotifyCanaryStep": None,
+    "NotifyApproved": None, "ShadowRequested?": None,
+    "StartShadow": "shadow: the candidate also answers a share of live requests, off the users' path",
+    "NotifyShadowStarted": None, "ShadowBake": None, "AnalyzeShadow": None, "ShadowDecision": None,
+    "NotifyShadowPassed": "shadow: shown non-inferior, the canary starts",
+    "ShadowBlockedOutcome": "shadow: blocked, no user was served by the candidate",
+    "StartCanary": "canary: first traffic to the candidate", "NotifyCanaryStep": None,
     "ProbesNeeded?": None, "SendProbes": "sending probe requests through the app", "Bake": None,
     "AnalyzeCanary": None, "CanaryDecision": None, "ShiftTraffic": "canary: next traffic step",
     "FullRollout": "promoting: all traffic to the candidate",
@@ -155,6 +160,10 @@ class ProgressPrinter:
             action = ACTION_WORDS.get(str(c.get("action")), c.get("action"))
             when = f"canary minute {minute} " if minute is not None else "canary "
             self._out(f"     {when}at {c.get('weight')}%: {action} - {reasons[:240]}")
+        elif state == "AnalyzeShadow":
+            sh = data.get("shadow", {})
+            self._out(f"     shadow look {sh.get('intervals')}: {sh.get('pairs')} pairs - "
+                      f"{'; '.join(sh.get('last_reasons', [])[:1])[:240]}")
         elif state == "SendProbes":
             probes = data.get("canary", {}).get("probes", {})
             self._out(f"     probe requests sent so far: {probes.get('sent')}"

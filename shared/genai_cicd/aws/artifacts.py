@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from genai_cicd.errors import ArtifactUnreadable, InvalidInput
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+EXPIRY_TAG = "genai-cicd:expire-days"  # the bucket's lifecycle rules (template.yaml) delete by this tag
 
 
 class ArtifactStore:
@@ -85,6 +87,13 @@ class ArtifactStore:
 
     def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+        return self.uri(key)
+
+    def put_expiring_text(self, key: str, text: str, content_type: str, days: int) -> str:
+        """An object the bucket's lifecycle rules delete after ``days`` (1, 3, 7, 14 or 30): the tag
+        genai-cicd:expire-days, as on the captured answers it quotes (PutObject's Tagging, URL-encoded)."""
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type,
+                            Tagging=urlencode({EXPIRY_TAG: days}))
         return self.uri(key)
 
     def read_json(self, ref: str) -> Any:

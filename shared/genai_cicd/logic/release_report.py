@@ -28,6 +28,13 @@ from genai_cicd.logic import charts
 from genai_cicd.logic.context import evidence_key
 from genai_cicd.logic.report_cases import CaseRow, worst_cases
 from genai_cicd.logic.report_index import IndexEntry, write_index
+from genai_cicd.logic.report_shadow import (
+    ShadowEvidence,
+    gather_shadow,
+    html_parts,
+    markdown_lines,
+    shadow_pairs_page,
+)
 from genai_cicd.models.manifest import ReleaseManifest, load_manifest_text
 from genai_cicd.models.tasks import ReleaseContext
 from genai_cicd.ports import Artifacts
@@ -76,6 +83,7 @@ class ReportData(RecordInput):
     gate_verdicts: dict[str, dict[str, Any]] = {}
     cases: dict[str, list[CaseRow]] = Field(default_factory=dict)
     finished_at: str | None = None
+    shadow: ShadowEvidence = Field(default_factory=ShadowEvidence)
 
 
 def _read_json(store: Artifacts, ref: str) -> Any:
@@ -107,7 +115,8 @@ def gather(event: RecordInput, store: Artifacts, finished_at: str | None = None)
             cases = worst_cases(store, manifest, quality)
     return ReportData(release=release, outcome=event.outcome, reasons=event.reasons, quality=quality,
                       intervals=intervals, manifest=manifest, gate_verdicts=verdicts, cases=cases,
-                      started_at=event.started_at, finished_at=finished_at, approval=event.approval)
+                      started_at=event.started_at, finished_at=finished_at, approval=event.approval,
+                      shadow=gather_shadow(store, release))
 
 
 # -- reading the evidence -------------------------------------------------------------------
@@ -185,6 +194,11 @@ def headline(data: ReportData) -> str:
     """The outcome and why, in one sentence of plain words."""
     q = data.quality or {}
     first = data.reasons[0] if data.reasons else ""
+    if data.outcome == "blocked" and data.shadow.outcome in ("worse", "not_shown_safe"):
+        what = "shown worse than the baseline" if data.shadow.outcome == "worse" else "not shown non-inferior"
+        pairs = data.shadow.looks[-1].get("pairs", 0)
+        return (f"Blocked in shadow evaluation before any user was served by the candidate: {what} on "
+                f"{pairs:,} live requests answered by both" + (f" ({first})." if first else "."))
     if data.outcome == "blocked":
         by = ", ".join(q.get("blocked_by") or []) or "the quality gate"
         return f"Blocked before any traffic moved: {by} failed" + (f" ({first})." if first else ".")
@@ -235,6 +249,8 @@ def duration_seconds(data: ReportData) -> float | None:
 
 
 def decided_on(data: ReportData) -> str | None:
+    if data.outcome == "blocked" and data.shadow.outcome in ("worse", "not_shown_safe"):
+        return "shadow"
     if data.outcome == "blocked":
         return ",".join((data.quality or {}).get("blocked_by") or []) or None
     return (data.intervals[-1].get("decision") or {}).get("metric") if data.intervals else None
@@ -275,6 +291,7 @@ def markdown(data: ReportData) -> str:
             for row in rows_[:WORST_SHOWN]:
                 lines.append(f"| {row.case_id} | {_scores_text(row)} | {_cell(row.prompt, 80)} |")
             lines.append("")
+    lines += markdown_lines(data.shadow, r.release_id)
     lines += ["## Canary", ""]
     intervals = data.intervals
     if not intervals:
@@ -490,6 +507,7 @@ def html_report(data: ReportData) -> str:
                 body += _cases_table(cases[:WORST_SHOWN])
     else:
         body.append("<p>No gate verdict (the release stopped before the quality gate).</p>")
+    body += html_parts(data.shadow, r.release_id)
     body.append("<h2>Canary</h2>")
     intervals = data.intervals
     if intervals:
@@ -551,5 +569,11 @@ def record_release(event: RecordInput, store: Artifacts, now: str | None = None)
     cases_uri = None
     if any(data.cases.values()):
         cases_uri = store.put_text(s3_keys.report_cases(release_id), cases_page(data), "text/html; charset=utf-8")
+    if data.shadow.worst and data.manifest is not None and data.manifest.canary.shadow is not None:
+        # Live users' requests and answers: kept no longer than the captured pairs they come from.
+        store.put_expiring_text(s3_keys.report_shadow_pairs(release_id),
+                                _page(f"Release {release_id}: the shadow pairs that hurt most",
+                                      shadow_pairs_page(data.shadow)),
+                                "text/html; charset=utf-8", data.manifest.canary.shadow.retention_days)
     index_uri = write_index(store, index_entry(data))
     return RecordResult(report_uri=md_uri, html_uri=html_uri, cases_uri=cases_uri, index_uri=index_uri)

@@ -136,7 +136,8 @@ class PairScorer:
 
     def __init__(self, manifest: ReleaseManifest, deps: Deps, state: ShadowState, release_id: str) -> None:
         plan = manifest.canary.shadow
-        assert plan is not None  # analyze_shadow checked
+        if plan is None:
+            raise InvalidInput("this release's manifest has no canary.shadow")
         self.schema = plan.response_schema
         self.max_calls = plan.max_judge_calls
         self.judge = (LLMJudge(deps.provider, plan.judge.model_id, plan.judge.rubric or ONLINE_RUBRIC)
