@@ -264,7 +264,8 @@ class LocalReleaseRunner:
         # The metric that decided a rollback, or the last one shown safe before promotion.
         decided = [e.detail.get("detail", {}) for e in entries if e.event in ("promoted", "rolled_back")]
         return {"scenario": name, "execution_arn": arn, "outcome": outcome, "blocked_by": blocked_by,
-                "decided_on": decided[-1].get("metric") if decided else None,
+                # the phase or metric that decided: shadow evaluation, or the canary's metric
+                "decided_on": "shadow" if shadow_blocked else decided[-1].get("metric") if decided else None,
                 "decided_by_stream": decided[-1].get("stream") if decided else None,
                 "probe_requests": int(decided[-1].get("probe_requests") or 0) if decided else 0,
                 "probe_cost_usd": decided[-1].get("probe_cost_usd") if decided else None,

@@ -53,7 +53,7 @@ def test_given_demo_manifest_when_released_then_expected_outcome(demo: dict[str,
     assert (result["outcome"], result["blocked_by"], result["final_candidate_weight"]) == expected, result
     # What decided: the metric that rolled back, or the last one shown safe; nothing for a blocked release.
     decided = {"good-prompt": {"errors", "slow_requests", "low_quality"}, "slow-model": {"slow_requests"},
-               "low-traffic-probes": {"errors", "slow_requests", "low_quality"}}
+               "low-traffic-probes": {"errors", "slow_requests", "low_quality"}, "live-quality-regression": {"shadow"}}
     assert result["decided_on"] in decided.get(scenario, {None}), result
     # Probes only where user traffic cannot reach a verdict.
     assert (result["probe_requests"] > 0) is (scenario == "low-traffic-probes"), result
@@ -251,7 +251,8 @@ def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: d
         released(demo, scenario)
     reports = root / "reports"
     pages = [reports / "releases" / f"demo-{name}.html" for name, *_ in DEMO_SCENARIOS]
-    pages += [reports / "releases" / "demo-quality-regression-cases.html", reports / "index.html"]
+    pages += [reports / "releases" / "demo-quality-regression-cases.html", reports / "index.html",
+              reports / "releases" / "demo-live-quality-regression-shadow-pairs.html"]
     rendered = {r.path.name: r for r in render(pages)}
     for r in rendered.values():
         assert not r.errors, (r.path, r.errors)
@@ -261,14 +262,20 @@ def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: d
         assert r.height > 400 and r.title
     for name in ("demo-good-prompt.html", "demo-slow-model.html", "demo-live-quality-regression.html"):
         charts = [c for c in rendered[name].charts if c["kind"] == "line"]
-        assert len(charts) >= 4, name
+        canary = [c for c in charts if c["x"]["text"] == "canary interval"]
+        shadow = [c for c in charts if c["x"]["text"] == "shadow look"]
+        # live-quality never reached a canary: its one chart is the shadow phase's band
+        assert (len(canary), len(shadow)) == ((0, 1) if "live-quality" in name else
+                                              (len(charts) - len(shadow), len(shadow))), name
+        assert len(canary) >= 4 or "live-quality" in name, name
+        assert bool(shadow) is (name != "demo-slow-model.html"), name
         for c in charts:
-            assert c["x"]["text"] == "canary interval" and c["x"]["w"] > 50 and c["y"]["h"] > 50, (name, c)
+            assert c["x"]["w"] > 50 and c["y"]["h"] > 50, (name, c)
             assert c["xticks"][0] == "1" and c["width"] > 300
     # The metric that decided has its per-interval chart and its band chart, from the stream that decided.
     for name, *_ in DEMO_SCENARIOS:
         result, titles = released(demo, name), [c["title"] for c in rendered[f"demo-{name}.html"].charts]
-        if result["decided_on"] and result["decided_on"] != "quality":
+        if result["decided_on"] and result["decided_on"] not in ("quality", "shadow"):
             label = LABELS[result["decided_on"]]
             assert any(t.startswith(f"{label} per interval") for t in titles), (name, label, titles)
             assert any(t.startswith(f"{label}: canary / baseline") for t in titles), (name, label, titles)

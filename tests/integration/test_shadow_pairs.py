@@ -1,0 +1,140 @@
+"""ShadowEvaluation on the embedded AWS: pairs read from S3, judged, and the flag switched (logic + S3 + AppConfig)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from genai_cicd.aws.lock import ReleaseLock
+from genai_cicd.deps import Deps
+from genai_cicd.logic.shadow import analyze_shadow, start_shadow
+from genai_cicd.models.tasks import ShadowState
+from genai_cicd_local.embedded.aws_session import EmbeddedAWS
+from tests.integration.test_online_quality_and_probes import (
+    GOOD,
+    QUESTION,
+    WRONG,
+    Events,
+    Recording,
+    deps_with,
+    release,
+    stored_manifest,
+)
+from tests.stack import flag_documents
+
+JUDGE = {"model_id": "local.sim-judge-v1"}
+
+
+def put_pair(aws: EmbeddedAWS, release_id: str, n: int, *, request_id: str | None = None, baseline: str = GOOD,
+             candidate: str = GOOD, store: str = "content", cost: float = 0.001, **extra: Any) -> str:
+    at = aws.clock.utc_now().replace(tzinfo=None) - timedelta(seconds=30) + timedelta(milliseconds=n)
+    key = f"releases/{release_id}/samples/shadow/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{n:012d}.json"
+
+    def side(answer: str, score: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"latency_ms": 10.0, "input_tokens": 5, "output_tokens": 5,
+                               "guardrail_intervened": False, "cost_usd": cost, "scores": {"quality": score}}
+        out["answer" if store == "content" else "answer_sha256"] = answer if store == "content" else "0" * 64
+        return out
+
+    record = {"schema": 1, "kind": "pair", "request_id": request_id or f"r{n}", "received_at": 0.0,
+              "captured_at": at.isoformat(), "store": store, "baseline": side(baseline, 1.0),
+              "candidate": side(candidate, 1.0 if candidate == GOOD else 0.0), **extra}
+    record["request" if store == "content" else "request_sha256"] = QUESTION if store == "content" else "0" * 64
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(record).encode())
+    return key
+
+
+def shadow_plan(**fields: Any) -> dict[str, Any]:
+    return {"shadow": {"judge": JUDGE, "min_pairs": 10, "max_pairs": 1000, **fields}}
+
+
+@contextmanager
+def holding(aws: EmbeddedAWS, release_id: str) -> Iterator[None]:
+    """The release lock, as the state machine holds it: every flag write is fenced by it."""
+    lock = ReleaseLock(aws.client("dynamodb"), aws.control_plane.physical["ControlPlaneTable"], 3600)
+    assert lock.acquire("support-bot", "prod", release_id)
+    try:
+        yield
+    finally:
+        lock.release("support-bot", "prod", release_id)
+
+
+def state(release_id: str) -> ShadowState:
+    return ShadowState(started_at="2026-06-01T09:00:00+00:00", share=0.1,
+                       pairs_key=f"releases/{release_id}/shadow/pairs.json")
+
+
+def test_a_pair_delivered_twice_is_judged_once(aws: EmbeddedAWS) -> None:
+    stored_manifest(aws, "sh-dup", shadow_plan())
+    for n in range(4):
+        put_pair(aws, "sh-dup", n)
+    put_pair(aws, "sh-dup", 4, request_id="r0")  # Lambda's asynchronous queue is at least once
+    provider = Recording(Deps.from_environment().provider)
+    out = analyze_shadow(release("sh-dup"), state("sh-dup"), deps_with(provider))
+    assert (out.pairs, out.duplicates) == (4, 1)
+    assert out.judge_calls == 8 == len(provider.requests)  # two calls a pair: both presentation orders
+    again = analyze_shadow(release("sh-dup"), out, deps_with(provider))  # nothing new: nothing judged twice
+    assert again.pairs == 4 and again.judge_calls == 8
+
+
+def test_a_failed_judge_scores_the_worst_difference_and_a_bad_candidate_is_shown_worse(aws: EmbeddedAWS) -> None:
+    stored_manifest(aws, "sh-fail", shadow_plan())
+    for n in range(3):
+        put_pair(aws, "sh-fail", n)
+    events = Events()
+    out = analyze_shadow(release("sh-fail"), state("sh-fail"), deps_with(Recording(None, fail=True), events))
+    assert out.imputed == 3 and out.pairs == 3 and out.estimate == -1.0  # never a pass on a judge that failed
+    assert [e.get("error.type") for e in events.results] == ["ProviderError"] * 6
+    for n in range(3, 40):
+        put_pair(aws, "sh-fail", n, candidate=WRONG)
+    with holding(aws, "sh-fail"):
+        out = analyze_shadow(release("sh-fail"), out, deps_with(Recording(Deps.from_environment().provider)))
+    assert (out.action, out.outcome) == ("block", "worse") and out.upper is not None and out.upper < -0.05
+
+
+def test_an_unreadable_pair_keeps_its_look_from_showing_non_inferiority(aws: EmbeddedAWS) -> None:
+    stored_manifest(aws, "sh-bad", shadow_plan(store="hashes", judge=None, max_pairs_per_look=400))
+    for n in range(300):  # all equal: about 250 pairs show a 0.05 margin (docs/STATISTICS.md)
+        put_pair(aws, "sh-bad", n, store="hashes")
+    put_pair(aws, "sh-bad", 999, store="hashes", extra_field="not in the schema")
+    provider = Recording(Deps.from_environment().provider)
+    out = analyze_shadow(release("sh-bad"), state("sh-bad"), deps_with(provider))
+    assert out.pairs == 300 and out.unscored == 1 and provider.requests == []  # hashes: the app's scores
+    assert out.lower is not None and out.lower > -0.05 and out.action == "continue"  # shown, but incomplete
+    out = analyze_shadow(release("sh-bad"), out, deps_with(provider))
+    assert out.action == "canary" and out.outcome == "non_inferior"
+
+
+def test_the_pair_ledger_keeps_scores_never_text(aws: EmbeddedAWS) -> None:
+    stored_manifest(aws, "sh-text", shadow_plan())
+    for n in range(5):
+        put_pair(aws, "sh-text", n, candidate=WRONG)
+    analyze_shadow(release("sh-text"), state("sh-text"), deps_with(Recording(Deps.from_environment().provider)))
+    s3 = aws.client("s3")
+    for key in ("releases/sh-text/shadow/pairs.json", "releases/sh-text/shadow/look-0001.json"):
+        body = s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read().decode()
+        assert QUESTION not in body and GOOD not in body and WRONG not in body
+
+
+@pytest.mark.parametrize(("cap", "says"), [({"max_cost_usd": 0.004}, "on shadow answers is reached"),
+                                          ({"max_pairs": 10, "min_pairs": 10}, "the cap of 10 pairs")])
+def test_at_a_cap_shadowing_is_switched_off_and_the_release_blocked(aws: EmbeddedAWS, cap: dict[str, Any],
+                                                                    says: str) -> None:
+    rid = f"sh-cap-{next(iter(cap))}".replace("_", "-")
+    stored_manifest(aws, rid, shadow_plan(**cap))
+    with holding(aws, rid):
+        deps = deps_with(Recording(Deps.from_environment().provider))
+        started = start_shadow(release(rid), deps)
+        assert flag_documents(aws)[-1]["shadow"]["share"] == started.share > 0
+        assert flag_documents(aws)[-1]["candidate_weight"] == 0
+        for n in range(12):
+            put_pair(aws, rid, n, cost=0.001, candidate=GOOD if n % 2 else WRONG)
+        out = analyze_shadow(release(rid), started, deps)
+        assert (out.action, out.outcome) == ("block", "not_shown_safe") and says in out.last_reasons[0]
+        last = flag_documents(aws)[-1]
+        assert "shadow" not in last and last["candidate_weight"] == 0  # the switch: the app stops shadowing
