@@ -83,7 +83,7 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
 
-bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 6 minutes on 2 cores)
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 10 minutes on 2 cores)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	@start=$$(date +%s); \
 	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
@@ -91,6 +91,7 @@ bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/
 	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md && \
 	$(BIN)/python bench/gate_power_classical.py --runs 400 > docs/bench/gate_power_classical.md && \
 	$(BIN)/python bench/online_quality.py --runs 200 > docs/bench/online_quality.md && \
+	$(BIN)/python bench/shadow_pairs.py --runs 200 > docs/bench/shadow_pairs.md && \
 	$(BIN)/python bench/control_plane.py > docs/bench/control_plane.md && \
 	$(BIN)/python bench/end_to_end.py > docs/bench/end_to_end.md && \
 	echo "make bench: $$(( $$(date +%s) - start )) s on $$(nproc) CPUs, finished $$(date -u '+%Y-%m-%d %H:%M') UTC" \
@@ -103,6 +104,7 @@ bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to 
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
 	$(BIN)/python bench/gate_power_classical.py --runs 20
 	$(BIN)/python bench/online_quality.py --runs 10
+	$(BIN)/python bench/shadow_pairs.py --runs 4
 	$(BIN)/python bench/control_plane.py --quick
 
 # Layer sizes and cold imports per function (docs/BENCHMARKS.md §6): the layers of BEFORE (a git ref) and of

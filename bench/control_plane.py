@@ -124,6 +124,7 @@ def orchestration(plans: list[tuple[int, int | None]]) -> None:
             tmp = Path(tempfile.mkdtemp())
             golden_set(tmp / "golden.jsonl", cases)
             manifest = yaml.safe_load((ROOT / "examples/support_bot/manifests/good-prompt.yaml").read_text())
+            manifest["canary"].pop("shadow", None)  # the gates' scale is measured here, not the shadow phase
             base = ROOT / "examples/support_bot/manifests"
             for arm in ("baseline", "candidate"):
                 # Manifest files are relative to the manifest, inside its directory tree (cli/paths.py).

@@ -282,8 +282,12 @@ def test_the_reports_and_the_index_render_in_chromium_with_labelled_axes(demo: d
     probes = [c["title"] for c in rendered["demo-low-traffic-probes.html"].charts]
     assert any("(probe traffic, which decided)" in t for t in probes), probes
     lq = rendered["demo-live-quality-regression.html"]
-    assert any(c["title"].startswith("mean quality score") for c in lq.charts)
-    assert "Rolled back to the baseline" in lq.text and "Per interval" in lq.text
+    assert any(c["title"].startswith("shadow: paired difference") for c in lq.charts)
+    assert "Blocked in shadow evaluation" in lq.text and "pairs that hurt most" in lq.text
+    assert "Traffic never moved to the candidate" in lq.text
+    # the worst pairs side by side, on their own page (live users' text, deleted with the captured pairs)
+    pairs = rendered["demo-live-quality-regression-shadow-pairs.html"]
+    assert pairs.text.count("team") > 3 and "judge's reason" in pairs.text
     gate_charts = [c for c in rendered["demo-quality-regression.html"].charts if c["kind"] == "interval"]
     assert gate_charts and gate_charts[0]["x"]["w"] > 100 and gate_charts[0]["y"]["text"] == "metric"
     index = rendered["index.html"]
