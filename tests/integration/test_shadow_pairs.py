@@ -138,3 +138,39 @@ def test_at_a_cap_shadowing_is_switched_off_and_the_release_blocked(aws: Embedde
         assert (out.action, out.outcome) == ("block", "not_shown_safe") and says in out.last_reasons[0]
         last = flag_documents(aws)[-1]
         assert "shadow" not in last and last["candidate_weight"] == 0  # the switch: the app stops shadowing
+
+
+def test_probe_answers_to_one_prompt_are_judged_as_a_pair_and_decide_as_pairs(aws: EmbeddedAWS) -> None:
+    """Probe traffic (#15) is paired already: the same prompt to each variant. Its two answers are scored
+    together, blind and in both orders, and the canary's quality check uses the paired difference."""
+    from genai_cicd.canary.decision import CanaryEvidence, judge_streams
+    from genai_cicd.logic.online_quality import score_interval
+    from genai_cicd.models.tasks import OnlineScoring
+    from tests.integration.test_online_quality_and_probes import END, put_sample
+
+    manifest = stored_manifest(aws, "oq-pairs", {"quality_margin": 0.05, "online_quality": {
+        "sample_share": 1.0, "judge": JUDGE, "max_judge_calls": 100}})
+    for n in range(3):
+        put_sample(aws, "oq-pairs", 2 * n, "candidate", stream="probe", probe_id=f"{n}-candidate",
+                   answer=WRONG if n == 0 else GOOD)
+        put_sample(aws, "oq-pairs", 2 * n + 1, "baseline", stream="probe", probe_id=f"{n}-baseline")
+    put_sample(aws, "oq-pairs", 9, "baseline", stream="probe", probe_id="7-baseline")  # its half is not here
+    provider = Recording(Deps.from_environment().provider)
+    scores, state, _ = score_interval(deps_with(provider), release("oq-pairs"), manifest, OnlineScoring(), END, 1)
+    pair_calls = [r for r in provider.requests if "ANSWER_1" in r.system]
+    assert scores.pairs["probe"].count == 3 and len(pair_calls) == 6  # each pair in both orders
+    assert len(provider.requests) == 7  # and the unmatched half graded alone
+    fields = scores.arm("probe", "candidate")
+    assert fields["quality_pairs"] == 3 and fields["quality_count"] == 3
+    assert "quality_pairs" not in scores.arm("probe", "baseline")
+    # the decision takes the paired difference: its estimate is the mean of the pairs' differences
+    plan = manifest.canary
+    baseline = {"requests": 4.0, "errors": 0.0, "slow_requests": 0.0, "low_quality": 0.0,
+                **scores.arm("probe", "baseline")}
+    canary = {"requests": 3.0, "errors": 0.0, "slow_requests": 0.0, "low_quality": 0.0,
+              **scores.arm("probe", "candidate")}
+    evidence, _, verdict, _ = judge_streams(plan, CanaryEvidence(), baseline, canary, step_index=0,
+                                            elapsed_seconds=60.0, budget_spent=False, explain=True)
+    pairs = evidence.quality.pairs
+    assert pairs.n == 3 and verdict.metrics["quality"].estimate == pytest.approx(2 * pairs.mean() - 1)
+    assert "judged as pairs" in (verdict.metrics["quality"].canary or "")

@@ -54,6 +54,7 @@ from genai_cicd.canary.sequential import (
     shown_above,
     shown_below,
 )
+from genai_cicd.canary.shadow import difference_bounds as paired_difference_bounds
 
 if TYPE_CHECKING:
     from genai_cicd.models.manifest import CanaryPlan
@@ -120,6 +121,9 @@ class QualityEvidence(Model):
     canary: ScoreSums = ScoreSums()
     baseline: ScoreSums = ScoreSums()
     unscored: float = 0.0  # captured answers no scorer could score, over the whole canary
+    # Pairs (probe traffic: one prompt to each variant): (canary - baseline + 1) / 2 of each pair. When the
+    # stream has pairs, they decide (canary/shadow.py's paired bounds): the prompt's difficulty cancels.
+    pairs: ScoreSums = ScoreSums()
 
 
 class CanaryEvidence(Model):
@@ -281,10 +285,15 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     if QUALITY in paired_checks:
         sums, unscored, missing = _quality_interval(baseline, canary)
         if sums is not None:
+            pairs = quality.pairs
+            if canary.get("quality_pairs"):
+                n_pairs = float(canary.get("quality_pairs") or 0.0)
+                pairs = pairs.add(n_pairs, float(canary.get("quality_pairs_sum") or 0.0),
+                                  canary.get("quality_pairs_sum_squares"))
             quality = QualityEvidence(
                 canary=quality.canary.add(sums[0], sums[1], canary.get("quality_sum_squares")),
                 baseline=quality.baseline.add(sums[2], sums[3], baseline.get("quality_sum_squares")),
-                unscored=quality.unscored + unscored)
+                unscored=quality.unscored + unscored, pairs=pairs)
         if missing:
             complete = False
             notes.append(missing)
@@ -376,8 +385,12 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
         margin = float(plan.quality_margin or 0.0)
         q = quality
         has_data = q.canary.n > 0 and q.baseline.n > 0
-        harm_lower, harm_upper = difference_bounds(q.canary, q.baseline, alpha / k)
-        safe_lower, _ = difference_bounds(q.canary, q.baseline, alpha)
+        if q.pairs.n > 0:  # paired answers (probes): the difference of each pair, not of two arms' means
+            harm_lower, harm_upper = paired_difference_bounds(q.pairs, alpha / k)
+            safe_lower, _ = paired_difference_bounds(q.pairs, alpha)
+        else:
+            harm_lower, harm_upper = difference_bounds(q.canary, q.baseline, alpha / k)
+            safe_lower, _ = difference_bounds(q.canary, q.baseline, alpha)
         critical = QUALITY in plan.critical_metrics
         is_harmful = has_data and may_harm and (critical or sample_reached) and harm_upper < -margin
         is_safe = has_data and safe_lower > -margin
@@ -387,11 +400,13 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             unsafe.append(QUALITY)
         if explain:
             bounds[QUALITY] = MetricBounds(
-                estimate=(q.canary.mean() - q.baseline.mean()) if has_data else None,
+                estimate=(2 * q.pairs.mean() - 1 if q.pairs.n > 0
+                          else q.canary.mean() - q.baseline.mean()) if has_data else None,
                 lower=safe_lower if has_data else None, upper=harm_upper if has_data else None,
                 harm_above=-margin, allowance=-margin,
                 status="harmful" if is_harmful else "safe" if is_safe else "undecided" if has_data else "no data",
-                canary=_scores(q.canary), baseline=_scores(q.baseline))
+                canary=_scores(q.canary) + (f" ({q.pairs.n:,.0f} in pairs, judged as pairs)" if q.pairs.n else ""),
+                baseline=_scores(q.baseline))
 
     def say(metric: str) -> str:
         """One metric in plain words: what each arm saw, the ratio, the range it may take, the lines."""

@@ -19,6 +19,11 @@ class ArmCounts(BaseModel):
     quality_sum: float | None = Field(default=None, ge=0)  # sum of scores in [0, 1]
     quality_sum_squares: float | None = Field(default=None, ge=0)  # optional: a variance-adaptive bound
     quality_unscored: float | None = Field(default=None, ge=0)  # captured answers left unscored
+    # Canary arm only: answers to one prompt from both variants (probe pairs), as (canary - baseline + 1) / 2
+    # per pair; when present the quality check uses them (docs/STATISTICS.md, "Probe traffic").
+    quality_pairs: float | None = Field(default=None, ge=0)
+    quality_pairs_sum: float | None = Field(default=None, ge=0)
+    quality_pairs_sum_squares: float | None = Field(default=None, ge=0)
     low_quality: float | None = Field(default=None, ge=0)
     guardrail_interventions: float | None = Field(default=None, ge=0)
     input_tokens: float | None = Field(default=None, ge=0)
@@ -32,21 +37,27 @@ class ArmCounts(BaseModel):
                 value = getattr(self, name)
                 if value is not None and value > self.requests:
                     raise ValueError(f"{name} ({value}) exceeds requests ({self.requests})")
-        if (self.quality_sum is None) != (self.quality_count is None):
-            raise ValueError("quality_count and quality_sum come together")
-        if self.quality_sum is not None and self.quality_count is not None and self.quality_sum > self.quality_count:
-            raise ValueError(f"quality_sum ({self.quality_sum}) exceeds quality_count ({self.quality_count}): "
-                             "scores are in [0, 1]")
-        squares = self.quality_sum_squares
-        if squares is not None:
-            if self.quality_sum is None or self.quality_count is None:
-                raise ValueError("quality_sum_squares needs quality_count and quality_sum")
-            # x^2 <= x on [0, 1], and sum(x^2) >= sum(x)^2 / n (Cauchy-Schwarz)
-            lowest = self.quality_sum ** 2 / self.quality_count if self.quality_count else 0.0
-            if squares > self.quality_sum + 1e-9 or squares < lowest - 1e-9:
-                raise ValueError(f"quality_sum_squares ({squares}) is impossible for scores in [0, 1] with this "
-                                 "count and sum")
+        _unit_sums("quality_count", self.quality_count, "quality_sum", self.quality_sum, self.quality_sum_squares)
+        _unit_sums("quality_pairs", self.quality_pairs, "quality_pairs_sum", self.quality_pairs_sum,
+                   self.quality_pairs_sum_squares)
         return self
+
+
+def _unit_sums(count_name: str, count: float | None, sum_name: str, total: float | None,
+               squares: float | None) -> None:
+    """Count, sum and sum of squares of values in [0, 1]: possible together, or refused naming the field."""
+    if (total is None) != (count is None):
+        raise ValueError(f"{count_name} and {sum_name} come together")
+    if total is not None and count is not None and total > count:
+        raise ValueError(f"{sum_name} ({total}) exceeds {count_name} ({count}): scores are in [0, 1]")
+    if squares is not None:
+        if total is None or count is None:
+            raise ValueError(f"{sum_name}_squares needs {count_name} and {sum_name}")
+        # x^2 <= x on [0, 1], and sum(x^2) >= sum(x)^2 / n (Cauchy-Schwarz)
+        lowest = total ** 2 / count if count else 0.0
+        if squares > total + 1e-9 or squares < lowest - 1e-9:
+            raise ValueError(f"{sum_name}_squares ({squares}) is impossible for scores in [0, 1] with this "
+                             "count and sum")
 
 
 class Interval(BaseModel):

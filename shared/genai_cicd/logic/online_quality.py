@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -83,12 +85,18 @@ class IntervalScores(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     streams: dict[str, dict[str, ArmScores]] = Field(default_factory=dict)
+    # Per stream: probe pairs scored together, as (candidate - baseline + 1) / 2 of each pair.
+    pairs: dict[str, ArmScores] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
     def arm(self, stream: str, arm: str) -> dict[str, float]:
         a = self.streams.get(stream, {}).get(arm, ArmScores())
-        return {"quality_count": a.count, "quality_sum": a.total, "quality_sum_squares": a.squares,
-                "quality_unscored": a.unscored}
+        fields = {"quality_count": a.count, "quality_sum": a.total, "quality_sum_squares": a.squares,
+                  "quality_unscored": a.unscored}
+        p = self.pairs.get(stream)
+        if arm == "candidate" and p is not None and p.count:
+            fields |= {"quality_pairs": p.count, "quality_pairs_sum": p.total, "quality_pairs_sum_squares": p.squares}
+        return fields
 
 
 def _timestamp(key: str) -> datetime | None:
@@ -104,6 +112,61 @@ def new_sample_keys(deps: Deps, release_id: str, stream: str, after: str | None,
     keys = [key for key in deps.artifacts.keys_after(s3_keys.samples(release_id, stream), after)
             if (stamp := _timestamp(key)) is not None and stamp <= until]
     return sorted(keys)
+
+
+def zero_reason(answer: str | None, guardrail_intervened: bool, schema: dict[str, Any] | None) -> str | None:
+    """Why an answer scores 0 without a judge, if it does: a guardrail intervention, a refusal, or (with a
+    response schema) an answer that is not valid JSON of it."""
+    if guardrail_intervened:
+        return "guardrail"
+    if is_refusal(answer or ""):
+        return "refusal"
+    if schema is not None:
+        import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
+
+        try:
+            jsonschema.validate(json.loads(answer or ""), schema)
+        except (json.JSONDecodeError, jsonschema.ValidationError):
+            return "schema"
+    return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One side of a pair as a scorer sees it (never told which side)."""
+
+    text: str | None
+    guardrail_intervened: bool
+    app_score: float | None = None  # store: hashes
+
+
+def score_pair(judge: LLMJudge | None, schema: dict[str, Any] | None, question: str, candidate: Answer,
+               baseline: Answer, store: str, rng: random.Random) -> tuple[float, float, str, str | None] | None:
+    """Both answers to one prompt: (candidate, baseline, how, the judge's reason), or None when they cannot
+    be scored (no judge, or no app score). Checks first; otherwise the judge sees both answers in one call
+    and again in the other order, the first shown chosen by a coin (never by side), and each answer's score
+    is the mean of its two positions. The caller keeps the budget (two calls a pair)."""
+    if store == "hashes":
+        c, b = candidate.app_score, baseline.app_score
+        if c is None or b is None or not (0.0 <= c <= 1.0 and 0.0 <= b <= 1.0):
+            return None
+        return c, b, "app", None
+    zero = {"candidate": zero_reason(candidate.text, candidate.guardrail_intervened, schema),
+            "baseline": zero_reason(baseline.text, baseline.guardrail_intervened, schema)}
+    if zero["candidate"] and zero["baseline"]:
+        return 0.0, 0.0, f"candidate {zero['candidate']}, baseline {zero['baseline']}", None
+    if judge is None:
+        return None
+    sides = {"candidate": candidate, "baseline": baseline}
+    first = "candidate" if rng.random() < 0.5 else "baseline"
+    second = "baseline" if first == "candidate" else "candidate"
+    s_first, s_second, reason = judge.grade_pair(question, sides[first].text or "", sides[second].text or "")
+    scores = {first: s_first, second: s_second}
+    for side, why in zero.items():
+        if why:
+            scores[side] = 0.0
+    how = "judge" + "".join(f", {side} {why}" for side, why in zero.items() if why)
+    return scores["candidate"], scores["baseline"], how, reason
 
 
 class Scorer:
@@ -129,17 +192,9 @@ class Scorer:
                 return None, "no app score in [0, 1]"
             return value, "app"
         answer, question = record.answer or "", record.request or ""
-        if record.guardrail_intervened:
-            return 0.0, "guardrail"
-        if is_refusal(answer):
-            return 0.0, "refusal"
-        if self.config.response_schema is not None:
-            import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
-
-            try:
-                jsonschema.validate(json.loads(answer), self.config.response_schema)
-            except (json.JSONDecodeError, jsonschema.ValidationError):
-                return 0.0, "schema"
+        why = zero_reason(answer, record.guardrail_intervened, self.config.response_schema)
+        if why:
+            return 0.0, why
         if self.judge is None:
             return None, "no judge"
         if not self._budget_left():
@@ -151,6 +206,28 @@ class Scorer:
             self.calls += self.judge.calls - before_calls
             self.tokens += self.judge.tokens - before_tokens
         return value, "judge"
+
+    def score_pair(self, candidate: CapturedAnswer, baseline: CapturedAnswer, rng: random.Random
+                   ) -> tuple[float, float, str, str | None] | None:
+        """Two probe answers to one prompt, as a pair (``score_pair``), within the budget."""
+        def side(record: CapturedAnswer) -> Answer:
+            return Answer(record.answer, record.guardrail_intervened, (record.scores or {}).get("quality"))
+
+        needs_judge = candidate.store == "content" and not all(
+            zero_reason(r.answer, r.guardrail_intervened, self.config.response_schema) for r in (candidate, baseline))
+        if needs_judge and self.judge is not None and (not self._budget_left()
+                                                       or self.calls + 2 > self.config.max_judge_calls):
+            self.spent = True
+            return None
+        judge = self.judge
+        before_calls, before_tokens = (judge.calls, judge.tokens) if judge else (0, 0)
+        try:
+            return score_pair(judge, self.config.response_schema, candidate.request or "", side(candidate),
+                              side(baseline), candidate.store, rng)
+        finally:
+            if judge is not None:
+                self.calls += judge.calls - before_calls
+                self.tokens += judge.tokens - before_tokens
 
 
 def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifest, state: OnlineScoring,
@@ -182,12 +259,53 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
                                                for s in STREAMS}
     rows: list[dict[str, Any]] = []
     scored = imputed = unscored = 0
-    for stream, key in todo:
+    loaded: dict[str, CapturedAnswer | Exception] = {}
+    for _, key in todo:
         try:
-            record = CapturedAnswer.model_validate(deps.artifacts.read_json_counted(key))
+            loaded[key] = CapturedAnswer.model_validate(deps.artifacts.read_json_counted(key))
         except (ArtifactUnreadable, ValidationError, ValueError) as exc:
+            loaded[key] = exc
+    # Probe pairs (one prompt to each variant) are scored together and judged as pairs.
+    probe_pairs = _probe_pairs([(k, r) for s, k in todo if s == "probe" and isinstance(r := loaded[k], CapturedAnswer)])
+    in_pairs = {k for pair in probe_pairs for k, _ in pair}
+    pair_sums = ArmScores()
+    rng = random.Random(hashlib.sha256(f"{release.release_id}:pairs:{interval}".encode()).digest())
+    for (c_key, c_rec), (b_key, b_rec) in probe_pairs:
+        pair_failed: str | None = None
+        try:
+            got = scorer.score_pair(c_rec, b_rec, rng)
+        except (VerdictRejected, ProviderError) as exc:
+            pair_failed = type(exc).__name__
+            got = (0.0, 1.0, f"imputed: {pair_failed}", None)
+            imputed += 2
+        if got is None:
+            unscored += 2
+            for side in ("candidate", "baseline"):
+                result["probe"][side].unscored += 1
+            rows += [{"key": c_key, "stream": "probe", "variant": "candidate", "score": None, "how": "pair unscored"},
+                     {"key": b_key, "stream": "probe", "variant": "baseline", "score": None, "how": "pair unscored"}]
+            continue
+        c, b, how, _ = got
+        for side, given, key in (("candidate", c, c_key), ("baseline", b, b_key)):
+            sums = result["probe"][side]
+            sums.count, sums.total, sums.squares = sums.count + 1, sums.total + given, sums.squares + given * given
+            deps.evaluation_events.evaluation_result(evaluation_result(
+                release_id=release.release_id, stream="probe", variant=side, scorer="judge" if pair_failed else how,
+                score=None if pair_failed else given, error_type=pair_failed))
+            rows.append({"key": key, "stream": "probe", "variant": side, "score": given, "how": f"pair: {how}"})
+        u = (c - b + 1.0) / 2.0
+        pair_sums.count, pair_sums.total, pair_sums.squares = (pair_sums.count + 1, pair_sums.total + u,
+                                                              pair_sums.squares + u * u)
+        scored += 2
+    for stream, key in todo:
+        if key in in_pairs:
+            continue
+        record_or_error = loaded[key]
+        if isinstance(record_or_error, CapturedAnswer):
+            record = record_or_error
+        else:
             unscored += 1
-            rows.append({"key": key, "stream": stream, "unreadable": type(exc).__name__})
+            rows.append({"key": key, "stream": stream, "unreadable": type(record_or_error).__name__})
             # Unknown arm: count it against both, so neither can promote on this interval.
             for side in ("baseline", "candidate"):
                 result[stream][side].unscored += 1
@@ -197,7 +315,7 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
             result[stream][record.variant].unscored += 1
             rows.append({"key": key, "stream": stream, "unreadable": "synthetic flag does not match the stream"})
             continue
-        sums = result[stream][record.variant]
+        arm_sums = result[stream][record.variant]
         failed: str | None = None
         try:
             value, how = scorer.score(record)
@@ -210,12 +328,12 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
                 release_id=release.release_id, stream=stream, variant=record.variant,
                 scorer="judge" if failed else how, score=None if failed else value, error_type=failed))
         if value is None:
-            sums.unscored += 1
+            arm_sums.unscored += 1
             unscored += 1
         else:
-            sums.count += 1
-            sums.total += value
-            sums.squares += value * value
+            arm_sums.count += 1
+            arm_sums.total += value
+            arm_sums.squares += value * value
             scored += 1
         rows.append({"key": key, "stream": stream, "variant": record.variant, "score": value, "how": how})
     if scorer.spent and unscored:
@@ -228,4 +346,28 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
     if rows:
         results_key = evidence_key(release, "canary", f"quality-{interval:04d}.json")
         deps.artifacts.put_json(results_key, {"interval": interval, "samples": rows, "notes": notes})
-    return IntervalScores(streams=result, notes=notes), new_state, results_key
+    return (IntervalScores(streams=result, pairs={"probe": pair_sums} if pair_sums.count else {}, notes=notes),
+            new_state, results_key)
+
+
+_PROBE_ID = re.compile(r"^(\d+)-(baseline|candidate)$")
+
+
+def _probe_pairs(records: list[tuple[str, CapturedAnswer]]
+                 ) -> list[tuple[tuple[str, CapturedAnswer], tuple[str, CapturedAnswer]]]:
+    """(candidate, baseline) probe records of one pair (SendProbes' ids ``<n>-<arm>``, the same prompt), in
+    pair order; a half whose other half is not in this batch is scored alone."""
+    halves: dict[str, dict[str, tuple[str, CapturedAnswer]]] = {}
+    for key, record in records:
+        match = _PROBE_ID.match(record.probe_id or "")
+        if match and match.group(2) == record.variant and record.synthetic:
+            halves.setdefault(match.group(1), {})[record.variant] = (key, record)
+    pairs = []
+    for n in sorted(halves, key=int):
+        both = halves[n]
+        if set(both) != {"candidate", "baseline"}:
+            continue
+        c, b = both["candidate"][1], both["baseline"][1]
+        if (c.request_sha256 or c.request) == (b.request_sha256 or b.request):  # the same prompt, or not a pair
+            pairs.append((both["candidate"], both["baseline"]))
+    return pairs

@@ -21,7 +21,6 @@ flag write switches it off when the canary starts.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from datetime import timedelta
 from typing import Any, Literal
@@ -33,10 +32,9 @@ from genai_cicd.deps import Deps
 from genai_cicd.errors import ArtifactUnreadable, InvalidInput, ReleaseFenced
 from genai_cicd.evaluation_events import evaluation_result
 from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
-from genai_cicd.gates.refusal import is_refusal
 from genai_cicd.logic.canary import traffic_estimate
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.logic.online_quality import SETTLE_SECONDS, new_sample_keys
+from genai_cicd.logic.online_quality import SETTLE_SECONDS, Answer, new_sample_keys, score_pair
 from genai_cicd.models.manifest import ONLINE_RUBRIC, ReleaseManifest
 from genai_cicd.models.tasks import ReleaseContext, ShadowState
 from genai_cicd.providers.base import ProviderError
@@ -115,24 +113,8 @@ def start_shadow(release: ReleaseContext, deps: Deps) -> ShadowState:
                        cursor=None, pairs_key=evidence_key(release, "shadow", "pairs.json"))
 
 
-def _checks(answer: str | None, side: PairSide, schema: dict[str, Any] | None) -> str | None:
-    """Why this answer scores 0 without a judge, if it does."""
-    if side.guardrail_intervened:
-        return "guardrail"
-    if is_refusal(answer or ""):
-        return "refusal"
-    if schema is not None:
-        import jsonschema  # imported here: most functions never check a schema, and it costs their cold start
-
-        try:
-            jsonschema.validate(json.loads(answer or ""), schema)
-        except (json.JSONDecodeError, jsonschema.ValidationError):
-            return "schema"
-    return None
-
-
 class PairScorer:
-    """Both answers of a pair, blind to side: checks first, then the pairwise judge in both orders."""
+    """Both answers of a pair, blind to side (online_quality.score_pair), within the shadow plan's judge budget."""
 
     def __init__(self, manifest: ReleaseManifest, deps: Deps, state: ShadowState, release_id: str) -> None:
         plan = manifest.canary.shadow
@@ -147,33 +129,19 @@ class PairScorer:
 
     def score(self, pair: CapturedPair) -> tuple[float, float, str, str | None] | None:
         """(candidate, baseline, how, judge reason), or None when it cannot be scored (budget, no judge)."""
-        if pair.store == "hashes":
-            c, b = pair.candidate.scores.get("quality"), pair.baseline.scores.get("quality")
-            if c is None or b is None or not (0.0 <= c <= 1.0 and 0.0 <= b <= 1.0):
-                return None
-            return c, b, "app", None
-        zero = {side: _checks(getattr(pair, side).answer, getattr(pair, side), self.schema)
-                for side in ("candidate", "baseline")}
-        if zero["candidate"] and zero["baseline"]:
-            return 0.0, 0.0, f"candidate {zero['candidate']}, baseline {zero['baseline']}", None
-        if self.judge is None or self.calls + 2 > self.max_calls:
+        def side(s: PairSide) -> Answer:
+            return Answer(s.answer, s.guardrail_intervened, s.scores.get("quality"))
+
+        if self.judge is not None and pair.store == "content" and self.calls + 2 > self.max_calls:
             return None
-        # Which answer the judge sees first on the first call: a coin, never the side.
-        first: Side = "candidate" if self.rng.random() < 0.5 else "baseline"
-        second: Side = "baseline" if first == "candidate" else "candidate"
-        before_calls, before_tokens = self.judge.calls, self.judge.tokens
+        before_calls, before_tokens = (self.judge.calls, self.judge.tokens) if self.judge else (0, 0)
         try:
-            s_first, s_second, reason = self.judge.grade_pair(
-                pair.request or "", getattr(pair, first).answer or "", getattr(pair, second).answer or "")
+            return score_pair(self.judge, self.schema, pair.request or "", side(pair.candidate), side(pair.baseline),
+                              pair.store, self.rng)
         finally:
-            self.calls += self.judge.calls - before_calls
-            self.tokens += self.judge.tokens - before_tokens
-        scores = {first: s_first, second: s_second}
-        for side in ("candidate", "baseline"):
-            if zero[side]:
-                scores[side] = 0.0
-        how = "judge" + "".join(f", {side} {why}" for side, why in zero.items() if why)
-        return scores["candidate"], scores["baseline"], how, reason
+            if self.judge is not None:
+                self.calls += self.judge.calls - before_calls
+                self.tokens += self.judge.tokens - before_tokens
 
 
 def _request_hash(request_id: str) -> str:
