@@ -84,6 +84,7 @@ def test_live_answers_worse_on_topics_the_golden_set_misses_are_blocked_in_shado
     text = s3.get_object(Bucket=aws.bucket, Key="releases/demo-live-quality-regression/report.md")["Body"].read()
     report = text.decode()
     assert "## Shadow evaluation" in report and "pairs that hurt most" in report
+    assert "pairs, baseline → candidate: latency" in report  # the other signals, side by side
     assert "Blocked in shadow evaluation" in report
 
 

@@ -119,6 +119,10 @@ def test_the_pair_ledger_keeps_scores_never_text(aws: EmbeddedAWS) -> None:
     for key in ("releases/sh-text/shadow/pairs.json", "releases/sh-text/shadow/look-0001.json"):
         body = s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read().decode()
         assert QUESTION not in body and GOOD not in body and WRONG not in body
+    # the other per-answer signals, paired: both answers' means side by side (recorded, not judged)
+    signals = json.loads(body)["signals"]
+    assert signals["pairs"] == 5 and signals["latency_ms"] == [10.0, 10.0] and signals["tokens"] == [10.0, 10.0]
+    assert signals["guardrail"] == [0, 0]
 
 
 @pytest.mark.parametrize(("cap", "says"), [({"max_cost_usd": 0.004}, "on shadow answers is reached"),

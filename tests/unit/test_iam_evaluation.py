@@ -179,3 +179,14 @@ def test_the_authorizer_remembers_a_decision_only_for_the_same_request_and_never
     plain = Request("bedrock:InvokeModel", [model], {"aws:securetransport": ["false"]})
     assert authorizer._evaluate(authorizer.roles["Fn"], secure).allowed
     assert not authorizer._evaluate(authorizer.roles["Fn"], plain).allowed
+
+
+def test_an_upload_with_tags_needs_put_object_tagging_too() -> None:
+    """The captures and the shadow pairs page carry an expiry tag: without s3:PutObjectTagging AWS refuses
+    the PutObject, so the embedded AWS must too (a planted missing grant is caught)."""
+    put = {"Bucket": "artifacts", "Key": "releases/r1/r1-shadow-pairs.html", "Body": b"x"}
+    only_put = [allow(["s3:PutObject"], ["arn:aws:s3:::artifacts/*"])]
+    assert allowed(only_put, "s3", "PutObject", put)
+    assert not allowed(only_put, "s3", "PutObject", {**put, "Tagging": "genai-cicd%3Aexpire-days=7"})
+    both = [*only_put, allow(["s3:PutObjectTagging"], ["arn:aws:s3:::artifacts/releases/*/*-shadow-pairs.html"])]
+    assert allowed(both, "s3", "PutObject", {**put, "Tagging": "genai-cicd%3Aexpire-days=7"})

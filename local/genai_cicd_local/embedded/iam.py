@@ -305,6 +305,10 @@ class RequestBuilder:
             # permissions to use guardrails").
             return [Request("bedrock:ApplyGuardrail", [
                 f"arn:aws:bedrock:{self.region}:{ACCOUNT}:guardrail/{_guardrail_id(guardrail)}"], {})]
+        if service == "s3" and operation == "PutObject" and p.get("Tagging"):
+            # Tags set with the upload need s3:PutObjectTagging too (S3 User Guide, "Tagging and access
+            # control policies"): the captures' and the shadow pairs page's expiry tag.
+            return [Request("s3:PutObjectTagging", [f"arn:aws:s3:::{p.get('Bucket')}/{p.get('Key')}"], {})]
         if service == "bedrock" and operation == "CreateEvaluationJob" and p.get("roleArn"):
             return [Request("iam:PassRole", [p["roleArn"]],
                             {"iam:passedtoservice": ["bedrock.amazonaws.com"]})]

@@ -90,6 +90,25 @@ def _clip(text: str | None, limit: int) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
+def signals_sentence(look: dict[str, Any]) -> str | None:
+    """Both answers' latency, tokens, cost and guardrail interventions over the pairs, side by side."""
+    signals = look.get("signals") or {}
+    if not signals.get("pairs"):
+        return None
+    parts = []
+    for name, label, unit in (("latency_ms", "latency", " ms"), ("tokens", "tokens", ""), ("cost_usd", "cost", "")):
+        pair = signals.get(name)
+        if isinstance(pair, list) and len(pair) == 2:
+            b, c = pair
+            ratio = f" ({c / b:.2f}×)" if b else ""
+            fmt = ".5f" if name == "cost_usd" else ".0f"
+            parts.append(f"{label} {b:{fmt}}{unit} → {c:{fmt}}{unit}{ratio}")
+    b_g, c_g = (signals.get("guardrail") or [0, 0])[:2]
+    parts.append(f"guardrail interventions {b_g} → {c_g}")
+    return (f"Per answer over {signals['pairs']:,} pairs, baseline → candidate: " + ", ".join(parts)
+            + " (recorded side by side; the canary judges these on user traffic).")
+
+
 def markdown_lines(shadow: ShadowEvidence, release_id: str) -> list[str]:
     if not shadow.looks:
         return []
@@ -105,6 +124,9 @@ def markdown_lines(shadow: ShadowEvidence, release_id: str) -> list[str]:
     margin = float(last.get("margin") or 0)
     lines += ["", f"Margin {margin:g}: worse when the whole range is below {-margin:+g}, non-inferior when it is "
               "all above it.", ""]
+    signals = signals_sentence(last)
+    if signals:
+        lines += [signals, ""]
     if shadow.worst:
         text = any(w.prompt for w in shadow.worst)
         lines += [f"### The {len(shadow.worst)} pairs that hurt most", "",
@@ -141,6 +163,9 @@ def html_parts(shadow: ShadowEvidence, release_id: str) -> list[str]:
            f"<figure>{chart}<figcaption>Each pair's difference cancels the prompt's own difficulty. The band is "
            "valid at every look; the release is blocked when its upper edge falls below the line and the canary "
            "starts when its lower edge rises above it.</figcaption></figure>"]
+    signals = signals_sentence(last)
+    if signals:
+        out.append(f"<p>{e(signals)}</p>")
     if shadow.worst:
         out.append(f"<h3>The {len(shadow.worst)} pairs that hurt most</h3>")
         if any(w.prompt for w in shadow.worst):

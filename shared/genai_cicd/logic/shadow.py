@@ -240,7 +240,7 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
         "at": now.isoformat(), "interval": interval, "share": state.share, "pairs": pairs, "new_pairs": int(n),
         "estimate": verdict.estimate, "lower": verdict.lower, "upper": verdict.upper, "margin": margin,
         "action": verdict.action, "outcome": verdict.outcome, "unscored": unscored, "duplicates": duplicates,
-        "cost_usd": cost_total, "judge_calls": judge_calls, "notes": notes})
+        "cost_usd": cost_total, "judge_calls": judge_calls, "notes": notes, "signals": paired_signals(rows)})
     return state.model_copy(update={
         "action": verdict.action, "outcome": verdict.outcome, "intervals": interval, "pairs": pairs,
         "duplicates": state.duplicates + duplicates, "imputed": state.imputed + imputed,
@@ -248,6 +248,19 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
         "cost_usd": cost_total, "sums": sums, "cursor": cursor, "pairs_key": ledger_key,
         "estimate": verdict.estimate, "lower": verdict.lower, "upper": verdict.upper,
         "last_reasons": [*verdict.reasons, *notes][:10]})
+
+
+def paired_signals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Over every judged pair so far, both answers' means side by side (baseline, candidate): latency, tokens
+    and cost per answer, and guardrail interventions counted. Recorded for the report, not judged here."""
+    scored = [r for r in rows if "difference" in r]
+    out: dict[str, Any] = {"pairs": len(scored)}
+    for name in ("latency_ms", "tokens", "cost_usd"):
+        values = [r[name] for r in scored if isinstance(r.get(name), list) and None not in r[name]]
+        out[name] = ([sum(v[0] for v in values) / len(values), sum(v[1] for v in values) / len(values)]
+                     if values else None)
+    out["guardrail"] = [sum(1 for r in scored if (r.get("guardrail") or [False, False])[i]) for i in (0, 1)]
+    return out
 
 
 def _signals(pair: CapturedPair) -> dict[str, Any]:
