@@ -19,10 +19,12 @@ unscored answers never promotes (canary.decision).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -141,7 +143,7 @@ class Answer:
 
 
 def score_pair(judge: LLMJudge | None, schema: dict[str, Any] | None, question: str, candidate: Answer,
-               baseline: Answer, store: str, rng: random.Random) -> tuple[float, float, str, str | None] | None:
+               baseline: Answer, store: str, rng: random.Random) -> PairScore | None:
     """Both answers to one prompt: (candidate, baseline, how, the judge's reason), or None when they cannot
     be scored (no judge, or no app score). Checks first; otherwise the judge sees both answers in one call
     and again in the other order, the first shown chosen by a coin (never by side), and each answer's score
@@ -167,6 +169,19 @@ def score_pair(judge: LLMJudge | None, schema: dict[str, Any] | None, question: 
             scores[side] = 0.0
     how = "judge" + "".join(f", {side} {why}" for side, why in zero.items() if why)
     return scores["candidate"], scores["baseline"], how, reason
+
+
+PairScore = tuple[float, float, str, str | None]  # candidate, baseline, how it was scored, the judge's reason
+
+
+def imputed_on_failure(score: Callable[[], PairScore | None]) -> tuple[PairScore | None, str | None]:
+    """Score a pair; a judge that fails scores it as the worst difference (candidate 0, baseline 1), never a
+    pass. Returns the score and the failure's type, if any."""
+    try:
+        return score(), None
+    except (VerdictRejected, ProviderError) as exc:
+        failed = type(exc).__name__
+        return (0.0, 1.0, f"imputed: {failed}", None), failed
 
 
 class Scorer:
@@ -208,7 +223,7 @@ class Scorer:
         return value, "judge"
 
     def score_pair(self, candidate: CapturedAnswer, baseline: CapturedAnswer, rng: random.Random
-                   ) -> tuple[float, float, str, str | None] | None:
+                   ) -> PairScore | None:
         """Two probe answers to one prompt, as a pair (``score_pair``), within the budget."""
         def side(record: CapturedAnswer) -> Answer:
             return Answer(record.answer, record.guardrail_intervened, (record.scores or {}).get("quality"))
@@ -271,13 +286,8 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
     pair_sums = ArmScores()
     rng = random.Random(hashlib.sha256(f"{release.release_id}:pairs:{interval}".encode()).digest())
     for (c_key, c_rec), (b_key, b_rec) in probe_pairs:
-        pair_failed: str | None = None
-        try:
-            got = scorer.score_pair(c_rec, b_rec, rng)
-        except (VerdictRejected, ProviderError) as exc:
-            pair_failed = type(exc).__name__
-            got = (0.0, 1.0, f"imputed: {pair_failed}", None)
-            imputed += 2
+        got, pair_failed = imputed_on_failure(functools.partial(scorer.score_pair, c_rec, b_rec, rng))
+        imputed += 2 if pair_failed else 0
         if got is None:
             unscored += 2
             for side in ("candidate", "baseline"):

@@ -20,6 +20,7 @@ flag write switches it off when the canary starts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from datetime import timedelta
@@ -31,13 +32,19 @@ from genai_cicd.canary import shadow as judge
 from genai_cicd.deps import Deps
 from genai_cicd.errors import ArtifactUnreadable, InvalidInput, ReleaseFenced
 from genai_cicd.evaluation_events import evaluation_result
-from genai_cicd.gates.model_scorers import LLMJudge, VerdictRejected
+from genai_cicd.gates.model_scorers import LLMJudge
 from genai_cicd.logic.canary import traffic_estimate
 from genai_cicd.logic.context import evidence_key, load_manifest
-from genai_cicd.logic.online_quality import SETTLE_SECONDS, Answer, new_sample_keys, score_pair
+from genai_cicd.logic.online_quality import (
+    SETTLE_SECONDS,
+    Answer,
+    PairScore,
+    imputed_on_failure,
+    new_sample_keys,
+    score_pair,
+)
 from genai_cicd.models.manifest import ONLINE_RUBRIC, ReleaseManifest
 from genai_cicd.models.tasks import ReleaseContext, ShadowState
-from genai_cicd.providers.base import ProviderError
 
 STREAM = "shadow"
 Side = Literal["baseline", "candidate"]
@@ -127,7 +134,7 @@ class PairScorer:
         self.calls, self.tokens = state.judge_calls, state.judge_tokens
         self.rng = random.Random(hashlib.sha256(f"{release_id}:shadow:{state.intervals}".encode()).digest())
 
-    def score(self, pair: CapturedPair) -> tuple[float, float, str, str | None] | None:
+    def score(self, pair: CapturedPair) -> PairScore | None:
         """(candidate, baseline, how, judge reason), or None when it cannot be scored (budget, no judge)."""
         def side(s: PairSide) -> Answer:
             return Answer(s.answer, s.guardrail_intervened, s.scores.get("quality"))
@@ -196,13 +203,8 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
     n = total = squares = 0.0
     for key, pair in new_pairs:
         digest = _request_hash(pair.request_id)
-        failed: str | None = None
-        try:
-            scored = scorer.score(pair)
-        except (VerdictRejected, ProviderError) as exc:
-            failed = type(exc).__name__
-            scored = (0.0, 1.0, f"imputed: {failed}", None)
-            imputed += 1
+        scored, failed = imputed_on_failure(functools.partial(scorer.score, pair))
+        imputed += 1 if failed else 0
         if scored is None:
             unscored += 1
             rows.append({"request": digest, "key": key, "unscored": True})
