@@ -144,3 +144,9 @@ def test_a_pair_verdict_without_this_calls_nonce_is_rejected() -> None:
 
     with pytest.raises(VerdictRejected):
         LLMJudge(Echo(), "judge-model").grade_pair("q", "a", "b")  # type: ignore[arg-type]
+
+
+def test_the_shadow_share_keeps_the_traffic_seen_under_the_rate_cap() -> None:
+    assert shadow.shadow_share(0.25, 2.0, 4.0) == 0.25  # 1 request/s: under the cap
+    assert shadow.shadow_share(0.25, 2.0, 20.0) == pytest.approx(0.1)  # 5 requests/s would be: lowered to 2
+    assert shadow.shadow_share(0.25, 2.0, None) == 0.25 == shadow.shadow_share(0.25, 2.0, 0.0)  # no traffic yet

@@ -30,6 +30,14 @@ from genai_cicd.canary.sequential import ScoreSums, mean_bounds
 MAX_PAIRS_ESTIMATE = 10_000_000
 
 
+def shadow_share(sample_share: float, max_requests_per_second: float, requests_per_second: float | None) -> float:
+    """The share of live requests to shadow: the plan's, lowered so the traffic seen sends at most
+    ``max_requests_per_second`` shadow requests (with no traffic seen, the plan's share)."""
+    if requests_per_second and requests_per_second * sample_share > max_requests_per_second:
+        return max_requests_per_second / requests_per_second
+    return sample_share
+
+
 def to_unit(difference: float) -> float:
     return (difference + 1.0) / 2.0
 

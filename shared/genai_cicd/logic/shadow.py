@@ -106,9 +106,8 @@ def start_shadow(release: ReleaseContext, deps: Deps) -> ShadowState:
     if plan is None:
         raise InvalidInput("this release's manifest has no canary.shadow")
     estimate = traffic_estimate(deps, manifest)
-    share = plan.sample_share
-    if estimate is not None and estimate.requests_per_second * share > plan.max_requests_per_second:
-        share = plan.max_requests_per_second / estimate.requests_per_second
+    share = judge.shadow_share(plan.sample_share, plan.max_requests_per_second,
+                               estimate.requests_per_second if estimate is not None else None)
     fenced_shadow(deps, release, manifest, share)
     rate = (f"about {estimate.requests_per_second * share:.2g} pairs/s at the last 15 minutes' "
             f"{estimate.requests_per_second:.3g} requests/s" if estimate is not None
