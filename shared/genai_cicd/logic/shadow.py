@@ -47,7 +47,6 @@ from genai_cicd.models.manifest import ONLINE_RUBRIC, ReleaseManifest
 from genai_cicd.models.tasks import ReleaseContext, ShadowState
 
 STREAM = "shadow"
-Side = Literal["baseline", "candidate"]
 
 
 class PairSide(BaseModel):
