@@ -50,7 +50,9 @@ def put_pair(aws: EmbeddedAWS, release_id: str, n: int, *, request_id: str | Non
 
 
 def shadow_plan(**fields: Any) -> dict[str, Any]:
-    return {"shadow": {"judge": JUDGE, "min_pairs": 10, "max_pairs": 1000, **fields}}
+    """Pairs here arrive all at once: a rate cap far above them unless a test sets one."""
+    return {"shadow": {"judge": JUDGE, "min_pairs": 10, "max_pairs": 1000, "max_requests_per_second": 1000.0,
+                       **fields}}
 
 
 @contextmanager
@@ -178,3 +180,25 @@ def test_probe_answers_to_one_prompt_are_judged_as_a_pair_and_decide_as_pairs(aw
     pairs = evidence.quality.pairs
     assert pairs.n == 3 and verdict.metrics["quality"].estimate == pytest.approx(2 * pairs.mean() - 1)
     assert "judged as pairs" in (verdict.metrics["quality"].canary or "")
+
+
+def test_more_pairs_a_second_than_the_cap_lower_the_share(aws: EmbeddedAWS) -> None:
+    """The app does not count shadow requests: the control plane keeps the rate cap from what arrives."""
+    rid = "sh-rate"
+    manifest = stored_manifest(aws, rid, {"bake_seconds": 10, **shadow_plan(max_requests_per_second=1.0,
+                                                                           store="hashes", judge=None)})
+    assert manifest.canary.bake_seconds == 10
+    with holding(aws, rid):
+        deps = deps_with(Recording(Deps.from_environment().provider))
+        started = start_shadow(release(rid), deps)  # no traffic seen yet: the plan's share
+        assert started.share == 0.05
+        for n in range(50):  # 5 a second over the 10-second look
+            put_pair(aws, rid, n, store="hashes")
+        out = analyze_shadow(release(rid), started, deps)
+        assert out.action == "continue" and out.share == pytest.approx(0.05 / 5)
+        assert flag_documents(aws)[-1]["shadow"]["share"] == pytest.approx(out.share)
+        assert any("share lowered" in r for r in out.last_reasons)
+        for n in range(50, 61):  # 1.1 a second: within the slack, the share stays
+            put_pair(aws, rid, n, store="hashes")
+        again = analyze_shadow(release(rid), out, deps)
+        assert again.share == out.share

@@ -47,6 +47,7 @@ from genai_cicd.models.manifest import ONLINE_RUBRIC, ReleaseManifest
 from genai_cicd.models.tasks import ReleaseContext, ShadowState
 
 STREAM = "shadow"
+RATE_SLACK = 1.2  # a look's pairs may exceed the rate cap by this factor (Poisson noise) before the share is lowered
 
 
 class PairSide(BaseModel):
@@ -230,8 +231,17 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
         exhausted = f"{plan.max_intervals} looks are over"
     verdict = judge.decide(sums, margin=margin, alpha=alpha, min_pairs=plan.min_pairs, unscored_now=unscored,
                            exhausted=exhausted)
+    share = state.share
     if verdict.action == "block":
         fenced_shadow(deps, release, manifest, 0.0)  # the switch: the app stops shadowing
+    elif verdict.action == "continue" and keys:
+        # The app does not count: the rate cap is kept here, on the pairs that arrived during the look.
+        rate = len(keys) / manifest.canary.bake_seconds
+        if rate > plan.max_requests_per_second * RATE_SLACK:
+            share = state.share * plan.max_requests_per_second / rate
+            fenced_shadow(deps, release, manifest, share)
+            notes.append(f"{rate:.3g} shadow requests/s arrived, over the cap of {plan.max_requests_per_second:g}: "
+                         f"share lowered from {state.share:.3g} to {share:.3g}")
     if duplicates:
         notes.append(f"{duplicates} pairs delivered twice, counted once")
     deps.artifacts.put_json(ledger_key, {"pairs": rows})
@@ -242,7 +252,7 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
         "action": verdict.action, "outcome": verdict.outcome, "unscored": unscored, "duplicates": duplicates,
         "cost_usd": cost_total, "judge_calls": judge_calls, "notes": notes, "signals": paired_signals(rows)})
     return state.model_copy(update={
-        "action": verdict.action, "outcome": verdict.outcome, "intervals": interval, "pairs": pairs,
+        "action": verdict.action, "outcome": verdict.outcome, "intervals": interval, "pairs": pairs, "share": share,
         "duplicates": state.duplicates + duplicates, "imputed": state.imputed + imputed,
         "unscored": state.unscored + unscored, "judge_calls": judge_calls, "judge_tokens": scorer.tokens,
         "cost_usd": cost_total, "sums": sums, "cursor": cursor, "pairs_key": ledger_key,

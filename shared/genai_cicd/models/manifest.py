@@ -382,7 +382,8 @@ class ShadowPlan(Strict):
     margin: float = Field(default=0.05, gt=0.0, lt=1.0)
     # Share of live requests (all on the baseline) the app also answers with the candidate.
     sample_share: float = Field(default=0.05, gt=0.0, le=1.0)
-    # The share is lowered so that the baseline traffic of the last 15 minutes sends at most this many.
+    # The share is set so that the baseline traffic of the last 15 minutes sends at most this many a second,
+    # and lowered at a look whose pairs arrived more than 1.2 times faster (the app does not count them).
     max_requests_per_second: float = Field(default=1.0, gt=0.0, le=1000.0)
     max_pairs: int = Field(default=400, ge=10, le=100_000)  # pairs judged; then "not shown safe"
     # The candidate's shadow answers, as the app prices them.
