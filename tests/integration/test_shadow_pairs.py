@@ -202,3 +202,32 @@ def test_more_pairs_a_second_than_the_cap_lower_the_share(aws: EmbeddedAWS) -> N
             put_pair(aws, rid, n, store="hashes")
         again = analyze_shadow(release(rid), out, deps)
         assert again.share == out.share
+
+
+def test_a_deeply_nested_pair_record_is_unscored_not_a_crash(aws: EmbeddedAWS) -> None:
+    stored_manifest(aws, "sh-deep", shadow_plan())
+    put_pair(aws, "sh-deep", 0)
+    at = aws.clock.utc_now().replace(tzinfo=None) - timedelta(seconds=20)
+    stamp = at.strftime("%Y%m%dT%H%M%S%fZ")
+    aws.client("s3").put_object(Bucket=aws.bucket, Key=f"releases/sh-deep/samples/shadow/{stamp}-deep.json",
+                                Body=("[" * 100_000 + "]" * 100_000).encode())
+    out = analyze_shadow(release("sh-deep"), state("sh-deep"), deps_with(Recording(Deps.from_environment().provider)))
+    assert out.pairs == 1 and out.unscored == 1 and out.action == "continue"
+
+
+def test_probe_halves_with_different_prompts_are_not_a_pair(aws: EmbeddedAWS) -> None:
+    """A pair is one prompt answered by both variants: two halves that share an id but not a prompt are
+    scored alone (a planted bug that pairs them would compare unrelated answers)."""
+    from genai_cicd.logic.online_quality import score_interval
+    from genai_cicd.models.tasks import OnlineScoring
+    from tests.integration.test_online_quality_and_probes import END, put_sample
+
+    manifest = stored_manifest(aws, "oq-mismatch", {"quality_margin": 0.05, "online_quality": {
+        "sample_share": 1.0, "judge": JUDGE, "max_judge_calls": 100}})
+    put_sample(aws, "oq-mismatch", 0, "candidate", stream="probe", probe_id="0-candidate")
+    put_sample(aws, "oq-mismatch", 1, "baseline", stream="probe", probe_id="0-baseline",
+               request="how do i cancel my subscription")
+    provider = Recording(Deps.from_environment().provider)
+    scores, _, _ = score_interval(deps_with(provider), release("oq-mismatch"), manifest, OnlineScoring(), END, 1)
+    assert "probe" not in scores.pairs and not any("ANSWER_1" in r.system for r in provider.requests)
+    assert scores.arm("probe", "candidate")["quality_count"] == 1 == scores.arm("probe", "baseline")["quality_count"]

@@ -278,7 +278,7 @@ def score_interval(deps: Deps, release: ReleaseContext, manifest: ReleaseManifes
     for _, key in todo:
         try:
             loaded[key] = CapturedAnswer.model_validate(deps.artifacts.read_json_counted(key))
-        except (ArtifactUnreadable, ValidationError, ValueError) as exc:
+        except (ArtifactUnreadable, ValidationError, ValueError, RecursionError) as exc:  # nested too deep
             loaded[key] = exc
     # Probe pairs (one prompt to each variant) are scored together and judged as pairs.
     probe_pairs = _probe_pairs([(k, r) for s, k in todo if s == "probe" and isinstance(r := loaded[k], CapturedAnswer)])

@@ -183,7 +183,7 @@ def analyze_shadow(release: ReleaseContext, state: ShadowState, deps: Deps) -> S
     for key in keys:
         try:
             pair = CapturedPair.model_validate(deps.artifacts.read_json_counted(key))
-        except (ArtifactUnreadable, ValidationError, ValueError, InvalidInput) as exc:
+        except (ArtifactUnreadable, ValidationError, ValueError, InvalidInput, RecursionError) as exc:
             unscored += 1
             notes.append(f"an unreadable pair record ({type(exc).__name__})")
             continue
