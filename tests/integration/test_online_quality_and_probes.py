@@ -184,7 +184,7 @@ def test_given_probes_then_pairs_go_to_both_variants_until_the_request_cap(aws: 
     _, canary = probing(aws, "pr-cap", requests_per_second=3, max_requests=8)
     deps = Deps.from_environment()
     before = aws.runtime.invocations.get(aws.function_name("SupportBotFunction"), 0)
-    canary = send_probes(release("pr-cap"), canary, deps)  # 3 pairs for a 1 s bake
+    canary = send_probes(release("pr-cap"), canary, deps)  # 3 pairs for the 1 s until the next look (wait_seconds)
     assert canary.probes.sent == 6 and canary.probes.stopped is None
     canary = send_probes(release("pr-cap"), canary, deps)  # only one more pair fits under 8
     assert canary.probes.sent == 8

@@ -32,7 +32,7 @@ GAP = st.one_of(
 def test_given_every_interval_misses_data_then_never_promoted_and_rolled_back_at_the_limit(
         gaps: list[tuple[str, str]], healthy_requests: int) -> None:
     plan = CanaryPlan(metrics=METRICS, critical_metrics=["errors"], min_canary_requests_per_step=50,
-                      max_intervals_per_step=len(gaps), steps=[5], negligible_rate=0.5)
+                      max_intervals_per_step=len(gaps), steps=[5], negligible_rate=0.5, bake_seconds=60)
     state = CanaryEvidence()
     decisions = []
     for arm, metric in gaps:

@@ -369,3 +369,40 @@ def test_given_a_shift_inside_a_period_then_the_window_starts_on_the_period_boun
     assert period_start(at, 60) == "2026-06-01T09:03:00+00:00"
     assert period_start(at, 300) == "2026-06-01T09:00:00+00:00"
     assert period_start(datetime(2026, 6, 1, 9, 5, tzinfo=UTC), 300) == "2026-06-01T09:05:00+00:00"
+
+
+def test_a_step_shown_safe_before_its_bake_keeps_serving_and_advances_once_it_has_served_it() -> None:
+    plan = CanaryPlan(steps=[5, 50], bake_seconds=300, metrics=["errors"], negligible_rate=0.05,
+                      min_canary_requests_per_step=10)
+    clean = ({"requests": 19000.0, "errors": 190.0}, {"requests": 1000.0, "errors": 0.0})
+    _, early = judge(plan, CanaryEvidence(), *clean, step_index=0, step_seconds=240.0)
+    assert (early.action, early.outcome) == ("continue", "baking")
+    assert "serves at least bake_seconds (300 s), 240 s so far" in early.reasons[0]
+    _, served = judge(plan, CanaryEvidence(), *clean, step_index=0, step_seconds=300.0)
+    assert (served.action, served.outcome) == ("next_step", "shown_safe")
+    _, harmful = judge(plan, CanaryEvidence(), {"requests": 1900.0, "errors": 19.0},
+                       {"requests": 100.0, "errors": 100.0}, step_index=0, step_seconds=1.0)
+    assert harmful.action == "rollback"  # the bake never delays a rollback
+
+
+def test_the_next_look_waits_until_the_next_period_has_ended_and_settled() -> None:
+    from datetime import UTC, datetime
+
+    from genai_cicd.logic.canary import seconds_to_next_look
+
+    plan = CanaryPlan(metric_period_seconds=60, metric_settle_seconds=120)
+    window = "2026-06-01T09:03:00+00:00"
+    assert seconds_to_next_look(window, plan, datetime(2026, 6, 1, 9, 3, 40, tzinfo=UTC)) == 140
+    assert seconds_to_next_look(window, plan, datetime(2026, 6, 1, 9, 6, 0, 500, tzinfo=UTC)) == 1  # due: look now
+    assert seconds_to_next_look(window, plan, datetime(2026, 6, 1, 8, 0, tzinfo=UTC)) == 180  # never past one look
+    sub_minute = CanaryPlan(metric_period_seconds=10, metric_settle_seconds=0)
+    assert sub_minute.look_seconds == 60  # judged a minute at a time
+    assert seconds_to_next_look(window, sub_minute, datetime(2026, 6, 1, 9, 3, 0, tzinfo=UTC)) == 60
+
+
+def test_a_plan_whose_looks_end_before_its_bake_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="max_intervals_per_step: 4 looks of 60 s end before bake_seconds"):
+        CanaryPlan(bake_seconds=300, max_intervals_per_step=4)
+    assert CanaryPlan(bake_seconds=300, max_intervals_per_step=5).look_seconds == 60

@@ -7,7 +7,7 @@ import statistics
 import numpy as np
 from canary_streams import intervals, stream
 
-from genai_cicd.canary.decision import CanaryEvidence, judge
+from genai_cicd.canary.decision import MIN_HARM_INTERVALS, CanaryEvidence, judge
 from genai_cicd.canary.planning import estimate
 from genai_cicd.models.manifest import CanaryPlan
 
@@ -163,3 +163,10 @@ def test_duplicated_emf_lines_at_one_percent_roll_back_no_more_harmless_canaries
     assert harmless[1].count("promote") >= harmless[0].count("promote") - 1
     harmful = [verdict(s, 3.0, 0.01) for s in seeds]
     assert harmful.count("promote") == 0
+
+
+def test_a_step_is_planned_to_serve_at_least_its_bake_and_to_be_looked_at_every_period() -> None:
+    plan = CanaryPlan(steps=[5], bake_seconds=600, metric_settle_seconds=120, metrics=["errors"])
+    busy = estimate(plan, requests_per_second=5000)  # shown safe in the first minute, were it not for the bake
+    assert busy.steps[0].minutes_to_shown_safe == 10 + 2
+    assert busy.steps[0].minutes_to_rollback["errors"] == MIN_HARM_INTERVALS + 2  # one look a minute

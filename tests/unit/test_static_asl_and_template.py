@@ -91,7 +91,7 @@ def test_after_traffic_moved_every_task_catches_to_a_rollback() -> None:
 
 
 def test_every_wait_loop_is_bounded() -> None:
-    # Bake loops end by the judge's max_intervals_per_step; the evaluation poll by max_polls;
+    # WaitForLook loops end by the judge's max_intervals_per_step; the evaluation poll by max_polls;
     # the whole execution by the machine timeout.
     assert DEFINITION["TimeoutSeconds"] <= 7 * 86400
 
@@ -208,13 +208,13 @@ def test_every_choice_guards_its_fields_with_is_present(name: str) -> None:
 def test_the_history_model_matches_the_loops_in_the_asl() -> None:
     from genai_cicd.models import limits
 
-    assert STATES["Bake"]["Next"] == "AnalyzeCanary" and STATES["AnalyzeCanary"]["Next"] == "CanaryDecision"
+    assert STATES["WaitForLook"]["Next"] == "AnalyzeCanary" and STATES["AnalyzeCanary"]["Next"] == "CanaryDecision"
     assert {"ProbesNeeded?", "ShiftTraffic"} <= {c["Next"] for c in STATES["CanaryDecision"]["Choices"]}
     assert STATES["ShiftTraffic"]["Next"] == "NotifyCanaryStep"
     assert STATES["NotifyCanaryStep"]["Next"] == "ProbesNeeded?"
-    assert STATES["ProbesNeeded?"]["Default"] == "Bake"
+    assert STATES["ProbesNeeded?"]["Default"] == "WaitForLook"
     assert [c["Next"] for c in STATES["ProbesNeeded?"]["Choices"]] == [limits.PROBE_STATE]
-    assert STATES[limits.PROBE_STATE]["Next"] == "Bake"
+    assert STATES[limits.PROBE_STATE]["Next"] == "WaitForLook"
     assert STATES["WaitForEvaluation"]["Next"] == "PollEvaluationJobs"
     assert STATES["PollEvaluationJobs"]["Next"] == "EvaluationDone?"
     def events(names: tuple[str, ...]) -> int:

@@ -42,7 +42,7 @@ STATE_LABELS: dict[str, str | None] = {
     "NotifyShadowPassed": "shadow: shown non-inferior, the canary starts",
     "ShadowBlockedOutcome": "shadow: blocked, no user was served by the candidate",
     "StartCanary": "canary: first traffic to the candidate", "NotifyCanaryStep": None,
-    "ProbesNeeded?": None, "SendProbes": "sending probe requests through the app", "Bake": None,
+    "ProbesNeeded?": None, "SendProbes": "sending probe requests through the app", "WaitForLook": None,
     "AnalyzeCanary": None, "CanaryDecision": None, "ShiftTraffic": "canary: next traffic step",
     "FullRollout": "promoting: all traffic to the candidate",
     "Promoted": "done: promoted", "Rollback": "rolling back: all traffic to the baseline",

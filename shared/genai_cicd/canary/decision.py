@@ -240,11 +240,14 @@ def _signed(x: float | None) -> str:
 
 
 def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm, *, step_index: int,
-          elapsed_seconds: float | None = None, explain: bool = True) -> tuple[CanaryEvidence, Verdict]:
+          elapsed_seconds: float | None = None, step_seconds: float | None = None,
+          explain: bool = True) -> tuple[CanaryEvidence, Verdict]:
     """Fold one interval (per-arm sums, None = CloudWatch had no datapoint) into the evidence and decide.
 
-    ``explain=False`` skips the confidence bounds (for the benchmark's many thousands of streams);
-    the decision is the same.
+    ``step_seconds``: how long this step has served, up to the end of the judged periods. A step shown
+    safe before bake_seconds keeps serving (and looking) until it has served them; None: no minimum
+    (a replayed stream without times). ``explain=False`` skips the confidence bounds (for the
+    benchmark's many thousands of streams); the decision is the same.
     """
     count_metrics, paired_checks = judged_metrics(plan)
     k = len(count_metrics) + len(paired_checks)
@@ -446,7 +449,12 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     out_of_intervals = new.step_intervals >= plan.max_intervals_per_step
     out_of_time = (plan.max_duration_seconds is not None and elapsed_seconds is not None
                    and elapsed_seconds >= plan.max_duration_seconds)
-    if not unsafe and complete and sample_reached:
+    served = step_seconds is None or step_seconds >= plan.bake_seconds
+    if not unsafe and complete and sample_reached and not served and not out_of_intervals and not out_of_time:
+        return verdict("continue", "baking", None, [
+            f"shown safe at {plan.steps[step_index]:g}% after {step_requests:,.0f} canary requests; the step "
+            f"serves at least bake_seconds ({plan.bake_seconds} s), {step_seconds:,.0f} s so far"])
+    if not unsafe and complete and sample_reached and served:
         judged = count_metrics + paired_checks
         return verdict("promote" if last_step else "next_step", "shown_safe", judged[-1],
                        [f"shown safe at {plan.steps[step_index]:g}% after {step_requests:,.0f} canary requests: "
@@ -498,7 +506,7 @@ def _tagged(verdict: Verdict, stream: str) -> Verdict:
 def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, user_canary: Arm, *,
                   probe: CanaryEvidence | None = None, probe_baseline: Arm | None = None,
                   probe_canary: Arm | None = None, step_index: int, elapsed_seconds: float | None = None,
-                  budget_spent: bool = False, explain: bool = True
+                  step_seconds: float | None = None, budget_spent: bool = False, explain: bool = True
                   ) -> tuple[CanaryEvidence, CanaryEvidence | None, Verdict, Stream]:
     """AnalyzeCanary's decision for one interval: user traffic alone, or with the probe stream beside it.
 
@@ -509,15 +517,18 @@ def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, us
     """
     if probe is None or probe_baseline is None or probe_canary is None:
         evidence, verdict = judge(plan, user, user_baseline, user_canary, step_index=step_index,
-                                  elapsed_seconds=elapsed_seconds, explain=explain)
+                                  elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,
+                                  explain=explain)
         probe_ev: CanaryEvidence | None = None
         stream: Stream = "user"
     else:
         half = with_alpha(plan, plan.alpha / 2)
         evidence, user_verdict = judge(half, user, user_baseline, user_canary, step_index=step_index,
-                                       elapsed_seconds=elapsed_seconds, explain=explain)
+                                       elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,
+                                       explain=explain)
         probe_ev, probe_verdict = judge(half, probe, probe_baseline, probe_canary, step_index=step_index,
-                                        elapsed_seconds=elapsed_seconds, explain=explain)
+                                        elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,
+                                       explain=explain)
         verdict, stream = combine(user_verdict, probe_verdict)
     if budget_spent and verdict.action == "continue":
         verdict = verdict.model_copy(update={

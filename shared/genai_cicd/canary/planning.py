@@ -183,7 +183,7 @@ def _plan_that_fits(plan: CanaryPlan, share: float, rates: dict[str, float], dis
     intervals, or (for a metric rarer than the negligible rate) a larger negligible_rate."""
     options = []
     if math.isfinite(high_minutes):
-        options.append(f"max_intervals_per_step: {math.ceil(high_minutes / (plan.bake_seconds / 60.0))}")
+        options.append(f"max_intervals_per_step: {math.ceil(high_minutes / (plan.look_seconds / 60.0))}")
     if any(r < plan.negligible_rate for r in rates.values()):
         for factor in (1.5, 2.0, 3.0, 5.0, 10.0):
             looser = plan.model_copy(update={"negligible_rate": min(plan.negligible_rate * factor, 0.99)})
@@ -201,7 +201,8 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
     count_metrics, paired = judged_metrics(plan)
     rates = {m: (baseline_rates or {}).get(m, plan.baseline_bad_rate) for m in count_metrics}
     k = len(count_metrics) + len(paired)
-    interval_min = plan.bake_seconds / 60.0
+    interval_min = plan.look_seconds / 60.0
+    bake_looks = math.ceil(plan.bake_seconds / plan.look_seconds)  # a step serves at least bake_seconds
     settle = plan.metric_settle_seconds / 60.0
     steps: list[StepPlan] = []
     warnings: list[str] = []
@@ -216,12 +217,12 @@ def estimate(plan: CanaryPlan, *, requests_per_second: float, baseline_rates: di
                     for m, r in rates.items()}
         safe_req = max(safe_req, plan.min_canary_requests_per_step)
 
-        safe_min = _whole_intervals(safe_req, per_minute, interval_min)
+        safe_min = _whole_intervals(safe_req, per_minute, interval_min, bake_looks)
         harm_min = {m: _whole_intervals(req, per_minute, interval_min, MIN_HARM_INTERVALS)
                     for m, req in harm_req.items()}
         # Fits on a high quantile, not the median: QUANTILE of harmless canaries shown safe in time.
         high_req = max(requests_for_share(plan, share, rates, dispersion), plan.min_canary_requests_per_step)
-        high_min = _whole_intervals(high_req, per_minute, interval_min)
+        high_min = _whole_intervals(high_req, per_minute, interval_min, bake_looks)
         step_minutes = plan.max_intervals_per_step * interval_min
         undecided = (1.0 - share_shown_safe(plan, share, rates, per_minute * step_minutes, dispersion)
                      if rates else 0.0)

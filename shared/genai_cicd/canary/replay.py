@@ -64,6 +64,7 @@ def _nearest_step(plan: CanaryPlan, baseline_requests: float | None, canary_requ
 def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
     evidence = CanaryEvidence()
     step = 0
+    step_looks = 0  # each interval of a stream is one look, look_seconds long
     decisions: list[dict[str, Any]] = []
     final: dict[str, Any] = {"action": "continue", "outcome": "baking", "decided_on": None, "at_interval": None,
                              "metrics": {}, "reasons": ["the stream ended before a verdict"]}
@@ -72,8 +73,10 @@ def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
         if step > 0 and shown is not None and shown < step:
             decisions.append({"interval": index, "step": step, "skipped": f"traffic still at step {shown + 1}"})
             continue
+        step_looks += 1
         evidence, verdict = judge(plan, evidence, iv.baseline.model_dump(), iv.canary.model_dump(),
-                                  step_index=step, elapsed_seconds=(index + 1) * plan.bake_seconds)
+                                  step_index=step, elapsed_seconds=(index + 1) * plan.look_seconds,
+                                  step_seconds=step_looks * plan.look_seconds)
         decisions.append({"interval": index, "step": step, "action": verdict.action, "outcome": verdict.outcome,
                           "metric": verdict.metric, "reasons": verdict.reasons,
                           "metrics": {m: b.model_dump() for m, b in verdict.metrics.items()}})
@@ -84,6 +87,7 @@ def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
             break
         if verdict.action == "next_step":
             step += 1
+            step_looks = 0
             evidence = evidence.new_step()
             final = {**final, "action": "continue", "outcome": "baking",
                      "reasons": [f"advanced to step {step + 1}; the stream ended before its verdict"]}

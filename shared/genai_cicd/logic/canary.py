@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
 from genai_cicd.logic.context import evidence_key, load_manifest
 from genai_cicd.logic.online_quality import score_interval
 from genai_cicd.logic.probes import probes_needed
-from genai_cicd.models.manifest import OnlineQuality, ReleaseManifest
+from genai_cicd.models.manifest import CanaryPlan, OnlineQuality, ReleaseManifest
 from genai_cicd.models.tasks import CanaryState, ProbeState, ReleaseContext, RollbackResult
 from genai_cicd.models.traffic import TrafficReceipt
 from genai_cicd.ports import OtelGenAINames, TrafficShifter
@@ -49,6 +50,14 @@ def period_start(at: datetime, period: int) -> str:
     CloudWatch's own boundaries, so where a step began within its period never changes which
     datapoints a window holds (the seconds before the shift count for the arms as they were)."""
     return datetime.fromtimestamp(int(at.timestamp()) // period * period, tz=at.tzinfo or UTC).isoformat()
+
+
+def seconds_to_next_look(window_start: str, plan: CanaryPlan, now: datetime) -> int:
+    """How long the Wait before the next look sleeps: until the look after ``window_start`` has ended
+    and settled (metric_settle_seconds), so each look reads one new look's worth of whole periods."""
+    longest = plan.look_seconds + plan.metric_settle_seconds  # a window never starts after the current period
+    due = datetime.fromisoformat(window_start) + timedelta(seconds=longest)
+    return min(longest, max(1, math.ceil((due - now).total_seconds())))
 
 
 PLAN_LOOKBACK_SECONDS = 900
@@ -111,8 +120,9 @@ def start_canary(release: ReleaseContext, deps: Deps) -> CanaryState:
     online = manifest.canary.online_quality
     if online is not None:
         extras.append(budget_sentence(online, estimate))
-    return CanaryState(started_at=now, step_index=0, weight=weight,
-                       window_start=period_start(at, manifest.canary.metric_period_seconds),
+    window_start = period_start(at, manifest.canary.metric_period_seconds)
+    return CanaryState(started_at=now, step_index=0, weight=weight, window_start=window_start,
+                       step_started_at=now, wait_seconds=seconds_to_next_look(window_start, manifest.canary, at),
                        judge=CanaryEvidence(),
                        plan=bounded_plan(plan_text, extras), probes=probes)
 
@@ -162,8 +172,10 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         if plan.max_duration_seconds is not None and elapsed is not None and elapsed > plan.max_duration_seconds:
             return canary.model_copy(update={"action": "rollback", "outcome": "not_shown_safe", "last_reasons": [
                 f"not shown safe within the maximum canary duration of {plan.max_duration_seconds} s"]})
-        return canary.model_copy(update={"action": "continue", "last_reasons": [
-            f"waiting for CloudWatch: periods are judged {plan.metric_settle_seconds} s after they end"]})
+        return canary.model_copy(update={
+            "action": "continue", "wait_seconds": seconds_to_next_look(canary.window_start, plan, now),
+            "last_reasons": [f"waiting for CloudWatch: periods are judged {plan.metric_settle_seconds} s after "
+                             "they end"]})
     end = start + timedelta(seconds=seconds)
 
     otel = otel_names(manifest)
@@ -195,7 +207,8 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         probe=probes.judge if probe_counts else None,
         probe_baseline=probe_counts["baseline"] if probe_counts else None,
         probe_canary=probe_counts["candidate"] if probe_counts else None, step_index=canary.step_index,
-        elapsed_seconds=elapsed, budget_spent=online.budget_spent)
+        elapsed_seconds=elapsed, step_seconds=(end - step_began(canary)).total_seconds(),
+        budget_spent=online.budget_spent)
     if probe_evidence is not None:
         probes = probes.model_copy(update={"judge": probe_evidence})
     notes = list(scores.notes)
@@ -215,9 +228,16 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     # Whole reasons: a two-metric verdict runs to about 700 characters; ten of 2,000 fit the 256 KiB payload.
     reasons = [shorten(r, 2000) for r in (verdict.reasons + notes)[:10]]
     return CanaryState(started_at=canary.started_at, step_index=canary.step_index, weight=canary.weight,
-                       action=verdict.action, outcome=verdict.outcome, window_start=end.isoformat(), judge=evidence,
+                       action=verdict.action, outcome=verdict.outcome, window_start=end.isoformat(),
+                       step_started_at=canary.step_started_at,
+                       wait_seconds=seconds_to_next_look(end.isoformat(), plan, now), judge=evidence,
                        last_reasons=reasons, metric=verdict.metric, timeline_uri=deps.artifacts.uri(key),
                        plan=canary.plan, stream=stream, online=online, probes=probes)
+
+
+def step_began(canary: CanaryState) -> datetime:
+    """When this step's weight was set (a state without it: the canary's start, then its first window)."""
+    return datetime.fromisoformat(canary.step_started_at or canary.started_at or canary.window_start)
 
 
 def _count_crashes(counts: dict[str, dict[str, float | None]], probes: ProbeState) -> None:
@@ -235,11 +255,14 @@ def next_step(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Canar
     index = canary.step_index + 1
     receipt = fenced_shift(deps, release, manifest, manifest.canary.steps[index])
     weight = receipt.weight
+    at = deps.clock()
     probes = canary.probes.model_copy(update={"judge": canary.probes.judge.new_step()})
     # The window goes on where the last look ended: the periods not yet settled at that look (which ran at
     # the previous weight) are judged in this step's first window, never skipped (arms are counted apart).
     return CanaryState(started_at=canary.started_at, step_index=index, weight=weight, action="continue",
-                       window_start=canary.window_start, judge=canary.judge.new_step(),
+                       window_start=canary.window_start, step_started_at=at.isoformat(),
+                       wait_seconds=seconds_to_next_look(canary.window_start, manifest.canary, at),
+                       judge=canary.judge.new_step(),
                        last_reasons=canary.last_reasons, metric=canary.metric, plan=canary.plan,
                        stream=canary.stream, online=canary.online, probes=probes)
 

@@ -75,7 +75,8 @@ def send_probes(release: ReleaseContext, canary: CanaryState, deps: Deps) -> Can
         stopped = None
     if stopped:
         return canary.model_copy(update={"probes": probes.model_copy(update={"stopped": stopped})})
-    credit = probes.credit + plan.requests_per_second * manifest.canary.bake_seconds
+    # Enough pairs for the time until the next look (the Wait that follows sleeps canary.wait_seconds).
+    credit = probes.credit + plan.requests_per_second * canary.wait_seconds
     pairs = min(int(math.floor(credit)), (plan.max_requests - probes.sent) // 2)
     prompts = _prompts(deps, manifest)
     order = list(range(len(prompts)))

@@ -2,7 +2,7 @@
 
 A standard workflow fails (uncatchably) once its history reaches 25,000 events
 (Step Functions quotas, "Maximum execution history size"). The release's
-history grows with the canary loop (ProbesNeeded?, Bake, AnalyzeCanary,
+history grows with the canary loop (ProbesNeeded?, WaitForLook, AnalyzeCanary,
 CanaryDecision per interval, and SendProbes with probes), the steps
 (ShiftTraffic and NotifyCanaryStep per step) and the Bedrock evaluation poll
 (WaitForEvaluation, PollEvaluationJobs, EvaluationDone? per poll). LoadManifest
@@ -18,14 +18,14 @@ from genai_cicd.models.manifest import ReleaseManifest
 
 HISTORY_LIMIT = 25_000
 EVENTS_PER_VISIT = {"Task": 5, "Wait": 2, "Choice": 2, "Pass": 2}
-CANARY_LOOP = ("ProbesNeeded?", "Bake", "AnalyzeCanary", "CanaryDecision")
+CANARY_LOOP = ("ProbesNeeded?", "WaitForLook", "AnalyzeCanary", "CanaryDecision")
 PROBE_STATE = "SendProbes"
 STEP_CHANGE = ("ShiftTraffic", "NotifyCanaryStep")
 EVALUATION_LOOP = ("WaitForEvaluation", "PollEvaluationJobs", "EvaluationDone?")
 # Everything outside the loops, visited once, with room for retries (each retry adds 3 to 4 events).
 FIXED_EVENTS = 1_500
 
-CANARY_PASS_EVENTS = 2 + 2 + 5 + 2  # ProbesNeeded? (Choice), Bake (Wait), AnalyzeCanary (Task), CanaryDecision
+CANARY_PASS_EVENTS = 2 + 2 + 5 + 2  # ProbesNeeded? (Choice), WaitForLook (Wait), AnalyzeCanary (Task), CanaryDecision
 PROBE_EVENTS = 5  # SendProbes (Task), in each pass when the manifest has probes
 STEP_EVENTS = 5 + 5  # ShiftTraffic, NotifyCanaryStep (Tasks)
 POLL_EVENTS = 2 + 5 + 2  # WaitForEvaluation, PollEvaluationJobs, EvaluationDone?
@@ -48,4 +48,4 @@ def history_problem(manifest: ReleaseManifest) -> str | None:
     plan = manifest.canary
     return (f"canary: {len(plan.steps)} steps x max_intervals_per_step {plan.max_intervals_per_step} (plus the "
             f"Bedrock evaluation's max_polls) could write {events:,} execution history events, over Step "
-            f"Functions' {HISTORY_LIMIT:,}: use fewer steps, fewer intervals per step or longer bake_seconds")
+            f"Functions' {HISTORY_LIMIT:,}: use fewer steps, fewer looks per step or a longer metric_period_seconds")

@@ -441,12 +441,20 @@ class OtelMetricNames(Strict):
 OTEL_JUDGED = {"errors", "slow_requests"}
 
 
+# Sub-minute periods are judged a minute at a time: each look is a Step Functions Wait, a Lambda call and
+# CloudWatch reads, and the execution's history holds 25,000 events (models/limits.py).
+LOOK_FLOOR_SECONDS = 60
+
+
 class CanaryPlan(Strict):
     mechanism: Literal["appconfig_flag", "lambda_alias", "codedeploy"] = "appconfig_flag"
     appconfig: AppConfigTarget = AppConfigTarget()
     alias: AliasTarget | None = None
     codedeploy: CodeDeployTarget | None = None
     steps: list[Annotated[float, Field(gt=0.0, lt=100.0)]] = Field(default_factory=lambda: [5.0, 25.0])
+    # The minimum time a step serves before it may advance or promote (a step shown safe sooner keeps
+    # serving and looking). The judge looks every metric period (at least every LOOK_FLOOR_SECONDS), not
+    # once per bake: a catastrophe is rolled back at the first look (docs/STATISTICS.md, "Looks").
     bake_seconds: int = Field(default=300, ge=1, le=86400)
     metric_period_seconds: Literal[1, 5, 10, 30, 60, 300] = 60
     # CloudWatch makes a datapoint queryable only after CloudWatch Logs has extracted it from the function's
@@ -454,7 +462,7 @@ class CanaryPlan(Strict):
     # read as missing. Every decision waits this much longer (docs/STATISTICS.md, "Late and duplicated
     # metrics"); `genai-cicd canary plan` shows it.
     metric_settle_seconds: int = Field(default=120, ge=0, le=3600)
-    max_intervals_per_step: int = Field(default=12, ge=1, le=500)
+    max_intervals_per_step: int = Field(default=60, ge=1, le=500)  # looks (one per look_seconds)
     min_canary_requests_per_step: int = Field(default=200, ge=1)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
     metrics_namespace: str = Field(default="GenAIApp", min_length=1, max_length=255)
@@ -530,7 +538,16 @@ class CanaryPlan(Strict):
         if 1.0 + self.rollback_tolerance >= self.detect_ratio:
             raise ValueError("rollback_tolerance must leave room below detect_ratio: 1 + rollback_tolerance "
                              "< detect_ratio")
+        if self.max_intervals_per_step * self.look_seconds < self.bake_seconds:
+            raise ValueError(f"max_intervals_per_step: {self.max_intervals_per_step} looks of {self.look_seconds} s "
+                             f"end before bake_seconds ({self.bake_seconds} s), so no step could ever advance")
         return self
+
+    @property
+    def look_seconds(self) -> int:
+        """Time between two looks of the judge: one metric period, at least LOOK_FLOOR_SECONDS (a look reads
+        every whole period settled since the last, so sub-minute periods are judged a minute at a time)."""
+        return max(self.metric_period_seconds, LOOK_FLOOR_SECONDS)
 
     def _shadowable(self) -> None:
         if self.mechanism != "appconfig_flag":

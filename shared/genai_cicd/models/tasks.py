@@ -224,6 +224,11 @@ class CanaryState(TaskModel):
     action: Literal["continue", "next_step", "promote", "rollback"] = "continue"
     outcome: Outcome = "baking"
     window_start: str
+    # When traffic moved to this step's weight: a step advances only once its judged periods reach
+    # bake_seconds past it (the bake is the minimum time a step serves).
+    step_started_at: str | None = None
+    # Seconds the Wait before the next look sleeps: until the next unjudged period has ended and settled.
+    wait_seconds: int = Field(default=60, ge=1, le=86400)
     judge: CanaryEvidence = Field(default_factory=CanaryEvidence)
     last_reasons: list[str] = Field(default_factory=list)
     metric: str | None = None
