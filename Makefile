@@ -83,10 +83,11 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the pydantic models
 	for n in manifest golden-case guardrail-case injection-case score-line canary-stream; do \
 	  $(BIN)/genai-cicd schema $$n > docs/schemas/$$n.schema.json; done
 
-bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 10 minutes on 2 cores)
+bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/ (about 25 minutes on 2 cores)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	@start=$$(date +%s); \
 	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
+	$(BIN)/python bench/catastrophe_latency.py --runs 10 > docs/bench/catastrophe_latency.md && \
 	$(BIN)/python bench/canary_cost.py --runs 200 --pipeline-runs 25 > docs/bench/canary_cost.md && \
 	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md && \
 	$(BIN)/python bench/gate_power_classical.py --runs 400 > docs/bench/gate_power_classical.md && \
@@ -97,9 +98,10 @@ bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/
 	echo "make bench: $$(( $$(date +%s) - start )) s on $$(nproc) CPUs, finished $$(date -u '+%Y-%m-%d %H:%M') UTC" \
 		| tee docs/bench/total.md
 
-bench-quick: $(STAMP)  ## a reduced run of every benchmark (under a minute), to the terminal
+bench-quick: $(STAMP)  ## a reduced run of every benchmark (a couple of minutes), to the terminal
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	$(BIN)/python bench/canary_judge.py --runs 10
+	$(BIN)/python bench/catastrophe_latency.py --runs 1
 	$(BIN)/python bench/canary_cost.py --runs 10 --pipeline-runs 2
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
 	$(BIN)/python bench/gate_power_classical.py --runs 20

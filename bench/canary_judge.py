@@ -3,7 +3,8 @@
 The plan is the one the targets of docs/STATISTICS.md are stated for: one step at
 5%, one-minute intervals, up to 120, metrics errors (baseline 1%) and slow
 requests (baseline 2%). Streams come from bench/canary_streams.py: independent
-requests, bursts, per-arm overdispersion, sticky users, a realised split off the
+requests, bursts, per-arm overdispersion, sticky users, heavy sticky users (issue
+#27), a realised split off the
 nominal weight, and very low traffic (1 request/s). Every contender sees the same
 streams (paired) and looks at every interval.
 

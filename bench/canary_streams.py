@@ -17,6 +17,11 @@ per request (binomially), so the split is never exactly the nominal weight.
   its own failure propensity (Gamma, shape ``SESSION_SHAPE``: a few users fail
   a lot); the canary's sessions are a random ``share`` of them.
 - split off nominal: the canary receives ``SPLIT_OFF`` times the nominal share.
+- heavy sticky users (issue #27's held-out kind): ``USERS`` users stay on one arm for the whole
+  canary (the canary's are a random ``share`` of them); each user's activity is a Gamma multiplier
+  with shape ``USER_SHAPE`` (a few users make most requests), their sessions bring
+  ``HEAVY_SESSION_REQUESTS_PER_MINUTE`` requests a minute for an Exponential ``SESSION_MINUTES``,
+  and each session has its own failure propensity (Gamma, shape ``SESSION_SHAPE``).
 
 ``rps`` is the total request rate; ``share`` the nominal canary share.
 """
@@ -33,8 +38,11 @@ SESSION_MINUTES = 5.0
 SESSION_REQUESTS_PER_MINUTE = 3.0
 SESSION_SHAPE = 0.2
 SPLIT_OFF = 1.3
+USERS = 1000
+USER_SHAPE = 0.2
+HEAVY_SESSION_REQUESTS_PER_MINUTE = 10.0
 
-FAMILIES = ("independent", "bursts", "overdispersed", "sticky users", "split off nominal")
+FAMILIES = ("independent", "bursts", "overdispersed", "sticky users", "heavy sticky users", "split off nominal")
 
 
 def _drift(rng: np.random.Generator, minutes: int) -> np.ndarray:
@@ -79,6 +87,36 @@ def _sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
     return out
 
 
+def _heavy_sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
+                  rates: dict[str, tuple[float, float]], drift: np.ndarray) -> dict[str, np.ndarray]:
+    per_session = HEAVY_SESSION_REQUESTS_PER_MINUTE
+    concurrent = rps * 60 / per_session
+    activity = rng.gamma(USER_SHAPE, 1 / USER_SHAPE, size=USERS)
+    on_canary = rng.random(USERS) < share
+    arrivals = rng.poisson(concurrent / SESSION_MINUTES, size=minutes)
+    starts = np.concatenate([np.zeros(rng.poisson(concurrent), dtype=int), np.repeat(np.arange(minutes), arrivals)])
+    user = rng.choice(USERS, size=starts.size, p=activity / activity.sum())  # busy users start more sessions
+    canary = on_canary[user]
+    life = rng.exponential(SESSION_MINUTES, size=starts.size)
+    ends = np.minimum(minutes, starts + np.ceil(life).astype(int))
+    out = {key: np.zeros(minutes) for key in ("baseline_requests", "canary_requests")}
+    requests = [rng.poisson(per_session, size=max(e - s, 0)) for s, e in zip(starts, ends, strict=True)]
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        if e > s:
+            out["canary_requests" if canary[i] else "baseline_requests"][s:e] += requests[i]
+    for metric, (rate, ratio) in rates.items():
+        propensity = rate * rng.gamma(SESSION_SHAPE, 1 / SESSION_SHAPE, size=starts.size)
+        bad = {"baseline": np.zeros(minutes), "canary": np.zeros(minutes)}
+        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            if e <= s:
+                continue
+            arm = "canary" if canary[i] else "baseline"
+            p = np.minimum(1.0, propensity[i] * (ratio if canary[i] else 1.0) * drift[s:e])
+            bad[arm][s:e] += rng.binomial(requests[i], p)
+        out[f"baseline_{metric}"], out[f"canary_{metric}"] = bad["baseline"], bad["canary"]
+    return out
+
+
 def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
            rates: dict[str, tuple[float, float]], onset: int = 0) -> dict[str, np.ndarray]:
     """Per minute: baseline_requests, canary_requests and, per metric, baseline_<m> and canary_<m>.
@@ -87,10 +125,10 @@ def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, s
     ``onset`` on (a regression that starts within the step), 1 before.
     """
     drift = _drift(rng, minutes)
-    if family == "sticky users":
+    if family in ("sticky users", "heavy sticky users"):
         if onset:
-            raise ValueError("the sticky-users family has no onset")
-        return _sticky(rng, minutes, rps, share, rates, drift)
+            raise ValueError("the sticky-users families have no onset")
+        return (_sticky if family == "sticky users" else _heavy_sticky)(rng, minutes, rps, share, rates, drift)
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
     n = rng.poisson(rps * 60, size=minutes)
