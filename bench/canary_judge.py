@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from canary_streams import FAMILIES, intervals, stream
+from canary_streams import FAMILIES, group_intervals, intervals, stream
 from common import describe, wilson
 from scipy.stats import mannwhitneyu, norm
 
@@ -76,6 +76,31 @@ class Outcome:
     action: str  # promote | rollback
     harmful: bool  # rolled back on evidence of harm (ours), or by the rule (others)
     minute: int
+
+
+GROUPS = 16  # session groups the app reports per arm (plan session_groups)
+GROUPED = f"ours + {GROUPS} session groups"
+
+
+def ours_grouped(groups: list[tuple[dict[str, list[float]], dict[str, list[float]]]]) -> Look:
+    """Ours with the per-group sums the app reports (genai_cicd_app with a sticky key, plan session_groups)."""
+    evidence = [CanaryEvidence()]
+    minute = [0]
+
+    def look(baseline: Arm, canary: Arm) -> str:
+        b_groups, c_groups = groups[minute[0]]
+        minute[0] += 1
+        evidence[0], verdict = judge(PLAN, evidence[0], baseline, canary, step_index=0, baseline_groups=b_groups,
+                                     canary_groups=c_groups, explain=False)
+        if verdict.action == "rollback" and verdict.outcome == "not_shown_safe":
+            return "rollback (not shown safe)"
+        return "promote" if verdict.action == "promote" else verdict.action
+    return look
+
+
+def grouped_contender(s: dict[str, np.ndarray]) -> Callable[[], Look]:
+    groups = group_intervals(s)
+    return lambda: ours_grouped(groups)
 
 
 def ours() -> Look:
@@ -292,11 +317,12 @@ def cell(job: tuple[str, str, float, int, int]) -> dict[str, dict[str, list[Outc
     out: dict[str, dict[str, list[Outcome]]] = {}
     for e, (effect, (errors, slow)) in enumerate(EFFECTS.items()):
         rng = np.random.default_rng([seed, len(label), int(rps), e])
-        streams = [intervals(stream(family, rng, minutes=MINUTES, rps=rps, share=SHARE,
-                                    rates={"errors": (RATES["errors"], errors),
-                                           "slow_requests": (RATES["slow_requests"], slow)}))
-                   for _ in range(runs)]
+        raw = [stream(family, rng, minutes=MINUTES, rps=rps, share=SHARE, groups=GROUPS,
+                      rates={"errors": (RATES["errors"], errors), "slow_requests": (RATES["slow_requests"], slow)})
+               for _ in range(runs)]
+        streams = [intervals(s) for s in raw]
         out[effect] = {name: [play(make, data) for data in streams] for name, make in CONTENDERS.items()}
+        out[effect][GROUPED] = [play(grouped_contender(s), data) for s, data in zip(raw, streams, strict=True)]
     return out
 
 

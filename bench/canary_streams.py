@@ -24,6 +24,12 @@ per request (binomially), so the split is never exactly the nominal weight.
   and each session has its own failure propensity (Gamma, shape ``SESSION_SHAPE``).
 
 ``rps`` is the total request rate; ``share`` the nominal canary share.
+
+With ``groups`` G > 0 each arm's counts are also given per session group, as the app reports them
+(genai_cicd_app, plan ``session_groups``): in the sticky families a session's (heavy: a user's)
+requests all fall in one group (its index mod G); in the others requests are independent, so their
+counts are split among the groups multinomially, by a generator seeded from the stream itself (the
+stream's own draws are the same with or without groups).
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def _bursty(rng: np.random.Generator, n: np.ndarray, rate: np.ndarray) -> np.nda
 
 
 def _sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
-            rates: dict[str, tuple[float, float]], drift: np.ndarray) -> dict[str, np.ndarray]:
+            rates: dict[str, tuple[float, float]], drift: np.ndarray, groups: int = 0) -> dict[str, np.ndarray]:
     per_session = SESSION_REQUESTS_PER_MINUTE
     concurrent = rps * 60 / per_session
     arrivals = rng.poisson(concurrent / SESSION_MINUTES, size=minutes)
@@ -69,26 +75,41 @@ def _sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
     life = rng.exponential(SESSION_MINUTES, size=starts.size)
     ends = np.minimum(minutes, starts + np.ceil(life).astype(int))
     canary = rng.random(starts.size) < share
+    return _sessions(rng, minutes, starts, ends, canary, np.arange(starts.size), per_session, rates, drift, groups)
+
+
+def _sessions(rng: np.random.Generator, minutes: int, starts: np.ndarray, ends: np.ndarray, canary: np.ndarray,
+              cluster: np.ndarray, per_session: float, rates: dict[str, tuple[float, float]], drift: np.ndarray,
+              groups: int) -> dict[str, np.ndarray]:
+    """Requests and bad events of sessions (start, end, arm), per minute; per group of ``cluster`` mod G."""
     out = {key: np.zeros(minutes) for key in ("baseline_requests", "canary_requests")}
+    width = max(groups, 1)
+    by_group = {f"groups_{a}_requests": np.zeros((minutes, width)) for a in ("baseline", "canary")}
     requests = [rng.poisson(per_session, size=max(e - s, 0)) for s, e in zip(starts, ends, strict=True)]
     for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
         if e > s:
-            out["canary_requests" if canary[i] else "baseline_requests"][s:e] += requests[i]
+            arm = "canary" if canary[i] else "baseline"
+            out[f"{arm}_requests"][s:e] += requests[i]
+            by_group[f"groups_{arm}_requests"][s:e, cluster[i] % width] += requests[i]
     for metric, (rate, ratio) in rates.items():
         propensity = rate * rng.gamma(SESSION_SHAPE, 1 / SESSION_SHAPE, size=starts.size)
         bad = {"baseline": np.zeros(minutes), "canary": np.zeros(minutes)}
+        for a in ("baseline", "canary"):
+            by_group[f"groups_{a}_{metric}"] = np.zeros((minutes, width))
         for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
             if e <= s:
                 continue
             arm = "canary" if canary[i] else "baseline"
             p = np.minimum(1.0, propensity[i] * (ratio if canary[i] else 1.0) * drift[s:e])
-            bad[arm][s:e] += rng.binomial(requests[i], p)
+            x = rng.binomial(requests[i], p)
+            bad[arm][s:e] += x
+            by_group[f"groups_{arm}_{metric}"][s:e, cluster[i] % width] += x
         out[f"baseline_{metric}"], out[f"canary_{metric}"] = bad["baseline"], bad["canary"]
-    return out
+    return {**out, **by_group} if groups else out
 
 
 def _heavy_sticky(rng: np.random.Generator, minutes: int, rps: float, share: float,
-                  rates: dict[str, tuple[float, float]], drift: np.ndarray) -> dict[str, np.ndarray]:
+                  rates: dict[str, tuple[float, float]], drift: np.ndarray, groups: int = 0) -> dict[str, np.ndarray]:
     per_session = HEAVY_SESSION_REQUESTS_PER_MINUTE
     concurrent = rps * 60 / per_session
     activity = rng.gamma(USER_SHAPE, 1 / USER_SHAPE, size=USERS)
@@ -99,26 +120,12 @@ def _heavy_sticky(rng: np.random.Generator, minutes: int, rps: float, share: flo
     canary = on_canary[user]
     life = rng.exponential(SESSION_MINUTES, size=starts.size)
     ends = np.minimum(minutes, starts + np.ceil(life).astype(int))
-    out = {key: np.zeros(minutes) for key in ("baseline_requests", "canary_requests")}
-    requests = [rng.poisson(per_session, size=max(e - s, 0)) for s, e in zip(starts, ends, strict=True)]
-    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        if e > s:
-            out["canary_requests" if canary[i] else "baseline_requests"][s:e] += requests[i]
-    for metric, (rate, ratio) in rates.items():
-        propensity = rate * rng.gamma(SESSION_SHAPE, 1 / SESSION_SHAPE, size=starts.size)
-        bad = {"baseline": np.zeros(minutes), "canary": np.zeros(minutes)}
-        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-            if e <= s:
-                continue
-            arm = "canary" if canary[i] else "baseline"
-            p = np.minimum(1.0, propensity[i] * (ratio if canary[i] else 1.0) * drift[s:e])
-            bad[arm][s:e] += rng.binomial(requests[i], p)
-        out[f"baseline_{metric}"], out[f"canary_{metric}"] = bad["baseline"], bad["canary"]
-    return out
+    # The app's sticky key is the user here: all of a user's sessions fall in one group.
+    return _sessions(rng, minutes, starts, ends, canary, user, per_session, rates, drift, groups)
 
 
 def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
-           rates: dict[str, tuple[float, float]], onset: int = 0) -> dict[str, np.ndarray]:
+           rates: dict[str, tuple[float, float]], onset: int = 0, groups: int = 0) -> dict[str, np.ndarray]:
     """Per minute: baseline_requests, canary_requests and, per metric, baseline_<m> and canary_<m>.
 
     ``rates`` maps a metric to (baseline rate, canary/baseline ratio); the ratio applies from minute
@@ -128,7 +135,8 @@ def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, s
     if family in ("sticky users", "heavy sticky users"):
         if onset:
             raise ValueError("the sticky-users families have no onset")
-        return (_sticky if family == "sticky users" else _heavy_sticky)(rng, minutes, rps, share, rates, drift)
+        return (_sticky if family == "sticky users" else _heavy_sticky)(rng, minutes, rps, share, rates, drift,
+                                                                        groups)
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
     n = rng.poisson(rps * 60, size=minutes)
@@ -148,7 +156,33 @@ def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, s
         else:
             x_b, x_c = rng.binomial(n_b, r_b), rng.binomial(n_c, r_c)
         out[f"baseline_{metric}"], out[f"canary_{metric}"] = x_b.astype(float), x_c.astype(float)
+    return out | _split(out, groups) if groups else out
+
+
+def _split(s: dict[str, np.ndarray], groups: int) -> dict[str, np.ndarray]:
+    """Independent requests in G groups: each request's group is uniform, and a bad event falls in a
+    group in proportion to the group's requests that minute."""
+    split = np.random.default_rng([int(s["baseline_requests"].sum()), int(s["canary_requests"].sum()), groups])
+    metrics = [k[len("baseline_"):] for k in s if k.startswith("baseline_") and k != "baseline_requests"]
+    out: dict[str, np.ndarray] = {}
+    for arm in ("baseline", "canary"):
+        requests = split.multinomial(s[f"{arm}_requests"].astype(int), np.full(groups, 1.0 / groups))
+        out[f"groups_{arm}_requests"] = requests.astype(float)
+        shares = requests / np.maximum(requests.sum(axis=1, keepdims=True), 1)
+        shares[requests.sum(axis=1) == 0] = 1.0 / groups
+        for metric in metrics:
+            bad = s[f"{arm}_{metric}"].astype(int)
+            out[f"groups_{arm}_{metric}"] = np.array([split.multinomial(b, p) for b, p in zip(bad, shares,
+                                                                                           strict=True)], dtype=float)
     return out
+
+
+def group_intervals(s: dict[str, np.ndarray]) -> list[tuple[dict[str, list[float]], dict[str, list[float]]]]:
+    """(baseline, canary) per-group sums per minute, as AnalyzeCanary passes them to the judge."""
+    fields = [k[len("groups_baseline_"):] for k in s if k.startswith("groups_baseline_")]
+    return [({f: [float(v) for v in s[f"groups_baseline_{f}"][t]] for f in fields},
+             {f: [float(v) for v in s[f"groups_canary_{f}"][t]] for f in fields})
+            for t in range(len(s["baseline_requests"]))]
 
 
 def intervals(s: dict[str, np.ndarray]) -> list[tuple[dict[str, float | None], dict[str, float | None]]]:

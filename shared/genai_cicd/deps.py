@@ -128,6 +128,7 @@ class Deps:
             baseline=manifest.baseline.model_dump(mode="json"), candidate=manifest.candidate.model_dump(mode="json"),
             release_id=release_id, capture=manifest.flag_capture(),
             shadow_capture=manifest.canary.shadow.capture() if manifest.canary.shadow else None,
+            session_groups=manifest.canary.session_groups,
         )
 
     @cached_property

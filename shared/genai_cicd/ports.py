@@ -197,6 +197,10 @@ class CanaryMetrics(Protocol):
 
     def interval_counts_or_none(self, **query: Any) -> dict[str, dict[str, float | None]] | None: ...
 
+    def group_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                     period: int, groups: int, fields: tuple[str, ...],
+                     arms: tuple[str, ...] = ...) -> dict[str, dict[str, list[float]]] | None: ...
+
     def first_seen(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
                    arm: str = ..., period: int = ..., otel: OtelGenAINames | None = ...) -> datetime | None: ...
 

@@ -227,3 +227,27 @@ def test_with_otel_metrics_a_failure_without_a_measured_latency_still_records_it
     app.record_error(app.route({}))
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [(d.get("gen_ai.client.operation.duration"), d.get("error.type")) for d in docs] == [([0.0], "_OTHER")]
+
+
+def test_given_session_groups_in_the_flag_then_each_session_counts_in_one_group_on_its_own_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #27: the app reports its counts per session group (a hash of the sticky key, not the ramp's
+    hash, or the canary's users would all share the low groups); the judge's own series are unchanged."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "GenAIApp")
+    app = App(flag(5, session_groups=8))
+    groups = {k: app.route({}, sticky_key=k).group for k in (f"user-{i}" for i in range(800))}
+    assert set(groups.values()) == set(range(8)) and groups == {k: app.route({}, sticky_key=k).group for k in groups}
+    canary = [g for k, g in groups.items() if app.route({}, sticky_key=k).arm == "candidate"]
+    assert len(set(canary)) >= 5, canary  # the canary's users spread over the groups
+    assert App(flag(5)).route({}, sticky_key="user-1").group is None  # not asked: no groups
+    assert App(flag(5, session_groups=8)).route({}).group is None  # no sticky key: no session to group
+    assert App(flag(5, session_groups=99)).route({}, sticky_key="u").group is None  # not a sane count
+    route = app.route({}, sticky_key="user-7")
+    app.record_error(route)
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["app", "environment", "variant", "session_group"]]
+    assert (line["variant"], line["session_group"], line["Requests"], line["Errors"]) == (
+        route.metric_variant, str(groups["user-7"]), [1.0], [1.0])
+    assert "CostUSD" not in line and "LatencyMs" not in line
+    doc = emitted(app)  # the handler's own line: exactly app, environment, variant, as before
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["app", "environment", "variant"]]

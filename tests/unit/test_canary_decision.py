@@ -406,3 +406,81 @@ def test_a_plan_whose_looks_end_before_its_bake_is_refused() -> None:
     with pytest.raises(ValidationError, match="max_intervals_per_step: 4 looks of 60 s end before bake_seconds"):
         CanaryPlan(bake_seconds=300, max_intervals_per_step=4)
     assert CanaryPlan(bake_seconds=300, max_intervals_per_step=5).look_seconds == 60
+
+
+def test_session_groups_measure_how_much_sessions_fail_together() -> None:
+    from genai_cicd.canary.sequential import GroupEvidence, GroupSums
+
+    even = GroupSums().add([5, 4, 6, 5, 5, 5, 4, 6], [500] * 8)  # as independent requests split them
+    assert 1.0 <= (even.index() or 0) < 1.5
+    one_session = GroupSums().add([40, 0, 0, 0, 0, 0, 0, 0], [500] * 8)  # one group's session failed 40 times
+    assert (one_session.index() or 0) > 20
+    assert GroupSums().add([0] * 8, [500] * 8).index() is None  # nothing to measure
+    both = GroupEvidence().add([40, 0, 0, 0], [50] * 4, [5, 4, 6, 5], [500] * 4)
+    assert both.factor() > both.baseline.index()  # type: ignore[operator]  # the canary's own index takes over
+    assert GroupEvidence().add([1, 0, 0, 1], [50] * 4, [40, 0, 0, 0], [500] * 4).factor() > 20  # baseline's prior
+
+
+@pytest.mark.parametrize("errors", [1.0, 2.0])
+def test_given_heavy_sticky_users_then_session_groups_keep_the_judge_from_rolling_back_or_promoting_by_chance(
+        errors: float) -> None:
+    """Issue #27's heavy sticky users (a few users make most requests; a session's failures go together): on
+    the same 30 streams, the judge without groups rolls back harmless canaries as harmful and promotes 2x
+    regressions; with the app's 16 session groups it does neither. Planted bug: tempering without the
+    groups' estimate (CountEvidence.dispersion_factor) fails the second half."""
+    from canary_streams import group_intervals
+
+    def play(data: list[tuple[dict[str, float | None], dict[str, float | None]]],
+             groups: list[tuple[dict[str, list[float]], dict[str, list[float]]]] | None) -> Verdict:
+        evidence = CanaryEvidence()
+        for i, (baseline, canary) in enumerate(data):
+            b_groups, c_groups = groups[i] if groups else (None, None)
+            evidence, verdict = judge(PLAN, evidence, baseline, canary, step_index=0, baseline_groups=b_groups,
+                                      canary_groups=c_groups, explain=False)
+            if verdict.action != "continue":
+                return verdict
+        return verdict
+
+    rng = np.random.default_rng([27, int(errors)])
+    streams = [stream("heavy sticky users", rng, minutes=120, rps=20, share=0.05, groups=16,
+                      rates={"errors": (RATES["errors"], errors), "slow_requests": (RATES["slow_requests"], 1.0)})
+               for _ in range(30)]
+    alone = [play(intervals(s), None) for s in streams]
+    grouped = [play(intervals(s), group_intervals(s)) for s in streams]
+    wrong = "shown_harmful" if errors == 1.0 else "shown_safe"
+    assert sum(v.outcome == wrong for v in alone) >= 2, [v.outcome for v in alone]
+    assert sum(v.outcome == wrong for v in grouped) == 0, [v.outcome for v in grouped]
+
+
+def test_a_replayed_stream_carries_session_groups_and_impossible_groups_are_refused() -> None:
+    from canary_streams import group_intervals
+    from pydantic import ValidationError
+
+    from genai_cicd.canary.replay import replay
+    from genai_cicd.canary.stream import ArmCounts, CanaryStream
+
+    rng = np.random.default_rng([27, 2])
+    s = stream("heavy sticky users", rng, minutes=120, rps=20, share=0.05, groups=16,
+               rates={"errors": (RATES["errors"], 2.0), "slow_requests": (RATES["slow_requests"], 1.0)})
+    rows = [{"baseline": {**b, "groups": bg}, "canary": {**c, "groups": cg}}
+            for (b, c), (bg, cg) in zip(intervals(s), group_intervals(s), strict=True)]
+    grouped = replay(CanaryStream.model_validate({"canary_share": 0.05, "intervals": rows}), PLAN)["final"]
+    plain = [{"baseline": b, "canary": c} for b, c in intervals(s)]
+    alone = replay(CanaryStream.model_validate({"canary_share": 0.05, "intervals": plain}), PLAN)["final"]
+    assert grouped["action"] != "promote"
+    assert grouped != alone  # the groups reached the judge
+    for bad in ({"errors": [1.0, 0.0]}, {"requests": [3.0, 4.0], "errors": [1.0]},
+                {"requests": [3.0, 4.0], "errors": [4.0, 0.0]}, {"requests": [5.0]}, {"requests": [1.0, -1.0]}):
+        with pytest.raises(ValidationError):
+            ArmCounts(requests=7.0, errors=1.0, groups=bad)
+
+
+def test_session_groups_need_the_flag_mechanism() -> None:
+    from pydantic import ValidationError
+
+    assert CanaryPlan(session_groups=16).session_groups == 16
+    with pytest.raises(ValidationError, match="session_groups needs mechanism appconfig_flag"):
+        CanaryPlan(session_groups=16, mechanism="lambda_alias",
+                   alias={"function_name": "f", "alias": "live"})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        CanaryPlan(session_groups=64)  # GetMetricData: 2 arms x 5 fields x 32 groups at most

@@ -51,6 +51,8 @@ SHADOW_FIELD = "genai_cicd_shadow"
 # too large to send with its baseline answer is not shadowed.
 MAX_SHADOW_EVENT_BYTES = 1_000_000
 ARMS = ("baseline", "candidate")
+# The counts reported per session group (the judge's count metrics and their requests).
+GROUP_COUNTS = ("Requests", "Errors", "SlowRequests", "GuardrailInterventions", "LowQuality")
 EXPIRY_TAG = "genai-cicd:expire-days"
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # The app's clock: the wall clock in Lambda; the embedded AWS swaps in its simulated one (use_clock).
@@ -158,12 +160,25 @@ class Route:
     shadow_share: float = 0.0
     shadow_of: dict[str, Any] | None = None
     skip: str | None = None
+    # The session group of a user request while the flag asks for them (session_groups): the hash of the
+    # sticky key, so all of a session's (or user's) requests count in one group.
+    group: int | None = None
 
     @property
     def metric_variant(self) -> str:
         if self.shadow_of is not None:
             return f"{self.arm}-shadow"
         return f"{self.arm}-probe" if self.synthetic else self.arm
+
+
+def session_group(key: str, groups: int) -> int:
+    """The group of a sticky key: its own hash (not the ramp's, or the canary's users would share a group)."""
+    return min(groups - 1, int(sample_point(f"session-group\x1f{key}") * groups))
+
+
+def _groups(value: Any) -> int | None:
+    """The flag's session_groups, when it is a sane count (anything else: report no groups)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 2 <= value <= 32 else None
 
 
 def sticky_bucket(release_id: str, key: str) -> float:
@@ -228,8 +243,10 @@ class ReleasedApp:
                          synthetic=True, probe_id=str(probe.get("id", ""))[:100] or None, capture=capture,
                          payload=payload)
         arm = self._pick(weight, release_id, sticky_key)
+        groups = _groups(flag.get("session_groups"))
+        group = session_group(sticky_key, groups) if groups is not None and sticky_key is not None else None
         return Route(arm=arm, variant=flag[arm], release_id=release_id, weight=weight, capture=capture,
-                     payload=payload, shadow_share=shadow_share)
+                     payload=payload, shadow_share=shadow_share, group=group)
 
     def _pick(self, weight: float, release_id: str | None, sticky_key: str | None) -> str:
         place = (sticky_bucket(release_id or "", sticky_key) if sticky_key is not None
@@ -246,6 +263,23 @@ class ReleasedApp:
         if latency_ms is not None:
             self.metrics.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=latency_ms,
                                     resolution=resolution)
+        if route.group is not None:
+            self._emit_group(route, values, resolution)
+
+    def _emit_group(self, route: Route, values: dict[str, float], resolution: MetricResolution) -> None:
+        """The request's counts again, on their own EMF line, under app, environment, variant and
+        session_group: the canary judge sums each group to see how much a session's requests fail together.
+        A separate line, so the judge's own series (exactly app, environment, variant) are unchanged."""
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+        line = AmazonCloudWatchEMFProvider(namespace=self.metrics.namespace, service="")
+        for key, val in {"app": self.settings.app, "environment": self.settings.environment,
+                         "variant": route.metric_variant, "session_group": str(route.group)}.items():
+            line.add_dimension(name=key, value=val)
+        for name in GROUP_COUNTS:
+            if name in values:
+                line.add_metric(name=name, unit=MetricUnit.Count, value=values[name], resolution=resolution)
+        line.flush_metrics()
 
     def record(self, route: Route, *, latency_ms: float, input_tokens: int, output_tokens: int, cost_usd: float,
                guardrail_intervened: bool = False, low_quality: bool = False) -> None:

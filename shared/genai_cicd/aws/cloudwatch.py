@@ -92,6 +92,26 @@ class CanaryMetricsReader:
         sums = _sum_pages(self._cw, queries, start, end)
         return {arm: {field: sums[f"{arm[0]}_{field}"] for field in fields} for arm in arms}
 
+    def group_counts(self, *, namespace: str, app: str, environment: str, start: datetime, end: datetime,
+                     period: int, groups: int, fields: tuple[str, ...],
+                     arms: tuple[str, ...] = ARMS) -> dict[str, dict[str, list[float]]] | None:
+        """{arm: {field: [sum per session group]}}: the app's counts under the extra dimension
+        ``session_group`` (genai_cicd_app, while the flag asks for them). A group with no datapoint had
+        no request (0); None when no group of an arm has a datapoint (the app reports none), so the
+        judge falls back to its other estimate. At most 2 x 5 x 32 = 320 queries: one GetMetricData call."""
+        queries = [{"Id": f"{arm[0]}_{field}_{g}", "ReturnData": True, "MetricStat": {
+            "Metric": {**own_series(namespace, COUNT_METRICS[field], app, environment, arm),
+                       "Dimensions": [*own_series(namespace, COUNT_METRICS[field], app, environment, arm)[
+                           "Dimensions"], {"Name": "session_group", "Value": str(g)}]},
+            "Period": period, "Stat": "Sum"}} for arm in arms for field in fields for g in range(groups)]
+        sums = _sum_pages(self._cw, queries, start, end)
+        out: dict[str, dict[str, list[float]]] = {}
+        for arm in arms:
+            if all(sums[f"{arm[0]}_requests_{g}"] is None for g in range(groups)):
+                return None
+            out[arm] = {field: [sums[f"{arm[0]}_{field}_{g}"] or 0.0 for g in range(groups)] for field in fields}
+        return out
+
     def _otel_counts(self, namespace: str, otel: OtelGenAINames, start: datetime, end: datetime, period: int,
                      arms: tuple[str, ...], fields: tuple[str, ...]) -> dict[str, dict[str, float | None]]:
         """The stream fields from the OpenTelemetry GenAI metrics; fields they do not define are None.

@@ -32,8 +32,9 @@ class AppConfigFlag:
     def __init__(self, appconfig: Any, *, application_id: str, environment_id: str, profile_id: str,
                  strategy_id: str, baseline: dict[str, Any], candidate: dict[str, Any], release_id: str,
                  wait_seconds: float = 120.0, poll_seconds: float = 0.2, capture: dict[str, Any] | None = None,
-                 shadow_capture: dict[str, Any] | None = None) -> None:
+                 shadow_capture: dict[str, Any] | None = None, session_groups: int | None = None) -> None:
         self._ac = appconfig
+        self._groups = session_groups
         self._app = application_id
         self._env = environment_id
         self._profile = profile_id
@@ -70,6 +71,8 @@ class AppConfigFlag:
                                "baseline": self._baseline, "candidate": self._candidate}
         if self._capture is not None and weight > 0:
             doc["capture"] = self._capture  # genai_cicd_app captures answers only while a canary runs
+        if self._groups is not None and weight > 0:
+            doc["session_groups"] = self._groups  # and reports counts per session group only then
         if shadow_share > 0:
             doc["shadow"] = {"share": shadow_share}  # any later document without it switches shadowing off
             doc["capture"] = self._shadow_capture or {"share": 0.0, "store": "hashes", "retention_days": 1}

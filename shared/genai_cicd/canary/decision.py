@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genai_cicd.canary.sequential import (
     CATASTROPHE_MULTIPLES,
     Dispersion,
+    GroupEvidence,
     PairedMeans,
     ScoreSums,
     StepCounts,
@@ -77,6 +78,7 @@ PAIRED_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tokens_per_request": ("max_token_increase", ("input_tokens", "output_tokens")),
 }
 Arm = dict[str, float | None]
+Groups = dict[str, list[float]]  # per field ("requests", a metric): one arm's sums per session group
 Stream = Literal["user", "probe"]
 QUALITY = "quality"
 
@@ -90,6 +92,8 @@ class CountEvidence(Model):
     dispersion: Dispersion = Field(default_factory=Dispersion)
     # The interval that pushed hardest toward harm: [step, x_c, n_c, x_b, n_b, score].
     worst: list[float] | None = None
+    # Per session group, over the whole canary, when the app reports them (plan session_groups).
+    groups: GroupEvidence | None = None
 
     def add(self, x_c: float, n_c: float, x_b: float, n_b: float, theta0: float) -> CountEvidence:
         score = interval_harm_score(x_c, n_c, x_b, n_b, theta0)
@@ -97,7 +101,18 @@ class CountEvidence(Model):
         if worst is None or score > worst[5]:
             worst = [float(len(self.steps) - 1), x_c, n_c, x_b, n_b, score]
         return CountEvidence(steps=[*self.steps[:-1], self.steps[-1].add(x_c, n_c, x_b, n_b)],
-                             dispersion=self.dispersion.add(x_c, n_c, x_b, n_b), worst=worst)
+                             dispersion=self.dispersion.add(x_c, n_c, x_b, n_b), worst=worst, groups=self.groups)
+
+    def add_groups(self, canary: Groups, baseline: Groups, metric: str) -> CountEvidence:
+        """Fold one interval's per-group sums of both arms (the metric's and the requests')."""
+        groups = self.groups or GroupEvidence()
+        return self.model_copy(update={"groups": groups.add(canary[metric], canary["requests"], baseline[metric],
+                                                            baseline["requests"])})
+
+    def dispersion_factor(self) -> float:
+        """The larger of the two estimates: successive intervals (bursts, wobbling arms) and session groups
+        (a session's failures, however long it lasts)."""
+        return max(self.dispersion.factor(), self.groups.factor() if self.groups is not None else 1.0)
 
     def without_worst(self) -> list[StepCounts]:
         """The steps' counts without the interval that pushed hardest toward harm."""
@@ -241,6 +256,7 @@ def _signed(x: float | None) -> str:
 
 def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm, *, step_index: int,
           elapsed_seconds: float | None = None, step_seconds: float | None = None,
+          baseline_groups: Groups | None = None, canary_groups: Groups | None = None,
           explain: bool = True) -> tuple[CanaryEvidence, Verdict]:
     """Fold one interval (per-arm sums, None = CloudWatch had no datapoint) into the evidence and decide.
 
@@ -273,6 +289,9 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 notes.append(f"{metric}: no data for the {'canary' if x_c is None else 'baseline'}")
                 continue
             counts[metric] = counts.get(metric, CountEvidence()).add(x_c, n_c, x_b, n_b, theta_harm)
+            if _grouped(canary_groups, metric) and _grouped(baseline_groups, metric):
+                assert canary_groups is not None and baseline_groups is not None
+                counts[metric] = counts[metric].add_groups(canary_groups, baseline_groups, metric)
         for check in paired_checks:
             if check == QUALITY:
                 continue
@@ -328,7 +347,7 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                                           allowance=plan.detect_ratio, status="no data", canary="no data",
                                           baseline="no data")
             continue
-        disp = ev.dispersion.factor()
+        disp = ev.dispersion_factor()
         critical = metric in plan.critical_metrics
         # No single interval rolls back on its own (WITHOUT_WORST). An extra condition only makes
         # the test stricter, so its error rate stays at most alpha/k.
@@ -343,7 +362,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
             catastrophes.add(metric)
         step = ev.steps[-1]
         negligible = log_e_rate_below(step.canary_bad, step.canary_requests, plan.negligible_rate,
-                                      ev.dispersion.arms()[0]) >= log_safe_rate
+                                      max(ev.dispersion.arms()[0], ev.groups.factor() if ev.groups else 1.0)
+                                      ) >= log_safe_rate
         is_safe = negligible or log_e_safe(ev.steps[-1:], plan.detect_ratio, disp) >= log_safe_ratio
         if is_harmful:
             harmful.append(metric)
@@ -474,6 +494,13 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
     return verdict("continue", "baking", None, why)
 
 
+def _grouped(groups: Groups | None, metric: str) -> bool:
+    """Both the metric's and the requests' per-group sums, of one length (a partial read adds nothing)."""
+    if not groups or metric not in groups or "requests" not in groups:
+        return False
+    return len(groups[metric]) == len(groups["requests"]) >= 2
+
+
 def with_alpha(plan: CanaryPlan, alpha: float) -> CanaryPlan:
     return plan.model_copy(update={"alpha": alpha})
 
@@ -506,7 +533,8 @@ def _tagged(verdict: Verdict, stream: str) -> Verdict:
 def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, user_canary: Arm, *,
                   probe: CanaryEvidence | None = None, probe_baseline: Arm | None = None,
                   probe_canary: Arm | None = None, step_index: int, elapsed_seconds: float | None = None,
-                  step_seconds: float | None = None, budget_spent: bool = False, explain: bool = True
+                  step_seconds: float | None = None, baseline_groups: Groups | None = None,
+                  canary_groups: Groups | None = None, budget_spent: bool = False, explain: bool = True
                   ) -> tuple[CanaryEvidence, CanaryEvidence | None, Verdict, Stream]:
     """AnalyzeCanary's decision for one interval: user traffic alone, or with the probe stream beside it.
 
@@ -518,13 +546,14 @@ def judge_streams(plan: CanaryPlan, user: CanaryEvidence, user_baseline: Arm, us
     if probe is None or probe_baseline is None or probe_canary is None:
         evidence, verdict = judge(plan, user, user_baseline, user_canary, step_index=step_index,
                                   elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,
-                                  explain=explain)
+                                  baseline_groups=baseline_groups, canary_groups=canary_groups, explain=explain)
         probe_ev: CanaryEvidence | None = None
         stream: Stream = "user"
     else:
         half = with_alpha(plan, plan.alpha / 2)
         evidence, user_verdict = judge(half, user, user_baseline, user_canary, step_index=step_index,
                                        elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,
+                                       baseline_groups=baseline_groups, canary_groups=canary_groups,
                                        explain=explain)
         probe_ev, probe_verdict = judge(half, probe, probe_baseline, probe_canary, step_index=step_index,
                                         elapsed_seconds=elapsed_seconds, step_seconds=step_seconds,

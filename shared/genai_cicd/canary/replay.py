@@ -11,13 +11,14 @@ from the stream, never assumed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from genai_cicd.canary.decision import CanaryEvidence, judge
-from genai_cicd.canary.stream import CanaryStream
+from genai_cicd.canary.stream import CanaryStream, GroupField
 from genai_cicd.errors import InvalidInput
 from genai_cicd.models.documents import load_json, read_text
 from genai_cicd.models.manifest import MAX_MANIFEST_BYTES, CanaryPlan, decode_manifest_text
@@ -61,6 +62,10 @@ def _nearest_step(plan: CanaryPlan, baseline_requests: float | None, canary_requ
     return min(range(len(plan.steps)), key=lambda i: abs(plan.steps[i] - share))
 
 
+def _as_groups(groups: Mapping[GroupField, list[float]] | None) -> dict[str, list[float]] | None:
+    return None if groups is None else {str(k): list(v) for k, v in groups.items()}
+
+
 def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
     evidence = CanaryEvidence()
     step = 0
@@ -74,9 +79,12 @@ def replay(stream: CanaryStream, plan: CanaryPlan) -> dict[str, Any]:
             decisions.append({"interval": index, "step": step, "skipped": f"traffic still at step {shown + 1}"})
             continue
         step_looks += 1
-        evidence, verdict = judge(plan, evidence, iv.baseline.model_dump(), iv.canary.model_dump(),
+        baseline, canary = iv.baseline.model_dump(exclude={"groups"}), iv.canary.model_dump(exclude={"groups"})
+        evidence, verdict = judge(plan, evidence, baseline, canary,
                                   step_index=step, elapsed_seconds=(index + 1) * plan.look_seconds,
-                                  step_seconds=step_looks * plan.look_seconds)
+                                  step_seconds=step_looks * plan.look_seconds,
+                                  baseline_groups=_as_groups(iv.baseline.groups),
+                                  canary_groups=_as_groups(iv.canary.groups))
         decisions.append({"interval": index, "step": step, "action": verdict.action, "outcome": verdict.outcome,
                           "metric": verdict.metric, "reasons": verdict.reasons,
                           "metrics": {m: b.model_dump() for m, b in verdict.metrics.items()}})

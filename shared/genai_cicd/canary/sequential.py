@@ -284,6 +284,71 @@ class Dispersion(Frozen):
         return (canary * wc + base * wb) / (wc + wb)
 
 
+# ------------------------------------------------------------------ session groups (cluster-robust)
+
+# The canary's own group index is shrunk toward the baseline's as if the baseline's had been seen over
+# this many bad events of the canary (the baseline's many sessions estimate the same traffic's index).
+GROUP_PRIOR_BAD = 20.0
+
+
+class GroupSums(Frozen):
+    """One arm's bad events and requests per session group, summed over the canary so far.
+
+    The app puts every session (its sticky key) in one of G groups by a hash, so a session's requests
+    never straddle two groups and the groups' sums are independent whatever a session does: however
+    long it lasts, however often it fails, however active its user. The "random groups" estimate of
+    the variance of the arm's total is then G/(G-1) sum_g (x_g - r n_g)^2 (r = X/N), and its ratio to
+    the binomial variance X (1 - r) is the dispersion of the total count, sessions included (the
+    successive-interval estimate misses a session's failures that persist over several intervals).
+    """
+
+    bad: list[float] = Field(default_factory=list)
+    requests: list[float] = Field(default_factory=list)
+
+    def add(self, bad: Sequence[float], requests: Sequence[float]) -> GroupSums:
+        if not self.bad:
+            return GroupSums(bad=[float(b) for b in bad], requests=[float(n) for n in requests])
+        if len(bad) != len(self.bad) or len(requests) != len(self.requests):
+            return self  # a plan's group count never changes within a canary; a stray interval is ignored
+        return GroupSums(bad=[a + float(b) for a, b in zip(self.bad, bad, strict=True)],
+                         requests=[a + float(n) for a, n in zip(self.requests, requests, strict=True)])
+
+    def index(self) -> float | None:
+        """The dispersion of the total (at least 1), or None with no bad events or fewer than two groups."""
+        x, n = sum(self.bad), sum(self.requests)
+        filled = sum(1 for v in self.requests if v > 0)
+        if x <= 0 or n <= 0 or filled < 2 or x >= n:
+            return None
+        r = x / n
+        g = len(self.bad)
+        variance = g / (g - 1) * sum((b - r * m) ** 2 for b, m in zip(self.bad, self.requests, strict=True))
+        return max(1.0, variance / (x * (1 - r)))
+
+
+class GroupEvidence(Frozen):
+    canary: GroupSums = GroupSums()
+    baseline: GroupSums = GroupSums()
+
+    def add(self, canary_bad: Sequence[float], canary_requests: Sequence[float], baseline_bad: Sequence[float],
+            baseline_requests: Sequence[float]) -> GroupEvidence:
+        return GroupEvidence(canary=self.canary.add(canary_bad, canary_requests),
+                             baseline=self.baseline.add(baseline_bad, baseline_requests))
+
+    def factor(self) -> float:
+        """The dispersion the judge tempers by, from the groups: the baseline's index (many sessions, so
+        known early), the canary's own taking over as its bad events grow; 1 without data."""
+        base = self.baseline.index()
+        canary = self.canary.index()
+        if base is None and canary is None:
+            return 1.0
+        if canary is None:
+            return base or 1.0
+        if base is None:
+            return canary
+        weight = sum(self.canary.bad) / (sum(self.canary.bad) + GROUP_PRIOR_BAD)
+        return max(base, weight * canary + (1 - weight) * base)
+
+
 # ------------------------------------------------------------------ paired per-interval ratios
 
 

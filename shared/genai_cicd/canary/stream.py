@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_INTERVALS = 100_000
+GroupField = Literal["requests", "errors", "slow_requests", "low_quality", "guardrail_interventions"]
 
 
 class ArmCounts(BaseModel):
@@ -29,6 +32,10 @@ class ArmCounts(BaseModel):
     input_tokens: float | None = Field(default=None, ge=0)
     output_tokens: float | None = Field(default=None, ge=0)
     cost_usd: float | None = Field(default=None, ge=0)
+    # Per session group (the app's sticky key hashed into G groups, plan session_groups): "requests" and
+    # any count metric, each a list of G sums (docs/STATISTICS.md, "Session groups").
+    groups: dict[GroupField, Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=32)]
+                 ] | None = None
 
     @model_validator(mode="after")
     def _bad_not_above_requests(self) -> ArmCounts:
@@ -37,10 +44,24 @@ class ArmCounts(BaseModel):
                 value = getattr(self, name)
                 if value is not None and value > self.requests:
                     raise ValueError(f"{name} ({value}) exceeds requests ({self.requests})")
+        if self.groups is not None:
+            _groups(self.groups)
         _unit_sums("quality_count", self.quality_count, "quality_sum", self.quality_sum, self.quality_sum_squares)
         _unit_sums("quality_pairs", self.quality_pairs, "quality_pairs_sum", self.quality_pairs_sum,
                    self.quality_pairs_sum_squares)
         return self
+
+
+def _groups(groups: dict[GroupField, list[float]]) -> None:
+    """Per-group sums: requests among them, one length, no group with more bad events than requests."""
+    requests = groups.get("requests")
+    if requests is None:
+        raise ValueError("groups needs 'requests' beside the metrics it splits")
+    for name, values in groups.items():
+        if len(values) != len(requests):
+            raise ValueError(f"groups.{name} has {len(values)} groups, groups.requests {len(requests)}")
+        if name != "requests" and any(v > r for v, r in zip(values, requests, strict=True)):
+            raise ValueError(f"groups.{name}: a group has more bad events than requests")
 
 
 def _unit_sums(count_name: str, count: float | None, sum_name: str, total: float | None,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genai_cicd.canary import planning
-from genai_cicd.canary.decision import CanaryEvidence, judge_streams
+from genai_cicd.canary.decision import CanaryEvidence, judge_streams, judged_metrics
 from genai_cicd.canary.planning import PlanEstimate
 from genai_cicd.deps import Deps
 from genai_cicd.errors import ReleaseFenced, RollbackVerificationFailed
@@ -186,6 +186,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
             start=start, end=end, period=plan.metric_period_seconds, arms=arms, otel=otel)
 
     counts = read(("baseline", "candidate"))
+    groups = read_groups(deps, manifest, start, end)
     interval = canary.judge.intervals + 1
     scores, online, scores_key = score_interval(deps, release, manifest, canary.online, end, interval)
     if plan.online_quality is not None:
@@ -208,6 +209,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         probe_baseline=probe_counts["baseline"] if probe_counts else None,
         probe_canary=probe_counts["candidate"] if probe_counts else None, step_index=canary.step_index,
         elapsed_seconds=elapsed, step_seconds=(end - step_began(canary)).total_seconds(),
+        baseline_groups=groups["baseline"] if groups else None, canary_groups=groups["candidate"] if groups else None,
         budget_spent=online.budget_spent)
     if probe_evidence is not None:
         probes = probes.model_copy(update={"judge": probe_evidence})
@@ -220,7 +222,8 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
     # The time series for the report: one small JSON object per interval.
     key = evidence_key(release, "canary", f"interval-{evidence.intervals:04d}.json")
     deps.artifacts.put_json(key, {"start": start.isoformat(), "end": end.isoformat(), "weight": canary.weight,
-                                  "counts": counts, "probe_counts": probe_counts, "latency": latency,
+                                  "counts": counts, "groups": groups, "probe_counts": probe_counts,
+                                  "latency": latency,
                                   "decision": verdict.model_dump(mode="json"), "action": verdict.action,
                                   "stream": stream, "quality_scores": scores_key,
                                   "online": online.model_dump(mode="json", exclude={"cursors"}),
@@ -233,6 +236,19 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
                        wait_seconds=seconds_to_next_look(end.isoformat(), plan, now), judge=evidence,
                        last_reasons=reasons, metric=verdict.metric, timeline_uri=deps.artifacts.uri(key),
                        plan=canary.plan, stream=stream, online=online, probes=probes)
+
+
+def read_groups(deps: Deps, manifest: ReleaseManifest, start: datetime, end: datetime
+                ) -> dict[str, dict[str, list[float]]] | None:
+    """The window's counts per session group of both arms, when the plan asks the app for them (None:
+    not asked, or the app reported none; the judge then has only its interval-to-interval estimate)."""
+    plan = manifest.canary
+    if plan.session_groups is None or plan.metric_names != "genai_cicd":
+        return None
+    count_metrics, _ = judged_metrics(plan)
+    return deps.metrics_reader.group_counts(
+        namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment, start=start, end=end,
+        period=plan.metric_period_seconds, groups=plan.session_groups, fields=("requests", *count_metrics))
 
 
 def step_began(canary: CanaryState) -> datetime:

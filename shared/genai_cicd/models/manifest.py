@@ -463,6 +463,11 @@ class CanaryPlan(Strict):
     # metrics"); `genai-cicd canary plan` shows it.
     metric_settle_seconds: int = Field(default=120, ge=0, le=3600)
     max_intervals_per_step: int = Field(default=60, ge=1, le=500)  # looks (one per look_seconds)
+    # The app also reports its counts per session group (a hash of its sticky key into this many groups,
+    # genai_cicd_app), so the judge learns how much a session's requests fail together (docs/STATISTICS.md,
+    # "Session groups"). Needs the appconfig_flag mechanism and a sticky key in the app. Extra custom metrics
+    # while a canary runs: (1 + count metrics) x groups x 2 arms.
+    session_groups: int | None = Field(default=None, ge=2, le=32)
     min_canary_requests_per_step: int = Field(default=200, ge=1)
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
     metrics_namespace: str = Field(default="GenAIApp", min_length=1, max_length=255)
@@ -533,6 +538,12 @@ class CanaryPlan(Strict):
             raise ValueError("online_quality needs quality_margin: the drop in mean quality to roll back on")
         if self.shadow is not None:
             self._shadowable()
+        if self.session_groups is not None and self.mechanism != "appconfig_flag":
+            raise ValueError("session_groups needs mechanism appconfig_flag: the app learns from the variant flag "
+                             "that it should report its counts per session group")
+        if self.session_groups is not None and self.metric_names != "genai_cicd":
+            raise ValueError("session_groups reads genai_cicd's metric names (Requests, Errors, ... by "
+                             "session_group); leave it unset with metric_names otel_genai")
         if self.metric_names == "otel_genai":
             self._otel_judgeable()
         if 1.0 + self.rollback_tolerance >= self.detect_ratio:
