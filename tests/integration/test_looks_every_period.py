@@ -1,7 +1,7 @@
 """Looks every metric period (issue #27): the judge looks once a period, not once per bake; the bake is
 the least time a step serves. Run through the state machine on the embedded AWS, in simulated time.
 
-- A candidate failing every (or every other) request is rolled back at the first look, about one period
+- A candidate failing every request is rolled back at the first look, about one period
   plus the settle delay after the shift, though the bake is five minutes. With one look per bake (the
   old loop) the first look came after the whole bake, and this test fails.
 - A harmless candidate is looked at every period and still serves its step for the whole bake before
@@ -64,7 +64,8 @@ def at(events: list[tuple[str, datetime, dict[str, Any]]], event: str) -> list[d
     return [when for name, when, _ in events if name == event]
 
 
-@pytest.mark.parametrize("error_rate", [1.0, 0.5])
+# Half failing: bench/catastrophe_latency.py (10 releases; kept out of `make test` for its time).
+@pytest.mark.parametrize("error_rate", [1.0])
 def test_given_a_failing_candidate_then_it_is_rolled_back_at_the_first_look_not_after_the_bake(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error_rate: float) -> None:
     run = one_release(tmp_path / "failing", monkeypatch, f"fails-{int(error_rate * 100)}", error_rate, 20.0)

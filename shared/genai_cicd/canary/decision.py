@@ -289,8 +289,8 @@ def judge(plan: CanaryPlan, evidence: CanaryEvidence, baseline: Arm, canary: Arm
                 notes.append(f"{metric}: no data for the {'canary' if x_c is None else 'baseline'}")
                 continue
             counts[metric] = counts.get(metric, CountEvidence()).add(x_c, n_c, x_b, n_b, theta_harm)
-            if _grouped(canary_groups, metric) and _grouped(baseline_groups, metric):
-                assert canary_groups is not None and baseline_groups is not None
+            if (canary_groups is not None and baseline_groups is not None and _grouped(canary_groups, metric)
+                    and _grouped(baseline_groups, metric)):
                 counts[metric] = counts[metric].add_groups(canary_groups, baseline_groups, metric)
         for check in paired_checks:
             if check == QUALITY:
