@@ -484,3 +484,17 @@ def test_session_groups_need_the_flag_mechanism() -> None:
                    alias={"function_name": "f", "alias": "live"})  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         CanaryPlan(session_groups=64)  # GetMetricData: 2 arms x 5 fields x 32 groups at most
+
+
+def test_session_groups_that_do_not_add_up_to_the_arms_counts_are_not_used() -> None:
+    from genai_cicd.logic.canary import groups_disagree
+
+    counts: dict[str, dict[str, float | None]] = {"baseline": {"requests": 1000.0, "errors": 10.0},
+                                                  "candidate": {"requests": 50.0, "errors": 2.0}}
+    good = {"baseline": {"requests": [500.0, 501.0], "errors": [4.0, 6.0]},
+            "candidate": {"requests": [25.0, 25.0], "errors": [2.0, 0.0]}}
+    assert groups_disagree(good, counts) is None and groups_disagree(None, counts) is None
+    lost = {**good, "candidate": {"requests": [25.0, 0.0], "errors": [2.0, 0.0]}}  # one group's lines late
+    assert "candidate's requests per group add up to 25, its own series to 50" in (groups_disagree(lost, counts) or "")
+    missing = {**counts, "baseline": {"requests": 1000.0, "errors": None}}
+    assert "no data" in (groups_disagree(good, missing) or "")

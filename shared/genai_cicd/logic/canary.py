@@ -187,6 +187,9 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
 
     counts = read(("baseline", "candidate"))
     groups = read_groups(deps, manifest, start, end)
+    group_note = groups_disagree(groups, counts)
+    if group_note:
+        groups = None  # partly ingested or partly lost: judge this look without them
     interval = canary.judge.intervals + 1
     scores, online, scores_key = score_interval(deps, release, manifest, canary.online, end, interval)
     if plan.online_quality is not None:
@@ -213,7 +216,7 @@ def analyze_canary(release: ReleaseContext, canary: CanaryState, deps: Deps) -> 
         budget_spent=online.budget_spent)
     if probe_evidence is not None:
         probes = probes.model_copy(update={"judge": probe_evidence})
-    notes = list(scores.notes)
+    notes = list(scores.notes) + ([group_note] if group_note else [])
     if probes.stopped:
         notes.append(f"probes stopped: {probes.stopped}")
     latency = deps.metrics_reader.latency_summary(namespace=plan.metrics_namespace, app=manifest.app,
@@ -249,6 +252,22 @@ def read_groups(deps: Deps, manifest: ReleaseManifest, start: datetime, end: dat
     return deps.metrics_reader.group_counts(
         namespace=plan.metrics_namespace, app=manifest.app, environment=manifest.environment, start=start, end=end,
         period=plan.metric_period_seconds, groups=plan.session_groups, fields=("requests", *count_metrics))
+
+
+def groups_disagree(groups: dict[str, dict[str, list[float]]] | None,
+                    counts: dict[str, dict[str, float | None]]) -> str | None:
+    """Why a look's session groups cannot be used, or None: each arm's groups must add up to its own
+    series' counts (within 1%, or 2 requests: CloudWatch may duplicate an EMF line), or some group lines
+    are missing or late and a lopsided split would pass for sessions failing together."""
+    if groups is None:
+        return None
+    for arm, by_field in groups.items():
+        for field, values in by_field.items():
+            total = counts.get(arm, {}).get(field)
+            if total is None or abs(sum(values) - total) > max(2.0, 0.01 * total):
+                return (f"session groups not used in this look: the {arm}'s {field} per group add up to "
+                        f"{sum(values):,.0f}, its own series to {'no data' if total is None else f'{total:,.0f}'}")
+    return None
 
 
 def step_began(canary: CanaryState) -> datetime:
