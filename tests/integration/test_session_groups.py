@@ -39,3 +39,25 @@ def test_given_session_groups_then_each_look_reads_groups_that_add_up_to_the_arm
             for field in groups:
                 assert sum(groups[field]) == counts[field], (arm, field)
         assert sum(1 for v in look["groups"]["candidate"]["requests"] if v > 0) >= 4  # sessions spread out
+
+
+def test_the_embedded_cloudwatch_refuses_what_getmetricdata_refuses() -> None:
+    """At most 500 queries a call, Ids [a-z][a-zA-Z0-9_]* and unique (MetricDataQuery, API reference):
+    moto checks neither, so a reader past the limit would pass here and fail on AWS."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from genai_cicd.aws.cloudwatch import own_series
+
+    with EmbeddedAWS(ROOT) as aws:
+        cw = aws.client("cloudwatch")
+
+        def query(i: str) -> dict[str, object]:
+            return {"Id": i, "MetricStat": {"Metric": own_series("GenAIApp", "Requests", "a", "e", "baseline"),
+                                            "Period": 60, "Stat": "Sum"}}
+
+        window = {"StartTime": "2026-06-01T00:00:00Z", "EndTime": "2026-06-01T01:00:00Z"}
+        cw.get_metric_data(MetricDataQueries=[query(f"q{i}") for i in range(500)], **window)
+        for queries in ([query(f"q{i}") for i in range(501)], [query("Upper")], [query("q1"), query("q1")]):
+            with pytest.raises(ClientError, match="ValidationError"):
+                cw.get_metric_data(MetricDataQueries=queries, **window)

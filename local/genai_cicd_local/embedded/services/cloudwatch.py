@@ -81,6 +81,15 @@ class CloudWatchService:
 
     def get_metric_data(self, p: dict[str, Any]) -> dict[str, Any]:
         queries = list(p.get("MetricDataQueries") or [])
+        # GetMetricData's own limits (API reference, MetricDataQuery): at most 500 queries a call, each Id
+        # [a-z][a-zA-Z0-9_]* and unique; moto checks neither.
+        if len(queries) > MAX_QUERIES:
+            raise BackendError("ValidationError", f"The collection MetricDataQueries must not have a size greater "
+                                                  f"than {MAX_QUERIES}.")
+        ids = [str(q.get("Id", "")) for q in queries]
+        if any(not _QUERY_ID.fullmatch(i) for i in ids) or len(set(ids)) != len(ids):
+            raise BackendError("ValidationError", "Each MetricDataQuery Id must be unique, start with a lowercase "
+                                                  "letter and hold only letters, digits and underscores.")
         stats = [_stat_of(q) for q in queries]
         if self.runtime is None or all(s is None or s in BASIC for s in stats):
             raise NotServed  # moto's statistic sets answer these
@@ -112,6 +121,10 @@ class CloudWatchService:
                                            for i, _ in points],
                             "Values": [v for _, v in points], "StatusCode": "Complete"})
         return {"MetricDataResults": results, "Messages": []}
+
+
+MAX_QUERIES = 500
+_QUERY_ID = re.compile(r"[a-z][a-zA-Z0-9_]{0,254}")
 
 
 def _utc(value: Any) -> datetime:
