@@ -125,12 +125,38 @@ def _heavy_sticky(rng: np.random.Generator, minutes: int, rps: float, share: flo
 
 
 def stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
-           rates: dict[str, tuple[float, float]], onset: int = 0, groups: int = 0) -> dict[str, np.ndarray]:
+           rates: dict[str, tuple[float, float]], onset: int = 0, groups: int = 0,
+           failing: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Per minute: baseline_requests, canary_requests and, per metric, baseline_<m> and canary_<m>.
 
     ``rates`` maps a metric to (baseline rate, canary/baseline ratio); the ratio applies from minute
-    ``onset`` on (a regression that starts within the step), 1 before.
+    ``onset`` on (a regression that starts within the step), 1 before. ``failing`` maps a metric to a
+    share of the canary's requests that fail besides (a broken candidate: each of its requests fails
+    with that probability, whoever sent it), from the first minute.
     """
+    out = _family_stream(family, rng, minutes=minutes, rps=rps, share=share, rates=rates, onset=onset, groups=groups)
+    for metric, share_failing in (failing or {}).items():
+        out = _add_failing(rng, out, metric, share_failing)
+    return out
+
+
+def _add_failing(rng: np.random.Generator, s: dict[str, np.ndarray], metric: str,
+                 share_failing: float) -> dict[str, np.ndarray]:
+    """The canary's requests not already bad fail with probability ``share_failing`` (per group, if any)."""
+    out = dict(s)
+    if f"groups_canary_{metric}" in s:
+        bad, requests = s[f"groups_canary_{metric}"], s["groups_canary_requests"]
+        extra = rng.binomial((requests - bad).clip(min=0).astype(int), share_failing).astype(float)
+        out[f"groups_canary_{metric}"] = bad + extra
+        out[f"canary_{metric}"] = s[f"canary_{metric}"] + extra.sum(axis=1)
+    else:
+        bad, requests = s[f"canary_{metric}"], s["canary_requests"]
+        out[f"canary_{metric}"] = bad + rng.binomial((requests - bad).clip(min=0).astype(int), share_failing)
+    return out
+
+
+def _family_stream(family: str, rng: np.random.Generator, *, minutes: int, rps: float, share: float,
+                   rates: dict[str, tuple[float, float]], onset: int, groups: int) -> dict[str, np.ndarray]:
     drift = _drift(rng, minutes)
     if family in ("sticky users", "heavy sticky users"):
         if onset:

@@ -52,9 +52,11 @@ def test_given_a_harmless_change_then_it_is_shown_safe_and_rarely_shown_harmful(
 @pytest.mark.parametrize("name", ["bursts", "overdispersed"])
 def test_given_bursts_or_wobbling_arms_then_a_harmless_change_is_not_rolled_back_as_harmful(name: str) -> None:
     # Judged as if requests were independent (no dispersion correction) about 1 in 10 of these
-    # streams is rolled back; with it, about 1 in 100.
+    # streams is rolled back; with it, about 2 in 100 (docs/BENCHMARKS.md §1). One of these 40 bursty
+    # streams has an incident failing 17 of its 73 canary requests in the second minute while the baseline
+    # saw 2 errors in two: at the default catastrophe_dispersion (6) that is rolled back as a catastrophe.
     verdicts = [run(PLAN, intervals(family(name, seed))) for seed in range(40)]
-    assert sum(v.outcome == "shown_harmful" for v in verdicts) <= 1
+    assert sum(v.outcome == "shown_harmful" for v in verdicts) <= 2
 
 
 def test_given_one_burst_in_the_canary_then_it_is_not_taken_for_a_regression() -> None:
@@ -82,21 +84,38 @@ def test_a_canary_failing_every_request_is_rolled_back_at_the_first_look(name: s
         assert verdict.reasons[0].startswith("shown catastrophically harmful")
 
 
-def test_half_failing_is_rolled_back_at_the_first_look_mostly_and_twenty_times_within_three() -> None:
-    """At 60 canary requests a look, half failing is 30 errors: at the default catastrophe_dispersion (8, the
-    bursts family's incidents are about 7) that clears the bar at the first look in most streams; 20x the
-    errors (12 in a minute) needs three looks (docs/BENCHMARKS.md §1 measures the shares)."""
-    half = [run(PLAN, failing("independent", seed, 0.5)).interval + 1 for seed in range(8)]
-    assert max(half) <= 2 and sum(n == 1 for n in half) >= 6, half
+def test_half_failing_at_the_first_look_and_twenty_times_the_errors_by_the_second() -> None:
+    """Issue #27's catastrophe targets at 60 canary requests a look. Half failing is 30 errors: at the default
+    catastrophe_dispersion (6) that clears the catastrophe bar at the first look. 20x the 1% errors (about 12 a
+    minute) is no catastrophe at one look; the pooled test rolls it back at the second (MIN_HARM_INTERVALS 2),
+    and a planted third-look minimum fails here."""
+    half = [run(PLAN, failing(name, seed, 0.5)) for name in ("independent", "bursts") for seed in range(6)]
+    assert all(v.outcome == "shown_harmful" and v.interval == 0 for v in half), [v.interval for v in half]
     twenty = [run(PLAN, intervals(family("independent", seed, errors=20.0))) for seed in range(8)]
-    assert all(v.outcome == "shown_harmful" and v.interval <= 2 for v in twenty), [v.interval for v in twenty]
+    assert all(v.outcome == "shown_harmful" and v.interval <= 1 for v in twenty), [v.interval for v in twenty]
 
 
 def test_the_catastrophe_check_applies_to_critical_metrics_only() -> None:
-    """slow_requests is not critical in PLAN: all-slow requests wait for the pooled harm test's third look."""
+    """slow_requests is not critical in PLAN: all-slow requests wait for the pooled harm test's second look."""
     data = [(b, {**c, "slow_requests": c["requests"]}) for b, c in intervals(family("independent", 0))]
     verdict = run(PLAN, data)
-    assert (verdict.outcome, verdict.metric) == ("shown_harmful", "slow_requests") and verdict.interval >= 2
+    assert (verdict.outcome, verdict.metric) == ("shown_harmful", "slow_requests") and verdict.interval >= 1
+
+
+def test_one_incident_in_the_second_interval_is_not_a_regression_at_the_second_look() -> None:
+    """With the pooled test allowed from the second look, the half-bound rule (WITHOUT_WORST) is what keeps one
+    bad interval from rolling back on its own: without the worst interval only one ordinary interval is left.
+    The incident (8 of ~60 canary requests, an eightfold minute) is below the catastrophe bar."""
+    rolled = []
+    for seed in range(6):
+        data = intervals(family("independent", seed))
+        baseline, canary = data[1]
+        data[1] = (baseline, {**canary, "errors": 8.0})
+        evidence = CanaryEvidence()
+        for b, c in data[:2]:
+            evidence, verdict = judge(PLAN, evidence, b, c, step_index=0, explain=False)
+        rolled.append(verdict.outcome == "shown_harmful")
+    assert not any(rolled)
 
 
 def harm_plan(**changes: object) -> CanaryPlan:
@@ -151,19 +170,19 @@ def test_the_pooled_harm_test_spends_alpha_over_k_not_alpha() -> None:
     looks = MIN_HARM_INTERVALS
 
     def pooled(errors: float) -> float:
-        return log_e_harm([StepCounts(canary_bad=errors * looks, canary_requests=600.0 * looks,
-                                      baseline_bad=100.0 * looks, baseline_requests=10000.0 * looks)], theta, 1.0)
+        return log_e_harm([StepCounts(canary_bad=errors * looks, canary_requests=1200.0 * looks,
+                                      baseline_bad=200.0 * looks, baseline_requests=20000.0 * looks)], theta, 1.0)
 
     def after(errors: float) -> Verdict:
         evidence = CanaryEvidence()
         for _ in range(looks):
-            evidence, verdict = judge(PLAN, evidence, {"requests": 10000.0, "errors": 100.0, "slow_requests": 200.0},
-                                      {"requests": 600.0, "errors": errors, "slow_requests": 12.0}, step_index=0)
+            evidence, verdict = judge(PLAN, evidence, {"requests": 20000.0, "errors": 200.0, "slow_requests": 400.0},
+                                      {"requests": 1200.0, "errors": errors, "slow_requests": 24.0}, step_index=0)
         return verdict
 
-    between = next(e for e in range(6, 60) if pooled(e) >= wrong)
+    between = next(e for e in range(12, 120) if pooled(e) >= wrong)
     assert pooled(between) < right and after(between).action == "continue"
-    above = next(e for e in range(6, 60) if pooled(e) >= right)
+    above = next(e for e in range(12, 120) if pooled(e) >= right)
     assert after(above).outcome == "shown_harmful"
 
 

@@ -62,9 +62,12 @@ if TYPE_CHECKING:
 
 Action = Literal["continue", "next_step", "promote", "rollback"]
 Outcome = Literal["baking", "shown_safe", "shown_harmful", "not_shown_safe"]
-# No rollback on evidence of harm before this many intervals: the dispersion of the
-# counts is estimated from differences of successive intervals and needs a few.
-MIN_HARM_INTERVALS = 3
+# No rollback on the pooled evidence of harm before this many intervals: the dispersion of the
+# counts is estimated from differences of successive intervals and needs at least one pair (shrunk
+# toward 1 by PRIOR_WEIGHT), and WITHOUT_WORST needs an interval besides the worst. Two, not three:
+# 20x the errors is then rolled back by the second look on independent traffic (issue #27; the
+# harmless canaries rolled back, measured in docs/BENCHMARKS.md §1, moved by one stream in 200).
+MIN_HARM_INTERVALS = 2
 # Without the interval that pushed hardest toward harm, the evidence must still reach this
 # share of the harm bound (in log terms): one incident is not a regression.
 WITHOUT_WORST = 0.35

@@ -80,20 +80,6 @@ class StepCounts(Frozen):
                           baseline_bad=self.baseline_bad + x_b, baseline_requests=self.baseline_requests + n_b)
 
 
-def winsorized(x_c: float, x_b: float, n_c: float, n_b: float, theta0: float) -> float:
-    """The canary's count, capped at what the null ratio theta0 makes all but impossible in one interval.
-
-    One burst can then add little evidence of harm on its own, and the cap keeps the harm test
-    valid: its likelihood ratio grows with the canary's count, so a smaller count never raises it.
-    (The safety side uses the counts as they are: capping would favour the canary there.)
-    """
-    if n_c <= 0 or n_b <= 0:
-        return x_c
-    w = n_c / n_b
-    mean = (x_c + x_b) * theta0 * w / (theta0 * w + 1.0)
-    return min(x_c, math.ceil(mean + 3.0 * math.sqrt(mean) + 1.0))
-
-
 def interval_harm_score(x_c: float, n_c: float, x_b: float, n_b: float, theta0: float) -> float:
     """How much one interval pushes toward harm: its log likelihood ratio of 2 theta0 against theta0."""
     if n_c <= 0 or n_b <= 0:
