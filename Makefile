@@ -88,6 +88,7 @@ bench: $(STAMP)  ## the benchmarks of docs/BENCHMARKS.md, written to docs/bench/
 	@start=$$(date +%s); \
 	$(BIN)/python bench/canary_judge.py --runs 200 > docs/bench/canary_judge.md && \
 	$(BIN)/python bench/catastrophe_latency.py --runs 10 > docs/bench/catastrophe_latency.md && \
+	$(BIN)/python bench/time_to_safe.py --runs 200 > docs/bench/time_to_safe.md && \
 	$(BIN)/python bench/canary_cost.py --runs 200 --pipeline-runs 25 > docs/bench/canary_cost.md && \
 	$(BIN)/python bench/gate_power.py --runs 1000 > docs/bench/gate_power.md && \
 	$(BIN)/python bench/gate_power_classical.py --runs 400 > docs/bench/gate_power_classical.md && \
@@ -102,6 +103,7 @@ bench-quick: $(STAMP)  ## a reduced run of every benchmark (a couple of minutes)
 	$(BIN)/python -m pip install --quiet -e ".[local,dev,bench]"
 	$(BIN)/python bench/canary_judge.py --runs 10
 	$(BIN)/python bench/catastrophe_latency.py --runs 1
+	$(BIN)/python bench/time_to_safe.py --runs 20
 	$(BIN)/python bench/canary_cost.py --runs 10 --pipeline-runs 2
 	$(BIN)/python bench/gate_power.py --runs 20 --sizes 50,200
 	$(BIN)/python bench/gate_power_classical.py --runs 20
