@@ -486,8 +486,8 @@ class CanaryPlan(Strict):
     # A critical metric many times the baseline's rate rolls back from the first look, before the
     # dispersion of the counts can be estimated: assume one interval's bad-event count varies at most
     # this many times as much as independent requests make it (incidents of about this many requests;
-    # docs/STATISTICS.md, "Catastrophes"; the default 6 is measured against incidents of 7 in
-    # docs/BENCHMARKS.md §1).
+    # docs/STATISTICS.md, "Catastrophes"; the default 6, below the benchmark's bursts of D about 7, is a
+    # measured choice: docs/BENCHMARKS.md §1).
     catastrophe_dispersion: float = Field(default=6.0, ge=1.0, le=1000.0)
     # A count metric whose canary rate is shown below this is safe whatever the baseline's
     # (with no bad events in either arm a ratio can never be shown; docs/STATISTICS.md).
