@@ -8,11 +8,11 @@ detect_ratio" gains KL(p(1) || p(detect_ratio)) nats for each bad event of eithe
 stops at log(1 / (0.8 alpha)), the safety bound of docs/STATISTICS.md; a promotion needs every
 metric, so the bound is the slowest metric's. Overshoot is ignored, so the bound is a little low.
 
-Three judges on the same seeded streams:
+Two judges on the same seeded streams, each with the share promoted, the median and 90th percentile
+minute of promotion, and the ratio of the median to the bound:
 - ours: ``canary.decision.judge`` as AnalyzeCanary calls it;
 - ours, dispersion known: the same with the dispersion factor fixed at 1 (an oracle that knows the
-  requests are independent, not a product option): what the dispersion estimate costs;
-- the median and 90th percentile minute of promotion of each, and the ratio of the medians to the bound.
+  requests are independent, not a product option): what the dispersion estimate costs.
 
     python bench/time_to_safe.py [--runs 200] [--seed 1] [--workers 2]
 """

@@ -12,7 +12,7 @@ bound log(level) + log(number of alternatives) after about that over the best
 alternative's D canary requests (tempered by the dispersion D of the counts).
 "Shown harmful" for a detect_ratio regression tests theta_0 = 1 +
 rollback_tolerance against the alternatives above it: the time to roll back is
-the expected crossing time, rounded up to whole intervals (at least the third).
+the expected crossing time, rounded up to whole intervals (at least MIN_HARM_INTERVALS).
 
 "Shown safe" for a harmless change (R = 1) needs every metric shown safe at
 once (by the ratio test against theta_0 = detect_ratio, or by the negligible-rate
